@@ -1,0 +1,1 @@
+//! Blockspace app.

@@ -1,0 +1,2 @@
+//! The blockspace binary.
+fn main() {}
