@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Starts the real release binary in a virtual X display (Xvfb + Mesa lavapipe, no GPU needed),
+# opens the demo page and each examples/*.bspage.json, and takes a screenshot of each window.
+#
+#   .ci/screenshots.sh [OUT_DIR]      (default OUT_DIR: target/screenshots)
+#
+# Installs what it needs when missing (Debian/Ubuntu, needs root or sudo). The current demo
+# screenshot for the README and the user guide is copied to docs/screenshot.png when
+# UPDATE_DOCS=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT_DIR="${1:-target/screenshots}"
+mkdir -p "$OUT_DIR"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+need=()
+for tool in Xvfb:xvfb import:imagemagick xdotool:xdotool; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
+done
+[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -e /usr/share/vulkan/icd.d/lvp_icd.json ] || need+=(mesa-vulkan-drivers libvulkan1)
+if [ "${#need[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq xvfb mesa-vulkan-drivers libvulkan1 \
+        libgl1-mesa-dri libegl1 libxkbcommon-x11-0 imagemagick xdotool >/dev/null
+fi
+
+cargo build --release -p blockspace_app --bin blockspace
+BIN="$CARGO_TARGET_DIR/release/blockspace"
+
+DISPLAY_NUM="${DISPLAY_NUM:-97}"
+export DISPLAY=":$DISPLAY_NUM"
+Xvfb "$DISPLAY" -screen 0 1440x900x24 -nolisten tcp >/dev/null 2>&1 &
+XVFB_PID=$!
+APP_PID=""
+cleanup() {
+    [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null || true
+    kill "$XVFB_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+sleep 1
+
+# A private state directory: no recovery offer, no recent files from the user's own sessions.
+STATE="$(mktemp -d)"
+export XDG_STATE_HOME="$STATE" XDG_RUNTIME_DIR="$STATE" WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+
+shoot() { # name, then the app's arguments
+    local name="$1"; shift
+    "$BIN" "$@" >"$OUT_DIR/$name.log" 2>&1 &
+    APP_PID=$!
+    # Wait for the window, then let it evaluate and settle.
+    for _ in $(seq 1 60); do
+        xdotool search --name "Blockspace" >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    sleep "${SETTLE_SECONDS:-6}"
+    if ! kill -0 "$APP_PID" 2>/dev/null; then
+        echo "blockspace exited early for $name; log:" >&2
+        cat "$OUT_DIR/$name.log" >&2
+        exit 1
+    fi
+    # Move the pointer out of the way so no tooltip covers the page.
+    xdotool mousemove 1439 899 || true
+    sleep 0.5
+    import -window root "$OUT_DIR/$name.png"
+    echo "screenshot: $OUT_DIR/$name.png"
+    kill "$APP_PID" 2>/dev/null || true
+    wait "$APP_PID" 2>/dev/null || true
+    APP_PID=""
+}
+
+shoot demo
+shopt -s nullglob
+for page in examples/*.bspage.json; do
+    shoot "$(basename "$page" .bspage.json)" "$page"
+done
+
+if [ "${UPDATE_DOCS:-0}" = 1 ]; then
+    cp "$OUT_DIR/demo.png" docs/screenshot.png
+    echo "updated docs/screenshot.png"
+fi

@@ -1,0 +1,14 @@
+//! The few places where the app depends on the exact shape of `blockspace_graph` types that the
+//! API contract left open (field names, function signatures). Keep them here, in one file.
+
+use blockspace_graph::{Attrs, BlockError, BlockId, OpDescriptor, PageCheck, TensorMeta};
+
+/// The check result of one block.
+pub fn block_check(check: &PageCheck, id: BlockId) -> Option<&Result<Vec<TensorMeta>, BlockError>> {
+    check.blocks.get(&id)
+}
+
+/// Runs a descriptor's shape inference on edited attributes (live feedback while typing).
+pub fn infer(desc: &OpDescriptor, attrs: &Attrs, inputs: &[Option<TensorMeta>]) -> Result<Vec<TensorMeta>, String> {
+    (desc.infer)(attrs, inputs).map_err(|e| e.to_string())
+}

@@ -1,0 +1,339 @@
+//! Files around the pages: native dialogs off the UI thread, recent files, autosave/recovery.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+/// The file name suffix of page files.
+pub const PAGE_SUFFIX: &str = ".bspage.json";
+
+/// What a native file dialog was opened for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialogPurpose {
+    /// Open page files.
+    Open,
+    /// Save the tab with this uid under a new name (then close it if `close_after`).
+    SaveAs {
+        /// The tab.
+        tab: u64,
+        /// Close the tab after saving.
+        close_after: bool,
+    },
+    /// Export the tensor shown in the viewer.
+    ExportNpy,
+    /// Pick a file for an attribute (tab, block, attr).
+    AttrPath {
+        /// The tab.
+        tab: u64,
+        /// The block.
+        block: u64,
+        /// The attribute.
+        attr: String,
+    },
+}
+
+/// The answer of a native file dialog.
+#[derive(Debug)]
+pub struct DialogAnswer {
+    /// Why it was opened.
+    pub purpose: DialogPurpose,
+    /// The chosen paths (empty when cancelled).
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs native file dialogs on named worker threads so the UI keeps drawing.
+pub struct Dialogs {
+    tx: Sender<DialogAnswer>,
+    rx: Receiver<DialogAnswer>,
+    /// How many dialogs are open.
+    pub open: usize,
+}
+
+impl Default for Dialogs {
+    fn default() -> Self {
+        let (tx, rx) = channel();
+        Self { tx, rx, open: 0 }
+    }
+}
+
+impl Dialogs {
+    /// Opens a dialog; the answer arrives through [`Dialogs::poll`].
+    pub fn spawn(
+        &mut self,
+        ctx: &egui::Context,
+        purpose: DialogPurpose,
+        start_dir: Option<PathBuf>,
+        file_name: Option<String>,
+    ) -> Result<(), String> {
+        let tx = self.tx.clone();
+        let ctx = ctx.clone();
+        let p = purpose.clone();
+        let spawned = std::thread::Builder::new()
+            .name("blockspace-file-dialog".into())
+            .spawn(move || {
+                let mut d = rfd::FileDialog::new();
+                if let Some(dir) = start_dir {
+                    d = d.set_directory(dir);
+                }
+                let paths = match &p {
+                    DialogPurpose::Open => d
+                        .add_filter("Blockspace page", &["json"])
+                        .set_title("Open page")
+                        .pick_files()
+                        .unwrap_or_default(),
+                    DialogPurpose::SaveAs { .. } => {
+                        let d = d.add_filter("Blockspace page", &["json"]).set_title("Save page as");
+                        let d = match file_name {
+                            Some(n) => d.set_file_name(n),
+                            None => d,
+                        };
+                        d.save_file()
+                            .map(|p| vec![with_page_suffix(&p)])
+                            .unwrap_or_default()
+                    }
+                    DialogPurpose::ExportNpy => {
+                        let d = d.add_filter("NumPy array", &["npy"]).set_title("Export tensor as .npy");
+                        let d = match file_name {
+                            Some(n) => d.set_file_name(n),
+                            None => d,
+                        };
+                        d.save_file().into_iter().collect()
+                    }
+                    DialogPurpose::AttrPath { .. } => d
+                        .add_filter("NumPy array", &["npy"])
+                        .set_title("Choose a .npy file")
+                        .pick_file()
+                        .into_iter()
+                        .collect(),
+                };
+                // The app may have quit meanwhile; then nobody needs the answer.
+                let _ = tx.send(DialogAnswer { purpose: p, paths });
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => {
+                self.open += 1;
+                Ok(())
+            }
+            Err(e) => Err(format!("could not open a file dialog: {e}")),
+        }
+    }
+
+    /// Answers that arrived since the last call.
+    pub fn poll(&mut self) -> Vec<DialogAnswer> {
+        let answers: Vec<DialogAnswer> = self.rx.try_iter().collect();
+        self.open = self.open.saturating_sub(answers.len());
+        answers
+    }
+}
+
+/// Adds `.bspage.json` unless the name already ends with `.json`.
+#[must_use]
+pub fn with_page_suffix(p: &Path) -> PathBuf {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.ends_with(".json") {
+        p.to_path_buf()
+    } else {
+        p.with_file_name(format!("{name}{PAGE_SUFFIX}"))
+    }
+}
+
+/// The tab title for a page file: its name without `.bspage.json`/`.json`.
+#[must_use]
+pub fn title_for(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.strip_suffix(PAGE_SUFFIX)
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(&name)
+        .to_owned()
+}
+
+/// Where the app keeps its state (recent files, recovery files): `$XDG_STATE_HOME/blockspace`
+/// or `~/.local/state/blockspace`.
+#[must_use]
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("blockspace"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/state/blockspace"))
+}
+
+/// The recent-files list, most recent first.
+#[derive(Debug, Default)]
+pub struct Recent {
+    /// The paths.
+    pub paths: Vec<PathBuf>,
+    file: Option<PathBuf>,
+}
+
+const RECENT_MAX: usize = 10;
+
+impl Recent {
+    /// Loads the list from the state directory (an unreadable list is an empty list).
+    #[must_use]
+    pub fn load(state_dir: Option<&Path>) -> Self {
+        let file = state_dir.map(|d| d.join("recent.json"));
+        let paths = file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|t| serde_json::from_str::<Vec<PathBuf>>(&t).ok())
+            .unwrap_or_default();
+        Self { paths, file }
+    }
+
+    /// Puts `path` first and saves the list.
+    pub fn add(&mut self, path: &Path) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.paths.retain(|p| p != &path);
+        self.paths.insert(0, path);
+        self.paths.truncate(RECENT_MAX);
+        self.store();
+    }
+
+    /// Removes `path` (e.g. it no longer opens) and saves the list.
+    pub fn remove(&mut self, path: &Path) {
+        self.paths.retain(|p| p != path);
+        self.store();
+    }
+
+    fn store(&self) {
+        let Some(f) = &self.file else { return };
+        if let Some(dir) = f.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            log::warn!("cannot create {}: {e}", dir.display());
+            return;
+        }
+        match serde_json::to_string_pretty(&self.paths) {
+            Ok(text) => {
+                if let Err(e) = std::fs::write(f, text) {
+                    log::warn!("cannot write the recent-files list {}: {e}", f.display());
+                }
+            }
+            Err(e) => log::warn!("cannot encode the recent-files list: {e}"),
+        }
+    }
+}
+
+/// One page found in the recovery directory.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// The recovery file.
+    pub file: PathBuf,
+    /// The page's own file, if it had one.
+    pub origin: Option<PathBuf>,
+    /// The tab title.
+    pub title: String,
+}
+
+/// Autosave of unsaved pages to a recovery directory, offered again after a crash.
+#[derive(Debug)]
+pub struct Recovery {
+    dir: Option<PathBuf>,
+}
+
+impl Recovery {
+    /// Recovery files live in `<state_dir>/recovery`.
+    #[must_use]
+    pub fn new(state_dir: Option<&Path>) -> Self {
+        Self { dir: state_dir.map(|d| d.join("recovery")) }
+    }
+
+    fn files(&self, uid: u64) -> Option<(PathBuf, PathBuf)> {
+        let d = self.dir.as_ref()?;
+        Some((d.join(format!("page-{uid}{PAGE_SUFFIX}")), d.join(format!("page-{uid}.meta.json"))))
+    }
+
+    /// Writes the page text (and where it belongs) for tab `uid`.
+    pub fn write(&self, uid: u64, title: &str, origin: Option<&Path>, page_json: &str) -> Result<(), String> {
+        let Some((page_file, meta_file)) = self.files(uid) else { return Ok(()) };
+        if let Some(d) = &self.dir {
+            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+        let meta = serde_json::json!({ "title": title, "origin": origin });
+        std::fs::write(&page_file, page_json).map_err(|e| format!("cannot write {}: {e}", page_file.display()))?;
+        std::fs::write(&meta_file, meta.to_string()).map_err(|e| format!("cannot write {}: {e}", meta_file.display()))?;
+        Ok(())
+    }
+
+    /// Removes the recovery files of tab `uid` (it was saved or closed).
+    pub fn remove(&self, uid: u64) {
+        if let Some((a, b)) = self.files(uid) {
+            let _ = std::fs::remove_file(a);
+            let _ = std::fs::remove_file(b);
+        }
+    }
+
+    /// Pages left behind by a session that did not end cleanly.
+    #[must_use]
+    pub fn list(&self) -> Vec<Recovered> {
+        let Some(d) = &self.dir else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(d) else { return Vec::new() };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let file = e.path();
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let Some(stem) = name.strip_suffix(PAGE_SUFFIX) else { continue };
+            let meta: serde_json::Value = std::fs::read_to_string(d.join(format!("{stem}.meta.json")))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            let origin = meta.get("origin").and_then(|o| o.as_str()).map(PathBuf::from);
+            let title = meta
+                .get("title")
+                .and_then(|t| t.as_str())
+                .map_or_else(|| stem.to_owned(), str::to_owned);
+            out.push(Recovered { file, origin, title });
+        }
+        out.sort_by(|a, b| a.file.cmp(&b.file));
+        out
+    }
+
+    /// Removes every recovery file (after a clean exit or when the user declines the offer).
+    pub fn clear(&self) {
+        for r in self.list() {
+            let _ = std::fs::remove_file(&r.file);
+            let meta = r.file.to_string_lossy().replace(PAGE_SUFFIX, ".meta.json");
+            let _ = std::fs::remove_file(meta);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Recovery::new(Some(dir.path()));
+        r.write(7, "demo", Some(Path::new("/x/demo.bspage.json")), "{}").unwrap();
+        let list = r.list();
+        assert_eq!(list.len(), 1, "one recovered page");
+        assert_eq!(list[0].title, "demo", "title");
+        assert_eq!(list[0].origin.as_deref(), Some(Path::new("/x/demo.bspage.json")), "origin");
+        r.clear();
+        assert!(r.list().is_empty(), "cleared");
+    }
+
+    #[test]
+    fn recent_keeps_order_and_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recent::load(Some(dir.path()));
+        for i in 0..12 {
+            r.add(Path::new(&format!("/nonexistent/p{i}.bspage.json")));
+        }
+        r.add(Path::new("/nonexistent/p3.bspage.json"));
+        let again = Recent::load(Some(dir.path()));
+        assert_eq!(again.paths.len(), RECENT_MAX, "limit");
+        assert_eq!(again.paths[0], Path::new("/nonexistent/p3.bspage.json"), "most recent first");
+    }
+
+    #[test]
+    fn titles_and_suffixes() {
+        assert_eq!(title_for(Path::new("/a/minimal.bspage.json")), "minimal", "title");
+        assert_eq!(with_page_suffix(Path::new("/a/x")), Path::new("/a/x.bspage.json"), "suffix");
+        assert_eq!(with_page_suffix(Path::new("/a/x.json")), Path::new("/a/x.json"), "kept");
+    }
+}

@@ -1,0 +1,362 @@
+//! One open page: the model, its history, its file, its executor, its canvas mirror.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blockspace_graph::{
+    AttrKind, AttrValue, BlockError, BlockId, Command, ExecEvent, Executor, History, Page, PageCheck, Registry,
+    TensorMeta, check_page,
+};
+use egui::emath::TSTransform;
+
+use crate::canvas::{BlockView, CanvasGeometry, Edit, Mirror, category_color};
+
+/// Run progress of one page.
+#[derive(Clone, Debug, Default)]
+pub struct RunState {
+    /// Blocks being computed now.
+    pub running: BTreeSet<BlockId>,
+    /// Blocks in the run in flight.
+    pub total: usize,
+    /// Blocks finished or skipped in the run in flight.
+    pub done: usize,
+    /// When the run in flight started.
+    pub started: Option<Instant>,
+    /// Whether a run is in flight.
+    pub active: bool,
+    /// The last finished run: page revision, cancelled, wall time.
+    pub last: Option<(u64, bool, Duration)>,
+}
+
+/// One page tab.
+pub struct PageTab {
+    /// Unique per process (egui ids, recovery files).
+    pub uid: u64,
+    /// Tab title (file stem, or "Untitled N").
+    pub title: String,
+    /// The page model: the source of truth.
+    pub page: Page,
+    /// Undo/redo of this page.
+    pub history: History,
+    /// The file this page is saved to.
+    pub path: Option<PathBuf>,
+    /// The page revision that matches the file.
+    pub saved_revision: Option<u64>,
+    /// The snarl mirror.
+    pub mirror: Mirror,
+    /// Geometry recorded while drawing the canvas last frame.
+    pub geometry: CanvasGeometry,
+    /// The selected blocks.
+    pub selection: BTreeSet<BlockId>,
+    /// The executor of this page.
+    pub executor: Executor,
+    /// Run progress.
+    pub run: RunState,
+    /// Evaluate after every change.
+    pub auto_run: bool,
+    /// The page revision last sent to the executor.
+    pub submitted: Option<u64>,
+    check: Option<(u64, PageCheck)>,
+    views: HashMap<BlockId, BlockView>,
+    views_key: Option<(u64, u64, bool)>,
+    /// Bumps on every executor event (invalidates the views).
+    pub results_gen: u64,
+    /// Frames to wait before zoom-to-fit (node sizes are known after the first frame).
+    pub fit_in_frames: Option<u8>,
+    /// A transform to impose on the canvas next frame.
+    pub set_transform: Option<TSTransform>,
+    /// The block pressed at the start of the current drag, and the positions at that time.
+    pub drag_anchor: Option<BlockId>,
+    /// The block whose output the viewer shows, and which output.
+    pub viewer_output: usize,
+}
+
+/// Total output elements above which auto-run starts switched off.
+const AUTO_RUN_MAX_ELEMENTS: u64 = 64 * 1024 * 1024;
+
+impl PageTab {
+    /// A tab for `page`.
+    pub fn new(uid: u64, title: String, page: Page, path: Option<PathBuf>, registry: &Arc<Registry>, ctx: &egui::Context) -> Self {
+        let wake_ctx = ctx.clone();
+        let executor = Executor::new(Arc::clone(registry), Arc::new(move || wake_ctx.request_repaint()));
+        let saved_revision = path.as_ref().map(|_| page.revision());
+        let mut tab = Self {
+            uid,
+            title,
+            page,
+            history: History::default(),
+            path,
+            saved_revision,
+            mirror: Mirror::default(),
+            geometry: CanvasGeometry::default(),
+            selection: BTreeSet::new(),
+            executor,
+            run: RunState::default(),
+            auto_run: true,
+            submitted: None,
+            check: None,
+            views: HashMap::new(),
+            views_key: None,
+            results_gen: 0,
+            fit_in_frames: Some(2),
+            set_transform: None,
+            drag_anchor: None,
+            viewer_output: 0,
+        };
+        tab.auto_run = tab.estimated_elements(registry) <= AUTO_RUN_MAX_ELEMENTS;
+        tab
+    }
+
+    /// Whether the page differs from its file (or has no file and is not empty).
+    #[must_use]
+    pub fn is_dirty(&self) -> bool {
+        match self.saved_revision {
+            Some(r) => r != self.page.revision(),
+            None => self.page.blocks().next().is_some(),
+        }
+    }
+
+    /// Tab title with the dirty marker.
+    #[must_use]
+    pub fn display_title(&self) -> String {
+        if self.is_dirty() { format!("● {}", self.title) } else { self.title.clone() }
+    }
+
+    /// The directory that relative paths in the page (e.g. `.npy` inputs) are relative to.
+    #[must_use]
+    pub fn base_dir(&self) -> Option<PathBuf> {
+        self.path.as_deref().and_then(Path::parent).map(Path::to_path_buf)
+    }
+
+    /// The shape check of the current revision (cached).
+    pub fn check(&mut self, registry: &Registry) -> &PageCheck {
+        let rev = self.page.revision();
+        if self.check.as_ref().is_some_and(|(r, _)| *r != rev) {
+            self.check = None;
+        }
+        let page = &self.page;
+        &self.check.get_or_insert_with(|| (rev, check_page(registry, page))).1
+    }
+
+    /// The check result of one block.
+    pub fn block_check(&mut self, registry: &Registry, id: BlockId) -> Option<Result<Vec<TensorMeta>, BlockError>> {
+        crate::adapter::block_check(self.check(registry), id).cloned()
+    }
+
+    fn estimated_elements(&mut self, registry: &Registry) -> u64 {
+        let ids: Vec<BlockId> = self.page.blocks().map(|b| b.id).collect();
+        let check = self.check(registry);
+        ids.iter()
+            .filter_map(|id| crate::adapter::block_check(check, *id))
+            .filter_map(|r| r.as_ref().ok())
+            .flat_map(|metas| metas.iter().map(TensorMeta::elements))
+            .sum()
+    }
+
+    /// Applies one edit through the history; on error returns the message.
+    pub fn apply(&mut self, registry: &Registry, edit: Edit) -> Result<(), String> {
+        match self.history.apply(&mut self.page, registry, &edit.label, edit.cmd) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.mirror.invalidate();
+                Err(format!("{}: {e}", edit.label))
+            }
+        }
+    }
+
+    /// Undo; returns the label undone.
+    pub fn undo(&mut self, registry: &Registry) -> Option<String> {
+        let label = self.history.undo_label().map(str::to_owned);
+        if self.history.undo(&mut self.page, registry) {
+            self.selection.retain(|id| self.page.block(*id).is_some());
+            label
+        } else {
+            None
+        }
+    }
+
+    /// Redo; returns the label redone.
+    pub fn redo(&mut self, registry: &Registry) -> Option<String> {
+        let label = self.history.redo_label().map(str::to_owned);
+        if self.history.redo(&mut self.page, registry) {
+            self.selection.retain(|id| self.page.block(*id).is_some());
+            label
+        } else {
+            None
+        }
+    }
+
+    /// Starts a run of the current revision.
+    pub fn run_now(&mut self) {
+        self.executor.run(&self.page, self.base_dir());
+        self.submitted = Some(self.page.revision());
+    }
+
+    /// Drains executor events; starts an auto-run when the page changed. Returns true when
+    /// something changed.
+    pub fn poll(&mut self) -> bool {
+        let events = self.executor.poll();
+        let changed = !events.is_empty();
+        for ev in events {
+            match ev {
+                ExecEvent::Started { total, .. } => {
+                    self.run.total = total;
+                    self.run.done = 0;
+                    self.run.running.clear();
+                    self.run.started = Some(Instant::now());
+                    self.run.active = true;
+                }
+                ExecEvent::BlockStarted { block } => {
+                    self.run.running.insert(block);
+                }
+                ExecEvent::BlockFinished { block, .. } | ExecEvent::BlockSkipped { block, .. } => {
+                    self.run.running.remove(&block);
+                    self.run.done += 1;
+                }
+                ExecEvent::Finished { revision, cancelled } => {
+                    let took = self.run.started.map_or(Duration::ZERO, |s| s.elapsed());
+                    self.run.running.clear();
+                    self.run.active = false;
+                    self.run.last = Some((revision, cancelled, took));
+                }
+            }
+        }
+        if changed {
+            self.results_gen += 1;
+        }
+        if self.auto_run && self.submitted != Some(self.page.revision()) {
+            self.run_now();
+        }
+        changed
+    }
+
+    /// The per-block view data for the canvas (rebuilt when the page, results or theme change).
+    pub fn views(&mut self, registry: &Registry, dark: bool) -> &HashMap<BlockId, BlockView> {
+        let key = (self.page.revision(), self.results_gen, dark);
+        if self.views_key != Some(key) {
+            self.views = self.build_views(registry, dark);
+            self.views_key = Some(key);
+        }
+        &self.views
+    }
+
+    /// The views built last (without rebuilding).
+    #[must_use]
+    pub fn cached_views(&self) -> &HashMap<BlockId, BlockView> {
+        &self.views
+    }
+
+    fn build_views(&mut self, registry: &Registry, dark: bool) -> HashMap<BlockId, BlockView> {
+        let rev = self.page.revision();
+        let last_rev = self.run.last.map(|(r, _, _)| r);
+        let ids: Vec<BlockId> = self.page.blocks().map(|b| b.id).collect();
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let check = self.block_check(registry, id);
+            let Some(b) = self.page.block(id) else { continue };
+            let desc = registry.get(&b.type_id);
+            let mut v = BlockView {
+                name: b.name.clone(),
+                type_name: desc.map_or_else(|| b.type_id.clone(), |d| d.display_name.to_owned()),
+                color: category_color(desc.map_or("", |d| d.category), dark),
+                inputs: desc.map(|d| d.inputs.iter().map(|p| p.name.to_owned()).collect()).unwrap_or_default(),
+                outputs: desc.map(|d| d.outputs.iter().map(|p| p.name.to_owned()).collect()).unwrap_or_default(),
+                ..BlockView::default()
+            };
+            if desc.is_none() {
+                v.error = Some(format!("unknown block type {:?}", b.type_id));
+            }
+            if let Some(d) = desc {
+                for spec in d.attrs.iter().filter(|s| s.visible(&b.attrs)).take(4) {
+                    let value = b.attrs.get(spec.name).cloned().unwrap_or_else(|| spec.default_value());
+                    v.key_attrs.push(format!("{} = {}", spec.name, short_value(&value, &spec.kind)));
+                }
+            }
+            match &check {
+                Some(Ok(metas)) => v.output_meta = metas.iter().map(meta_text).collect(),
+                Some(Err(e)) => v.error = Some(e.to_string()),
+                None => {}
+            }
+            v.running = self.run.running.contains(&id);
+            if let Some(res) = self.executor.result(id) {
+                v.run_time = Some(fmt_duration(res.elapsed));
+                if let (Err(e), None) = (&res.outputs, &v.error) {
+                    v.error = Some(e.to_string());
+                }
+                v.stale = last_rev != Some(rev) && self.run.active;
+            }
+            out.insert(id, v);
+        }
+        out
+    }
+
+    /// Positions of all blocks in the model.
+    #[must_use]
+    pub fn model_positions(&self) -> HashMap<BlockId, [f32; 2]> {
+        self.page.blocks().map(|b| (b.id, b.pos)).collect()
+    }
+
+    /// A `MoveBlocks` edit for every node whose mirror position differs from the model.
+    #[must_use]
+    pub fn pending_moves(&self) -> Option<Edit> {
+        let model = self.model_positions();
+        let mut moves: Vec<(BlockId, [f32; 2])> = self
+            .mirror
+            .positions()
+            .into_iter()
+            .filter(|(id, p)| model.get(id).is_some_and(|m| (m[0] - p.x).abs() > 0.01 || (m[1] - p.y).abs() > 0.01))
+            .map(|(id, p)| (id, [p.x, p.y]))
+            .collect();
+        if moves.is_empty() {
+            return None;
+        }
+        moves.sort_by_key(|(id, _)| *id);
+        let label = if moves.len() == 1 { "Move block".to_owned() } else { format!("Move {} blocks", moves.len()) };
+        Some(Edit { label, cmd: Command::MoveBlocks { moves } })
+    }
+}
+
+/// `float32[1, 4, 4, 4, 2]` → compact text for a pin.
+#[must_use]
+pub fn meta_text(m: &TensorMeta) -> String {
+    let dims: Vec<String> = m.shape.iter().map(ToString::to_string).collect();
+    format!("{}[{}]", m.dtype, dims.join("×"))
+}
+
+/// A short form of an attribute value for the block body.
+#[must_use]
+pub fn short_value(v: &AttrValue, kind: &AttrKind) -> String {
+    match v {
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Float(f) => format!("{f}"),
+        AttrValue::IntList(l) => {
+            let parts: Vec<String> = l.iter().map(ToString::to_string).collect();
+            format!("[{}]", parts.join(","))
+        }
+        AttrValue::Str(s) => {
+            let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            let limit = if matches!(kind, AttrKind::Text) { 22 } else { 28 };
+            if one_line.chars().count() > limit {
+                let cut: String = one_line.chars().take(limit).collect();
+                format!("{cut}…")
+            } else {
+                one_line
+            }
+        }
+    }
+}
+
+/// `1.234 ms` / `12 µs` / `3.2 s`.
+#[must_use]
+pub fn fmt_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.0} µs", s * 1e6)
+    }
+}

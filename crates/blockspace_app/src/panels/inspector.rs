@@ -1,0 +1,381 @@
+//! The inspector: name, doc, every attribute of the selected block with an editor chosen by its
+//! `AttrKind`, and the inferred output shapes.
+//!
+//! Edits are buffered while the user types or drags, and committed as one `SetAttr` command when
+//! the widget is released (focus lost, Enter, drag stopped): one gesture = one undo step.
+
+use std::collections::HashMap;
+
+use blockspace_graph::{AttrKind, AttrValue, Block, BlockId, Command, OpDescriptor, Registry, TensorMeta};
+use egui::RichText;
+
+use crate::canvas::Edit;
+
+/// What the inspector asks of the app besides edits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InspectorRequest {
+    /// Open a native file picker for a `Path` attribute.
+    PickPath {
+        /// The block.
+        block: BlockId,
+        /// The attribute.
+        attr: String,
+    },
+}
+
+/// Buffered edits, keyed by (tab, block, attr).
+#[derive(Default)]
+pub struct Inspector {
+    buffers: HashMap<(u64, BlockId, String), Buffer>,
+    /// Focus the name field next frame (after "Rename…").
+    pub focus_name: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Buffer {
+    Value(AttrValue),
+    Text(String),
+}
+
+/// Parses a list of integers written as `1, 2, 3`, `[1 2 3]` or `1x2x3`.
+pub fn parse_int_list(text: &str) -> Result<Vec<i64>, String> {
+    let cleaned: String = text.chars().map(|c| if matches!(c, '[' | ']' | '(' | ')' | ',' | 'x' | '×') { ' ' } else { c }).collect();
+    cleaned
+        .split_whitespace()
+        .map(|t| t.parse::<i64>().map_err(|_| format!("{t:?} is not an integer")))
+        .collect()
+}
+
+fn list_text(v: &[i64]) -> String {
+    let parts: Vec<String> = v.iter().map(ToString::to_string).collect();
+    parts.join(", ")
+}
+
+impl Inspector {
+    /// Forgets buffers of other blocks (called when the selection changes).
+    pub fn retain_block(&mut self, tab: u64, block: Option<BlockId>) {
+        self.buffers.retain(|(t, b, _), _| *t == tab && Some(*b) == block);
+    }
+
+    /// Shows the inspector for `block`. `inputs_meta` are the inferred metas of its inputs (for
+    /// live checks of text attributes); `outputs` is its check result.
+    #[expect(clippy::too_many_arguments, reason = "the panel needs this context")]
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tab: u64,
+        registry: &Registry,
+        block: &Block,
+        name_taken: &dyn Fn(&str) -> bool,
+        inputs_meta: &[Option<TensorMeta>],
+        outputs: Option<&Result<Vec<TensorMeta>, String>>,
+        edits: &mut Vec<Edit>,
+        requests: &mut Vec<InspectorRequest>,
+    ) {
+        let Some(desc) = registry.get(&block.type_id) else {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Unknown block type {:?}", block.type_id));
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(desc.display_name).strong().size(15.0));
+            ui.weak(desc.category);
+        });
+        ui.label(RichText::new(desc.doc).weak());
+        ui.add_space(4.0);
+        self.name_ui(ui, tab, block, name_taken, edits);
+        ui.add_space(4.0);
+
+        egui::Grid::new(("inspector-attrs", tab, block.id))
+            .num_columns(2)
+            .spacing([8.0, 6.0])
+            .striped(false)
+            .show(ui, |ui| {
+                for spec in desc.attrs.iter().filter(|s| s.visible(&block.attrs)) {
+                    let current = block.attrs.get(spec.name).cloned().unwrap_or_else(|| spec.default_value());
+                    ui.label(spec.name).on_hover_text(spec.doc);
+                    ui.vertical(|ui| {
+                        self.attr_ui(ui, tab, desc, block, spec.name, &spec.kind, &current, inputs_meta, edits, requests);
+                    });
+                    ui.end_row();
+                }
+            });
+
+        ui.add_space(6.0);
+        ui.label(RichText::new("Outputs").strong());
+        match outputs {
+            Some(Ok(metas)) => {
+                for (port, meta) in desc.outputs.iter().zip(metas) {
+                    let dims: Vec<String> = meta.shape.iter().map(ToString::to_string).collect();
+                    ui.monospace(format!("{}: {} [{}]", port.name, meta.dtype, dims.join(", ")));
+                }
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {e}"));
+            }
+            None => {
+                ui.weak("not checked yet");
+            }
+        }
+        if !desc.inputs.is_empty() {
+            ui.add_space(4.0);
+            ui.label(RichText::new("Inputs").strong());
+            for (i, port) in desc.inputs.iter().enumerate() {
+                let meta = inputs_meta.get(i).cloned().flatten();
+                let text = meta.map_or_else(
+                    || "not connected".to_owned(),
+                    |m| {
+                        let dims: Vec<String> = m.shape.iter().map(ToString::to_string).collect();
+                        format!("{} [{}]", m.dtype, dims.join(", "))
+                    },
+                );
+                ui.monospace(format!("{}: {text}", port.name)).on_hover_text(port.doc);
+            }
+        }
+    }
+
+    fn name_ui(&mut self, ui: &mut egui::Ui, tab: u64, block: &Block, name_taken: &dyn Fn(&str) -> bool, edits: &mut Vec<Edit>) {
+        let key = (tab, block.id, "\u{0}name".to_owned());
+        let mut text = match self.buffers.get(&key) {
+            Some(Buffer::Text(t)) => t.clone(),
+            _ => block.name.clone(),
+        };
+        ui.horizontal(|ui| {
+            ui.label("name");
+            let resp = ui.add(egui::TextEdit::singleline(&mut text).desired_width(180.0));
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Block name"));
+            if self.focus_name {
+                resp.request_focus();
+                self.focus_name = false;
+            }
+            let trimmed = text.trim().to_owned();
+            let problem = if trimmed.is_empty() {
+                Some("a name cannot be empty".to_owned())
+            } else if trimmed != block.name && name_taken(&trimmed) {
+                Some(format!("{trimmed:?} is already used on this page"))
+            } else {
+                None
+            };
+            if resp.changed() {
+                self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
+            }
+            if resp.lost_focus() {
+                self.buffers.remove(&key);
+                if problem.is_none() && trimmed != block.name {
+                    edits.push(Edit {
+                        label: format!("Rename {} to {trimmed}", block.name),
+                        cmd: Command::RenameBlock { block: block.id, name: trimmed },
+                    });
+                }
+            }
+            if let Some(p) = problem
+                && self.buffers.contains_key(&key)
+            {
+                ui.colored_label(ui.visuals().error_fg_color, p);
+            }
+        });
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the editor needs this context")]
+    #[expect(clippy::too_many_lines, reason = "one arm per attribute kind")]
+    fn attr_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tab: u64,
+        desc: &OpDescriptor,
+        block: &Block,
+        attr: &str,
+        kind: &AttrKind,
+        current: &AttrValue,
+        inputs_meta: &[Option<TensorMeta>],
+        edits: &mut Vec<Edit>,
+        requests: &mut Vec<InspectorRequest>,
+    ) {
+        let key = (tab, block.id, attr.to_owned());
+        let set = |value: AttrValue| Edit {
+            label: format!("Set {}.{attr}", block.name),
+            cmd: Command::SetAttr { block: block.id, attr: attr.to_owned(), value },
+        };
+        match kind {
+            AttrKind::Enum(choices) => {
+                let cur = current.as_str().unwrap_or_default().to_owned();
+                let mut chosen = cur.clone();
+                egui::ComboBox::from_id_salt(("attr", tab, block.id, attr))
+                    .selected_text(&cur)
+                    .show_ui(ui, |ui| {
+                        for c in *choices {
+                            ui.selectable_value(&mut chosen, (*c).to_owned(), *c);
+                        }
+                    });
+                if chosen != cur {
+                    edits.push(set(AttrValue::Str(chosen)));
+                }
+            }
+            AttrKind::Int { min, max } => {
+                let mut v = match self.buffers.get(&key) {
+                    Some(Buffer::Value(AttrValue::Int(i))) => *i,
+                    _ => current.as_int().unwrap_or_default(),
+                };
+                let resp = ui.add(egui::DragValue::new(&mut v).range(*min..=*max).speed(0.1));
+                self.commit_when_released(&resp, &key, AttrValue::Int(v), current, edits, &set);
+            }
+            AttrKind::Float => {
+                let mut v = match self.buffers.get(&key) {
+                    Some(Buffer::Value(AttrValue::Float(f))) => *f,
+                    _ => current.as_float().unwrap_or_default(),
+                };
+                let resp = ui.add(egui::DragValue::new(&mut v).speed(0.01));
+                self.commit_when_released(&resp, &key, AttrValue::Float(v), current, edits, &set);
+            }
+            AttrKind::IntList { len } => {
+                let mut v: Vec<i64> = match self.buffers.get(&key) {
+                    Some(Buffer::Value(AttrValue::IntList(l))) => l.clone(),
+                    _ => current.as_int_list().map(<[i64]>::to_vec).unwrap_or_default(),
+                };
+                v.resize(*len, 1);
+                let mut any_active = false;
+                let mut changed = false;
+                let mut released = false;
+                ui.horizontal(|ui| {
+                    for (i, x) in v.iter_mut().enumerate() {
+                        let r = ui.add(egui::DragValue::new(x).speed(0.05).range(0..=i64::from(u16::MAX)));
+                        let r = r.on_hover_text(format!("{attr}[{i}]"));
+                        any_active |= r.dragged() || r.has_focus();
+                        changed |= r.changed();
+                        released |= r.drag_stopped() || r.lost_focus();
+                    }
+                });
+                if changed {
+                    self.buffers.insert(key.clone(), Buffer::Value(AttrValue::IntList(v.clone())));
+                }
+                if (released || !any_active) && self.buffers.contains_key(&key) {
+                    self.buffers.remove(&key);
+                    let value = AttrValue::IntList(v);
+                    if &value != current {
+                        edits.push(set(value));
+                    }
+                }
+            }
+            AttrKind::Shape => {
+                let mut text = match self.buffers.get(&key) {
+                    Some(Buffer::Text(t)) => t.clone(),
+                    _ => list_text(current.as_int_list().unwrap_or_default()),
+                };
+                let resp = ui.add(egui::TextEdit::singleline(&mut text).desired_width(160.0).hint_text("e.g. 1, 4, 4, 4, 2"));
+                resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr));
+                let parsed = parse_int_list(&text);
+                if resp.changed() {
+                    self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
+                }
+                if let Err(e) = &parsed {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+                if resp.lost_focus() {
+                    self.buffers.remove(&key);
+                    if let Ok(list) = parsed {
+                        let value = AttrValue::IntList(list);
+                        if &value != current {
+                            edits.push(set(value));
+                        }
+                    }
+                }
+            }
+            AttrKind::Text => {
+                let mut text = match self.buffers.get(&key) {
+                    Some(Buffer::Text(t)) => t.clone(),
+                    _ => current.as_str().unwrap_or_default().to_owned(),
+                };
+                let resp = ui.add(
+                    egui::TextEdit::multiline(&mut text)
+                        .desired_rows(2)
+                        .desired_width(f32::INFINITY)
+                        .code_editor(),
+                );
+                resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr));
+                if resp.changed() {
+                    self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
+                }
+                // Live check: run the descriptor's inference on the edited text.
+                if self.buffers.contains_key(&key) {
+                    let mut attrs = block.attrs.clone();
+                    attrs.insert(attr.to_owned(), AttrValue::Str(text.clone()));
+                    match crate::adapter::infer(desc, &attrs, inputs_meta) {
+                        Ok(metas) => {
+                            if let Some(m) = metas.first() {
+                                ui.weak(format!("→ {}", crate::page_tab::meta_text(m)));
+                            }
+                        }
+                        Err(e) => {
+                            ui.colored_label(ui.visuals().error_fg_color, e);
+                        }
+                    }
+                    ui.weak("Click outside the field (or press Ctrl+Enter) to apply.");
+                }
+                let ctrl_enter = resp.has_focus() && ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Enter));
+                if resp.lost_focus() || ctrl_enter {
+                    self.buffers.remove(&key);
+                    let value = AttrValue::Str(text);
+                    if &value != current {
+                        edits.push(set(value));
+                    }
+                    if ctrl_enter {
+                        resp.surrender_focus();
+                    }
+                }
+            }
+            AttrKind::Path { .. } => {
+                let mut text = match self.buffers.get(&key) {
+                    Some(Buffer::Text(t)) => t.clone(),
+                    _ => current.as_str().unwrap_or_default().to_owned(),
+                };
+                ui.horizontal(|ui| {
+                    let resp = ui.add(egui::TextEdit::singleline(&mut text).desired_width(170.0).hint_text("file.npy"));
+                    resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr));
+                    if resp.changed() {
+                        self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
+                    }
+                    if resp.lost_focus() {
+                        self.buffers.remove(&key);
+                        let value = AttrValue::Str(text.clone());
+                        if &value != current {
+                            edits.push(set(value));
+                        }
+                    }
+                    if ui.button("Browse…").on_hover_text("Choose a file").clicked() {
+                        requests.push(InspectorRequest::PickPath { block: block.id, attr: attr.to_owned() });
+                    }
+                });
+            }
+        }
+    }
+
+    fn commit_when_released(
+        &mut self,
+        resp: &egui::Response,
+        key: &(u64, BlockId, String),
+        value: AttrValue,
+        current: &AttrValue,
+        edits: &mut Vec<Edit>,
+        set: &dyn Fn(AttrValue) -> Edit,
+    ) {
+        if resp.changed() {
+            self.buffers.insert(key.clone(), Buffer::Value(value.clone()));
+        }
+        let active = resp.dragged() || resp.has_focus();
+        if !active && self.buffers.remove(key).is_some() && &value != current {
+            edits.push(set(value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_lists_parse_in_many_spellings() {
+        assert_eq!(parse_int_list("1, 2, 3").unwrap(), vec![1, 2, 3], "commas");
+        assert_eq!(parse_int_list("[1 2 3]").unwrap(), vec![1, 2, 3], "brackets");
+        assert_eq!(parse_int_list("4x4×2").unwrap(), vec![4, 4, 2], "x");
+        assert!(parse_int_list("1, a").unwrap_err().contains("\"a\""), "error names the token");
+    }
+}

@@ -1,0 +1,4 @@
+//! The side panels.
+
+pub mod inspector;
+pub mod tensor_viewer;
