@@ -618,7 +618,7 @@ impl BlockspaceApp {
                 self.run_command(c);
             }
             // Ctrl+C/X/V arrive as clipboard events from the window system.
-            if !ctx.wants_keyboard_input() {
+            if !ctx.text_edit_focused() {
                 let events = ctx.input(|i| i.events.clone());
                 for e in events {
                     match e {
@@ -985,10 +985,14 @@ impl BlockspaceApp {
                 }
                 tab.fit_in_frames = None;
             }
-            Some(n) => tab.fit_in_frames = Some(n - 1),
+            Some(n) => {
+                tab.fit_in_frames = Some(n - 1);
+                ui.ctx().request_repaint();
+            }
             None => {}
         }
         let views = tab.views(&reg, dark).clone();
+        let canvas_rect = ui.available_rect_before_wrap();
         let resp = {
             let mut viewer = CanvasViewer {
                 registry: &reg,
@@ -1003,7 +1007,7 @@ impl BlockspaceApp {
             };
             SnarlWidget::new().id(snarl_id).style(snarl_style()).show(&mut tab.mirror.snarl, &mut viewer, ui)
         };
-        geometry.screen_rect = resp.rect;
+        geometry.screen_rect = canvas_rect;
 
         // Selection: a press on a block selects it (Shift toggles); a click on empty canvas clears.
         let (pressed, press_pos, shift, down) = ui.input(|i| {
@@ -1011,7 +1015,7 @@ impl BlockspaceApp {
         });
         if pressed
             && let Some(pos) = press_pos
-            && resp.rect.contains(pos)
+            && canvas_rect.contains(pos)
             && ui.ctx().layer_id_at(pos).is_none_or(|l| l.order == egui::Order::Background)
         {
             match geometry.block_at(pos) {
@@ -1097,7 +1101,7 @@ impl BlockspaceApp {
             }
         }
         if self.tab().is_some_and(|t| t.page.blocks().next().is_none()) {
-            let rect = resp.rect;
+            let rect = canvas_rect;
             ui.put(
                 egui::Rect::from_center_size(rect.center(), egui::vec2(420.0, 60.0)),
                 egui::Label::new(

@@ -169,7 +169,7 @@ impl Mirror {
 
 /// Geometry recorded while drawing, in graph coordinates, plus the graph → screen transform.
 /// Used for hit tests (selection), zoom-to-fit and by UI tests to aim real pointer gestures.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CanvasGeometry {
     /// Graph → screen.
     pub to_screen: TSTransform,
@@ -181,6 +181,18 @@ pub struct CanvasGeometry {
     pub input_rows: HashMap<(BlockId, usize), Rect>,
     /// Output pin rows (graph coordinates).
     pub output_rows: HashMap<(BlockId, usize), Rect>,
+}
+
+impl Default for CanvasGeometry {
+    fn default() -> Self {
+        Self {
+            to_screen: TSTransform::IDENTITY,
+            screen_rect: Rect::NOTHING,
+            node_rects: Vec::new(),
+            input_rows: HashMap::new(),
+            output_rows: HashMap::new(),
+        }
+    }
 }
 
 impl CanvasGeometry {
@@ -217,7 +229,7 @@ impl CanvasGeometry {
     /// The transform that fits `bounds` (graph coordinates) into the canvas.
     #[must_use]
     pub fn fit(&self, bounds: Rect) -> Option<TSTransform> {
-        if !bounds.is_finite() || bounds.width() <= 0.0 || self.screen_rect.width() <= 0.0 {
+        if !bounds.is_finite() || !self.screen_rect.is_finite() || bounds.width() <= 0.0 || self.screen_rect.width() <= 0.0 {
             return None;
         }
         let b = bounds.expand(40.0);
@@ -247,6 +259,7 @@ pub fn snarl_style() -> SnarlStyle {
         pin_size: Some(10.0),
         wire_width: Some(2.0),
         bg_pattern: Some(egui_snarl::ui::BackgroundPattern::grid(egui::vec2(40.0, 40.0), 0.0)),
+        bg_pattern_stroke: Some(egui::Stroke::new(1.0, Color32::from_rgba_unmultiplied(128, 128, 128, 28))),
         ..SnarlStyle::new()
     }
 }
@@ -404,9 +417,10 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             if v.running {
                 ui.add(egui::Spinner::new().size(12.0));
             }
-            ui.label(RichText::new(&v.name).strong())
+            let text = if ui.visuals().dark_mode { Color32::from_gray(235) } else { Color32::from_gray(20) };
+            ui.add(egui::Label::new(RichText::new(&v.name).strong().color(text)).extend())
                 .on_hover_text(format!("{} — scope name {:?}", v.type_name, v.name));
-            ui.label(RichText::new(&v.type_name).small().weak());
+            ui.add(egui::Label::new(RichText::new(&v.type_name).small().color(text.gamma_multiply(0.7))).extend());
             if let Some(err) = &v.error {
                 ui.label(RichText::new("⚠").color(ui.visuals().error_fg_color).strong())
                     .on_hover_text(err);
@@ -422,7 +436,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         self.views.get(node).map_or(0, |v| v.outputs.len())
     }
 
-    fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<BlockId>) -> PinInfo {
+    fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<BlockId>) -> impl egui_snarl::ui::SnarlPin + 'static {
         let Some(id) = Self::block_of(snarl, pin.id.node) else { return PinInfo::circle() };
         let name = self
             .views
@@ -432,7 +446,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             .unwrap_or_default();
         let missing = pin.remotes.is_empty();
         let text = if missing { RichText::new(&name).italics() } else { RichText::new(&name) };
-        let r = ui.label(text);
+        let r = ui.add(egui::Label::new(text).extend());
         let doc = self
             .page
             .block(id)
@@ -448,7 +462,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         PinInfo::circle().with_fill(pin_color(ui, !missing, false))
     }
 
-    fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, snarl: &mut Snarl<BlockId>) -> PinInfo {
+    fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, snarl: &mut Snarl<BlockId>) -> impl egui_snarl::ui::SnarlPin + 'static {
         let Some(id) = Self::block_of(snarl, pin.id.node) else { return PinInfo::circle() };
         let v = self.views.get(&id);
         let name = v.and_then(|v| v.outputs.get(pin.id.output)).cloned().unwrap_or_default();
@@ -458,8 +472,8 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             .unwrap_or_default();
         let r = ui
             .horizontal(|ui| {
-                ui.label(RichText::new(meta).monospace().small());
-                ui.label(name);
+                ui.add(egui::Label::new(RichText::new(meta).monospace().small()).extend());
+                ui.add(egui::Label::new(name).extend());
             })
             .response;
         self.geometry.output_rows.insert((id, pin.id.output), r.rect);
@@ -483,7 +497,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         let Some(v) = self.views.get(&id) else { return };
         ui.vertical(|ui| {
             for line in &v.key_attrs {
-                ui.label(RichText::new(line).small());
+                ui.add(egui::Label::new(RichText::new(line).small()).extend());
             }
         });
     }

@@ -1,5 +1,4 @@
 //! The `blockspace` binary: with no subcommand (or with page paths) it opens the desktop app.
-#![expect(missing_docs, reason = "clap derives document the CLI")]
 
 use std::path::PathBuf;
 

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use blockspace_graph::{
     AttrKind, AttrValue, BlockError, BlockId, Command, ExecEvent, Executor, History, Page, PageCheck, Registry,
-    TensorMeta, check_page,
+    TensorMeta,
 };
+use blockspace_graph::check::{CheckOptions, check_page_with};
 use egui::emath::TSTransform;
 
 use crate::canvas::{BlockView, CanvasGeometry, Edit, Mirror, category_color};
@@ -137,7 +138,8 @@ impl PageTab {
             self.check = None;
         }
         let page = &self.page;
-        &self.check.get_or_insert_with(|| (rev, check_page(registry, page))).1
+        let opts = CheckOptions { base_dir: self.path.as_deref().and_then(Path::parent).map(Path::to_path_buf), ..CheckOptions::default() };
+        &self.check.get_or_insert_with(|| (rev, check_page_with(registry, page, &opts))).1
     }
 
     /// The check result of one block.
@@ -192,6 +194,7 @@ impl PageTab {
     pub fn run_now(&mut self) {
         self.executor.run(&self.page, self.base_dir());
         self.submitted = Some(self.page.revision());
+        self.run.started = Some(Instant::now());
     }
 
     /// Drains executor events; starts an auto-run when the page changed. Returns true when
@@ -205,7 +208,7 @@ impl PageTab {
                     self.run.total = total;
                     self.run.done = 0;
                     self.run.running.clear();
-                    self.run.started = Some(Instant::now());
+                    self.run.started = self.run.started.or_else(|| Some(Instant::now()));
                     self.run.active = true;
                 }
                 ExecEvent::BlockStarted { block } => {
@@ -219,6 +222,7 @@ impl PageTab {
                     let took = self.run.started.map_or(Duration::ZERO, |s| s.elapsed());
                     self.run.running.clear();
                     self.run.active = false;
+                    self.run.started = None;
                     self.run.last = Some((revision, cancelled, took));
                 }
             }

@@ -150,7 +150,7 @@ impl UiCommand {
 
     /// Reads this frame's shortcuts (consuming them) and returns the commands they trigger.
     pub fn from_shortcuts(ctx: &egui::Context) -> Vec<Self> {
-        let text_focus = ctx.memory(|m| m.focused().is_some()) && ctx.wants_keyboard_input();
+        let text_focus = ctx.text_edit_focused();
         let mut out = Vec::new();
         // Longer shortcuts first, so Ctrl+Shift+S is not taken as Ctrl+S.
         let mut cmds: Vec<Self> = Self::ALL.to_vec();

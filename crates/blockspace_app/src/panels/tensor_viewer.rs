@@ -508,7 +508,7 @@ impl TensorViewer {
         let bar_w = 14.0;
         let label_w = 70.0;
         let avail = ui.available_width() - bar_w - label_w - 16.0;
-        let max_h = 320.0_f32;
+        let max_h = 240.0_f32;
         let aspect = rows as f32 / cols.max(1) as f32;
         let mut w = avail.max(60.0);
         let mut h = w * aspect;
