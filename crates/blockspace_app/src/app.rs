@@ -858,7 +858,7 @@ impl BlockspaceApp {
         ui.horizontal(|ui| {
             let add = ui.button("➕ Add block").on_hover_text(UiCommand::AddBlock.tooltip());
             if add.clicked() {
-                self.add_menu_open = !self.add_menu_open;
+                self.add_menu_open = true;
             }
             if self.add_menu_open {
                 let mut open = true;
@@ -872,7 +872,7 @@ impl BlockspaceApp {
                     .fixed_pos(add.rect.left_bottom() + egui::vec2(0.0, 4.0))
                     .show(ui.ctx(), |ui| {
                         let focus = !ui.ctx().memory(|m| m.focused().is_some());
-                        chosen = add_block_list(ui, &reg, &mut self.add_search, focus);
+                        chosen = add_block_list(ui, &reg, &mut self.add_search, focus, false);
                         if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
                             self.add_menu_open = false;
                         }
@@ -888,7 +888,7 @@ impl BlockspaceApp {
             }
             ui.separator();
             for c in [UiCommand::Undo, UiCommand::Redo] {
-                let icon = if c == UiCommand::Undo { "↶ Undo" } else { "↷ Redo" };
+                let icon = if c == UiCommand::Undo { "⟲ Undo" } else { "⟳ Redo" };
                 if ui.add_enabled(self.command_enabled(c), egui::Button::new(icon)).on_hover_text(c.tooltip()).clicked() {
                     self.run_command(c);
                 }
@@ -1405,7 +1405,7 @@ impl BlockspaceApp {
 
     fn title(&self) -> String {
         match self.tab() {
-            Some(t) => format!("{}{} — Blockspace", if t.is_dirty() { "● " } else { "" }, t.title),
+            Some(t) => format!("{}{} — Blockspace", t.title, if t.is_dirty() { " *" } else { "" }),
             None => "Blockspace".to_owned(),
         }
     }

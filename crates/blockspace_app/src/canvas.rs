@@ -208,7 +208,7 @@ impl CanvasGeometry {
     pub fn input_pin_screen(&self, block: BlockId, port: usize) -> Option<Pos2> {
         let node = self.node_rects.iter().find(|(id, _)| *id == block)?.1;
         let row = self.input_rows.get(&(block, port))?;
-        Some(self.to_screen * egui::pos2(node.left() + 1.0, row.center().y))
+        Some(self.to_screen * egui::pos2(node.left(), row.center().y))
     }
 
     /// Screen position of an output pin (right edge of its row).
@@ -216,7 +216,7 @@ impl CanvasGeometry {
     pub fn output_pin_screen(&self, block: BlockId, port: usize) -> Option<Pos2> {
         let node = self.node_rects.iter().find(|(id, _)| *id == block)?.1;
         let row = self.output_rows.get(&(block, port))?;
-        Some(self.to_screen * egui::pos2(node.right() - 1.0, row.center().y))
+        Some(self.to_screen * egui::pos2(node.right(), row.center().y))
     }
 
     /// Screen rectangle of a block.
@@ -257,6 +257,7 @@ pub fn snarl_style() -> SnarlStyle {
         min_scale: Some(0.2),
         max_scale: Some(2.0),
         pin_size: Some(10.0),
+        pin_placement: Some(egui_snarl::ui::PinPlacement::Edge),
         wire_width: Some(2.0),
         bg_pattern: Some(egui_snarl::ui::BackgroundPattern::grid(egui::vec2(40.0, 40.0), 0.0)),
         bg_pattern_stroke: Some(egui::Stroke::new(1.0, Color32::from_rgba_unmultiplied(128, 128, 128, 28))),
@@ -265,7 +266,7 @@ pub fn snarl_style() -> SnarlStyle {
 }
 
 /// A text field plus a filtered list of block types; returns the chosen type id.
-pub fn add_block_list(ui: &mut Ui, reg: &Registry, search: &mut String, focus: bool) -> Option<String> {
+pub fn add_block_list(ui: &mut Ui, reg: &Registry, search: &mut String, focus: bool, in_menu: bool) -> Option<String> {
     let resp = ui.add(
         egui::TextEdit::singleline(search)
             .hint_text("Search blocks…")
@@ -306,7 +307,9 @@ pub fn add_block_list(ui: &mut Ui, reg: &Registry, search: &mut String, focus: b
     }
     if chosen.is_some() {
         search.clear();
-        ui.close();
+        if in_menu {
+            ui.close();
+        }
     }
     chosen
 }
@@ -535,7 +538,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<BlockId>) {
         ui.label(RichText::new("Add block").strong());
         let first = ui.ctx().memory(|m| m.focused().is_none());
-        if let Some(type_id) = add_block_list(ui, self.registry, self.search, first) {
+        if let Some(type_id) = add_block_list(ui, self.registry, self.search, first, true) {
             self.requests.push(CanvasRequest::AddBlock {
                 type_id,
                 pos: [pos.x, pos.y],
@@ -552,7 +555,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
     fn show_dropped_wire_menu(&mut self, pos: Pos2, ui: &mut Ui, src: AnyPins<'_>, snarl: &mut Snarl<BlockId>) {
         ui.label(RichText::new("Add and connect").strong());
         let first = ui.ctx().memory(|m| m.focused().is_none());
-        if let Some(type_id) = add_block_list(ui, self.registry, self.search, first) {
+        if let Some(type_id) = add_block_list(ui, self.registry, self.search, first, true) {
             let (from, to) = match src {
                 AnyPins::Out(pins) => (
                     pins.first()

@@ -122,7 +122,7 @@ impl PageTab {
     /// Tab title with the dirty marker.
     #[must_use]
     pub fn display_title(&self) -> String {
-        if self.is_dirty() { format!("● {}", self.title) } else { self.title.clone() }
+        if self.is_dirty() { format!("{} *", self.title) } else { self.title.clone() }
     }
 
     /// The directory that relative paths in the page (e.g. `.npy` inputs) are relative to.
