@@ -10,9 +10,18 @@ pub fn block_check(check: &PageCheck, id: BlockId) -> Option<&Result<Vec<TensorM
 }
 
 /// Runs a descriptor's shape inference on edited attributes (live feedback while typing).
-pub fn infer(desc: &OpDescriptor, attrs: &Attrs, inputs: &[Option<TensorMeta>]) -> Result<Vec<TensorMeta>, String> {
-    let ctx = InferCtx { base_dir: None, limit: blockspace_graph::check::CheckOptions::default().limit };
-    let inputs: Vec<Option<InferInput<'_>>> =
-        inputs.iter().map(|m| m.as_ref().map(|meta| InferInput { meta, value: None })).collect();
+pub fn infer(
+    desc: &OpDescriptor,
+    attrs: &Attrs,
+    inputs: &[Option<TensorMeta>],
+) -> Result<Vec<TensorMeta>, String> {
+    let ctx = InferCtx {
+        base_dir: None,
+        limit: blockspace_graph::check::CheckOptions::default().limit,
+    };
+    let inputs: Vec<Option<InferInput<'_>>> = inputs
+        .iter()
+        .map(|m| m.as_ref().map(|meta| InferInput { meta, value: None }))
+        .collect();
     (desc.infer)(&ctx, attrs, &inputs).map_err(|e| e.to_string())
 }

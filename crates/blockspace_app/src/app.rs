@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use blockspace_graph::{AttrValue, BlockId, Clipboard, Command, InPort, OutPort, Page, Registry, TensorMeta, Wire};
+use blockspace_graph::{
+    AttrValue, BlockId, Clipboard, Command, InPort, OutPort, Page, Registry, TensorMeta, Wire,
+};
 use egui::{Color32, RichText};
 use egui_snarl::ui::SnarlWidget;
 
@@ -95,7 +97,10 @@ impl BlockspaceApp {
     /// Creates the app; opens `options.pages`, or the demo page when there are none.
     pub fn new(ctx: &egui::Context, options: AppOptions) -> Self {
         let registry = Arc::new(Registry::builtin());
-        let state_dir = options.state_dir.clone().or_else(crate::files::default_state_dir);
+        let state_dir = options
+            .state_dir
+            .clone()
+            .or_else(crate::files::default_state_dir);
         let mut app = Self {
             registry,
             ctx: ctx.clone(),
@@ -199,11 +204,11 @@ impl BlockspaceApp {
     /// fails to load shows the loader's error; nothing already open is touched.
     pub fn open_path(&mut self, path: &Path) -> bool {
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(i) = self
-            .tabs
-            .iter()
-            .position(|t| t.path.as_ref().is_some_and(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()) == canon))
-        {
+        if let Some(i) = self.tabs.iter().position(|t| {
+            t.path
+                .as_ref()
+                .is_some_and(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()) == canon)
+        }) {
             self.active = i;
             self.info(format!("{} is already open", path.display()));
             return true;
@@ -215,7 +220,10 @@ impl BlockspaceApp {
                 true
             }
             Err(e) => {
-                self.error(&format!("Could not open {}", path.display()), &e.to_string());
+                self.error(
+                    &format!("Could not open {}", path.display()),
+                    &e.to_string(),
+                );
                 false
             }
         }
@@ -223,7 +231,9 @@ impl BlockspaceApp {
 
     /// Saves tab `idx` to `path`. Errors are shown in a dialog.
     pub fn save_tab_to(&mut self, idx: usize, path: &Path) -> bool {
-        let Some(tab) = self.tabs.get_mut(idx) else { return false };
+        let Some(tab) = self.tabs.get_mut(idx) else {
+            return false;
+        };
         match blockspace_graph::save_page(&tab.page, path) {
             Ok(()) => {
                 tab.path = Some(path.to_path_buf());
@@ -236,14 +246,19 @@ impl BlockspaceApp {
                 true
             }
             Err(e) => {
-                self.error(&format!("Could not save {}", path.display()), &e.to_string());
+                self.error(
+                    &format!("Could not save {}", path.display()),
+                    &e.to_string(),
+                );
                 false
             }
         }
     }
 
     fn save_active(&mut self, save_as: bool, close_after: bool) {
-        let Some(tab) = self.tabs.get(self.active) else { return };
+        let Some(tab) = self.tabs.get(self.active) else {
+            return;
+        };
         match (&tab.path, save_as) {
             (Some(p), false) => {
                 let p = p.clone();
@@ -252,8 +267,16 @@ impl BlockspaceApp {
                 }
             }
             _ => {
-                let purpose = DialogPurpose::SaveAs { tab: tab.uid, close_after };
-                let dir = tab.base_dir().or_else(|| self.recent.paths.first().and_then(|p| p.parent().map(Path::to_path_buf)));
+                let purpose = DialogPurpose::SaveAs {
+                    tab: tab.uid,
+                    close_after,
+                };
+                let dir = tab.base_dir().or_else(|| {
+                    self.recent
+                        .paths
+                        .first()
+                        .and_then(|p| p.parent().map(Path::to_path_buf))
+                });
                 let name = format!("{}{}", tab.title, crate::files::PAGE_SUFFIX);
                 if let Err(e) = self.dialogs.spawn(&self.ctx, purpose, dir, Some(name)) {
                     self.error("Save As", &e);
@@ -279,7 +302,9 @@ impl BlockspaceApp {
     }
 
     fn request_close_tab(&mut self, idx: usize) {
-        let Some(tab) = self.tabs.get(idx) else { return };
+        let Some(tab) = self.tabs.get(idx) else {
+            return;
+        };
         if tab.is_dirty() {
             self.active = idx;
             self.dialog = Some(Dialog::CloseTab { tab: tab.uid });
@@ -294,18 +319,29 @@ impl BlockspaceApp {
 
     fn error(&mut self, title: &str, message: &str) {
         log::error!("{title}: {message}");
-        self.dialog = Some(Dialog::Error { title: title.to_owned(), message: message.to_owned() });
+        self.dialog = Some(Dialog::Error {
+            title: title.to_owned(),
+            message: message.to_owned(),
+        });
         self.dialog_gen += 1;
     }
 
     fn toast_error(&mut self, text: String) {
         log::warn!("{text}");
-        self.toasts.push(Toast { text, level: Level::Error, until: Instant::now() + Duration::from_secs(8) });
+        self.toasts.push(Toast {
+            text,
+            level: Level::Error,
+            until: Instant::now() + Duration::from_secs(8),
+        });
     }
 
     fn info(&mut self, text: String) {
         log::info!("{text}");
-        self.toasts.push(Toast { text, level: Level::Info, until: Instant::now() + Duration::from_secs(3) });
+        self.toasts.push(Toast {
+            text,
+            level: Level::Info,
+            until: Instant::now() + Duration::from_secs(3),
+        });
     }
 
     /// The active tab.
@@ -322,7 +358,9 @@ impl BlockspaceApp {
     /// Applies an edit to the active page (through its history); errors become toasts.
     pub fn apply_edit(&mut self, edit: Edit) -> bool {
         let reg = Arc::clone(&self.registry);
-        let Some(tab) = self.tabs.get_mut(self.active) else { return false };
+        let Some(tab) = self.tabs.get_mut(self.active) else {
+            return false;
+        };
         match tab.apply(&reg, edit) {
             Ok(()) => true,
             Err(e) => {
@@ -333,7 +371,13 @@ impl BlockspaceApp {
     }
 
     /// Adds a block of `type_id` at `pos`, optionally wired; selects it. Returns its id.
-    pub fn add_block(&mut self, type_id: &str, pos: [f32; 2], from: Option<OutPort>, to: Option<InPort>) -> Option<BlockId> {
+    pub fn add_block(
+        &mut self,
+        type_id: &str,
+        pos: [f32; 2],
+        from: Option<OutPort>,
+        to: Option<InPort>,
+    ) -> Option<BlockId> {
         let reg = Arc::clone(&self.registry);
         let tab = self.tabs.get_mut(self.active)?;
         let cmd = match tab.page.add_block_command(&reg, type_id, pos) {
@@ -343,21 +387,43 @@ impl BlockspaceApp {
                 return None;
             }
         };
-        let Command::AddBlock { block } = &cmd else { return None };
+        let Command::AddBlock { block } = &cmd else {
+            return None;
+        };
         let id = block.id;
-        let display = reg.get(type_id).map_or(type_id, |d| d.display_name).to_owned();
+        let display = reg
+            .get(type_id)
+            .map_or(type_id, |d| d.display_name)
+            .to_owned();
         let mut cmds = vec![cmd.clone()];
         if let Some(from) = from {
-            cmds.push(Command::Connect { wire: Wire { from, to: InPort { block: id, port: 0 } } });
+            cmds.push(Command::Connect {
+                wire: Wire {
+                    from,
+                    to: InPort { block: id, port: 0 },
+                },
+            });
         }
         if let Some(to) = to {
             for w in tab.page.wires().filter(|w| w.to == to) {
                 cmds.push(Command::Disconnect { wire: *w });
             }
-            cmds.push(Command::Connect { wire: Wire { from: OutPort { block: id, port: 0 }, to } });
+            cmds.push(Command::Connect {
+                wire: Wire {
+                    from: OutPort { block: id, port: 0 },
+                    to,
+                },
+            });
         }
-        let cmd = if cmds.len() == 1 { cmd } else { Command::Batch(cmds) };
-        if self.apply_edit(Edit { label: format!("Add {display}"), cmd }) {
+        let cmd = if cmds.len() == 1 {
+            cmd
+        } else {
+            Command::Batch(cmds)
+        };
+        if self.apply_edit(Edit {
+            label: format!("Add {display}"),
+            cmd,
+        }) {
             if let Some(tab) = self.tab_mut() {
                 tab.selection = [id].into_iter().collect();
             }
@@ -370,16 +436,30 @@ impl BlockspaceApp {
     /// Connects an output to an input of the active page (replacing the input's wire).
     pub fn connect(&mut self, from: OutPort, to: InPort) -> bool {
         let Some(tab) = self.tab() else { return false };
-        let mut cmds: Vec<Command> = tab.page.wires().filter(|w| w.to == to).map(|w| Command::Disconnect { wire: *w }).collect();
-        cmds.push(Command::Connect { wire: Wire { from, to } });
-        self.apply_edit(Edit { label: "Connect".into(), cmd: Command::Batch(cmds) })
+        let mut cmds: Vec<Command> = tab
+            .page
+            .wires()
+            .filter(|w| w.to == to)
+            .map(|w| Command::Disconnect { wire: *w })
+            .collect();
+        cmds.push(Command::Connect {
+            wire: Wire { from, to },
+        });
+        self.apply_edit(Edit {
+            label: "Connect".into(),
+            cmd: Command::Batch(cmds),
+        })
     }
 
     /// Sets one attribute of a block of the active page.
     pub fn set_attr(&mut self, block: BlockId, attr: &str, value: AttrValue) -> bool {
         self.apply_edit(Edit {
             label: format!("Set {attr}"),
-            cmd: Command::SetAttr { block, attr: attr.to_owned(), value },
+            cmd: Command::SetAttr {
+                block,
+                attr: attr.to_owned(),
+                value,
+            },
         })
     }
 
@@ -387,10 +467,19 @@ impl BlockspaceApp {
         if ids.is_empty() {
             return;
         }
-        let cmds: Vec<Command> = ids.iter().map(|id| Command::RemoveBlock { id: *id }).collect();
-        let label = if ids.len() == 1 { "Delete block".to_owned() } else { format!("Delete {} blocks", ids.len()) };
-        if self.apply_edit(Edit { label, cmd: Command::Batch(cmds) })
-            && let Some(tab) = self.tab_mut()
+        let cmds: Vec<Command> = ids
+            .iter()
+            .map(|id| Command::RemoveBlock { id: *id })
+            .collect();
+        let label = if ids.len() == 1 {
+            "Delete block".to_owned()
+        } else {
+            format!("Delete {} blocks", ids.len())
+        };
+        if self.apply_edit(Edit {
+            label,
+            cmd: Command::Batch(cmds),
+        }) && let Some(tab) = self.tab_mut()
         {
             tab.selection.clear();
         }
@@ -413,8 +502,14 @@ impl BlockspaceApp {
             return;
         };
         let reg = Arc::clone(&self.registry);
-        let Some(tab) = self.tabs.get(self.active) else { return };
-        let offset = if *src == tab.uid { [40.0, 40.0] } else { [0.0, 0.0] };
+        let Some(tab) = self.tabs.get(self.active) else {
+            return;
+        };
+        let offset = if *src == tab.uid {
+            [40.0, 40.0]
+        } else {
+            [0.0, 0.0]
+        };
         let (cmd, ids) = tab.page.paste_command(&reg, clip, offset);
         let label = format!("Paste {} block(s)", ids.len());
         if self.apply_edit(Edit { label, cmd })
@@ -426,14 +521,18 @@ impl BlockspaceApp {
 
     fn duplicate(&mut self, ids: &[BlockId]) {
         let reg = Arc::clone(&self.registry);
-        let Some(tab) = self.tabs.get(self.active) else { return };
+        let Some(tab) = self.tabs.get(self.active) else {
+            return;
+        };
         if ids.is_empty() {
             return;
         }
         let clip = tab.page.copy_blocks(ids);
         let (cmd, new_ids) = tab.page.paste_command(&reg, &clip, [40.0, 40.0]);
-        if self.apply_edit(Edit { label: format!("Duplicate {} block(s)", ids.len()), cmd })
-            && let Some(tab) = self.tab_mut()
+        if self.apply_edit(Edit {
+            label: format!("Duplicate {} block(s)", ids.len()),
+            cmd,
+        }) && let Some(tab) = self.tab_mut()
         {
             tab.selection = new_ids.into_iter().collect();
         }
@@ -442,12 +541,18 @@ impl BlockspaceApp {
     /// Runs a UI command.
     pub fn run_command(&mut self, c: UiCommand) {
         let reg = Arc::clone(&self.registry);
-        let selection: Vec<BlockId> = self.tab().map(|t| t.selection.iter().copied().collect()).unwrap_or_default();
+        let selection: Vec<BlockId> = self
+            .tab()
+            .map(|t| t.selection.iter().copied().collect())
+            .unwrap_or_default();
         match c {
             UiCommand::NewPage => self.new_page(),
             UiCommand::Open => {
                 let dir = self.tab().and_then(PageTab::base_dir);
-                if let Err(e) = self.dialogs.spawn(&self.ctx, DialogPurpose::Open, dir, None) {
+                if let Err(e) = self
+                    .dialogs
+                    .spawn(&self.ctx, DialogPurpose::Open, dir, None)
+                {
                     self.error("Open", &e);
                 }
             }
@@ -503,11 +608,15 @@ impl BlockspaceApp {
     }
 
     fn command_enabled(&self, c: UiCommand) -> bool {
-        let Some(tab) = self.tab() else { return matches!(c, UiCommand::NewPage | UiCommand::Open) };
+        let Some(tab) = self.tab() else {
+            return matches!(c, UiCommand::NewPage | UiCommand::Open);
+        };
         match c {
             UiCommand::Undo => tab.history.can_undo(),
             UiCommand::Redo => tab.history.can_redo(),
-            UiCommand::Copy | UiCommand::Cut | UiCommand::Duplicate | UiCommand::Delete => !tab.selection.is_empty(),
+            UiCommand::Copy | UiCommand::Cut | UiCommand::Duplicate | UiCommand::Delete => {
+                !tab.selection.is_empty()
+            }
             UiCommand::Paste => self.clipboard.is_some(),
             UiCommand::Cancel => tab.executor.is_running(),
             _ => true,
@@ -515,7 +624,9 @@ impl BlockspaceApp {
     }
 
     fn handle_dialog_answer(&mut self, a: DialogAnswer) {
-        let Some(first) = a.paths.first().cloned() else { return };
+        let Some(first) = a.paths.first().cloned() else {
+            return;
+        };
         match a.purpose {
             DialogPurpose::Open => {
                 for p in &a.paths {
@@ -537,7 +648,9 @@ impl BlockspaceApp {
             DialogPurpose::AttrPath { tab, block, attr } => {
                 if let Some(idx) = self.tab_index(tab) {
                     let base = self.tabs[idx].base_dir();
-                    let value = match base.and_then(|b| first.strip_prefix(&b).ok().map(Path::to_path_buf)) {
+                    let value = match base
+                        .and_then(|b| first.strip_prefix(&b).ok().map(Path::to_path_buf))
+                    {
                         Some(rel) => rel.to_string_lossy().into_owned(),
                         None => first.to_string_lossy().into_owned(),
                     };
@@ -564,7 +677,10 @@ impl BlockspaceApp {
         };
         match t.write_npy(path) {
             Ok(()) => self.info(format!("Exported {}", path.display())),
-            Err(e) => self.error(&format!("Could not export {}", path.display()), &e.to_string()),
+            Err(e) => self.error(
+                &format!("Could not export {}", path.display()),
+                &e.to_string(),
+            ),
         }
     }
 
@@ -582,7 +698,10 @@ impl BlockspaceApp {
         for t in &self.tabs {
             if t.is_dirty() {
                 let json = blockspace_graph::page_to_json(&t.page);
-                if let Err(e) = self.recovery.write(t.uid, &t.title, t.path.as_deref(), &json) {
+                if let Err(e) = self
+                    .recovery
+                    .write(t.uid, &t.title, t.path.as_deref(), &json)
+                {
                     problems.push(e);
                 }
             } else {
@@ -703,8 +822,12 @@ impl BlockspaceApp {
                 }
             });
             ui.menu_button("Edit", |ui| {
-                let undo = self.tab().and_then(|t| t.history.undo_label().map(str::to_owned));
-                let redo = self.tab().and_then(|t| t.history.redo_label().map(str::to_owned));
+                let undo = self
+                    .tab()
+                    .and_then(|t| t.history.undo_label().map(str::to_owned));
+                let redo = self
+                    .tab()
+                    .and_then(|t| t.history.redo_label().map(str::to_owned));
                 for c in [UiCommand::Undo, UiCommand::Redo] {
                     let enabled = self.command_enabled(c);
                     let detail = if c == UiCommand::Undo { &undo } else { &redo };
@@ -715,7 +838,11 @@ impl BlockspaceApp {
                     if let Some(sc) = c.shortcut() {
                         b = b.shortcut_text(ui.ctx().format_shortcut(&sc));
                     }
-                    if ui.add_enabled(enabled, b).on_hover_text(c.tooltip()).clicked() {
+                    if ui
+                        .add_enabled(enabled, b)
+                        .on_hover_text(c.tooltip())
+                        .clicked()
+                    {
                         self.run_command(c);
                     }
                 }
@@ -753,7 +880,10 @@ impl BlockspaceApp {
                 let zoom = ui.ctx().zoom_factor();
                 ui.horizontal(|ui| {
                     for z in [1.0_f32, 1.25, 1.5, 2.0] {
-                        if ui.selectable_label((zoom - z).abs() < 0.01, format!("{:.0}%", z * 100.0)).clicked() {
+                        if ui
+                            .selectable_label((zoom - z).abs() < 0.01, format!("{:.0}%", z * 100.0))
+                            .clicked()
+                        {
                             ui.ctx().set_zoom_factor(z);
                         }
                     }
@@ -775,7 +905,9 @@ impl BlockspaceApp {
                 ui.label("Drag from an output pin to an input pin to wire them.");
                 ui.label("Shift+drag on the canvas selects a box of blocks.");
                 ui.label("Right-click a wire or a pin to disconnect it.");
-                ui.label("Double-click a tab to rename it; drag the canvas to pan, scroll to zoom.");
+                ui.label(
+                    "Double-click a tab to rename it; drag the canvas to pan, scroll to zoom.",
+                );
             });
         });
     }
@@ -795,7 +927,9 @@ impl BlockspaceApp {
                     Some(p) => p.display().to_string(),
                     None => "not saved yet".to_owned(),
                 };
-                let r = r.on_hover_text(format!("{tip}\nDouble-click to rename; right-click for more"));
+                let r = r.on_hover_text(format!(
+                    "{tip}\nDouble-click to rename; right-click for more"
+                ));
                 if r.clicked() {
                     activate = Some(i);
                 }
@@ -807,11 +941,17 @@ impl BlockspaceApp {
                         rename = Some(i);
                         ui.close();
                     }
-                    if ui.add_enabled(i > 0, egui::Button::new("Move left")).clicked() {
+                    if ui
+                        .add_enabled(i > 0, egui::Button::new("Move left"))
+                        .clicked()
+                    {
                         swap = Some((i, i - 1));
                         ui.close();
                     }
-                    if ui.add_enabled(i + 1 < n, egui::Button::new("Move right")).clicked() {
+                    if ui
+                        .add_enabled(i + 1 < n, egui::Button::new("Move right"))
+                        .clicked()
+                    {
                         swap = Some((i, i + 1));
                         ui.close();
                     }
@@ -829,7 +969,11 @@ impl BlockspaceApp {
                 }
                 ui.separator();
             }
-            if ui.button("+").on_hover_text(UiCommand::NewPage.tooltip()).clicked() {
+            if ui
+                .button("+")
+                .on_hover_text(UiCommand::NewPage.tooltip())
+                .clicked()
+            {
                 self.new_page();
             }
         });
@@ -839,7 +983,10 @@ impl BlockspaceApp {
         if let Some(i) = rename
             && let Some(t) = self.tabs.get(i)
         {
-            self.dialog = Some(Dialog::RenameTab { tab: t.uid, text: t.title.clone() });
+            self.dialog = Some(Dialog::RenameTab {
+                tab: t.uid,
+                text: t.title.clone(),
+            });
         }
         if let Some((a, b)) = swap {
             self.tabs.swap(a, b);
@@ -856,7 +1003,9 @@ impl BlockspaceApp {
 
     fn toolbar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let add = ui.button("➕ Add block").on_hover_text(UiCommand::AddBlock.tooltip());
+            let add = ui
+                .button("➕ Add block")
+                .on_hover_text(UiCommand::AddBlock.tooltip());
             if add.clicked() {
                 self.add_menu_open = true;
             }
@@ -888,24 +1037,45 @@ impl BlockspaceApp {
             }
             ui.separator();
             for c in [UiCommand::Undo, UiCommand::Redo] {
-                let icon = if c == UiCommand::Undo { "⟲ Undo" } else { "⟳ Redo" };
-                if ui.add_enabled(self.command_enabled(c), egui::Button::new(icon)).on_hover_text(c.tooltip()).clicked() {
+                let icon = if c == UiCommand::Undo {
+                    "⟲ Undo"
+                } else {
+                    "⟳ Redo"
+                };
+                if ui
+                    .add_enabled(self.command_enabled(c), egui::Button::new(icon))
+                    .on_hover_text(c.tooltip())
+                    .clicked()
+                {
                     self.run_command(c);
                 }
             }
             ui.separator();
             let running = self.tab().is_some_and(|t| t.run.active);
-            if ui.button("▶ Run").on_hover_text(format!("{} (F5)", UiCommand::Run.tooltip())).clicked() {
+            if ui
+                .button("▶ Run")
+                .on_hover_text(format!("{} (F5)", UiCommand::Run.tooltip()))
+                .clicked()
+            {
                 self.run_command(UiCommand::Run);
             }
-            if ui.add_enabled(running, egui::Button::new("■ Cancel")).on_hover_text(UiCommand::Cancel.tooltip()).clicked() {
+            if ui
+                .add_enabled(running, egui::Button::new("■ Cancel"))
+                .on_hover_text(UiCommand::Cancel.tooltip())
+                .clicked()
+            {
                 self.run_command(UiCommand::Cancel);
             }
             if let Some(tab) = self.tab_mut() {
-                ui.checkbox(&mut tab.auto_run, "Auto-run").on_hover_text("Evaluate the page after every change");
+                ui.checkbox(&mut tab.auto_run, "Auto-run")
+                    .on_hover_text("Evaluate the page after every change");
             }
             ui.separator();
-            if ui.button("⛶ Fit").on_hover_text(UiCommand::ZoomToFit.tooltip()).clicked() {
+            if ui
+                .button("⛶ Fit")
+                .on_hover_text(UiCommand::ZoomToFit.tooltip())
+                .clicked()
+            {
                 self.run_command(UiCommand::ZoomToFit);
             }
         });
@@ -913,7 +1083,9 @@ impl BlockspaceApp {
 
     /// Centre of the visible canvas in graph coordinates (where toolbar-added blocks go).
     fn view_center(&self) -> [f32; 2] {
-        let Some(tab) = self.tab() else { return [0.0, 0.0] };
+        let Some(tab) = self.tab() else {
+            return [0.0, 0.0];
+        };
         let g = &tab.geometry;
         let c = g.to_screen.inverse() * g.screen_rect.center();
         // Spread successive additions a little so they do not stack exactly.
@@ -936,9 +1108,17 @@ impl BlockspaceApp {
                     "Running {}/{}{}",
                     tab.run.done,
                     tab.run.total,
-                    if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
+                    if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", names.join(", "))
+                    }
                 ));
-                let frac = if tab.run.total > 0 { tab.run.done as f32 / tab.run.total as f32 } else { 0.0 };
+                let frac = if tab.run.total > 0 {
+                    tab.run.done as f32 / tab.run.total as f32
+                } else {
+                    0.0
+                };
                 ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
             } else if let Some((rev, cancelled, took)) = tab.run.last {
                 let stale = rev != tab.page.revision();
@@ -947,19 +1127,33 @@ impl BlockspaceApp {
                 } else {
                     format!("Evaluated in {}", fmt_duration(took))
                 };
-                ui.label(if stale { format!("{text} (page changed since; press F5 to run)") } else { text });
+                ui.label(if stale {
+                    format!("{text} (page changed since; press F5 to run)")
+                } else {
+                    text
+                });
             } else {
                 ui.label("Not evaluated yet — press F5 to run");
             }
             ui.separator();
             let errors = tab.views_snapshot_errors();
             if errors > 0 {
-                ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {errors} block(s) with problems"));
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("⚠ {errors} block(s) with problems"),
+                );
                 ui.separator();
             }
-            ui.label(format!("{} blocks, {} wires", tab.page.blocks().count(), tab.page.wires().count()));
+            ui.label(format!(
+                "{} blocks, {} wires",
+                tab.page.blocks().count(),
+                tab.page.wires().count()
+            ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.weak(format!("UI {:.1} ms", self.last_frame_time.as_secs_f64() * 1e3));
+                ui.weak(format!(
+                    "UI {:.1} ms",
+                    self.last_frame_time.as_secs_f64() * 1e3
+                ));
             });
         });
     }
@@ -967,7 +1161,9 @@ impl BlockspaceApp {
     fn canvas(&mut self, ui: &mut egui::Ui) {
         let reg = Arc::clone(&self.registry);
         let dark = ui.visuals().dark_mode;
-        let Some(tab) = self.tabs.get_mut(self.active) else { return };
+        let Some(tab) = self.tabs.get_mut(self.active) else {
+            return;
+        };
         tab.mirror.sync(&tab.page);
 
         let snarl_id = egui::Id::new(("canvas", tab.uid));
@@ -979,7 +1175,11 @@ impl BlockspaceApp {
         let mut set_transform = tab.set_transform.take();
         match tab.fit_in_frames {
             Some(0) => {
-                let bounds = tab.geometry.node_rects.iter().fold(egui::Rect::NOTHING, |a, (_, r)| a.union(*r));
+                let bounds = tab
+                    .geometry
+                    .node_rects
+                    .iter()
+                    .fold(egui::Rect::NOTHING, |a, (_, r)| a.union(*r));
                 if let Some(t) = tab.geometry.fit(bounds) {
                     set_transform = Some(t);
                 }
@@ -1005,18 +1205,30 @@ impl BlockspaceApp {
                 search: &mut self.add_search,
                 set_transform,
             };
-            SnarlWidget::new().id(snarl_id).style(snarl_style()).show(&mut tab.mirror.snarl, &mut viewer, ui)
+            SnarlWidget::new().id(snarl_id).style(snarl_style()).show(
+                &mut tab.mirror.snarl,
+                &mut viewer,
+                ui,
+            )
         };
         geometry.screen_rect = canvas_rect;
 
         // Selection: a press on a block selects it (Shift toggles); a click on empty canvas clears.
         let (pressed, press_pos, shift, down) = ui.input(|i| {
-            (i.pointer.primary_pressed(), i.pointer.press_origin(), i.modifiers.shift, i.pointer.primary_down())
+            (
+                i.pointer.primary_pressed(),
+                i.pointer.press_origin(),
+                i.modifiers.shift,
+                i.pointer.primary_down(),
+            )
         });
         if pressed
             && let Some(pos) = press_pos
             && canvas_rect.contains(pos)
-            && ui.ctx().layer_id_at(pos).is_none_or(|l| l.order == egui::Order::Background)
+            && ui
+                .ctx()
+                .layer_id_at(pos)
+                .is_none_or(|l| l.order == egui::Order::Background)
         {
             match geometry.block_at(pos) {
                 Some(b) => {
@@ -1063,10 +1275,15 @@ impl BlockspaceApp {
         {
             let delta = a1 - *a0;
             if delta != egui::Vec2::ZERO {
-                let ids: Vec<(BlockId, egui_snarl::NodeId)> = tab.mirror.nodes.iter().map(|(b, n)| (*b, *n)).collect();
+                let ids: Vec<(BlockId, egui_snarl::NodeId)> =
+                    tab.mirror.nodes.iter().map(|(b, n)| (*b, *n)).collect();
                 for (b, n) in ids {
                     let Some(p0) = before.get(&b) else { continue };
-                    let target = if b == anchor || tab.selection.contains(&b) { *p0 + delta } else { *p0 };
+                    let target = if b == anchor || tab.selection.contains(&b) {
+                        *p0 + delta
+                    } else {
+                        *p0
+                    };
                     if let Some(info) = tab.mirror.snarl.get_node_info_mut(n) {
                         info.pos = target;
                     }
@@ -1086,7 +1303,12 @@ impl BlockspaceApp {
         }
         for r in requests {
             match r {
-                CanvasRequest::AddBlock { type_id, pos, from, to } => {
+                CanvasRequest::AddBlock {
+                    type_id,
+                    pos,
+                    from,
+                    to,
+                } => {
                     self.add_block(&type_id, pos, from, to);
                 }
                 CanvasRequest::Delete(ids) => self.delete(&ids),
@@ -1105,9 +1327,11 @@ impl BlockspaceApp {
             ui.put(
                 egui::Rect::from_center_size(rect.center(), egui::vec2(420.0, 60.0)),
                 egui::Label::new(
-                    RichText::new("Empty page. Right-click the canvas or press Shift+A to add a block.")
-                        .size(15.0)
-                        .weak(),
+                    RichText::new(
+                        "Empty page. Right-click the canvas or press Shift+A to add a block.",
+                    )
+                    .size(15.0)
+                    .weak(),
                 ),
             );
         }
@@ -1115,71 +1339,89 @@ impl BlockspaceApp {
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
         let reg = Arc::clone(&self.registry);
-        egui::ScrollArea::vertical().id_salt("side-scroll").show(ui, |ui| {
-            ui.heading("Inspector");
-            let Some(tab) = self.tabs.get_mut(self.active) else { return };
-            let selected = if tab.selection.len() == 1 { tab.selection.iter().next().copied() } else { None };
-            if self.inspected != selected.map(|s| (tab.uid, s)) {
-                self.inspector.retain_block(tab.uid, selected);
-                self.inspected = selected.map(|s| (tab.uid, s));
-                tab.viewer_output = 0;
-            }
-            let mut edits = Vec::new();
-            let mut requests = Vec::new();
-            match selected.and_then(|id| tab.page.block(id).cloned()) {
-                Some(block) => {
-                    let inputs_meta = input_metas(tab, &reg, block.id);
-                    let outputs = tab.block_check(&reg, block.id).map(|r| r.map_err(|e| e.to_string()));
-                    let page = &tab.page;
-                    let taken = |n: &str| page.blocks().any(|b| b.name == n);
-                    self.inspector.ui(
-                        ui,
-                        tab.uid,
-                        &reg,
-                        &block,
-                        &taken,
-                        &inputs_meta,
-                        outputs.as_ref(),
-                        &mut edits,
-                        &mut requests,
-                    );
+        egui::ScrollArea::vertical()
+            .id_salt("side-scroll")
+            .show(ui, |ui| {
+                ui.heading("Inspector");
+                let Some(tab) = self.tabs.get_mut(self.active) else {
+                    return;
+                };
+                let selected = if tab.selection.len() == 1 {
+                    tab.selection.iter().next().copied()
+                } else {
+                    None
+                };
+                if self.inspected != selected.map(|s| (tab.uid, s)) {
+                    self.inspector.retain_block(tab.uid, selected);
+                    self.inspected = selected.map(|s| (tab.uid, s));
+                    tab.viewer_output = 0;
                 }
-                None => {
-                    if tab.selection.len() > 1 {
-                        ui.label(format!("{} blocks selected.", tab.selection.len()));
-                    } else {
-                        ui.weak("Select a block to see and edit its attributes.");
+                let mut edits = Vec::new();
+                let mut requests = Vec::new();
+                match selected.and_then(|id| tab.page.block(id).cloned()) {
+                    Some(block) => {
+                        let inputs_meta = input_metas(tab, &reg, block.id);
+                        let outputs = tab
+                            .block_check(&reg, block.id)
+                            .map(|r| r.map_err(|e| e.to_string()));
+                        let page = &tab.page;
+                        let taken = |n: &str| page.blocks().any(|b| b.name == n);
+                        self.inspector.ui(
+                            ui,
+                            tab.uid,
+                            &reg,
+                            &block,
+                            &taken,
+                            &inputs_meta,
+                            outputs.as_ref(),
+                            &mut edits,
+                            &mut requests,
+                        );
                     }
-                }
-            }
-            let uid = tab.uid;
-            for e in edits {
-                self.apply_edit(e);
-            }
-            for r in requests {
-                match r {
-                    InspectorRequest::PickPath { block, attr } => {
-                        let dir = self.tab().and_then(PageTab::base_dir);
-                        let purpose = DialogPurpose::AttrPath { tab: uid, block: block.0, attr };
-                        if let Err(e) = self.dialogs.spawn(&self.ctx, purpose, dir, None) {
-                            self.error("Choose a file", &e);
+                    None => {
+                        if tab.selection.len() > 1 {
+                            ui.label(format!("{} blocks selected.", tab.selection.len()));
+                        } else {
+                            ui.weak("Select a block to see and edit its attributes.");
                         }
                     }
                 }
-            }
-            ui.separator();
-            self.viewer_ui(ui);
-        });
+                let uid = tab.uid;
+                for e in edits {
+                    self.apply_edit(e);
+                }
+                for r in requests {
+                    match r {
+                        InspectorRequest::PickPath { block, attr } => {
+                            let dir = self.tab().and_then(PageTab::base_dir);
+                            let purpose = DialogPurpose::AttrPath {
+                                tab: uid,
+                                block: block.0,
+                                attr,
+                            };
+                            if let Err(e) = self.dialogs.spawn(&self.ctx, purpose, dir, None) {
+                                self.error("Choose a file", &e);
+                            }
+                        }
+                    }
+                }
+                ui.separator();
+                self.viewer_ui(ui);
+            });
     }
 
     fn viewer_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Result");
-        let Some(tab) = self.tabs.get_mut(self.active) else { return };
+        let Some(tab) = self.tabs.get_mut(self.active) else {
+            return;
+        };
         let Some(id) = tab.selection.iter().next_back().copied() else {
             ui.weak("Select a block to see its result.");
             return;
         };
-        let Some(block) = tab.page.block(id).cloned() else { return };
+        let Some(block) = tab.page.block(id).cloned() else {
+            return;
+        };
         let desc = self.registry.get(&block.type_id);
         let Some(res) = tab.executor.result(id) else {
             if tab.run.active {
@@ -1188,7 +1430,10 @@ impl BlockspaceApp {
                     ui.label("Computing…");
                 });
             } else {
-                ui.weak(format!("{} has no result yet. Press F5 to run the page.", block.name));
+                ui.weak(format!(
+                    "{} has no result yet. Press F5 to run the page.",
+                    block.name
+                ));
             }
             return;
         };
@@ -1208,13 +1453,17 @@ impl BlockspaceApp {
             ui.horizontal(|ui| {
                 ui.label("output");
                 for i in 0..outputs.len() {
-                    let name = desc.and_then(|d| d.outputs.get(i)).map_or_else(|| i.to_string(), |p| p.name.to_owned());
+                    let name = desc
+                        .and_then(|d| d.outputs.get(i))
+                        .map_or_else(|| i.to_string(), |p| p.name.to_owned());
                     ui.selectable_value(&mut tab.viewer_output, i, name);
                 }
             });
         }
         let out_idx = tab.viewer_output.min(outputs.len() - 1);
-        let Some(tensor) = outputs.get(out_idx) else { return };
+        let Some(tensor) = outputs.get(out_idx) else {
+            return;
+        };
         let ptr = Arc::as_ptr(&outputs) as usize as u64;
         let key = hash_key(&(tab.uid, id.0, out_idx, revision, ptr));
         if self.view_cache.as_ref().is_none_or(|(k, _)| *k != key) {
@@ -1228,20 +1477,27 @@ impl BlockspaceApp {
             };
             self.view_cache = Some((key, vt));
         }
-        let Some((_, vt)) = &self.view_cache else { return };
+        let Some((_, vt)) = &self.view_cache else {
+            return;
+        };
         let vt = vt.clone();
         let action = self.viewer.ui(ui, &vt);
         if action == Some(ViewerAction::ExportNpy) {
             let name = format!("{}.npy", block.name.replace(['/', '\\'], "_"));
             let dir = self.tab().and_then(PageTab::base_dir);
-            if let Err(e) = self.dialogs.spawn(&self.ctx, DialogPurpose::ExportNpy, dir, Some(name)) {
+            if let Err(e) = self
+                .dialogs
+                .spawn(&self.ctx, DialogPurpose::ExportNpy, dir, Some(name))
+            {
                 self.error("Export", &e);
             }
         }
     }
 
     fn dialogs_ui(&mut self, ctx: &egui::Context) {
-        let Some(dialog) = self.dialog.clone() else { return };
+        let Some(dialog) = self.dialog.clone() else {
+            return;
+        };
         let gen_before = self.dialog_gen;
         let mut close = false;
         let modal = egui::Modal::new(egui::Id::new("dialog")).show(ctx, |ui| {
@@ -1405,7 +1661,11 @@ impl BlockspaceApp {
 
     fn title(&self) -> String {
         match self.tab() {
-            Some(t) => format!("{}{} — Blockspace", t.title, if t.is_dirty() { " *" } else { "" }),
+            Some(t) => format!(
+                "{}{} — Blockspace",
+                t.title,
+                if t.is_dirty() { " *" } else { "" }
+            ),
             None => "Blockspace".to_owned(),
         }
     }
@@ -1420,8 +1680,17 @@ fn hash_key<T: std::hash::Hash>(v: &T) -> u64 {
 
 /// Metas of the blocks feeding each input of `id` (for live checks in the inspector).
 fn input_metas(tab: &mut PageTab, reg: &Registry, id: BlockId) -> Vec<Option<TensorMeta>> {
-    let n = tab.page.block(id).and_then(|b| reg.get(&b.type_id)).map_or(0, |d| d.inputs.len());
-    let feeds: Vec<(usize, OutPort)> = tab.page.wires().filter(|w| w.to.block == id).map(|w| (w.to.port, w.from)).collect();
+    let n = tab
+        .page
+        .block(id)
+        .and_then(|b| reg.get(&b.type_id))
+        .map_or(0, |d| d.inputs.len());
+    let feeds: Vec<(usize, OutPort)> = tab
+        .page
+        .wires()
+        .filter(|w| w.to.block == id)
+        .map(|w| (w.to.port, w.from))
+        .collect();
     let mut out = vec![None; n];
     for (port, from) in feeds {
         if let Some(Ok(metas)) = tab.block_check(reg, from.block)
@@ -1439,13 +1708,23 @@ fn layout_hint(tab: &PageTab, reg: &Registry, id: BlockId, rank: usize) -> Optio
     if rank != 5 {
         return None;
     }
-    let own = tab.page.block(id)?.attrs.get("data_format").and_then(|v| v.as_str().map(str::to_owned));
+    let own = tab
+        .page
+        .block(id)?
+        .attrs
+        .get("data_format")
+        .and_then(|v| v.as_str().map(str::to_owned));
     if own.is_some() {
         return own;
     }
     for w in tab.page.wires().filter(|w| w.from.block == id) {
-        let Some(consumer) = tab.page.block(w.to.block) else { continue };
-        let port = reg.get(&consumer.type_id).and_then(|d| d.inputs.get(w.to.port)).map(|p| p.name);
+        let Some(consumer) = tab.page.block(w.to.block) else {
+            continue;
+        };
+        let port = reg
+            .get(&consumer.type_id)
+            .and_then(|d| d.inputs.get(w.to.port))
+            .map(|p| p.name);
         if port.is_some_and(|p| p.contains("filter")) {
             return Some("DHWIO".to_owned());
         }
@@ -1460,7 +1739,10 @@ impl PageTab {
     /// Number of blocks with a problem (from the cached views).
     #[must_use]
     pub fn views_snapshot_errors(&self) -> usize {
-        self.cached_views().values().filter(|v| v.error.is_some()).count()
+        self.cached_views()
+            .values()
+            .filter(|v| v.error.is_some())
+            .count()
     }
 }
 
@@ -1490,9 +1772,11 @@ impl eframe::App for BlockspaceApp {
             .show(ui, |ui| {
                 self.side_panel(ui);
             });
-        egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
-            self.canvas(ui);
-        });
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE)
+            .show(ui, |ui| {
+                self.canvas(ui);
+            });
         self.dialogs_ui(&ctx);
         self.toasts_ui(&ctx);
         self.last_frame_time = start.elapsed();

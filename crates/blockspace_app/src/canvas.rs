@@ -109,7 +109,12 @@ impl Mirror {
         }
         self.synced = Some(page.revision());
         let live: BTreeSet<BlockId> = page.blocks().map(|b| b.id).collect();
-        let stale: Vec<BlockId> = self.nodes.keys().filter(|id| !live.contains(id)).copied().collect();
+        let stale: Vec<BlockId> = self
+            .nodes
+            .keys()
+            .filter(|id| !live.contains(id))
+            .copied()
+            .collect();
         for id in stale {
             if let Some(node) = self.nodes.remove(&id) {
                 self.snarl.remove_node(node);
@@ -135,8 +140,14 @@ impl Mirror {
                 let from = *self.nodes.get(&w.from.block)?;
                 let to = *self.nodes.get(&w.to.block)?;
                 Some((
-                    OutPinId { node: from, output: w.from.port },
-                    InPinId { node: to, input: w.to.port },
+                    OutPinId {
+                        node: from,
+                        output: w.from.port,
+                    },
+                    InPinId {
+                        node: to,
+                        input: w.to.port,
+                    },
                 ))
             })
             .collect();
@@ -200,7 +211,11 @@ impl CanvasGeometry {
     #[must_use]
     pub fn block_at(&self, screen: Pos2) -> Option<BlockId> {
         let p = self.to_screen.inverse() * screen;
-        self.node_rects.iter().rev().find(|(_, r)| r.contains(p)).map(|(id, _)| *id)
+        self.node_rects
+            .iter()
+            .rev()
+            .find(|(_, r)| r.contains(p))
+            .map(|(id, _)| *id)
     }
 
     /// Screen position of an input pin (left edge of its row).
@@ -229,7 +244,11 @@ impl CanvasGeometry {
     /// The transform that fits `bounds` (graph coordinates) into the canvas.
     #[must_use]
     pub fn fit(&self, bounds: Rect) -> Option<TSTransform> {
-        if !bounds.is_finite() || !self.screen_rect.is_finite() || bounds.width() <= 0.0 || self.screen_rect.width() <= 0.0 {
+        if !bounds.is_finite()
+            || !self.screen_rect.is_finite()
+            || bounds.width() <= 0.0
+            || self.screen_rect.width() <= 0.0
+        {
             return None;
         }
         let b = bounds.expand(40.0);
@@ -259,20 +278,34 @@ pub fn snarl_style() -> SnarlStyle {
         pin_size: Some(10.0),
         pin_placement: Some(egui_snarl::ui::PinPlacement::Edge),
         wire_width: Some(2.0),
-        bg_pattern: Some(egui_snarl::ui::BackgroundPattern::grid(egui::vec2(40.0, 40.0), 0.0)),
-        bg_pattern_stroke: Some(egui::Stroke::new(1.0, Color32::from_rgba_unmultiplied(128, 128, 128, 28))),
+        bg_pattern: Some(egui_snarl::ui::BackgroundPattern::grid(
+            egui::vec2(40.0, 40.0),
+            0.0,
+        )),
+        bg_pattern_stroke: Some(egui::Stroke::new(
+            1.0,
+            Color32::from_rgba_unmultiplied(128, 128, 128, 28),
+        )),
         ..SnarlStyle::new()
     }
 }
 
 /// A text field plus a filtered list of block types; returns the chosen type id.
-pub fn add_block_list(ui: &mut Ui, reg: &Registry, search: &mut String, focus: bool, in_menu: bool) -> Option<String> {
+pub fn add_block_list(
+    ui: &mut Ui,
+    reg: &Registry,
+    search: &mut String,
+    focus: bool,
+    in_menu: bool,
+) -> Option<String> {
     let resp = ui.add(
         egui::TextEdit::singleline(search)
             .hint_text("Search blocks…")
             .desired_width(220.0),
     );
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Search blocks"));
+    resp.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Search blocks")
+    });
     if focus {
         resp.request_focus();
     }
@@ -299,7 +332,7 @@ pub fn add_block_list(ui: &mut Ui, reg: &Registry, search: &mut String, focus: b
             ui.label(RichText::new(category).small().weak());
         }
         let r = ui
-            .button(format!("{}", d.display_name))
+            .button(d.display_name)
             .on_hover_text(format!("{}\n\n{}", d.type_id, d.doc));
         if r.clicked() || (enter && i == 0) {
             chosen = Some(d.type_id.to_owned());
@@ -342,11 +375,20 @@ impl CanvasViewer<'_> {
         let wire = Wire { from, to };
         let old: Vec<Wire> = self.page.wires().filter(|w| w.to == to).copied().collect();
         if old.is_empty() {
-            Edit { label: "Connect".into(), cmd: Command::Connect { wire } }
+            Edit {
+                label: "Connect".into(),
+                cmd: Command::Connect { wire },
+            }
         } else {
-            let mut cmds: Vec<Command> = old.into_iter().map(|w| Command::Disconnect { wire: w }).collect();
+            let mut cmds: Vec<Command> = old
+                .into_iter()
+                .map(|w| Command::Disconnect { wire: w })
+                .collect();
             cmds.push(Command::Connect { wire });
-            Edit { label: "Reconnect".into(), cmd: Command::Batch(cmds) }
+            Edit {
+                label: "Reconnect".into(),
+                cmd: Command::Batch(cmds),
+            }
         }
     }
 
@@ -367,7 +409,10 @@ fn pin_color(ui: &Ui, connected: bool, error: bool) -> Color32 {
 
 impl SnarlViewer<BlockId> for CanvasViewer<'_> {
     fn title(&mut self, node: &BlockId) -> String {
-        self.views.get(node).map(|v| v.name.clone()).unwrap_or_default()
+        self.views
+            .get(node)
+            .map(|v| v.name.clone())
+            .unwrap_or_default()
     }
 
     fn node_frame(
@@ -378,7 +423,9 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         _outputs: &[OutPin],
         snarl: &Snarl<BlockId>,
     ) -> egui::Frame {
-        let Some(id) = Self::block_of(snarl, node) else { return default };
+        let Some(id) = Self::block_of(snarl, node) else {
+            return default;
+        };
         let view = self.views.get(&id);
         let mut frame = default.inner_margin(egui::Margin::symmetric(6, 4));
         if self.selection.contains(&id) {
@@ -399,9 +446,14 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         _outputs: &[OutPin],
         snarl: &Snarl<BlockId>,
     ) -> egui::Frame {
-        let Some(id) = Self::block_of(snarl, node) else { return default };
+        let Some(id) = Self::block_of(snarl, node) else {
+            return default;
+        };
         match self.views.get(&id) {
-            Some(v) => default.fill(v.color).corner_radius(4).inner_margin(egui::Margin::symmetric(6, 3)),
+            Some(v) => default
+                .fill(v.color)
+                .corner_radius(4)
+                .inner_margin(egui::Margin::symmetric(6, 3)),
             None => default,
         }
     }
@@ -414,19 +466,36 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<BlockId>,
     ) {
-        let Some(id) = Self::block_of(snarl, node) else { return };
+        let Some(id) = Self::block_of(snarl, node) else {
+            return;
+        };
         let Some(v) = self.views.get(&id) else { return };
         ui.horizontal(|ui| {
             if v.running {
                 ui.add(egui::Spinner::new().size(12.0));
             }
-            let text = if ui.visuals().dark_mode { Color32::from_gray(235) } else { Color32::from_gray(20) };
+            let text = if ui.visuals().dark_mode {
+                Color32::from_gray(235)
+            } else {
+                Color32::from_gray(20)
+            };
             ui.add(egui::Label::new(RichText::new(&v.name).strong().color(text)).extend())
                 .on_hover_text(format!("{} — scope name {:?}", v.type_name, v.name));
-            ui.add(egui::Label::new(RichText::new(&v.type_name).small().color(text.gamma_multiply(0.7))).extend());
+            ui.add(
+                egui::Label::new(
+                    RichText::new(&v.type_name)
+                        .small()
+                        .color(text.gamma_multiply(0.7)),
+                )
+                .extend(),
+            );
             if let Some(err) = &v.error {
-                ui.label(RichText::new("⚠").color(ui.visuals().error_fg_color).strong())
-                    .on_hover_text(err);
+                ui.label(
+                    RichText::new("⚠")
+                        .color(ui.visuals().error_fg_color)
+                        .strong(),
+                )
+                .on_hover_text(err);
             }
         });
     }
@@ -439,8 +508,15 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         self.views.get(node).map_or(0, |v| v.outputs.len())
     }
 
-    fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<BlockId>) -> impl egui_snarl::ui::SnarlPin + 'static {
-        let Some(id) = Self::block_of(snarl, pin.id.node) else { return PinInfo::circle() };
+    fn show_input(
+        &mut self,
+        pin: &InPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<BlockId>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let Some(id) = Self::block_of(snarl, pin.id.node) else {
+            return PinInfo::circle();
+        };
         let name = self
             .views
             .get(&id)
@@ -448,7 +524,11 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             .cloned()
             .unwrap_or_default();
         let missing = pin.remotes.is_empty();
-        let text = if missing { RichText::new(&name).italics() } else { RichText::new(&name) };
+        let text = if missing {
+            RichText::new(&name).italics()
+        } else {
+            RichText::new(&name)
+        };
         let r = ui.add(egui::Label::new(text).extend());
         let doc = self
             .page
@@ -460,15 +540,29 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
                 format!("{}: {}\naccepts {}", p.name, p.doc, dtypes.join(", "))
             })
             .unwrap_or_default();
-        let r = r.on_hover_text(if missing { format!("{doc}\n(not connected)") } else { doc });
+        let r = r.on_hover_text(if missing {
+            format!("{doc}\n(not connected)")
+        } else {
+            doc
+        });
         self.geometry.input_rows.insert((id, pin.id.input), r.rect);
         PinInfo::circle().with_fill(pin_color(ui, !missing, false))
     }
 
-    fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, snarl: &mut Snarl<BlockId>) -> impl egui_snarl::ui::SnarlPin + 'static {
-        let Some(id) = Self::block_of(snarl, pin.id.node) else { return PinInfo::circle() };
+    fn show_output(
+        &mut self,
+        pin: &OutPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<BlockId>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let Some(id) = Self::block_of(snarl, pin.id.node) else {
+            return PinInfo::circle();
+        };
         let v = self.views.get(&id);
-        let name = v.and_then(|v| v.outputs.get(pin.id.output)).cloned().unwrap_or_default();
+        let name = v
+            .and_then(|v| v.outputs.get(pin.id.output))
+            .cloned()
+            .unwrap_or_default();
         let meta = v
             .and_then(|v| v.output_meta.get(pin.id.output))
             .cloned()
@@ -479,13 +573,19 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
                 ui.add(egui::Label::new(name).extend());
             })
             .response;
-        self.geometry.output_rows.insert((id, pin.id.output), r.rect);
+        self.geometry
+            .output_rows
+            .insert((id, pin.id.output), r.rect);
         let error = v.is_some_and(|v| v.error.is_some());
-        PinInfo::circle().with_fill(pin_color(ui, !error, error)).with_shape(PinShape::Circle)
+        PinInfo::circle()
+            .with_fill(pin_color(ui, !error, error))
+            .with_shape(PinShape::Circle)
     }
 
     fn has_body(&mut self, node: &BlockId) -> bool {
-        self.views.get(node).is_some_and(|v| !v.key_attrs.is_empty())
+        self.views
+            .get(node)
+            .is_some_and(|v| !v.key_attrs.is_empty())
     }
 
     fn show_body(
@@ -496,7 +596,9 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<BlockId>,
     ) {
-        let Some(id) = Self::block_of(snarl, node) else { return };
+        let Some(id) = Self::block_of(snarl, node) else {
+            return;
+        };
         let Some(v) = self.views.get(&id) else { return };
         ui.vertical(|ui| {
             for line in &v.key_attrs {
@@ -517,15 +619,27 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<BlockId>,
     ) {
-        let Some(id) = Self::block_of(snarl, node) else { return };
+        let Some(id) = Self::block_of(snarl, node) else {
+            return;
+        };
         let Some(v) = self.views.get(&id) else { return };
         if let Some(t) = &v.run_time {
-            let text = if v.stale { format!("⏱ {t} (out of date)") } else { format!("⏱ {t}") };
+            let text = if v.stale {
+                format!("⏱ {t} (out of date)")
+            } else {
+                format!("⏱ {t}")
+            };
             ui.label(RichText::new(text).small().weak());
         }
     }
 
-    fn final_node_rect(&mut self, node: NodeId, rect: Rect, _ui: &mut Ui, snarl: &mut Snarl<BlockId>) {
+    fn final_node_rect(
+        &mut self,
+        node: NodeId,
+        rect: Rect,
+        _ui: &mut Ui,
+        snarl: &mut Snarl<BlockId>,
+    ) {
         if let Some(id) = Self::block_of(snarl, node) {
             self.geometry.node_rects.push((id, rect));
         }
@@ -552,23 +666,42 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         true
     }
 
-    fn show_dropped_wire_menu(&mut self, pos: Pos2, ui: &mut Ui, src: AnyPins<'_>, snarl: &mut Snarl<BlockId>) {
+    fn show_dropped_wire_menu(
+        &mut self,
+        pos: Pos2,
+        ui: &mut Ui,
+        src: AnyPins<'_>,
+        snarl: &mut Snarl<BlockId>,
+    ) {
         ui.label(RichText::new("Add and connect").strong());
         let first = ui.ctx().memory(|m| m.focused().is_none());
         if let Some(type_id) = add_block_list(ui, self.registry, self.search, first, true) {
             let (from, to) = match src {
                 AnyPins::Out(pins) => (
-                    pins.first()
-                        .and_then(|p| Some(OutPort { block: Self::block_of(snarl, p.node)?, port: p.output })),
+                    pins.first().and_then(|p| {
+                        Some(OutPort {
+                            block: Self::block_of(snarl, p.node)?,
+                            port: p.output,
+                        })
+                    }),
                     None,
                 ),
                 AnyPins::In(pins) => (
                     None,
-                    pins.first()
-                        .and_then(|p| Some(InPort { block: Self::block_of(snarl, p.node)?, port: p.input })),
+                    pins.first().and_then(|p| {
+                        Some(InPort {
+                            block: Self::block_of(snarl, p.node)?,
+                            port: p.input,
+                        })
+                    }),
                 ),
             };
-            self.requests.push(CanvasRequest::AddBlock { type_id, pos: [pos.x, pos.y], from, to });
+            self.requests.push(CanvasRequest::AddBlock {
+                type_id,
+                pos: [pos.x, pos.y],
+                from,
+                to,
+            });
         }
     }
 
@@ -584,7 +717,9 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<BlockId>,
     ) {
-        let Some(id) = Self::block_of(snarl, node) else { return };
+        let Some(id) = Self::block_of(snarl, node) else {
+            return;
+        };
         let targets: Vec<BlockId> = if self.selection.contains(&id) {
             self.selection.iter().copied().collect()
         } else {
@@ -599,7 +734,8 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             ui.close();
         }
         if ui.button("Duplicate").clicked() {
-            self.requests.push(CanvasRequest::Duplicate(targets.clone()));
+            self.requests
+                .push(CanvasRequest::Duplicate(targets.clone()));
             ui.close();
         }
         if ui.button("Delete").clicked() {
@@ -609,27 +745,56 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
     }
 
     fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<BlockId>) {
-        let (Some(a), Some(b)) = (Self::block_of(snarl, from.id.node), Self::block_of(snarl, to.id.node)) else {
+        let (Some(a), Some(b)) = (
+            Self::block_of(snarl, from.id.node),
+            Self::block_of(snarl, to.id.node),
+        ) else {
             return;
         };
         let edit = self.connect_edit(
-            OutPort { block: a, port: from.id.output },
-            InPort { block: b, port: to.id.input },
+            OutPort {
+                block: a,
+                port: from.id.output,
+            },
+            InPort {
+                block: b,
+                port: to.id.input,
+            },
         );
         self.edits.push(edit);
     }
 
     fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<BlockId>) {
-        let (Some(a), Some(b)) = (Self::block_of(snarl, from.id.node), Self::block_of(snarl, to.id.node)) else {
+        let (Some(a), Some(b)) = (
+            Self::block_of(snarl, from.id.node),
+            Self::block_of(snarl, to.id.node),
+        ) else {
             return;
         };
-        let wire = Wire { from: OutPort { block: a, port: from.id.output }, to: InPort { block: b, port: to.id.input } };
-        self.edits.push(Edit { label: "Disconnect".into(), cmd: Command::Disconnect { wire } });
+        let wire = Wire {
+            from: OutPort {
+                block: a,
+                port: from.id.output,
+            },
+            to: InPort {
+                block: b,
+                port: to.id.input,
+            },
+        };
+        self.edits.push(Edit {
+            label: "Disconnect".into(),
+            cmd: Command::Disconnect { wire },
+        });
     }
 
     fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<BlockId>) {
-        let Some(a) = Self::block_of(snarl, pin.id.node) else { return };
-        let from = OutPort { block: a, port: pin.id.output };
+        let Some(a) = Self::block_of(snarl, pin.id.node) else {
+            return;
+        };
+        let from = OutPort {
+            block: a,
+            port: pin.id.output,
+        };
         let cmds: Vec<Command> = self
             .page
             .wires()
@@ -637,13 +802,21 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             .map(|w| Command::Disconnect { wire: *w })
             .collect();
         if !cmds.is_empty() {
-            self.edits.push(Edit { label: "Disconnect".into(), cmd: Command::Batch(cmds) });
+            self.edits.push(Edit {
+                label: "Disconnect".into(),
+                cmd: Command::Batch(cmds),
+            });
         }
     }
 
     fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<BlockId>) {
-        let Some(b) = Self::block_of(snarl, pin.id.node) else { return };
-        let to = InPort { block: b, port: pin.id.input };
+        let Some(b) = Self::block_of(snarl, pin.id.node) else {
+            return;
+        };
+        let to = InPort {
+            block: b,
+            port: pin.id.input,
+        };
         let cmds: Vec<Command> = self
             .page
             .wires()
@@ -651,7 +824,10 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             .map(|w| Command::Disconnect { wire: *w })
             .collect();
         if !cmds.is_empty() {
-            self.edits.push(Edit { label: "Disconnect".into(), cmd: Command::Batch(cmds) });
+            self.edits.push(Edit {
+                label: "Disconnect".into(),
+                cmd: Command::Batch(cmds),
+            });
         }
     }
 

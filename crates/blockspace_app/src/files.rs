@@ -81,7 +81,9 @@ impl Dialogs {
                         .pick_files()
                         .unwrap_or_default(),
                     DialogPurpose::SaveAs { .. } => {
-                        let d = d.add_filter("Blockspace page", &["json"]).set_title("Save page as");
+                        let d = d
+                            .add_filter("Blockspace page", &["json"])
+                            .set_title("Save page as");
                         let d = match file_name {
                             Some(n) => d.set_file_name(n),
                             None => d,
@@ -91,7 +93,9 @@ impl Dialogs {
                             .unwrap_or_default()
                     }
                     DialogPurpose::ExportNpy => {
-                        let d = d.add_filter("NumPy array", &["npy"]).set_title("Export tensor as .npy");
+                        let d = d
+                            .add_filter("NumPy array", &["npy"])
+                            .set_title("Export tensor as .npy");
                         let d = match file_name {
                             Some(n) => d.set_file_name(n),
                             None => d,
@@ -129,7 +133,10 @@ impl Dialogs {
 /// Adds `.bspage.json` unless the name already ends with `.json`.
 #[must_use]
 pub fn with_page_suffix(p: &Path) -> PathBuf {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if name.ends_with(".json") {
         p.to_path_buf()
     } else {
@@ -140,7 +147,10 @@ pub fn with_page_suffix(p: &Path) -> PathBuf {
 /// The tab title for a page file: its name without `.bspage.json`/`.json`.
 #[must_use]
 pub fn title_for(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     name.strip_suffix(PAGE_SUFFIX)
         .or_else(|| name.strip_suffix(".json"))
         .unwrap_or(&name)
@@ -237,23 +247,39 @@ impl Recovery {
     /// Recovery files live in `<state_dir>/recovery`.
     #[must_use]
     pub fn new(state_dir: Option<&Path>) -> Self {
-        Self { dir: state_dir.map(|d| d.join("recovery")) }
+        Self {
+            dir: state_dir.map(|d| d.join("recovery")),
+        }
     }
 
     fn files(&self, uid: u64) -> Option<(PathBuf, PathBuf)> {
         let d = self.dir.as_ref()?;
-        Some((d.join(format!("page-{uid}{PAGE_SUFFIX}")), d.join(format!("page-{uid}.meta.json"))))
+        Some((
+            d.join(format!("page-{uid}{PAGE_SUFFIX}")),
+            d.join(format!("page-{uid}.meta.json")),
+        ))
     }
 
     /// Writes the page text (and where it belongs) for tab `uid`.
-    pub fn write(&self, uid: u64, title: &str, origin: Option<&Path>, page_json: &str) -> Result<(), String> {
-        let Some((page_file, meta_file)) = self.files(uid) else { return Ok(()) };
+    pub fn write(
+        &self,
+        uid: u64,
+        title: &str,
+        origin: Option<&Path>,
+        page_json: &str,
+    ) -> Result<(), String> {
+        let Some((page_file, meta_file)) = self.files(uid) else {
+            return Ok(());
+        };
         if let Some(d) = &self.dir {
-            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
         let meta = serde_json::json!({ "title": title, "origin": origin });
-        std::fs::write(&page_file, page_json).map_err(|e| format!("cannot write {}: {e}", page_file.display()))?;
-        std::fs::write(&meta_file, meta.to_string()).map_err(|e| format!("cannot write {}: {e}", meta_file.display()))?;
+        std::fs::write(&page_file, page_json)
+            .map_err(|e| format!("cannot write {}: {e}", page_file.display()))?;
+        std::fs::write(&meta_file, meta.to_string())
+            .map_err(|e| format!("cannot write {}: {e}", meta_file.display()))?;
         Ok(())
     }
 
@@ -268,23 +294,40 @@ impl Recovery {
     /// Pages left behind by a session that did not end cleanly.
     #[must_use]
     pub fn list(&self) -> Vec<Recovered> {
-        let Some(d) = &self.dir else { return Vec::new() };
-        let Ok(entries) = std::fs::read_dir(d) else { return Vec::new() };
+        let Some(d) = &self.dir else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for e in entries.flatten() {
             let file = e.path();
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let Some(stem) = name.strip_suffix(PAGE_SUFFIX) else { continue };
-            let meta: serde_json::Value = std::fs::read_to_string(d.join(format!("{stem}.meta.json")))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let origin = meta.get("origin").and_then(|o| o.as_str()).map(PathBuf::from);
+            let Some(stem) = name.strip_suffix(PAGE_SUFFIX) else {
+                continue;
+            };
+            let meta: serde_json::Value =
+                std::fs::read_to_string(d.join(format!("{stem}.meta.json")))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+            let origin = meta
+                .get("origin")
+                .and_then(|o| o.as_str())
+                .map(PathBuf::from);
             let title = meta
                 .get("title")
                 .and_then(|t| t.as_str())
                 .map_or_else(|| stem.to_owned(), str::to_owned);
-            out.push(Recovered { file, origin, title });
+            out.push(Recovered {
+                file,
+                origin,
+                title,
+            });
         }
         out.sort_by(|a, b| a.file.cmp(&b.file));
         out
@@ -308,11 +351,16 @@ mod tests {
     fn recovery_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let r = Recovery::new(Some(dir.path()));
-        r.write(7, "demo", Some(Path::new("/x/demo.bspage.json")), "{}").unwrap();
+        r.write(7, "demo", Some(Path::new("/x/demo.bspage.json")), "{}")
+            .unwrap();
         let list = r.list();
         assert_eq!(list.len(), 1, "one recovered page");
         assert_eq!(list[0].title, "demo", "title");
-        assert_eq!(list[0].origin.as_deref(), Some(Path::new("/x/demo.bspage.json")), "origin");
+        assert_eq!(
+            list[0].origin.as_deref(),
+            Some(Path::new("/x/demo.bspage.json")),
+            "origin"
+        );
         r.clear();
         assert!(r.list().is_empty(), "cleared");
     }
@@ -327,13 +375,29 @@ mod tests {
         r.add(Path::new("/nonexistent/p3.bspage.json"));
         let again = Recent::load(Some(dir.path()));
         assert_eq!(again.paths.len(), RECENT_MAX, "limit");
-        assert_eq!(again.paths[0], Path::new("/nonexistent/p3.bspage.json"), "most recent first");
+        assert_eq!(
+            again.paths[0],
+            Path::new("/nonexistent/p3.bspage.json"),
+            "most recent first"
+        );
     }
 
     #[test]
     fn titles_and_suffixes() {
-        assert_eq!(title_for(Path::new("/a/minimal.bspage.json")), "minimal", "title");
-        assert_eq!(with_page_suffix(Path::new("/a/x")), Path::new("/a/x.bspage.json"), "suffix");
-        assert_eq!(with_page_suffix(Path::new("/a/x.json")), Path::new("/a/x.json"), "kept");
+        assert_eq!(
+            title_for(Path::new("/a/minimal.bspage.json")),
+            "minimal",
+            "title"
+        );
+        assert_eq!(
+            with_page_suffix(Path::new("/a/x")),
+            Path::new("/a/x.bspage.json"),
+            "suffix"
+        );
+        assert_eq!(
+            with_page_suffix(Path::new("/a/x.json")),
+            Path::new("/a/x.json"),
+            "kept"
+        );
     }
 }

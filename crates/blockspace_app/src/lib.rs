@@ -35,7 +35,10 @@ pub fn run_gui(options: AppOptions) -> eframe::Result {
         Ok(icon) => viewport = viewport.with_icon(icon),
         Err(e) => log::warn!("the window icon could not be decoded: {e}"),
     }
-    let native = eframe::NativeOptions { viewport, ..Default::default() };
+    let native = eframe::NativeOptions {
+        viewport,
+        ..Default::default()
+    };
     eframe::run_native(
         "Blockspace",
         native,

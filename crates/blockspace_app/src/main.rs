@@ -13,8 +13,16 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default()
+            .default_filter_or("info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn"),
+    )
+    .init();
     let cli = Cli::parse();
-    let options = blockspace_app::AppOptions { pages: cli.pages, ..Default::default() };
-    blockspace_app::run_gui(options).map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))
+    let options = blockspace_app::AppOptions {
+        pages: cli.pages,
+        ..Default::default()
+    };
+    blockspace_app::run_gui(options)
+        .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))
 }

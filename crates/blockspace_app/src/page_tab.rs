@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use blockspace_graph::{
-    AttrKind, AttrValue, BlockError, BlockId, Command, ExecEvent, Executor, History, Page, PageCheck, Registry,
-    TensorMeta,
-};
 use blockspace_graph::check::{CheckOptions, check_page_with};
+use blockspace_graph::{
+    AttrKind, AttrValue, BlockError, BlockId, Command, ExecEvent, Executor, History, Page,
+    PageCheck, Registry, TensorMeta,
+};
 use egui::emath::TSTransform;
 
 use crate::canvas::{BlockView, CanvasGeometry, Edit, Mirror, category_color};
@@ -79,9 +79,19 @@ const AUTO_RUN_MAX_ELEMENTS: u64 = 64 * 1024 * 1024;
 
 impl PageTab {
     /// A tab for `page`.
-    pub fn new(uid: u64, title: String, page: Page, path: Option<PathBuf>, registry: &Arc<Registry>, ctx: &egui::Context) -> Self {
+    pub fn new(
+        uid: u64,
+        title: String,
+        page: Page,
+        path: Option<PathBuf>,
+        registry: &Arc<Registry>,
+        ctx: &egui::Context,
+    ) -> Self {
         let wake_ctx = ctx.clone();
-        let executor = Executor::new(Arc::clone(registry), Arc::new(move || wake_ctx.request_repaint()));
+        let executor = Executor::new(
+            Arc::clone(registry),
+            Arc::new(move || wake_ctx.request_repaint()),
+        );
         let saved_revision = path.as_ref().map(|_| page.revision());
         let mut tab = Self {
             uid,
@@ -122,13 +132,20 @@ impl PageTab {
     /// Tab title with the dirty marker.
     #[must_use]
     pub fn display_title(&self) -> String {
-        if self.is_dirty() { format!("{} *", self.title) } else { self.title.clone() }
+        if self.is_dirty() {
+            format!("{} *", self.title)
+        } else {
+            self.title.clone()
+        }
     }
 
     /// The directory that relative paths in the page (e.g. `.npy` inputs) are relative to.
     #[must_use]
     pub fn base_dir(&self) -> Option<PathBuf> {
-        self.path.as_deref().and_then(Path::parent).map(Path::to_path_buf)
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
     }
 
     /// The shape check of the current revision (cached).
@@ -138,12 +155,26 @@ impl PageTab {
             self.check = None;
         }
         let page = &self.page;
-        let opts = CheckOptions { base_dir: self.path.as_deref().and_then(Path::parent).map(Path::to_path_buf), ..CheckOptions::default() };
-        &self.check.get_or_insert_with(|| (rev, check_page_with(registry, page, &opts))).1
+        let opts = CheckOptions {
+            base_dir: self
+                .path
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
+            ..CheckOptions::default()
+        };
+        &self
+            .check
+            .get_or_insert_with(|| (rev, check_page_with(registry, page, &opts)))
+            .1
     }
 
     /// The check result of one block.
-    pub fn block_check(&mut self, registry: &Registry, id: BlockId) -> Option<Result<Vec<TensorMeta>, BlockError>> {
+    pub fn block_check(
+        &mut self,
+        registry: &Registry,
+        id: BlockId,
+    ) -> Option<Result<Vec<TensorMeta>, BlockError>> {
         crate::adapter::block_check(self.check(registry), id).cloned()
     }
 
@@ -159,7 +190,10 @@ impl PageTab {
 
     /// Applies one edit through the history; on error returns the message.
     pub fn apply(&mut self, registry: &Registry, edit: Edit) -> Result<(), String> {
-        match self.history.apply(&mut self.page, registry, &edit.label, edit.cmd) {
+        match self
+            .history
+            .apply(&mut self.page, registry, &edit.label, edit.cmd)
+        {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.mirror.invalidate();
@@ -218,7 +252,10 @@ impl PageTab {
                     self.run.running.remove(&block);
                     self.run.done += 1;
                 }
-                ExecEvent::Finished { revision, cancelled } => {
+                ExecEvent::Finished {
+                    revision,
+                    cancelled,
+                } => {
                     let took = self.run.started.map_or(Duration::ZERO, |s| s.elapsed());
                     self.run.running.clear();
                     self.run.active = false;
@@ -259,14 +296,20 @@ impl PageTab {
         let mut out = HashMap::with_capacity(ids.len());
         for id in ids {
             let check = self.block_check(registry, id);
-            let Some(b) = self.page.block(id) else { continue };
+            let Some(b) = self.page.block(id) else {
+                continue;
+            };
             let desc = registry.get(&b.type_id);
             let mut v = BlockView {
                 name: b.name.clone(),
                 type_name: desc.map_or_else(|| b.type_id.clone(), |d| d.display_name.to_owned()),
                 color: category_color(desc.map_or("", |d| d.category), dark),
-                inputs: desc.map(|d| d.inputs.iter().map(|p| p.name.to_owned()).collect()).unwrap_or_default(),
-                outputs: desc.map(|d| d.outputs.iter().map(|p| p.name.to_owned()).collect()).unwrap_or_default(),
+                inputs: desc
+                    .map(|d| d.inputs.iter().map(|p| p.name.to_owned()).collect())
+                    .unwrap_or_default(),
+                outputs: desc
+                    .map(|d| d.outputs.iter().map(|p| p.name.to_owned()).collect())
+                    .unwrap_or_default(),
                 ..BlockView::default()
             };
             if desc.is_none() {
@@ -274,8 +317,16 @@ impl PageTab {
             }
             if let Some(d) = desc {
                 for spec in d.attrs.iter().filter(|s| s.visible(&b.attrs)).take(4) {
-                    let value = b.attrs.get(spec.name).cloned().unwrap_or_else(|| spec.default_value());
-                    v.key_attrs.push(format!("{} = {}", spec.name, short_value(&value, &spec.kind)));
+                    let value = b
+                        .attrs
+                        .get(spec.name)
+                        .cloned()
+                        .unwrap_or_else(|| spec.default_value());
+                    v.key_attrs.push(format!(
+                        "{} = {}",
+                        spec.name,
+                        short_value(&value, &spec.kind)
+                    ));
                 }
             }
             match &check {
@@ -310,15 +361,26 @@ impl PageTab {
             .mirror
             .positions()
             .into_iter()
-            .filter(|(id, p)| model.get(id).is_some_and(|m| (m[0] - p.x).abs() > 0.01 || (m[1] - p.y).abs() > 0.01))
+            .filter(|(id, p)| {
+                model
+                    .get(id)
+                    .is_some_and(|m| (m[0] - p.x).abs() > 0.01 || (m[1] - p.y).abs() > 0.01)
+            })
             .map(|(id, p)| (id, [p.x, p.y]))
             .collect();
         if moves.is_empty() {
             return None;
         }
         moves.sort_by_key(|(id, _)| *id);
-        let label = if moves.len() == 1 { "Move block".to_owned() } else { format!("Move {} blocks", moves.len()) };
-        Some(Edit { label, cmd: Command::MoveBlocks { moves } })
+        let label = if moves.len() == 1 {
+            "Move block".to_owned()
+        } else {
+            format!("Move {} blocks", moves.len())
+        };
+        Some(Edit {
+            label,
+            cmd: Command::MoveBlocks { moves },
+        })
     }
 }
 
@@ -341,7 +403,11 @@ pub fn short_value(v: &AttrValue, kind: &AttrKind) -> String {
         }
         AttrValue::Str(s) => {
             let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-            let limit = if matches!(kind, AttrKind::Text) { 22 } else { 28 };
+            let limit = if matches!(kind, AttrKind::Text) {
+                22
+            } else {
+                28
+            };
             if one_line.chars().count() > limit {
                 let cut: String = one_line.chars().take(limit).collect();
                 format!("{cut}…")

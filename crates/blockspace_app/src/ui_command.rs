@@ -116,7 +116,12 @@ impl UiCommand {
     #[must_use]
     pub fn shortcut(self) -> Option<KeyboardShortcut> {
         let cmd = |key| Some(KeyboardShortcut::new(Modifiers::COMMAND, key));
-        let cmd_shift = |key| Some(KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, key));
+        let cmd_shift = |key| {
+            Some(KeyboardShortcut::new(
+                Modifiers::COMMAND | Modifiers::SHIFT,
+                key,
+            ))
+        };
         let plain = |key| Some(KeyboardShortcut::new(Modifiers::NONE, key));
         match self {
             Self::NewPage => cmd(Key::N),
@@ -177,6 +182,8 @@ impl UiCommand {
         if let Some(sc) = self.shortcut() {
             button = button.shortcut_text(ui.ctx().format_shortcut(&sc));
         }
-        ui.add_enabled(enabled, button).on_hover_text(self.tooltip()).clicked()
+        ui.add_enabled(enabled, button)
+            .on_hover_text(self.tooltip())
+            .clicked()
     }
 }

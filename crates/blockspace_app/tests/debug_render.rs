@@ -10,7 +10,16 @@ fn render_app() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 880.0))
         .wgpu()
-        .build_eframe(move |cc| BlockspaceApp::new(&cc.egui_ctx, AppOptions { pages: vec![], state_dir: Some(state), no_recovery_offer: true }));
+        .build_eframe(move |cc| {
+            BlockspaceApp::new(
+                &cc.egui_ctx,
+                AppOptions {
+                    pages: vec![],
+                    state_dir: Some(state),
+                    no_recovery_offer: true,
+                },
+            )
+        });
     for _ in 0..20 {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -19,5 +28,8 @@ fn render_app() {
     let img = h.render().unwrap();
     img.save(format!("{out}/app.png")).unwrap();
     let tab = h.state().tab().unwrap();
-    eprintln!("geometry: {:?} rects {:?}", tab.geometry.to_screen, tab.geometry.node_rects);
+    eprintln!(
+        "geometry: {:?} rects {:?}",
+        tab.geometry.to_screen, tab.geometry.node_rects
+    );
 }

@@ -7,58 +7,75 @@
 
 use blockspace_graph::{AttrValue, Command, Page, Registry};
 
-fn demo_page(reg: &Registry) -> Page {
+fn demo_page(reg: &Registry) -> Result<Page, blockspace_graph::CommandError> {
     let mut page = Page::new("demo");
     let s = |v: &str| AttrValue::Str(v.to_owned());
-    let sizes = page
-        .add(reg, "Input", "input_sizes", &[("dtype", s("int32")), ("values", s("1, 6, 24, 24, 2"))])
-        .unwrap();
-    let filter = page
-        .add(
-            reg,
-            "Input",
-            "filter",
-            &[("mode", s("normal")), ("shape", AttrValue::IntList(vec![3, 3, 3, 2, 4])), ("seed", AttrValue::Int(7))],
-        )
-        .unwrap();
-    let grad = page
-        .add(
-            reg,
-            "Input",
-            "out_backprop",
-            &[("mode", s("uniform")), ("shape", AttrValue::IntList(vec![1, 6, 12, 12, 4])), ("seed", AttrValue::Int(11))],
-        )
-        .unwrap();
-    let conv = page
-        .add(
-            reg,
-            "Conv3DBackpropInputV2",
-            "input_grad",
-            &[("strides", AttrValue::IntList(vec![1, 1, 2, 2, 1])), ("padding", s("SAME"))],
-        )
-        .unwrap();
-    page.connect(reg, sizes, "output", conv, "input_sizes").unwrap();
-    page.connect(reg, filter, "output", conv, "filter").unwrap();
-    page.connect(reg, grad, "output", conv, "out_backprop").unwrap();
+    let sizes = page.add(
+        reg,
+        "Input",
+        "input_sizes",
+        &[("dtype", s("int32")), ("values", s("1, 6, 24, 24, 2"))],
+    )?;
+    let filter = page.add(
+        reg,
+        "Input",
+        "filter",
+        &[
+            ("mode", s("normal")),
+            ("shape", AttrValue::IntList(vec![3, 3, 3, 2, 4])),
+            ("seed", AttrValue::Int(7)),
+        ],
+    )?;
+    let grad = page.add(
+        reg,
+        "Input",
+        "out_backprop",
+        &[
+            ("mode", s("uniform")),
+            ("shape", AttrValue::IntList(vec![1, 6, 12, 12, 4])),
+            ("seed", AttrValue::Int(11)),
+        ],
+    )?;
+    let conv = page.add(
+        reg,
+        "Conv3DBackpropInputV2",
+        "input_grad",
+        &[
+            ("strides", AttrValue::IntList(vec![1, 1, 2, 2, 1])),
+            ("padding", s("SAME")),
+        ],
+    )?;
+    page.connect(reg, sizes, "output", conv, "input_sizes")?;
+    page.connect(reg, filter, "output", conv, "filter")?;
+    page.connect(reg, grad, "output", conv, "out_backprop")?;
     page.apply(
         reg,
         Command::MoveBlocks {
-            moves: vec![(sizes, [0.0, 0.0]), (filter, [0.0, 190.0]), (grad, [0.0, 380.0]), (conv, [380.0, 160.0])],
+            moves: vec![
+                (sizes, [0.0, 0.0]),
+                (filter, [0.0, 190.0]),
+                (grad, [0.0, 380.0]),
+                (conv, [380.0, 160.0]),
+            ],
         },
-    )
-    .unwrap();
-    page
+    )?;
+    Ok(page)
 }
 
 #[test]
 fn embedded_demo_page_is_current_and_clean() {
     let reg = Registry::builtin();
-    let page = blockspace_graph::page_from_json(&reg, blockspace_app::app::DEMO_PAGE, "demo").unwrap();
+    let page =
+        blockspace_graph::page_from_json(&reg, blockspace_app::app::DEMO_PAGE, "demo").unwrap();
     let check = blockspace_graph::check_page(&reg, &page);
-    assert!(check.is_ok(), "the demo page checks clean: {:?}", check.errors().collect::<Vec<_>>());
+    assert!(
+        check.is_ok(),
+        "the demo page checks clean: {:?}",
+        check.errors().collect::<Vec<_>>()
+    );
     assert_eq!(
         blockspace_graph::page_to_json(&page),
-        blockspace_graph::page_to_json(&demo_page(&reg)),
+        blockspace_graph::page_to_json(&demo_page(&reg).unwrap()),
         "assets/demo.bspage.json is what this generator writes (run it with --ignored write_demo_page)"
     );
 }
@@ -67,6 +84,7 @@ fn embedded_demo_page_is_current_and_clean() {
 #[ignore = "generator: writes assets/demo.bspage.json"]
 fn write_demo_page() {
     let reg = Registry::builtin();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo.bspage.json");
-    blockspace_graph::save_page(&demo_page(&reg), &path).unwrap();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo.bspage.json");
+    blockspace_graph::save_page(&demo_page(&reg).unwrap(), &path).unwrap();
 }

@@ -24,7 +24,11 @@ fn harness(state: &Path, pages: Vec<std::path::PathBuf>) -> Harness<'static, Blo
         .build_eframe(move |cc| {
             BlockspaceApp::new(
                 &cc.egui_ctx,
-                AppOptions { pages, state_dir: Some(state), no_recovery_offer: true },
+                AppOptions {
+                    pages,
+                    state_dir: Some(state),
+                    no_recovery_offer: true,
+                },
             )
         });
     h.run_steps(3);
@@ -44,7 +48,10 @@ fn wait_run(h: &mut Harness<'static, BlockspaceApp>) {
         if done {
             break;
         }
-        assert!(Instant::now() < deadline, "the run did not finish within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the run did not finish within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     h.run_steps(3);
@@ -73,21 +80,40 @@ fn add_via_search(h: &mut Harness<'static, BlockspaceApp>, search: &str, type_na
     h.run_steps(2);
     h.get_by_role_and_label(Role::Button, type_name).click();
     h.run_steps(3);
-    assert_eq!(block_count(h), before + 1, "adding {type_name} through the search menu added one block");
+    assert_eq!(
+        block_count(h),
+        before + 1,
+        "adding {type_name} through the search menu added one block"
+    );
 }
 
-fn pointer_drag(h: &mut Harness<'static, BlockspaceApp>, from: Pos2, to: Pos2, modifiers: Modifiers) {
+fn pointer_drag(
+    h: &mut Harness<'static, BlockspaceApp>,
+    from: Pos2,
+    to: Pos2,
+    modifiers: Modifiers,
+) {
     h.event(egui::Event::ModifiersChanged(modifiers));
     h.event(egui::Event::PointerMoved(from));
     h.step();
-    h.event(egui::Event::PointerButton { pos: from, button: egui::PointerButton::Primary, pressed: true, modifiers });
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers,
+    });
     h.step();
     for i in 1..=8 {
         let t = i as f32 / 8.0;
         h.event(egui::Event::PointerMoved(from + (to - from) * t));
         h.step();
     }
-    h.event(egui::Event::PointerButton { pos: to, button: egui::PointerButton::Primary, pressed: false, modifiers });
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers,
+    });
     h.step();
     h.event(egui::Event::PointerGone);
     h.event(egui::Event::ModifiersChanged(Modifiers::NONE));
@@ -97,9 +123,19 @@ fn pointer_drag(h: &mut Harness<'static, BlockspaceApp>, from: Pos2, to: Pos2, m
 fn click_at(h: &mut Harness<'static, BlockspaceApp>, pos: Pos2) {
     h.event(egui::Event::PointerMoved(pos));
     h.step();
-    h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: true, modifiers: Modifiers::NONE });
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
     h.step();
-    h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: false, modifiers: Modifiers::NONE });
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
     h.step();
     h.event(egui::Event::PointerGone);
     h.run_steps(2);
@@ -109,20 +145,40 @@ fn click_at(h: &mut Harness<'static, BlockspaceApp>, pos: Pos2) {
 fn wire_by_drag(h: &mut Harness<'static, BlockspaceApp>, from: OutPort, to: InPort) {
     let before = h.state().tab().map_or(0, |t| t.page.wires().count());
     let g = &h.state().tab().expect("tab").geometry;
-    let a = g.output_pin_screen(from.block, from.port).expect("output pin on screen");
-    let b = g.input_pin_screen(to.block, to.port).expect("input pin on screen");
+    let a = g
+        .output_pin_screen(from.block, from.port)
+        .expect("output pin on screen");
+    let b = g
+        .input_pin_screen(to.block, to.port)
+        .expect("input pin on screen");
     pointer_drag(h, a, b, Modifiers::NONE);
     let tab = h.state().tab().expect("tab");
-    assert_eq!(tab.page.wires().count(), before + 1, "dragging a pin onto a pin added a wire");
-    assert!(tab.page.wires().any(|w| w.from == from && w.to == to), "the wire joins the right ports");
+    assert_eq!(
+        tab.page.wires().count(),
+        before + 1,
+        "dragging a pin onto a pin added a wire"
+    );
+    assert!(
+        tab.page.wires().any(|w| w.from == from && w.to == to),
+        "the wire joins the right ports"
+    );
 }
 
 /// Selects a block by clicking its header on the canvas.
 fn select_on_canvas(h: &mut Harness<'static, BlockspaceApp>, id: BlockId) {
-    let r = h.state().tab().expect("tab").geometry.block_screen_rect(id).expect("block on screen");
+    let r = h
+        .state()
+        .tab()
+        .expect("tab")
+        .geometry
+        .block_screen_rect(id)
+        .expect("block on screen");
     click_at(h, egui::pos2(r.center().x, r.top() + 8.0));
     let sel = &h.state().tab().expect("tab").selection;
-    assert!(sel.len() == 1 && sel.contains(&id), "clicking the block selected it (selection {sel:?})");
+    assert!(
+        sel.len() == 1 && sel.contains(&id),
+        "clicking the block selected it (selection {sel:?})"
+    );
 }
 
 /// Replaces the text of the inspector field labelled `label`, then applies it with Ctrl+Enter.
@@ -131,7 +187,8 @@ fn set_text_field(h: &mut Harness<'static, BlockspaceApp>, label: &str, text: &s
     h.run_steps(1);
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
     h.run_steps(1);
-    h.get_by_role_and_label(Role::TextInput, label).type_text(text);
+    h.get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
     h.run_steps(1);
     h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
     h.run_steps(3);
@@ -147,7 +204,10 @@ fn demo_page_opens_evaluated() {
     assert!(tab.page.blocks().count() >= 4, "the demo page has blocks");
     assert!(!tab.is_dirty(), "the demo page starts clean");
     assert_eq!(tab.selection.len(), 1, "the demo selects its result block");
-    assert!(app.viewer.stats().count > 0, "the viewer shows the demo result's statistics");
+    assert!(
+        app.viewer.stats().count > 0,
+        "the viewer shows the demo result's statistics"
+    );
     h.get_by_label_contains("elements");
 }
 
@@ -176,13 +236,30 @@ fn build_minimal_page_run_save_reopen_undo() {
     // Move blocks apart so that pins are easy to hit (one drag = one undo step).
     let undo_len_before = h.state().tab().unwrap().history.undo_len();
     for (i, id) in [sizes, filter, grad].into_iter().enumerate() {
-        let r = h.state().tab().unwrap().geometry.block_screen_rect(id).unwrap();
+        let r = h
+            .state()
+            .tab()
+            .unwrap()
+            .geometry
+            .block_screen_rect(id)
+            .unwrap();
         let from = egui::pos2(r.center().x, r.top() + 8.0);
         let to = egui::pos2(250.0, 160.0 + 190.0 * i as f32);
         pointer_drag(&mut h, from, to, Modifiers::NONE);
     }
-    let r = h.state().tab().unwrap().geometry.block_screen_rect(conv).unwrap();
-    pointer_drag(&mut h, egui::pos2(r.center().x, r.top() + 8.0), egui::pos2(650.0, 330.0), Modifiers::NONE);
+    let r = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(conv)
+        .unwrap();
+    pointer_drag(
+        &mut h,
+        egui::pos2(r.center().x, r.top() + 8.0),
+        egui::pos2(650.0, 330.0),
+        Modifiers::NONE,
+    );
     assert_eq!(
         h.state().tab().unwrap().history.undo_len(),
         undo_len_before + 4,
@@ -194,28 +271,79 @@ fn build_minimal_page_run_save_reopen_undo() {
     let a = g.output_pin_screen(sizes, 0).unwrap();
     let b = g.input_pin_screen(conv, 0).unwrap();
     pointer_drag(&mut h, a, b, Modifiers::NONE);
-    assert_eq!(h.state().tab().unwrap().page.wires().count(), 0, "a float32 tensor cannot feed input_sizes");
+    assert_eq!(
+        h.state().tab().unwrap().page.wires().count(),
+        0,
+        "a float32 tensor cannot feed input_sizes"
+    );
     assert!(
         h.state().toast_texts().iter().any(|t| t.contains("int32")),
         "the refusal says what the port accepts: {:?}",
         h.state().toast_texts()
     );
-    h.state_mut().set_attr(sizes, "dtype", AttrValue::Str("int32".into()));
+    h.state_mut()
+        .set_attr(sizes, "dtype", AttrValue::Str("int32".into()));
     h.run_steps(2);
-    wire_by_drag(&mut h, OutPort { block: sizes, port: 0 }, InPort { block: conv, port: 0 });
-    wire_by_drag(&mut h, OutPort { block: filter, port: 0 }, InPort { block: conv, port: 1 });
-    wire_by_drag(&mut h, OutPort { block: grad, port: 0 }, InPort { block: conv, port: 2 });
+    wire_by_drag(
+        &mut h,
+        OutPort {
+            block: sizes,
+            port: 0,
+        },
+        InPort {
+            block: conv,
+            port: 0,
+        },
+    );
+    wire_by_drag(
+        &mut h,
+        OutPort {
+            block: filter,
+            port: 0,
+        },
+        InPort {
+            block: conv,
+            port: 1,
+        },
+    );
+    wire_by_drag(
+        &mut h,
+        OutPort {
+            block: grad,
+            port: 0,
+        },
+        InPort {
+            block: conv,
+            port: 2,
+        },
+    );
 
     // Attributes: through the inspector for input_sizes, through commands for the rest.
     select_on_canvas(&mut h, sizes);
     set_text_field(&mut h, "values", "1, 4, 4, 4, 1");
-    let v = h.state().tab().unwrap().page.block(sizes).unwrap().attrs.get("values").cloned();
-    assert_eq!(v, Some(AttrValue::Str("1, 4, 4, 4, 1".into())), "typing in the inspector set the values");
+    let v = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .block(sizes)
+        .unwrap()
+        .attrs
+        .get("values")
+        .cloned();
+    assert_eq!(
+        v,
+        Some(AttrValue::Str("1, 4, 4, 4, 1".into())),
+        "typing in the inspector set the values"
+    );
     for (id, shape) in [(filter, vec![2, 2, 2, 1, 1]), (grad, vec![1, 3, 3, 3, 1])] {
-        h.state_mut().set_attr(id, "mode", AttrValue::Str("range".into()));
-        h.state_mut().set_attr(id, "shape", AttrValue::IntList(shape));
+        h.state_mut()
+            .set_attr(id, "mode", AttrValue::Str("range".into()));
+        h.state_mut()
+            .set_attr(id, "shape", AttrValue::IntList(shape));
     }
-    h.state_mut().set_attr(conv, "padding", AttrValue::Str("VALID".into()));
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
     h.run_steps(2);
 
     // Run (F5) and read the viewer's statistics.
@@ -223,13 +351,25 @@ fn build_minimal_page_run_save_reopen_undo() {
     h.key_press(Key::F5);
     wait_run(&mut h);
     let tab = h.state().tab().unwrap();
-    let res = tab.executor.result(conv).expect("the conv block has a result");
-    let out = res.outputs.as_ref().expect("the conv block ran without error").clone();
+    let res = tab
+        .executor
+        .result(conv)
+        .expect("the conv block has a result");
+    let out = res
+        .outputs
+        .as_ref()
+        .expect("the conv block ran without error")
+        .clone();
     assert_eq!(out[0].shape(), &[1, 4, 4, 4, 1], "output shape");
     let stats = h.state().viewer.stats();
     assert_eq!(stats.count, 64, "the viewer shows 64 elements");
     let expected = out[0].stats();
-    assert!((stats.mean - expected.mean).abs() < 1e-9, "viewer mean {} = tensor mean {}", stats.mean, expected.mean);
+    assert!(
+        (stats.mean - expected.mean).abs() < 1e-9,
+        "viewer mean {} = tensor mean {}",
+        stats.mean,
+        expected.mean
+    );
     h.get_by_label("elements");
     h.get_by_label("64");
 
@@ -238,22 +378,63 @@ fn build_minimal_page_run_save_reopen_undo() {
     let active = h.state().active;
     assert!(h.state_mut().save_tab_to(active, &path), "saved");
     h.run_steps(2);
-    assert!(!h.state().tab().unwrap().is_dirty(), "saving clears the dirty marker");
-    assert!(h.state().tab().unwrap().display_title() == "minimal", "the tab is named after the file");
+    assert!(
+        !h.state().tab().unwrap().is_dirty(),
+        "saving clears the dirty marker"
+    );
+    assert!(
+        h.state().tab().unwrap().display_title() == "minimal",
+        "the tab is named after the file"
+    );
 
     // Undo one change and check it is undone, then redo.
-    let before_padding = h.state().tab().unwrap().page.block(conv).unwrap().attrs.get("padding").cloned();
-    h.state_mut().set_attr(conv, "padding", AttrValue::Str("SAME".into()));
+    let before_padding = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .block(conv)
+        .unwrap()
+        .attrs
+        .get("padding")
+        .cloned();
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("SAME".into()));
     h.run_steps(2);
-    assert!(h.state().tab().unwrap().is_dirty(), "an edit marks the page dirty");
+    assert!(
+        h.state().tab().unwrap().is_dirty(),
+        "an edit marks the page dirty"
+    );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
-    let after = h.state().tab().unwrap().page.block(conv).unwrap().attrs.get("padding").cloned();
+    let after = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .block(conv)
+        .unwrap()
+        .attrs
+        .get("padding")
+        .cloned();
     assert_eq!(after, before_padding, "Ctrl+Z undid the padding change");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
     h.run_steps(2);
-    let redone = h.state().tab().unwrap().page.block(conv).unwrap().attrs.get("padding").cloned();
-    assert_eq!(redone, Some(AttrValue::Str("SAME".into())), "Ctrl+Y redid it");
+    let redone = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .block(conv)
+        .unwrap()
+        .attrs
+        .get("padding")
+        .cloned();
+    assert_eq!(
+        redone,
+        Some(AttrValue::Str("SAME".into())),
+        "Ctrl+Y redid it"
+    );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
 
@@ -261,11 +442,31 @@ fn build_minimal_page_run_save_reopen_undo() {
     let mut h2 = harness(dir.path(), vec![path.clone()]);
     wait_run(&mut h2);
     let tab2 = h2.state().tab().unwrap();
-    assert_eq!(tab2.page.blocks().count(), 4, "the reopened page has the four blocks");
+    assert_eq!(
+        tab2.page.blocks().count(),
+        4,
+        "the reopened page has the four blocks"
+    );
     assert_eq!(tab2.page.wires().count(), 3, "and the three wires");
-    let conv2 = tab2.page.blocks().find(|b| b.name == "Conv3DBackpropInputV2").unwrap().id;
-    let out2 = tab2.executor.result(conv2).unwrap().outputs.as_ref().unwrap().clone();
-    assert_eq!(out2[0].to_f64(), out[0].to_f64(), "the reopened page gives the same result");
+    let conv2 = tab2
+        .page
+        .blocks()
+        .find(|b| b.name == "Conv3DBackpropInputV2")
+        .unwrap()
+        .id;
+    let out2 = tab2
+        .executor
+        .result(conv2)
+        .unwrap()
+        .outputs
+        .as_ref()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        out2[0].to_f64(),
+        out[0].to_f64(),
+        "the reopened page gives the same result"
+    );
 }
 
 #[test]
@@ -283,8 +484,18 @@ fn channel_mismatch_is_shown_on_the_block() {
         .find(|b| b.type_id == "Conv3DBackpropInputV2")
         .unwrap()
         .id;
-    let filter = h.state().tab().unwrap().page.wires().find(|w| w.to.block == conv && w.to.port == 1).unwrap().from.block;
-    h.state_mut().set_attr(filter, "dtype", AttrValue::Str("float64".into()));
+    let filter = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .wires()
+        .find(|w| w.to.block == conv && w.to.port == 1)
+        .unwrap()
+        .from
+        .block;
+    h.state_mut()
+        .set_attr(filter, "dtype", AttrValue::Str("float64".into()));
     wait_run(&mut h);
     let tab = h.state_mut().tab_mut().unwrap();
     let reg = blockspace_graph::Registry::builtin();
@@ -302,16 +513,43 @@ fn invalid_wire_is_refused_with_a_reason() {
     let mut h = harness(dir.path(), vec![]);
     wait_run(&mut h);
     let tab = h.state().tab().unwrap();
-    let conv = tab.page.blocks().find(|b| b.type_id == "Conv3DBackpropInputV2").unwrap().id;
-    let src = tab.page.wires().find(|w| w.to.block == conv).unwrap().from.block;
+    let conv = tab
+        .page
+        .blocks()
+        .find(|b| b.type_id == "Conv3DBackpropInputV2")
+        .unwrap()
+        .id;
+    let src = tab
+        .page
+        .wires()
+        .find(|w| w.to.block == conv)
+        .unwrap()
+        .from
+        .block;
     let wires_before = tab.page.wires().count();
     // conv output → its own input source would make a cycle.
-    let ok = h.state_mut().connect(OutPort { block: conv, port: 0 }, InPort { block: conv, port: 0 });
+    let ok = h.state_mut().connect(
+        OutPort {
+            block: conv,
+            port: 0,
+        },
+        InPort {
+            block: conv,
+            port: 0,
+        },
+    );
     h.run_steps(2);
     assert!(!ok, "a cycle is refused");
-    assert_eq!(h.state().tab().unwrap().page.wires().count(), wires_before, "no wire changed");
+    assert_eq!(
+        h.state().tab().unwrap().page.wires().count(),
+        wires_before,
+        "no wire changed"
+    );
     let toasts = h.state().toast_texts();
-    assert!(toasts.iter().any(|t| t.contains("Connect")), "the reason is shown: {toasts:?}");
+    assert!(
+        toasts.iter().any(|t| t.contains("Connect")),
+        "the reason is shown: {toasts:?}"
+    );
     let _ = src;
 }
 
@@ -328,9 +566,19 @@ fn copy_paste_between_pages_gets_new_names() {
     // Paste into the same page: every name gets a suffix.
     h.key_press_modifiers(Modifiers::COMMAND, Key::V);
     h.run_steps(2);
-    assert_eq!(block_count(&h), 2 * n, "paste into the same page doubled the blocks");
-    let names: std::collections::BTreeSet<String> =
-        h.state().tab().unwrap().page.blocks().map(|b| b.name.clone()).collect();
+    assert_eq!(
+        block_count(&h),
+        2 * n,
+        "paste into the same page doubled the blocks"
+    );
+    let names: std::collections::BTreeSet<String> = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .map(|b| b.name.clone())
+        .collect();
     assert_eq!(names.len(), 2 * n, "names stay unique in the page scope");
     // Paste into a new page: names are free there, so they stay.
     h.key_press_modifiers(Modifiers::COMMAND, Key::N);
@@ -356,22 +604,72 @@ fn box_select_and_group_drag_is_one_undo_step() {
     let mut h = harness(dir.path(), vec![]);
     wait_run(&mut h);
     let g = h.state().tab().unwrap().geometry.clone();
-    let ids: Vec<BlockId> = h.state().tab().unwrap().page.blocks().map(|b| b.id).collect();
+    let ids: Vec<BlockId> = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .map(|b| b.id)
+        .collect();
     // Shift+drag a box around everything.
-    let all = ids.iter().filter_map(|id| g.block_screen_rect(*id)).fold(egui::Rect::NOTHING, |a, r| a.union(r));
-    pointer_drag(&mut h, all.min - egui::vec2(20.0, 20.0), all.max + egui::vec2(20.0, 20.0), Modifiers::SHIFT);
-    assert_eq!(h.state().tab().unwrap().selection.len(), ids.len(), "box selection selected every block");
-    let before: Vec<[f32; 2]> = h.state().tab().unwrap().page.blocks().map(|b| b.pos).collect();
+    let all = ids
+        .iter()
+        .filter_map(|id| g.block_screen_rect(*id))
+        .fold(egui::Rect::NOTHING, |a, r| a.union(r));
+    pointer_drag(
+        &mut h,
+        all.min - egui::vec2(20.0, 20.0),
+        all.max + egui::vec2(20.0, 20.0),
+        Modifiers::SHIFT,
+    );
+    assert_eq!(
+        h.state().tab().unwrap().selection.len(),
+        ids.len(),
+        "box selection selected every block"
+    );
+    let before: Vec<[f32; 2]> = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .map(|b| b.pos)
+        .collect();
     let undo_before = h.state().tab().unwrap().history.undo_len();
     let r = g.block_screen_rect(ids[0]).unwrap();
     let from = egui::pos2(r.center().x, r.top() + 8.0);
     pointer_drag(&mut h, from, from + egui::vec2(60.0, 30.0), Modifiers::NONE);
-    let after: Vec<[f32; 2]> = h.state().tab().unwrap().page.blocks().map(|b| b.pos).collect();
-    assert!(before.iter().zip(&after).all(|(a, b)| b[0] > a[0] && b[1] > a[1]), "every selected block moved");
-    assert_eq!(h.state().tab().unwrap().history.undo_len(), undo_before + 1, "one drag = one undo step");
+    let after: Vec<[f32; 2]> = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .map(|b| b.pos)
+        .collect();
+    assert!(
+        before
+            .iter()
+            .zip(&after)
+            .all(|(a, b)| b[0] > a[0] && b[1] > a[1]),
+        "every selected block moved"
+    );
+    assert_eq!(
+        h.state().tab().unwrap().history.undo_len(),
+        undo_before + 1,
+        "one drag = one undo step"
+    );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
-    let undone: Vec<[f32; 2]> = h.state().tab().unwrap().page.blocks().map(|b| b.pos).collect();
+    let undone: Vec<[f32; 2]> = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .map(|b| b.pos)
+        .collect();
     assert_eq!(undone, before, "undo moved them all back");
 }
 
@@ -379,7 +677,11 @@ fn box_select_and_group_drag_is_one_undo_step() {
 fn bad_file_shows_error_and_keeps_open_pages() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.bspage.json");
-    std::fs::write(&bad, "{ \"format\": \"blockspace.page\", \"version\": 1, \"blocks\": [ { \"id\": 1 } ] }").unwrap();
+    std::fs::write(
+        &bad,
+        "{ \"format\": \"blockspace.page\", \"version\": 1, \"blocks\": [ { \"id\": 1 } ] }",
+    )
+    .unwrap();
     let mut h = harness(dir.path(), vec![]);
     wait_run(&mut h);
     let tabs = h.state().tabs.len();
@@ -387,7 +689,10 @@ fn bad_file_shows_error_and_keeps_open_pages() {
     h.run_steps(2);
     assert_eq!(h.state().tabs.len(), tabs, "nothing already open is lost");
     let text = h.state().dialog_text().expect("an error dialog is shown");
-    assert!(text.contains("bad.bspage.json"), "the dialog names the file: {text}");
+    assert!(
+        text.contains("bad.bspage.json"),
+        "the dialog names the file: {text}"
+    );
     h.get_by_label("OK").click();
     h.run_steps(2);
     assert!(h.state().dialog_text().is_none(), "OK closes the dialog");
@@ -407,13 +712,33 @@ fn autosave_writes_recovery_and_restores() {
     let state = dir.path().to_path_buf();
     let mut h2 = Harness::builder()
         .with_size(egui::vec2(1400.0, 880.0))
-        .build_eframe(move |cc| BlockspaceApp::new(&cc.egui_ctx, AppOptions { pages: vec![], state_dir: Some(state), no_recovery_offer: false }));
+        .build_eframe(move |cc| {
+            BlockspaceApp::new(
+                &cc.egui_ctx,
+                AppOptions {
+                    pages: vec![],
+                    state_dir: Some(state),
+                    no_recovery_offer: false,
+                },
+            )
+        });
     h2.run_steps(3);
-    assert!(h2.state().dialog_text().is_some_and(|t| t.contains("Restore")), "the restore offer is shown");
+    assert!(
+        h2.state()
+            .dialog_text()
+            .is_some_and(|t| t.contains("Restore")),
+        "the restore offer is shown"
+    );
     h2.get_by_label("Restore").click();
     h2.run_steps(3);
-    let restored = h2.state().tabs.iter().find(|t| t.page.blocks().any(|b| b.type_id == "Input") && t.page.blocks().count() == 1);
-    assert!(restored.is_some_and(blockspace_app::page_tab::PageTab::is_dirty), "the unsaved page came back, still unsaved");
+    let restored =
+        h2.state().tabs.iter().find(|t| {
+            t.page.blocks().any(|b| b.type_id == "Input") && t.page.blocks().count() == 1
+        });
+    assert!(
+        restored.is_some_and(blockspace_app::page_tab::PageTab::is_dirty),
+        "the unsaved page came back, still unsaved"
+    );
 }
 
 /// Frame time of a 200-block page while panning, zooming and dragging (release build). Prints
@@ -431,7 +756,11 @@ fn frame_time_of_a_200_block_page() {
         let mut prev: Option<BlockId> = None;
         for i in 0..200 {
             let pos = [(i % 20) as f32 * 260.0, (i / 20) as f32 * 220.0];
-            let type_id = if i % 4 == 3 { "Conv3DBackpropInputV2" } else { "Input" };
+            let type_id = if i % 4 == 3 {
+                "Conv3DBackpropInputV2"
+            } else {
+                "Input"
+            };
             let id = app.add_block(type_id, pos, None, None).unwrap();
             if let (Some(p), true) = (prev, type_id == "Conv3DBackpropInputV2") {
                 app.connect(OutPort { block: p, port: 0 }, InPort { block: id, port: 2 });
@@ -450,14 +779,18 @@ fn frame_time_of_a_200_block_page() {
     for i in 0..60 {
         let t0 = Instant::now();
         match i % 3 {
-            0 => h.event(egui::Event::PointerMoved(center + egui::vec2(i as f32, 0.0))),
+            0 => h.event(egui::Event::PointerMoved(
+                center + egui::vec2(i as f32, 0.0),
+            )),
             1 => h.event(egui::Event::MouseWheel {
                 unit: egui::MouseWheelUnit::Line,
                 delta: egui::vec2(0.0, if i % 2 == 0 { 1.0 } else { -1.0 }),
                 modifiers: Modifiers::COMMAND,
                 phase: egui::TouchPhase::Move,
             }),
-            _ => h.event(egui::Event::PointerMoved(center - egui::vec2(i as f32, 0.0))),
+            _ => h.event(egui::Event::PointerMoved(
+                center - egui::vec2(i as f32, 0.0),
+            )),
         }
         h.step();
         times.push(t0.elapsed());
@@ -472,5 +805,8 @@ fn frame_time_of_a_200_block_page() {
         times.last().unwrap().as_secs_f64() * 1e3,
         h.state().last_frame_time.as_secs_f64() * 1e3,
     );
-    assert!(mean < Duration::from_millis(33), "mean frame time {mean:?} is below 1/30 s");
+    assert!(
+        mean < Duration::from_millis(33),
+        "mean frame time {mean:?} is below 1/30 s"
+    );
 }

@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use blockspace_graph::{AttrKind, AttrValue, Block, BlockId, Command, OpDescriptor, Registry, TensorMeta};
+use blockspace_graph::{
+    AttrKind, AttrValue, Block, BlockId, Command, OpDescriptor, Registry, TensorMeta,
+};
 use egui::RichText;
 
 use crate::canvas::Edit;
@@ -39,10 +41,22 @@ enum Buffer {
 
 /// Parses a list of integers written as `1, 2, 3`, `[1 2 3]` or `1x2x3`.
 pub fn parse_int_list(text: &str) -> Result<Vec<i64>, String> {
-    let cleaned: String = text.chars().map(|c| if matches!(c, '[' | ']' | '(' | ')' | ',' | 'x' | '×') { ' ' } else { c }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '[' | ']' | '(' | ')' | ',' | 'x' | '×') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
     cleaned
         .split_whitespace()
-        .map(|t| t.parse::<i64>().map_err(|_| format!("{t:?} is not an integer")))
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| format!("{t:?} is not an integer"))
+        })
         .collect()
 }
 
@@ -54,7 +68,8 @@ fn list_text(v: &[i64]) -> String {
 impl Inspector {
     /// Forgets buffers of other blocks (called when the selection changes).
     pub fn retain_block(&mut self, tab: u64, block: Option<BlockId>) {
-        self.buffers.retain(|(t, b, _), _| *t == tab && Some(*b) == block);
+        self.buffers
+            .retain(|(t, b, _), _| *t == tab && Some(*b) == block);
     }
 
     /// Shows the inspector for `block`. `inputs_meta` are the inferred metas of its inputs (for
@@ -73,7 +88,10 @@ impl Inspector {
         requests: &mut Vec<InspectorRequest>,
     ) {
         let Some(desc) = registry.get(&block.type_id) else {
-            ui.colored_label(ui.visuals().error_fg_color, format!("Unknown block type {:?}", block.type_id));
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Unknown block type {:?}", block.type_id),
+            );
             return;
         };
         ui.horizontal(|ui| {
@@ -91,10 +109,25 @@ impl Inspector {
             .striped(false)
             .show(ui, |ui| {
                 for spec in desc.attrs.iter().filter(|s| s.visible(&block.attrs)) {
-                    let current = block.attrs.get(spec.name).cloned().unwrap_or_else(|| spec.default_value());
+                    let current = block
+                        .attrs
+                        .get(spec.name)
+                        .cloned()
+                        .unwrap_or_else(|| spec.default_value());
                     ui.label(spec.name).on_hover_text(spec.doc);
                     ui.vertical(|ui| {
-                        self.attr_ui(ui, tab, desc, block, spec.name, &spec.kind, &current, inputs_meta, edits, requests);
+                        self.attr_ui(
+                            ui,
+                            tab,
+                            desc,
+                            block,
+                            spec.name,
+                            &spec.kind,
+                            &current,
+                            inputs_meta,
+                            edits,
+                            requests,
+                        );
                     });
                     ui.end_row();
                 }
@@ -106,7 +139,12 @@ impl Inspector {
             Some(Ok(metas)) => {
                 for (port, meta) in desc.outputs.iter().zip(metas) {
                     let dims: Vec<String> = meta.shape.iter().map(ToString::to_string).collect();
-                    ui.monospace(format!("{}: {} [{}]", port.name, meta.dtype, dims.join(", ")));
+                    ui.monospace(format!(
+                        "{}: {} [{}]",
+                        port.name,
+                        meta.dtype,
+                        dims.join(", ")
+                    ));
                 }
             }
             Some(Err(e)) => {
@@ -128,12 +166,20 @@ impl Inspector {
                         format!("{} [{}]", m.dtype, dims.join(", "))
                     },
                 );
-                ui.monospace(format!("{}: {text}", port.name)).on_hover_text(port.doc);
+                ui.monospace(format!("{}: {text}", port.name))
+                    .on_hover_text(port.doc);
             }
         }
     }
 
-    fn name_ui(&mut self, ui: &mut egui::Ui, tab: u64, block: &Block, name_taken: &dyn Fn(&str) -> bool, edits: &mut Vec<Edit>) {
+    fn name_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tab: u64,
+        block: &Block,
+        name_taken: &dyn Fn(&str) -> bool,
+        edits: &mut Vec<Edit>,
+    ) {
         let key = (tab, block.id, "\u{0}name".to_owned());
         let mut text = match self.buffers.get(&key) {
             Some(Buffer::Text(t)) => t.clone(),
@@ -142,7 +188,9 @@ impl Inspector {
         ui.horizontal(|ui| {
             ui.label("name");
             let resp = ui.add(egui::TextEdit::singleline(&mut text).desired_width(180.0));
-            resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Block name"));
+            resp.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Block name")
+            });
             if self.focus_name {
                 resp.request_focus();
                 self.focus_name = false;
@@ -163,7 +211,10 @@ impl Inspector {
                 if problem.is_none() && trimmed != block.name {
                     edits.push(Edit {
                         label: format!("Rename {} to {trimmed}", block.name),
-                        cmd: Command::RenameBlock { block: block.id, name: trimmed },
+                        cmd: Command::RenameBlock {
+                            block: block.id,
+                            name: trimmed,
+                        },
                     });
                 }
             }
@@ -193,7 +244,11 @@ impl Inspector {
         let key = (tab, block.id, attr.to_owned());
         let set = |value: AttrValue| Edit {
             label: format!("Set {}.{attr}", block.name),
-            cmd: Command::SetAttr { block: block.id, attr: attr.to_owned(), value },
+            cmd: Command::SetAttr {
+                block: block.id,
+                attr: attr.to_owned(),
+                value,
+            },
         };
         match kind {
             AttrKind::Enum(choices) => {
@@ -229,7 +284,10 @@ impl Inspector {
             AttrKind::IntList { len } => {
                 let mut v: Vec<i64> = match self.buffers.get(&key) {
                     Some(Buffer::Value(AttrValue::IntList(l))) => l.clone(),
-                    _ => current.as_int_list().map(<[i64]>::to_vec).unwrap_or_default(),
+                    _ => current
+                        .as_int_list()
+                        .map(<[i64]>::to_vec)
+                        .unwrap_or_default(),
                 };
                 v.resize(*len, 1);
                 let mut any_active = false;
@@ -237,7 +295,11 @@ impl Inspector {
                 let mut released = false;
                 ui.horizontal(|ui| {
                     for (i, x) in v.iter_mut().enumerate() {
-                        let r = ui.add(egui::DragValue::new(x).speed(0.05).range(0..=i64::from(u16::MAX)));
+                        let r = ui.add(
+                            egui::DragValue::new(x)
+                                .speed(0.05)
+                                .range(0..=i64::from(u16::MAX)),
+                        );
                         let r = r.on_hover_text(format!("{attr}[{i}]"));
                         any_active |= r.dragged() || r.has_focus();
                         changed |= r.changed();
@@ -245,7 +307,8 @@ impl Inspector {
                     }
                 });
                 if changed {
-                    self.buffers.insert(key.clone(), Buffer::Value(AttrValue::IntList(v.clone())));
+                    self.buffers
+                        .insert(key.clone(), Buffer::Value(AttrValue::IntList(v.clone())));
                 }
                 if (released || !any_active) && self.buffers.contains_key(&key) {
                     self.buffers.remove(&key);
@@ -260,8 +323,14 @@ impl Inspector {
                     Some(Buffer::Text(t)) => t.clone(),
                     _ => list_text(current.as_int_list().unwrap_or_default()),
                 };
-                let resp = ui.add(egui::TextEdit::singleline(&mut text).desired_width(160.0).hint_text("e.g. 1, 4, 4, 4, 2"));
-                resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr));
+                let resp = ui.add(
+                    egui::TextEdit::singleline(&mut text)
+                        .desired_width(160.0)
+                        .hint_text("e.g. 1, 4, 4, 4, 2"),
+                );
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr)
+                });
                 let parsed = parse_int_list(&text);
                 if resp.changed() {
                     self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
@@ -290,7 +359,9 @@ impl Inspector {
                         .desired_width(f32::INFINITY)
                         .code_editor(),
                 );
-                resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr));
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr)
+                });
                 if resp.changed() {
                     self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
                 }
@@ -310,7 +381,8 @@ impl Inspector {
                     }
                     ui.weak("Click outside the field (or press Ctrl+Enter) to apply.");
                 }
-                let ctrl_enter = resp.has_focus() && ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Enter));
+                let ctrl_enter = resp.has_focus()
+                    && ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Enter));
                 if resp.lost_focus() || ctrl_enter {
                     self.buffers.remove(&key);
                     let value = AttrValue::Str(text);
@@ -328,8 +400,14 @@ impl Inspector {
                     _ => current.as_str().unwrap_or_default().to_owned(),
                 };
                 ui.horizontal(|ui| {
-                    let resp = ui.add(egui::TextEdit::singleline(&mut text).desired_width(170.0).hint_text("file.npy"));
-                    resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr));
+                    let resp = ui.add(
+                        egui::TextEdit::singleline(&mut text)
+                            .desired_width(170.0)
+                            .hint_text("file.npy"),
+                    );
+                    resp.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr)
+                    });
                     if resp.changed() {
                         self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
                     }
@@ -340,8 +418,15 @@ impl Inspector {
                             edits.push(set(value));
                         }
                     }
-                    if ui.button("Browse…").on_hover_text("Choose a file").clicked() {
-                        requests.push(InspectorRequest::PickPath { block: block.id, attr: attr.to_owned() });
+                    if ui
+                        .button("Browse…")
+                        .on_hover_text("Choose a file")
+                        .clicked()
+                    {
+                        requests.push(InspectorRequest::PickPath {
+                            block: block.id,
+                            attr: attr.to_owned(),
+                        });
                     }
                 });
             }
@@ -358,7 +443,8 @@ impl Inspector {
         set: &dyn Fn(AttrValue) -> Edit,
     ) {
         if resp.changed() {
-            self.buffers.insert(key.clone(), Buffer::Value(value.clone()));
+            self.buffers
+                .insert(key.clone(), Buffer::Value(value.clone()));
         }
         let active = resp.dragged() || resp.has_focus();
         if !active && self.buffers.remove(key).is_some() && &value != current {
@@ -374,8 +460,15 @@ mod tests {
     #[test]
     fn int_lists_parse_in_many_spellings() {
         assert_eq!(parse_int_list("1, 2, 3").unwrap(), vec![1, 2, 3], "commas");
-        assert_eq!(parse_int_list("[1 2 3]").unwrap(), vec![1, 2, 3], "brackets");
+        assert_eq!(
+            parse_int_list("[1 2 3]").unwrap(),
+            vec![1, 2, 3],
+            "brackets"
+        );
         assert_eq!(parse_int_list("4x4×2").unwrap(), vec![4, 4, 2], "x");
-        assert!(parse_int_list("1, a").unwrap_err().contains("\"a\""), "error names the token");
+        assert!(
+            parse_int_list("1, a").unwrap_err().contains("\"a\""),
+            "error names the token"
+        );
     }
 }

@@ -200,7 +200,11 @@ pub fn colormap(t: f64) -> Color32 {
         [170, 220, 50],
         [253, 231, 37],
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (STOPS.len() - 1) as f64;
     #[expect(
         clippy::cast_possible_truncation,
@@ -243,7 +247,11 @@ pub fn fmt_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_owned()
     } else if v.is_infinite() {
-        if v > 0.0 { "inf".to_owned() } else { "-inf".to_owned() }
+        if v > 0.0 {
+            "inf".to_owned()
+        } else {
+            "-inf".to_owned()
+        }
     } else if v == v.trunc() && v.abs() < 1e9 {
         format!("{v:.0}")
     } else if v.abs() >= 1e5 || v.abs() < 1e-3 {
@@ -356,8 +364,10 @@ impl TensorViewer {
         let (lo, hi) = match self.scale {
             ColorScale::Tensor => (self.stats.min, self.stats.max),
             ColorScale::Slice => {
-                let s = Stats::of(&ArrayD::from_shape_vec(IxDyn(&[vals.len()]), vals.clone())
-                    .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0]))));
+                let s = Stats::of(
+                    &ArrayD::from_shape_vec(IxDyn(&[vals.len()]), vals.clone())
+                        .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0]))),
+                );
                 (s.min, s.max)
             }
         };
@@ -367,11 +377,15 @@ impl TensorViewer {
         match &mut self.texture {
             Some(tex) => tex.set(image, TextureOptions::NEAREST),
             None => {
-                self.texture = Some(ctx.load_texture("viewer-slice", image, TextureOptions::NEAREST));
+                self.texture =
+                    Some(ctx.load_texture("viewer-slice", image, TextureOptions::NEAREST));
             }
         }
         if self.colorbar.is_none() {
-            let pixels: Vec<Color32> = (0..256).rev().map(|i| colormap(f64::from(i) / 255.0)).collect();
+            let pixels: Vec<Color32> = (0..256)
+                .rev()
+                .map(|i| colormap(f64::from(i) / 255.0))
+                .collect();
             self.colorbar = Some(ctx.load_texture(
                 "viewer-colorbar",
                 ColorImage::new([1, 256], pixels),
@@ -455,8 +469,13 @@ impl TensorViewer {
                 ui.monospace(fmt_value(s.max));
                 ui.label("NaN / Inf");
                 let bad = s.nan_count + s.inf_count > 0;
-                let text = egui::RichText::new(format!("{} / {}", s.nan_count, s.inf_count)).monospace();
-                ui.label(if bad { text.color(ui.visuals().warn_fg_color) } else { text });
+                let text =
+                    egui::RichText::new(format!("{} / {}", s.nan_count, s.inf_count)).monospace();
+                ui.label(if bad {
+                    text.color(ui.visuals().warn_fg_color)
+                } else {
+                    text
+                });
                 ui.end_row();
             });
     }
@@ -496,7 +515,10 @@ impl TensorViewer {
                 continue;
             }
             ui.horizontal(|ui| {
-                ui.add_sized([48.0, 18.0], egui::Label::new(format!("{} (of {n})", names[ax])));
+                ui.add_sized(
+                    [48.0, 18.0],
+                    egui::Label::new(format!("{} (of {n})", names[ax])),
+                );
                 ui.add(egui::Slider::new(&mut self.index[ax], 0..=n - 1).text(names[ax].clone()));
             });
         }
@@ -529,11 +551,19 @@ impl TensorViewer {
             if let Some(p) = resp.hover_pos() {
                 let fx = ((p.x - rect.left()) / rect.width()).clamp(0.0, 0.999_999);
                 let fy = ((p.y - rect.top()) / rect.height()).clamp(0.0, 0.999_999);
-                #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "in range")]
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "in range"
+                )]
                 let (c, r) = ((fx * cols as f32) as usize, (fy * rows as f32) as usize);
                 let idx = self.full_index(t.values.ndim(), r, c);
                 let v = self.value_at(&t.values, r, c);
-                let at: Vec<String> = idx.iter().zip(names).map(|(i, n)| format!("{n}={i}")).collect();
+                let at: Vec<String> = idx
+                    .iter()
+                    .zip(names)
+                    .map(|(i, n)| format!("{n}={i}"))
+                    .collect();
                 hover_text = Some(format!("[{}] = {}", at.join(", "), fmt_value(v)));
                 // Outline the hovered cell.
                 let cw = rect.width() / cols as f32;
@@ -542,7 +572,12 @@ impl TensorViewer {
                     pos2(rect.left() + c as f32 * cw, rect.top() + r as f32 * ch),
                     vec2(cw, ch),
                 );
-                ui.painter().rect_stroke(cell, 0.0, (1.0, Color32::WHITE), egui::StrokeKind::Inside);
+                ui.painter().rect_stroke(
+                    cell,
+                    0.0,
+                    (1.0, Color32::WHITE),
+                    egui::StrokeKind::Inside,
+                );
             }
             // Colour bar with the range.
             if let Some(bar) = &self.colorbar {
@@ -564,9 +599,7 @@ impl TensorViewer {
             }
         });
         ui.label(hover_text.unwrap_or_else(|| {
-            format!(
-                "{rows} × {cols} slice; hover for values (NaN magenta, +inf white, -inf black)"
-            )
+            format!("{rows} × {cols} slice; hover for values (NaN magenta, +inf white, -inf black)")
         }));
     }
 
@@ -589,25 +622,27 @@ impl TensorViewer {
         });
         let r0 = self.table_row_page * TABLE_ROWS;
         let c0 = self.table_col_page * TABLE_COLS;
-        egui::ScrollArea::horizontal().id_salt("viewer-table").show(ui, |ui| {
-            egui::Grid::new("viewer-values")
-                .striped(true)
-                .spacing([10.0, 2.0])
-                .show(ui, |ui| {
-                    ui.small(format!("{rname}\\{cname}"));
-                    for c in c0..(c0 + TABLE_COLS).min(cols) {
-                        ui.small(c.to_string());
-                    }
-                    ui.end_row();
-                    for r in r0..(r0 + TABLE_ROWS).min(rows) {
-                        ui.small(r.to_string());
+        egui::ScrollArea::horizontal()
+            .id_salt("viewer-table")
+            .show(ui, |ui| {
+                egui::Grid::new("viewer-values")
+                    .striped(true)
+                    .spacing([10.0, 2.0])
+                    .show(ui, |ui| {
+                        ui.small(format!("{rname}\\{cname}"));
                         for c in c0..(c0 + TABLE_COLS).min(cols) {
-                            ui.monospace(fmt_value(self.value_at(&t.values, r, c)));
+                            ui.small(c.to_string());
                         }
                         ui.end_row();
-                    }
-                });
-        });
+                        for r in r0..(r0 + TABLE_ROWS).min(rows) {
+                            ui.small(r.to_string());
+                            for c in c0..(c0 + TABLE_COLS).min(cols) {
+                                ui.monospace(fmt_value(self.value_at(&t.values, r, c)));
+                            }
+                            ui.end_row();
+                        }
+                    });
+            });
     }
 
     /// The tensor (or, when large, the visible slice) as text.
@@ -623,7 +658,13 @@ impl TensorViewer {
             let (rows, cols, vals) = self.slice_values(values);
             let fixed: Vec<String> = (0..values.ndim())
                 .filter(|&a| a != self.row_axis && a != self.col_axis)
-                .map(|a| format!("{}={}", names.get(a).map_or("?", String::as_str), self.index[a]))
+                .map(|a| {
+                    format!(
+                        "{}={}",
+                        names.get(a).map_or("?", String::as_str),
+                        self.index[a]
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,
@@ -633,7 +674,10 @@ impl TensorViewer {
                 fixed.join(", ")
             );
             for r in 0..rows {
-                let line: Vec<String> = vals[r * cols..(r + 1) * cols].iter().map(|&v| fmt_value(v)).collect();
+                let line: Vec<String> = vals[r * cols..(r + 1) * cols]
+                    .iter()
+                    .map(|&v| fmt_value(v))
+                    .collect();
                 out.push_str(&line.join("\t"));
                 out.push('\n');
             }
@@ -679,11 +723,19 @@ fn pager(ui: &mut egui::Ui, what: &str, page: &mut usize, pages: usize) {
     if pages <= 1 {
         return;
     }
-    if ui.small_button("◀").on_hover_text(format!("previous {what}")).clicked() {
+    if ui
+        .small_button("◀")
+        .on_hover_text(format!("previous {what}"))
+        .clicked()
+    {
         *page = page.saturating_sub(1);
     }
     ui.small(format!("{what} {}/{pages}", *page + 1));
-    if ui.small_button("▶").on_hover_text(format!("next {what}")).clicked() {
+    if ui
+        .small_button("▶")
+        .on_hover_text(format!("next {what}"))
+        .clicked()
+    {
         *page = (*page + 1).min(pages - 1);
     }
 }
@@ -694,14 +746,22 @@ mod tests {
 
     #[test]
     fn stats_skip_non_finite() {
-        let a = ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0, 2.0, 3.0, f64::NAN, f64::INFINITY]).unwrap();
+        let a = ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0, 2.0, 3.0, f64::NAN, f64::INFINITY])
+            .unwrap();
         let s = Stats::of(&a);
         assert_eq!(s.count, 5);
         assert_eq!(s.nan_count, 1);
         assert_eq!(s.inf_count, 1);
         assert!((s.mean - 2.0).abs() < 1e-12, "mean {}", s.mean);
-        assert!((s.min - 1.0).abs() < 1e-12 && (s.max - 3.0).abs() < 1e-12, "range");
-        assert!((s.std - (2.0_f64 / 3.0).sqrt()).abs() < 1e-12, "std {}", s.std);
+        assert!(
+            (s.min - 1.0).abs() < 1e-12 && (s.max - 3.0).abs() < 1e-12,
+            "range"
+        );
+        assert!(
+            (s.std - (2.0_f64 / 3.0).sqrt()).abs() < 1e-12,
+            "std {}",
+            s.std
+        );
     }
 
     #[test]
@@ -713,7 +773,12 @@ mod tests {
         let a = ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| i as f64).collect()).unwrap();
         let names = axis_names(5, Some("NDHWC"));
         let mut v = TensorViewer::default();
-        let t = ViewTensor { key: 1, dtype: "float64".into(), values: Arc::new(a.clone()), axis_names: names };
+        let t = ViewTensor {
+            key: 1,
+            dtype: "float64".into(),
+            values: Arc::new(a.clone()),
+            axis_names: names,
+        };
         v.prepare(&t);
         assert_eq!((v.row_axis, v.col_axis), (2, 3), "H and W by default");
         v.index = vec![1, 2, 0, 0, 5];
@@ -732,7 +797,12 @@ mod tests {
     fn text_of_small_tensor() {
         let a = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, 2.5, -3.0, f64::NAN]).unwrap();
         let v = TensorViewer::default();
-        let t = ViewTensor { key: 1, dtype: "float32".into(), values: Arc::new(a), axis_names: vec![] };
+        let t = ViewTensor {
+            key: 1,
+            dtype: "float32".into(),
+            values: Arc::new(a),
+            axis_names: vec![],
+        };
         let text = v.as_text(&t, &axis_names(2, None));
         assert!(text.contains("[[1, 2.50000],\n [-3, NaN]]"), "{text}");
     }
