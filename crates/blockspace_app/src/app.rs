@@ -87,6 +87,8 @@ pub struct BlockspaceApp {
     add_menu_open: bool,
     quitting: bool,
     snarl_selected_prev: Vec<egui_snarl::NodeId>,
+    last_title: String,
+    pointer_was_down: bool,
     /// Statistics of recent frames (for the status bar and benchmarks): last frame's UI time.
     pub last_frame_time: Duration,
 }
@@ -124,6 +126,8 @@ impl BlockspaceApp {
             add_menu_open: false,
             quitting: false,
             snarl_selected_prev: Vec::new(),
+            last_title: String::new(),
+            pointer_was_down: false,
             last_frame_time: Duration::ZERO,
         };
         crate::style::apply(ctx);
@@ -1175,11 +1179,23 @@ impl BlockspaceApp {
         let mut set_transform = tab.set_transform.take();
         match tab.fit_in_frames {
             Some(0) => {
-                let bounds = tab
+                // Model positions are authoritative; the sizes come from the last frame.
+                let sizes: std::collections::HashMap<BlockId, egui::Vec2> = tab
                     .geometry
                     .node_rects
                     .iter()
-                    .fold(egui::Rect::NOTHING, |a, (_, r)| a.union(*r));
+                    .map(|(id, r)| (*id, r.size()))
+                    .collect();
+                let bounds = tab.page.blocks().fold(egui::Rect::NOTHING, |a, b| {
+                    let size = sizes
+                        .get(&b.id)
+                        .copied()
+                        .unwrap_or(egui::vec2(200.0, 120.0));
+                    a.union(egui::Rect::from_min_size(
+                        egui::pos2(b.pos[0], b.pos[1]),
+                        size,
+                    ))
+                });
                 if let Some(t) = tab.geometry.fit(bounds) {
                     set_transform = Some(t);
                 }
@@ -1191,7 +1207,7 @@ impl BlockspaceApp {
             }
             None => {}
         }
-        let views = tab.views(&reg, dark).clone();
+        let views = tab.views(&reg, dark);
         let canvas_rect = ui.available_rect_before_wrap();
         let resp = {
             let mut viewer = CanvasViewer {
@@ -1290,12 +1306,14 @@ impl BlockspaceApp {
                 }
             }
         }
-        if !down {
+        // Snarl moves nodes only while the pointer is down, so compare positions on release.
+        if !down && (tab.drag_anchor.is_some() || self.pointer_was_down) {
             tab.drag_anchor = None;
             if let Some(edit) = tab.pending_moves() {
                 edits.push(edit);
             }
         }
+        self.pointer_was_down = down;
         tab.geometry = geometry;
 
         for e in edits {
@@ -1751,7 +1769,11 @@ impl eframe::App for BlockspaceApp {
         let start = Instant::now();
         let ctx = ui.ctx().clone();
         self.logic(&ctx);
-        ctx.send_viewport_cmd(egui::ViewportCommand::Title(self.title()));
+        let title = self.title();
+        if title != self.last_title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.last_title = title;
+        }
 
         egui::Panel::top("menu").show(ui, |ui| {
             self.menu_bar(ui);

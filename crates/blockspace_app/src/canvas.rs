@@ -272,7 +272,7 @@ pub fn snarl_style() -> SnarlStyle {
             stroke: egui::Stroke::NONE,
         }),
         collapsible: Some(false),
-        centering: Some(false),
+        centering: Some(true),
         min_scale: Some(0.2),
         max_scale: Some(2.0),
         pin_size: Some(10.0),

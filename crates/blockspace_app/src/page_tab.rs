@@ -60,7 +60,7 @@ pub struct PageTab {
     /// The page revision last sent to the executor.
     pub submitted: Option<u64>,
     check: Option<(u64, PageCheck)>,
-    views: HashMap<BlockId, BlockView>,
+    views: Arc<HashMap<BlockId, BlockView>>,
     views_key: Option<(u64, u64, bool)>,
     /// Bumps on every executor event (invalidates the views).
     pub results_gen: u64,
@@ -108,7 +108,7 @@ impl PageTab {
             auto_run: true,
             submitted: None,
             check: None,
-            views: HashMap::new(),
+            views: Arc::new(HashMap::new()),
             views_key: None,
             results_gen: 0,
             fit_in_frames: Some(2),
@@ -229,6 +229,7 @@ impl PageTab {
         self.executor.run(&self.page, self.base_dir());
         self.submitted = Some(self.page.revision());
         self.run.started = Some(Instant::now());
+        self.run.active = true;
     }
 
     /// Drains executor events; starts an auto-run when the page changed. Returns true when
@@ -274,13 +275,13 @@ impl PageTab {
     }
 
     /// The per-block view data for the canvas (rebuilt when the page, results or theme change).
-    pub fn views(&mut self, registry: &Registry, dark: bool) -> &HashMap<BlockId, BlockView> {
+    pub fn views(&mut self, registry: &Registry, dark: bool) -> Arc<HashMap<BlockId, BlockView>> {
         let key = (self.page.revision(), self.results_gen, dark);
         if self.views_key != Some(key) {
-            self.views = self.build_views(registry, dark);
+            self.views = Arc::new(self.build_views(registry, dark));
             self.views_key = Some(key);
         }
-        &self.views
+        Arc::clone(&self.views)
     }
 
     /// The views built last (without rebuilding).

@@ -1,0 +1,92 @@
+//! The viewer panel on a 5-D tensor of a million elements stays smooth: statistics once per
+//! tensor, the slice texture only when the slice changes, and short frames while browsing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blockspace_app::panels::tensor_viewer::{TensorViewer, ViewTensor, axis_names};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use ndarray::{ArrayD, IxDyn};
+
+#[test]
+fn five_d_million_elements_browse_smoothly() {
+    // N D H W C = 2 × 8 × 250 × 250 × 1 = 1 000 000 elements.
+    let shape = [2, 8, 250, 250, 1];
+    let n: usize = shape.iter().product();
+    let values = ArrayD::from_shape_vec(
+        IxDyn(&shape),
+        (0..n).map(|i| ((i % 977) as f64).sin()).collect(),
+    )
+    .unwrap();
+    let tensor = ViewTensor {
+        key: 1,
+        dtype: "float32".into(),
+        values: Arc::new(values),
+        axis_names: axis_names(5, Some("NDHWC")),
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(480.0, 900.0))
+        .build_ui_state(
+            move |ui, viewer: &mut TensorViewer| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    viewer.ui(ui, &tensor);
+                });
+            },
+            TensorViewer::default(),
+        );
+    let t0 = Instant::now();
+    h.run_steps(2);
+    let first = t0.elapsed();
+    assert_eq!(
+        h.state().stats().count,
+        1_000_000,
+        "statistics over every element"
+    );
+    assert_eq!(
+        (h.state().row_axis, h.state().col_axis),
+        (2, 3),
+        "the heatmap shows H × W"
+    );
+    h.get_by_label("elements");
+    let builds = h.state().texture_builds;
+
+    // Idle frames rebuild nothing.
+    let t0 = Instant::now();
+    h.run_steps(20);
+    let idle = t0.elapsed() / 20;
+    assert_eq!(
+        h.state().texture_builds,
+        builds,
+        "no texture rebuild without a change"
+    );
+
+    // Moving the D slider rebuilds the slice once per change.
+    let mut change = Duration::ZERO;
+    for d in 1..8 {
+        h.state_mut().index[1] = d;
+        let t0 = Instant::now();
+        h.step();
+        change += t0.elapsed();
+    }
+    let change = change / 7;
+    assert_eq!(
+        h.state().texture_builds,
+        builds + 7,
+        "one rebuild per slider change"
+    );
+    println!(
+        "viewer, 5-D 1M elements: first frame {:.1} ms, idle frame {:.2} ms, slice change {:.2} ms",
+        first.as_secs_f64() * 1e3,
+        idle.as_secs_f64() * 1e3,
+        change.as_secs_f64() * 1e3
+    );
+    assert!(
+        idle < Duration::from_millis(16),
+        "idle frames are fast ({idle:?})"
+    );
+    assert!(
+        change < Duration::from_millis(50),
+        "browsing slices is smooth ({change:?})"
+    );
+}
