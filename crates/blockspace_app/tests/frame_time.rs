@@ -52,7 +52,7 @@ fn press(pos: Pos2, pressed: bool) -> Event {
 fn summary(v: &mut [Duration]) -> (f64, f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let mean = v.iter().sum::<Duration>() / u32::try_from(v.len()).unwrap();
+    let mean = v.iter().sum::<Duration>().div_f64(v.len() as f64);
     (ms(v[v.len() / 2]), ms(mean), ms(v[v.len() - 1]))
 }
 
