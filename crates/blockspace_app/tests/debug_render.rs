@@ -7,7 +7,7 @@ use blockspace_app::{AppOptions, BlockspaceApp};
 use egui_kittest::Harness;
 
 fn render(name: &str, size: egui::Vec2, ppp: f32, zoom: f32, theme: egui::Theme) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().to_path_buf();
     let mut h = Harness::builder()
         .with_size(size)
@@ -31,16 +31,9 @@ fn render(name: &str, size: egui::Vec2, ppp: f32, zoom: f32, theme: egui::Theme)
     }
     let out = std::env::var("RENDER_OUT").unwrap_or_else(|_| "/tmp".into());
     h.render()
-        .unwrap()
+        .expect("render")
         .save(format!("{out}/{name}.png"))
-        .unwrap();
-    let g = &h.state().tab().unwrap().geometry;
-    eprintln!(
-        "{name}: {:?} {:?} {:?}",
-        g.to_screen,
-        g.screen_rect,
-        g.node_rects.first()
-    );
+        .expect("save png");
 }
 
 #[test]
