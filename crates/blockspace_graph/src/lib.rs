@@ -1,1 +1,3 @@
-//! Placeholder until the graph crate lands.
+//! The GUI-free heart of Blockspace: pages, blocks, execution, files, conformance runs.
+
+pub mod conformance;
