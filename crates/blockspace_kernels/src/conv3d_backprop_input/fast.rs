@@ -102,10 +102,10 @@ pub(super) fn compute<T: Element>(
                     }
                 }
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(progress) = &ctx.progress {
-                    if finished % report_every == 0 || finished == rows {
-                        progress(finished as f64 / rows as f64);
-                    }
+                if let Some(progress) = &ctx.progress
+                    && (finished.is_multiple_of(report_every) || finished == rows)
+                {
+                    progress(finished as f64 / rows as f64);
                 }
                 Ok(())
             },
