@@ -1,1 +1,3 @@
-//! Blockspace app.
+//! Blockspace's desktop app and the headless subcommands of the `blockspace` binary.
+
+pub mod cli;

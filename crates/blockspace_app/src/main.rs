@@ -1,2 +1,38 @@
-//! The blockspace binary.
-fn main() {}
+//! `blockspace`: the desktop app, and headless subcommands for scripts and CI.
+
+use std::process::ExitCode;
+
+use blockspace_app::cli;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "blockspace",
+    version,
+    about = "A visual dataflow editor for tensor ops"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run TensorFlow conformance files through the kernel; prints failures and `N passed, M failed`.
+    Conformance(cli::conformance::ConformanceArgs),
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let args = Cli::parse();
+    let stdout = &mut std::io::stdout().lock();
+    let stderr = &mut std::io::stderr().lock();
+    let code = match args.command {
+        Some(Command::Conformance(a)) => cli::conformance::run(&a, stdout, stderr)?,
+        None => {
+            anyhow::bail!(
+                "the desktop window is not built into this binary yet; use a subcommand (see --help)"
+            )
+        }
+    };
+    Ok(ExitCode::from(code))
+}

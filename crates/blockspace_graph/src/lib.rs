@@ -20,6 +20,7 @@ pub(crate) mod kernels {
 
 pub mod check;
 pub mod command;
+pub mod conformance;
 pub mod exec;
 pub mod file;
 pub mod history;

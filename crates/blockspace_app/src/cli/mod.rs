@@ -1,0 +1,3 @@
+//! Headless subcommands of the `blockspace` binary. Each lives in its own file.
+
+pub mod conformance;
