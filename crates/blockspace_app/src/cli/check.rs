@@ -1,0 +1,121 @@
+//! `blockspace check PAGE [--json]`: loads a page and infers every block's output, reporting
+//! problems. Runs nothing.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use blockspace_graph::{CheckOptions, FileError, Registry, check_page_with, load_page};
+use serde_json::{Value, json};
+
+use super::run::{base_dir, ordered_blocks};
+
+/// Arguments of `blockspace check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The page file (`*.bspage.json`).
+    pub page: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit status: 0 no problems, 1 some block has a problem, 2 the file could not be loaded.
+///
+/// # Errors
+/// Only when writing to `out` or `err` fails.
+pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+    let registry = Registry::builtin();
+    let origin = args.page.display().to_string();
+    let page = match load_page(&registry, &args.page) {
+        Ok(p) => p,
+        Err(e) => {
+            if args.json {
+                let problems: Vec<Value> = e
+                    .problems()
+                    .iter()
+                    .map(|p| json!({"json_path": p.json_path, "message": p.message}))
+                    .collect();
+                let doc = json!({"page": origin, "ok": false, "load_error": e.to_string(), "problems": problems});
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                )?;
+            } else if let FileError::Invalid { problems, .. } = &e {
+                for p in problems {
+                    writeln!(err, "error: {}: {} ({origin})", p.json_path, p.message)?;
+                }
+                writeln!(
+                    err,
+                    "{origin}: cannot be loaded, {} problem(s)",
+                    problems.len()
+                )?;
+            } else {
+                writeln!(err, "error: {e}")?;
+            }
+            return Ok(2);
+        }
+    };
+    let opts = CheckOptions {
+        base_dir: Some(base_dir(&args.page)),
+        ..CheckOptions::default()
+    };
+    let check = check_page_with(&registry, &page, &opts);
+    let mut entries = Vec::new();
+    let mut n_errors = 0usize;
+    for block in ordered_blocks(&page) {
+        let outputs = registry.get(&block.type_id).map_or(&[][..], |d| d.outputs);
+        match check.block(block.id) {
+            Some(Ok(metas)) => {
+                let outs: Vec<Value> = outputs
+                    .iter()
+                    .zip(metas)
+                    .map(|(spec, m)| json!({"port": spec.name, "dtype": m.dtype.as_str(), "shape": m.shape}))
+                    .collect();
+                if !args.json {
+                    let text: Vec<String> = outputs
+                        .iter()
+                        .zip(metas)
+                        .map(|(spec, m)| format!("{}: {m}", spec.name))
+                        .collect();
+                    writeln!(
+                        out,
+                        "ok     {:<28} {:<22} {}",
+                        block.name,
+                        block.type_id,
+                        text.join(", ")
+                    )?;
+                }
+                entries.push(json!({"id": block.id.0, "name": block.name, "type": block.type_id, "ok": true, "outputs": outs}));
+            }
+            Some(Err(e)) => {
+                n_errors += 1;
+                if !args.json {
+                    writeln!(out, "error  {:<28} {:<22}", block.name, block.type_id)?;
+                    writeln!(err, "error: {e} ({origin})")?;
+                }
+                entries.push(json!({
+                    "id": block.id.0, "name": block.name, "type": block.type_id, "ok": false,
+                    "error": {"port": e.port, "attr": e.attr, "message": e.message},
+                }));
+            }
+            None => {}
+        }
+    }
+    if args.json {
+        let doc =
+            json!({"page": origin, "ok": n_errors == 0, "errors": n_errors, "blocks": entries});
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{origin}: {} blocks, {n_errors} with problems",
+            page.len()
+        )?;
+    }
+    Ok(u8::from(n_errors > 0))
+}
