@@ -619,7 +619,7 @@ fn decode(reg: &Registry, value: &Value, origin: &str) -> Result<Page, FileError
             problems.push(problem(
                 join(&at, "type"),
                 format!(
-                    "unknown block type {:?}; known types: {}",
+                    "unknown block type {}; known types: {}",
                     obj.get("type")
                         .map_or("missing".to_owned(), Value::to_string),
                     reg.type_ids()

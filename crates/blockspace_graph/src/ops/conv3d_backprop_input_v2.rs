@@ -132,7 +132,7 @@ fn blame(e: KernelError) -> OpError {
         _ => (None, None),
     };
     let message = match e.hint() {
-        Some(h) => format!("{e}; {h}"),
+        Some(h) => format!("{}; {h}", e.to_string().trim_end_matches('.')),
         None => e.to_string(),
     };
     OpError {

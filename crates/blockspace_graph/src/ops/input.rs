@@ -170,12 +170,7 @@ fn guard(limit: &MemoryLimit, shape: &[usize], dtype: DType, attr: &str) -> Resu
         })?;
     limit
         .check("Input tensor", elements, dtype.size_of())
-        .map_err(|e| {
-            OpError::attr(
-                attr,
-                format!("shape {shape:?} ({dtype}) is too large: {e}; use a smaller shape"),
-            )
-        })
+        .map_err(|e| OpError::attr(attr, format!("shape {shape:?} ({dtype}) is too large: {e}")))
 }
 
 fn infer(
