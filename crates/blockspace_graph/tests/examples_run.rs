@@ -4,6 +4,8 @@
 //!
 //! Regenerate the files with `BLOCKSPACE_BLESS=1 cargo test -p blockspace_graph --release --test examples_run`.
 
+#![expect(clippy::unwrap_used, reason = "test helpers")]
+
 use blockspace_graph::{
     AttrValue, BlockId, CheckOptions, Command, ExecEvent, Executor, Page, Registry, Tensor,
     check_page_with, load_page, page_to_json,
@@ -375,7 +377,10 @@ fn example_files_match_their_generators() {
 }
 
 /// Runs a page file and returns every block's first output by name.
-fn run_file(path: &Path) -> (Page, Vec<(String, Result<Tensor, String>)>) {
+/// Every block's first output (or error) by block name.
+type Results = Vec<(String, Result<Tensor, String>)>;
+
+fn run_file(path: &Path) -> (Page, Results) {
     let reg = Arc::new(Registry::builtin());
     let page = load_page(&reg, path).unwrap_or_else(|e| panic!("{e}"));
     let base = path.parent().unwrap().to_owned();

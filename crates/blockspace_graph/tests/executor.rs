@@ -1,6 +1,8 @@
 //! The executor: caching (counted runs), failure propagation, panics, cancellation, the wake
 //! callback and parallel branches.
 
+#![expect(clippy::unwrap_used, reason = "test helpers")]
+
 use blockspace_graph::ops::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortSpec,
 };
@@ -394,7 +396,7 @@ fn independent_blocks_run_in_parallel() {
     let (mut exec, _) = executor(&reg);
     exec.run(&page, None);
     let events = exec.wait();
-    let pos = |want: &dyn Fn(&ExecEvent) -> bool| events.iter().position(|e| want(e)).unwrap();
+    let pos = |want: &dyn Fn(&ExecEvent) -> bool| events.iter().position(want).unwrap();
     let last_start = pos(&|e| matches!(e, ExecEvent::BlockStarted { block } if *block == a)).max(
         pos(&|e| matches!(e, ExecEvent::BlockStarted { block } if *block == b)),
     );

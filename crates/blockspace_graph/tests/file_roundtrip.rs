@@ -1,5 +1,7 @@
 //! load(save(p)) == p, stable sorted output, atomic saves.
 
+#![expect(clippy::unwrap_used, reason = "test helpers")]
+
 use blockspace_graph::file::{page_to_json_with, save_page_with};
 use blockspace_graph::{
     AttrValue, Command, Page, Registry, load_page, page_from_json, page_to_json, save_page,
