@@ -119,3 +119,59 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::i
     }
     Ok(u8::from(n_errors > 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_text(page: PathBuf, json: bool) -> (u8, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(&CheckArgs { page, json }, &mut out, &mut err).unwrap();
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../blockspace_graph/tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn a_good_page_checks_clean() {
+        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/ncdhw_dilated.bspage.json");
+        let (code, out, err) = check_text(page, false);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("output: float64 [2, 3, 9, 9, 9]"), "{out}");
+    }
+
+    #[test]
+    fn a_broken_page_is_reported_precisely() {
+        let (code, _, err) = check_text(fixture("broken_blocks.bspage.json"), false);
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("block \"unconnected\", input `filter`: `filter` is not connected"),
+            "{err}"
+        );
+        assert!(err.contains("block \"bad_literal\", attr `values`: \"four\" is not a valid int32 value at column 7"), "{err}");
+        let (code, out, _) = check_text(fixture("broken_blocks.bspage.json"), true);
+        assert_eq!(code, 1);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["errors"], 7);
+        let (code, _, err) = check_text(fixture("broken_file.bspage.json"), false);
+        assert_eq!(code, 2);
+        assert!(
+            err.contains("error: wires[0].from.block: dangling wire"),
+            "{err}"
+        );
+        assert!(
+            err.lines()
+                .all(|l| l.ends_with(".bspage.json)") || l.contains("cannot be loaded")),
+            "{err}"
+        );
+    }
+}

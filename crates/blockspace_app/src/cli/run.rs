@@ -189,3 +189,86 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
     }
     Ok(u8::from(failed > 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    }
+
+    fn run_text(args: &RunArgs) -> (u8, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(args, &mut out, &mut err).unwrap();
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn runs_every_example_and_writes_npy() {
+        for name in [
+            "minimal",
+            "unet_upsample",
+            "ncdhw_dilated",
+            "chain",
+            "npy_inputs",
+        ] {
+            let page = examples().join(format!("{name}.bspage.json"));
+            let (code, out, err) = run_text(&RunArgs {
+                page,
+                output: None,
+                json: false,
+            });
+            assert_eq!(code, 0, "{name}: {out}\n{err}");
+            assert!(out.contains("0 failed"), "{out}");
+        }
+        let (_, out, _) = run_text(&RunArgs {
+            page: examples().join("minimal.bspage.json"),
+            output: None,
+            json: false,
+        });
+        assert!(
+            out.contains("float32  [1, 4, 4, 4, 3]") && out.contains("min 4.000000 max 32.000000"),
+            "{out}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let args = RunArgs {
+            page: examples().join("chain.bspage.json"),
+            output: Some(dir.path().join("out")),
+            json: true,
+        };
+        let (code, out, _) = run_text(&args);
+        assert_eq!(code, 0);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["blocks"].as_array().unwrap().len(), 7);
+        assert!(dir.path().join("out/stage_2.npy").exists());
+    }
+
+    #[test]
+    fn failing_blocks_give_a_non_zero_exit_and_their_errors() {
+        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../blockspace_graph/tests/fixtures/broken_blocks.bspage.json");
+        let (code, _, err) = run_text(&RunArgs {
+            page,
+            output: None,
+            json: false,
+        });
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("block \"batch_stride\", attr `strides`"),
+            "{err}"
+        );
+        let (code, _, err) = run_text(&RunArgs {
+            page: PathBuf::from("/nonexistent/p.bspage.json"),
+            output: None,
+            json: false,
+        });
+        assert_eq!(code, 2);
+        assert!(err.contains("/nonexistent/p.bspage.json"), "{err}");
+    }
+}
