@@ -205,3 +205,69 @@ fn input_sizes_values_drive_inference_and_every_kernel_rule_applies() {
     assert_eq!(e.port.as_deref(), Some("input_sizes"));
     assert!(e.message.contains("\"sizes\", which has an error"), "{e}");
 }
+
+#[test]
+fn port_ranks_are_checked() {
+    let reg = Registry::builtin();
+    let mut p = Page::new("p");
+    let sizes = p
+        .add(
+            &reg,
+            "Input",
+            "sizes",
+            &[
+                ("dtype", AttrValue::Str("int32".into())),
+                ("values", AttrValue::Str("[[1, 4, 4, 4, 3]]".into())),
+            ],
+        )
+        .unwrap();
+    let f = p
+        .add(
+            &reg,
+            "Input",
+            "f",
+            &[
+                ("mode", AttrValue::Str("fill".into())),
+                ("shape", AttrValue::IntList(vec![2, 2, 3, 4])),
+            ],
+        )
+        .unwrap();
+    let dy = p
+        .add(
+            &reg,
+            "Input",
+            "dy",
+            &[
+                ("mode", AttrValue::Str("fill".into())),
+                ("shape", AttrValue::IntList(vec![1, 4, 4, 4, 4])),
+            ],
+        )
+        .unwrap();
+    let c = p.add(&reg, "Conv3DBackpropInputV2", "c", &[]).unwrap();
+    p.connect(&reg, sizes, "output", c, "input_sizes").unwrap();
+    p.connect(&reg, f, "output", c, "filter").unwrap();
+    p.connect(&reg, dy, "output", c, "out_backprop").unwrap();
+    let check = check_page(&reg, &p);
+    let e = check.block(c).unwrap().as_ref().unwrap_err();
+    assert_eq!(e.port.as_deref(), Some("input_sizes"));
+    assert!(
+        e.message.contains("rank 1") && e.message.contains("[1, 5]"),
+        "{e}"
+    );
+    p.apply(
+        &reg,
+        blockspace_graph::Command::SetAttr {
+            block: sizes,
+            attr: "values".into(),
+            value: AttrValue::Str("1, 4, 4, 4, 3".into()),
+        },
+    )
+    .unwrap();
+    let check = check_page(&reg, &p);
+    let e = check.block(c).unwrap().as_ref().unwrap_err();
+    assert_eq!(e.port.as_deref(), Some("filter"));
+    assert!(
+        e.message.contains("rank 5") && e.message.contains("[2, 2, 3, 4]"),
+        "{e}"
+    );
+}

@@ -63,6 +63,7 @@ static PANIC: OpDescriptor = OpDescriptor {
         name: "output",
         doc: "nothing",
         dtypes: &[DType::Float32],
+        rank: None,
     }],
     attrs: &[],
     infer: scalar_meta,
@@ -81,6 +82,7 @@ static SLOW: OpDescriptor = OpDescriptor {
         name: "output",
         doc: "a scalar",
         dtypes: &[DType::Float32],
+        rank: None,
     }],
     attrs: &[AttrSpec {
         name: "ms",

@@ -26,22 +26,26 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
             name: "input_sizes",
             doc: "Shape of the forward input, 5 integers in data_format order (int32 or int64).",
             dtypes: &[DType::Int32, DType::Int64],
+            rank: Some(1),
         },
         PortSpec {
             name: "filter",
             doc: "Filter [KD, KH, KW, C, M] (always this layout).",
             dtypes: FLOATS,
+            rank: Some(5),
         },
         PortSpec {
             name: "out_backprop",
             doc: "Gradient of the forward output: [N, OD, OH, OW, M] (NDHWC) or [N, M, OD, OH, OW] (NCDHW).",
             dtypes: FLOATS,
+            rank: Some(5),
         },
     ],
     outputs: &[PortSpec {
         name: "output",
         doc: "Gradient of the forward input, shape input_sizes, dtype of filter.",
         dtypes: FLOATS,
+        rank: Some(5),
     }],
     attrs: &[
         AttrSpec {
