@@ -162,3 +162,40 @@ proptest! {
         prop_assert_eq!(q, p);
     }
 }
+
+#[test]
+fn whole_numbers_for_float_attrs_round_trip() {
+    let reg = Registry::builtin();
+    let mut p = Page::new("p");
+    p.add(&reg, "Input", "a", &[("mode", AttrValue::Str("fill".into())), ("value", AttrValue::Int(3))]).unwrap();
+    let q = page_from_json(&reg, &page_to_json(&p), "t").unwrap();
+    assert_eq!(q, p);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Truncated or corrupted files give errors, never panics.
+    #[test]
+    fn damaged_files_never_panic(cut in 0usize..4000, flips in prop::collection::vec((0usize..4000, any::<u8>()), 0..4)) {
+        let reg = Registry::builtin();
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/chain.bspage.json")).unwrap();
+        let mut bytes = text.into_bytes();
+        for (i, b) in flips {
+            let n = bytes.len();
+            bytes[i % n] = b;
+        }
+        bytes.truncate(cut.min(bytes.len()));
+        let damaged = String::from_utf8_lossy(&bytes);
+        let _ = page_from_json(&reg, &damaged, "damaged");
+    }
+
+    /// Literal text of any shape gives values or an error, never a panic.
+    #[test]
+    fn literal_text_never_panics(text in "[\\[\\], 0-9.eE+-naif]{0,40}") {
+        let reg = Registry::builtin();
+        let mut p = Page::new("p");
+        let a = p.add(&reg, "Input", "a", &[("values", AttrValue::Str(text))]).unwrap();
+        let check = blockspace_graph::check_page(&reg, &p);
+        prop_assert!(check.block(a).is_some());
+    }
+}
