@@ -39,6 +39,9 @@ fn eval_panic(_: &EvalCtx<'_>, _: &Attrs, _: &[&Tensor]) -> Result<Vec<Tensor>, 
 fn eval_slow(ctx: &EvalCtx<'_>, attrs: &Attrs, _: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     let ms = attrs.get("ms").and_then(AttrValue::as_int).unwrap_or(0);
     let start = Instant::now();
+    if let Some(report) = &ctx.kernel.progress {
+        report(0.5);
+    }
     loop {
         if ctx.kernel.cancel.is_cancelled() {
             return Err(OpError::cancelled());
@@ -340,8 +343,14 @@ fn cancellation_stops_a_run_without_blocking_the_caller() {
         assert!(Instant::now() < deadline, "the slow block never started");
         std::thread::sleep(Duration::from_millis(2));
     }
+    // The kernel's progress reports reach the caller.
+    while exec.block_progress(slow) != Some(0.5) {
+        assert!(Instant::now() < deadline, "no progress report");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     exec.cancel();
     let events = exec.wait();
+    assert_eq!(exec.block_progress(slow), None);
     assert!(
         events.iter().any(|e| matches!(
             e,

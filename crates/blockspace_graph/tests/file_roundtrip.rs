@@ -167,7 +167,16 @@ proptest! {
 fn whole_numbers_for_float_attrs_round_trip() {
     let reg = Registry::builtin();
     let mut p = Page::new("p");
-    p.add(&reg, "Input", "a", &[("mode", AttrValue::Str("fill".into())), ("value", AttrValue::Int(3))]).unwrap();
+    p.add(
+        &reg,
+        "Input",
+        "a",
+        &[
+            ("mode", AttrValue::Str("fill".into())),
+            ("value", AttrValue::Int(3)),
+        ],
+    )
+    .unwrap();
     let q = page_from_json(&reg, &page_to_json(&p), "t").unwrap();
     assert_eq!(q, p);
 }
