@@ -1,4 +1,5 @@
-//! Blockspace desktop app: a visual dataflow editor for tensor ops.
+//! Blockspace desktop app (a visual dataflow editor for tensor ops) and the headless
+//! subcommands of the `blockspace` binary ([`cli`]).
 //!
 //! The app is a library plus a thin `main.rs`, so the UI tests (egui_kittest) drive the real
 //! [`BlockspaceApp`]. The page model lives in `blockspace_graph`; this crate owns pixels and
@@ -13,6 +14,7 @@
 pub mod adapter;
 pub mod app;
 pub mod canvas;
+pub mod cli;
 pub mod files;
 pub mod page_tab;
 pub mod panels;

@@ -1,28 +1,58 @@
-//! The `blockspace` binary: with no subcommand (or with page paths) it opens the desktop app.
+//! `blockspace`: the desktop app, and headless subcommands for scripts and CI. With no
+//! subcommand (or with page paths) it opens the window.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::Parser;
+use blockspace_app::cli;
+use clap::{Parser, Subcommand};
 
-/// Blockspace: a visual dataflow editor for tensor ops.
-#[derive(Parser, Debug)]
-#[command(name = "blockspace", version, about)]
+#[derive(Debug, Parser)]
+#[command(
+    name = "blockspace",
+    version,
+    about = "A visual dataflow editor for tensor ops",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
-    /// Page files (.bspage.json) to open; with none, the demo page opens.
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Page files (.bspage.json) to open in the window; with none, the demo page opens.
     pages: Vec<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(
-        env_logger::Env::default()
-            .default_filter_or("info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn"),
-    )
-    .init();
-    let cli = Cli::parse();
-    let options = blockspace_app::AppOptions {
-        pages: cli.pages,
-        ..Default::default()
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run TensorFlow conformance files through the kernel; prints failures and `N passed, M failed`.
+    Conformance(cli::conformance::ConformanceArgs),
+    /// Run every block of a page; print each result's name, shape, dtype and statistics.
+    Run(cli::run::RunArgs),
+    /// Load a page and check every block (shapes, dtypes, wiring); runs nothing.
+    Check(cli::check::CheckArgs),
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let args = Cli::parse();
+    let stdout = &mut std::io::stdout().lock();
+    let stderr = &mut std::io::stderr().lock();
+    let code = match args.command {
+        Some(Command::Conformance(a)) => cli::conformance::run(&a, stdout, stderr)?,
+        Some(Command::Run(a)) => cli::run::run(&a, stdout, stderr)?,
+        Some(Command::Check(a)) => cli::check::run(&a, stdout, stderr)?,
+        None => {
+            env_logger::Builder::from_env(
+                env_logger::Env::default()
+                    .default_filter_or("info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn"),
+            )
+            .init();
+            let options = blockspace_app::AppOptions {
+                pages: args.pages,
+                ..Default::default()
+            };
+            blockspace_app::run_gui(options)
+                .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))?;
+            0
+        }
     };
-    blockspace_app::run_gui(options)
-        .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))
+    Ok(ExitCode::from(code))
 }

@@ -287,6 +287,17 @@ fn check_block(
                 dtype_list(spec.dtypes)
             )));
         }
+        if let Some(rank) = spec.rank
+            && meta.shape.len() != rank
+        {
+            return Err(port_err(format!(
+                "`{}` must have rank {rank}, but {src_name:?} gives shape {:?} (rank {}); {}",
+                spec.name,
+                meta.shape,
+                meta.shape.len(),
+                spec.doc
+            )));
+        }
         inputs.push(Some(InferInput {
             meta,
             value: so_far.value(*src),

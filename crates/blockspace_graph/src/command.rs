@@ -348,10 +348,14 @@ impl Page {
                 message,
             })?;
         for spec in d.attrs {
-            block
+            let v = block
                 .attrs
                 .entry(spec.name.to_owned())
                 .or_insert_with(|| spec.default_value());
+            // Whole numbers given for float attributes are stored as floats (as files load them).
+            if let (crate::ops::AttrKind::Float, AttrValue::Int(i)) = (spec.kind, &*v) {
+                *v = AttrValue::Float(*i as f64);
+            }
         }
         if !(block.pos[0].is_finite() && block.pos[1].is_finite()) {
             block.pos = [0.0, 0.0];

@@ -83,6 +83,7 @@ struct Cached {
 }
 
 type Cache = Arc<Mutex<HashMap<u64, Cached>>>;
+type Progress = Arc<Mutex<HashMap<BlockId, f64>>>;
 
 struct RunState {
     id: u64,
@@ -105,6 +106,7 @@ pub struct Executor {
     runs: u64,
     evaluations: Arc<AtomicUsize>,
     limit: MemoryLimit,
+    progress: Progress,
 }
 
 impl std::fmt::Debug for Executor {
@@ -142,6 +144,7 @@ impl Executor {
             runs: 0,
             evaluations: Arc::default(),
             limit: MemoryLimit::default(),
+            progress: Arc::default(),
         }
     }
 
@@ -181,6 +184,7 @@ impl Executor {
             evaluations: Arc::clone(&self.evaluations),
             limit: self.limit,
             base_dir,
+            progress: Arc::clone(&self.progress),
         };
         let guard = RunningGuard(Arc::clone(&running));
         let spawned = std::thread::Builder::new()
@@ -304,6 +308,17 @@ impl Executor {
             .is_some_and(|r| r.running.load(Ordering::SeqCst))
     }
 
+    /// The finished fraction (0 to 1) of a block that is evaluating right now, as reported by
+    /// its kernel; `None` when the block is not running. The `wake` callback is called on
+    /// each report.
+    pub fn block_progress(&self, block: BlockId) -> Option<f64> {
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&block)
+            .copied()
+    }
+
     /// `(finished blocks, total blocks)` of the current run, as of the last poll.
     pub fn progress(&self) -> Option<(usize, usize)> {
         self.current.as_ref().map(|r| (r.done, r.total))
@@ -416,6 +431,7 @@ struct Worker {
     evaluations: Arc<AtomicUsize>,
     limit: MemoryLimit,
     base_dir: Option<PathBuf>,
+    progress: Progress,
 }
 
 /// Outcome of one block inside a run.
@@ -641,10 +657,25 @@ impl Worker {
         // Evaluate.
         self.send(Msg::Event(ExecEvent::BlockStarted { block: node.id }));
         self.evaluations.fetch_add(1, Ordering::SeqCst);
+        let progress = Arc::clone(&self.progress);
+        progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node.id, 0.0);
+        let report: crate::kernels::ProgressFn = {
+            let (progress, wake, block) = (Arc::clone(&progress), Arc::clone(&self.wake), node.id);
+            Arc::new(move |fraction| {
+                progress
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(block, fraction);
+                wake();
+            })
+        };
         let kernel = KernelContext {
             limit: self.limit,
             cancel: self.cancel.clone(),
-            ..KernelContext::default()
+            progress: Some(report),
         };
         let ctx = EvalCtx {
             kernel: &kernel,
@@ -655,6 +686,10 @@ impl Worker {
             (d.eval)(&ctx, &node.attrs, &refs)
         }));
         let elapsed = start.elapsed();
+        progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&node.id);
         let result = match result {
             Ok(r) => r,
             Err(payload) => {

@@ -153,6 +153,7 @@ impl History {
                 e.forward = fwd;
                 e.merge_key = None;
                 self.redo.push(e);
+                self.seal(); // a new gesture after undo never merges into an older step
                 true
             }
             Err(err) => {

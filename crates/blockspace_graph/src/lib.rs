@@ -13,13 +13,11 @@
 //! assert_eq!(blockspace_graph::page_from_json(&reg, &text, "demo").unwrap(), page);
 //! ```
 
-mod kernels_shim;
-pub(crate) mod kernels {
-    pub use crate::kernels_shim::*;
-}
+pub(crate) use blockspace_kernels as kernels;
 
 pub mod check;
 pub mod command;
+pub mod conformance;
 pub mod exec;
 pub mod file;
 pub mod history;

@@ -214,11 +214,7 @@ pub fn page_to_file(reg: &Registry, page: &Page) -> PageFile {
                 type_id: b.type_id.clone(),
                 name: b.name.clone(),
                 pos: b.pos,
-                attrs: b
-                    .attrs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
+                attrs: saved_attrs(reg, b),
             })
             .collect(),
         wires: page
@@ -237,6 +233,68 @@ pub fn page_to_file(reg: &Registry, page: &Page) -> PageFile {
     }
 }
 
+/// The attributes written for a block: all of them, except hidden ones (e.g. another Input
+/// mode's settings) that are at their default, so files stay short. Loading fills defaults in.
+fn saved_attrs(reg: &Registry, b: &Block) -> BTreeMap<String, Value> {
+    let desc = reg.get(&b.type_id);
+    b.attrs
+        .iter()
+        .filter(|(k, v)| {
+            desc.and_then(|d| d.attr(k))
+                .is_none_or(|spec| spec.visible(&b.attrs) || **v != spec.default_value())
+        })
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect()
+}
+
+/// Pretty JSON with 2-space indentation where arrays of numbers or strings stay on one line
+/// (`"strides": [1, 2, 2, 2, 1]`), so page files read and diff well.
+pub fn to_pretty_json(value: &Value) -> String {
+    fn scalar(v: &Value) -> bool {
+        !matches!(v, Value::Array(_) | Value::Object(_))
+    }
+    fn go(v: &Value, indent: usize, out: &mut String) {
+        let pad = "  ".repeat(indent + 1);
+        match v {
+            Value::Array(a) if a.is_empty() => out.push_str("[]"),
+            Value::Array(a) if a.iter().all(scalar) => {
+                let items: Vec<String> = a.iter().map(Value::to_string).collect();
+                out.push('[');
+                out.push_str(&items.join(", "));
+                out.push(']');
+            }
+            Value::Array(a) => {
+                out.push_str("[\n");
+                for (i, x) in a.iter().enumerate() {
+                    out.push_str(&pad);
+                    go(x, indent + 1, out);
+                    out.push_str(if i + 1 < a.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&"  ".repeat(indent));
+                out.push(']');
+            }
+            Value::Object(m) if m.is_empty() => out.push_str("{}"),
+            Value::Object(m) => {
+                out.push_str("{\n");
+                for (i, (k, x)) in m.iter().enumerate() {
+                    out.push_str(&pad);
+                    out.push_str(&Value::from(k.as_str()).to_string());
+                    out.push_str(": ");
+                    go(x, indent + 1, out);
+                    out.push_str(if i + 1 < m.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&"  ".repeat(indent));
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    go(value, 0, &mut out);
+    out.push('\n');
+    out
+}
+
 /// Stable, sorted, pretty JSON for `page` using the built-in registry (for port names).
 pub fn page_to_json(page: &Page) -> String {
     page_to_json_with(&Registry::builtin(), page)
@@ -244,11 +302,10 @@ pub fn page_to_json(page: &Page) -> String {
 
 /// Like [`page_to_json`] with a given registry.
 pub fn page_to_json_with(reg: &Registry, page: &Page) -> String {
-    let file = page_to_file(reg, page);
-    let mut s = serde_json::to_string_pretty(&file)
-        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
-    s.push('\n');
-    s
+    match serde_json::to_value(page_to_file(reg, page)) {
+        Ok(v) => to_pretty_json(&v),
+        Err(e) => format!("{{\"error\": {:?}}}\n", e.to_string()),
+    }
 }
 
 /// Saves `page` atomically: writes a temporary file in the target directory, syncs it to disk,
@@ -562,7 +619,7 @@ fn decode(reg: &Registry, value: &Value, origin: &str) -> Result<Page, FileError
             problems.push(problem(
                 join(&at, "type"),
                 format!(
-                    "unknown block type {:?}; known types: {}",
+                    "unknown block type {}; known types: {}",
                     obj.get("type")
                         .map_or("missing".to_owned(), Value::to_string),
                     reg.type_ids()

@@ -26,22 +26,26 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
             name: "input_sizes",
             doc: "Shape of the forward input, 5 integers in data_format order (int32 or int64).",
             dtypes: &[DType::Int32, DType::Int64],
+            rank: Some(1),
         },
         PortSpec {
             name: "filter",
             doc: "Filter [KD, KH, KW, C, M] (always this layout).",
             dtypes: FLOATS,
+            rank: Some(5),
         },
         PortSpec {
             name: "out_backprop",
             doc: "Gradient of the forward output: [N, OD, OH, OW, M] (NDHWC) or [N, M, OD, OH, OW] (NCDHW).",
             dtypes: FLOATS,
+            rank: Some(5),
         },
     ],
     outputs: &[PortSpec {
         name: "output",
         doc: "Gradient of the forward input, shape input_sizes, dtype of filter.",
         dtypes: FLOATS,
+        rank: Some(5),
     }],
     attrs: &[
         AttrSpec {
@@ -101,30 +105,46 @@ fn kernel_attrs(attrs: &Attrs) -> Result<Conv3dBackpropInputAttrs, OpError> {
     })
 }
 
-/// Maps a kernel validation error onto the port or attribute it is about.
+/// Maps a kernel validation error onto the port or attribute it is about, keeping
+/// TensorFlow's text and adding the kernel's hint on how to fix it.
 fn blame(e: KernelError) -> OpError {
-    if matches!(e, KernelError::Cancelled) {
-        return OpError::cancelled();
+    use KernelError as K;
+    let (port, attr) = match &e {
+        K::Cancelled => return OpError::cancelled(),
+        K::StridesTooShort { .. }
+        | K::StridesLength { .. }
+        | K::StrideInBatchOrChannel { .. }
+        | K::StrideNotPositive { .. } => (None, Some("strides")),
+        K::InvalidPadding { .. } => (None, Some("padding")),
+        K::InvalidDataFormat { .. } => (None, Some("data_format")),
+        K::DilationsLength { .. }
+        | K::DilationInBatchOrChannel { .. }
+        | K::DilationNotPositive { .. } => (None, Some("dilations")),
+        K::InputSizesNotVector { .. }
+        | K::TooManyDimensions { .. }
+        | K::NegativeDimension { .. }
+        | K::ShapeOverflow { .. }
+        | K::InputRank { .. }
+        | K::NegativeOutputSize { .. } => (Some("input_sizes"), None),
+        K::FilterRank { .. } | K::FilterDepthZero | K::InputChannelMismatch { .. } => {
+            (Some("filter"), None)
+        }
+        K::OutBackpropRank { .. }
+        | K::OutputChannelMismatch { .. }
+        | K::BatchMismatch { .. }
+        | K::OutBackpropSizeMismatch { .. } => (Some("out_backprop"), None),
+        _ => (None, None),
+    };
+    let message = match e.hint() {
+        Some(h) => format!("{}; {h}", e.to_string().trim_end_matches('.')),
+        None => e.to_string(),
+    };
+    OpError {
+        port: port.map(str::to_owned),
+        attr: attr.map(str::to_owned),
+        message,
+        cancelled: false,
     }
-    let msg = e.to_string();
-    let lower = msg.to_lowercase();
-    let mut err = OpError::new(msg);
-    if lower.contains("stride") {
-        err.attr = Some("strides".into());
-    } else if lower.contains("dilation") {
-        err.attr = Some("dilations".into());
-    } else if lower.contains("data format") || lower.contains("ndhwc") {
-        err.attr = Some("data_format".into());
-    } else if lower.contains("padding") {
-        err.attr = Some("padding".into());
-    } else if lower.contains("out_backprop") || lower.contains("outbackprop") {
-        err.port = Some("out_backprop".into());
-    } else if lower.contains("filter") {
-        err.port = Some("filter".into());
-    } else if lower.contains("input") || lower.contains("shape") || lower.contains("dimension") {
-        err.port = Some("input_sizes".into());
-    }
-    err
 }
 
 fn infer(

@@ -25,6 +25,8 @@ pub struct PortSpec {
     pub doc: &'static str,
     /// The dtypes the port accepts (inputs) or may produce (outputs).
     pub dtypes: &'static [DType],
+    /// The rank the port requires (inputs) or produces (outputs), if fixed.
+    pub rank: Option<usize>,
 }
 
 /// What kind of value an attribute holds; the GUI picks its widget from this.

@@ -1,0 +1,134 @@
+//! `Conv3DBackpropInputV2`: the gradient of a 3-D convolution with respect to its input.
+//!
+//! # Algorithm
+//! The production kernel ([`conv3d_backprop_input_v2`]) is a *gather*: every output element
+//! `dx[n, d, h, w, c]` is computed once, as a dot product over exactly the filter taps that
+//! reach it (`kd` with `d + pad_before - kd·dilation` divisible by the stride and inside
+//! `out_backprop`), times the `M` output channels. There is no zero-insertion (unlike Eigen's
+//! inflated-stride path), no column buffer (unlike TensorFlow's GEMM + `Col2im`), no zero-fill
+//! and no read-modify-write of the output. The filter is repacked once per call so that, for a
+//! fixed tap, the `M × C` panel has `C` contiguous. Work is split over output rows `(n, d, h)`,
+//! which are disjoint contiguous slices of the output, so threads never write the same memory
+//! and the result is identical for any thread count.
+//!
+//! NCDHW operands are transposed to NDHWC on the way in and back on the way out.
+//!
+//! # Shapes
+//! - `input_sizes`: a vector of 5 sizes in `data_format` order.
+//! - `filter`: `[KD, KH, KW, C, M]` whatever the layout.
+//! - `out_backprop`: `[N, OD, OH, OW, M]` (NDHWC) or `[N, M, OD, OH, OW]` (NCDHW).
+//! - output: exactly `input_sizes`.
+
+mod fast;
+mod params;
+pub mod reference;
+
+use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
+
+pub use params::{
+    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding, WindowedOutput,
+    windowed_output_size,
+};
+
+use crate::{Element, KernelContext, KernelError};
+
+/// Computes TensorFlow's `Conv3DBackpropInputV2`.
+///
+/// Validates exactly as TensorFlow's stock CPU kernel does (plus NCDHW and dilations, which we
+/// support), refuses buffers beyond `ctx.limit`, and honours `ctx.cancel` between rows.
+///
+/// # Shapes
+/// See the [module docs](self).
+///
+/// # Errors
+/// Every TensorFlow validation rule as a [`KernelError`] (TensorFlow's text), plus
+/// [`KernelError::TooLarge`] and [`KernelError::Cancelled`].
+///
+/// # Example
+/// ```
+/// use blockspace_kernels::{conv3d_backprop_input_v2, Conv3dBackpropInputAttrs, KernelContext};
+/// use ndarray::{arr1, ArrayD, IxDyn};
+///
+/// let input_sizes = arr1(&[1i64, 2, 2, 2, 1]).into_dyn();
+/// let filter = ArrayD::<f32>::ones(IxDyn(&[2, 2, 2, 1, 1]));
+/// let dy = ArrayD::<f32>::ones(IxDyn(&[1, 2, 2, 2, 1]));
+/// let dx = conv3d_backprop_input_v2(
+///     input_sizes.view(), filter.view(), dy.view(),
+///     &Conv3dBackpropInputAttrs::default(), &KernelContext::default(),
+/// )?;
+/// assert_eq!(dx.shape(), &[1, 2, 2, 2, 1]);
+/// assert_eq!(dx[[0, 1, 1, 1, 0]], 8.0); // every tap reaches the last element
+/// # Ok::<(), blockspace_kernels::KernelError>(())
+/// ```
+pub fn conv3d_backprop_input_v2<T: Element>(
+    input_sizes: ArrayViewD<'_, i64>,
+    filter: ArrayViewD<'_, T>,
+    out_backprop: ArrayViewD<'_, T>,
+    attrs: &Conv3dBackpropInputAttrs,
+    ctx: &KernelContext,
+) -> Result<ArrayD<T>, KernelError> {
+    let values: Vec<i64> = input_sizes.iter().copied().collect();
+    let p = Conv3dBackpropInputParams::new(
+        input_sizes.shape(),
+        &values,
+        filter.shape(),
+        out_backprop.shape(),
+        attrs,
+    )?;
+    conv3d_backprop_input_v2_with_params(&p, filter, out_backprop, ctx)
+}
+
+/// Like [`conv3d_backprop_input_v2`], for a problem already validated into `params`.
+///
+/// # Errors
+/// [`KernelError::FilterRank`]/[`KernelError::OutBackpropRank`] if the operands do not have
+/// the shapes `params` was built from, [`KernelError::TooLarge`], [`KernelError::Cancelled`].
+pub fn conv3d_backprop_input_v2_with_params<T: Element>(
+    params: &Conv3dBackpropInputParams,
+    filter: ArrayViewD<'_, T>,
+    out_backprop: ArrayViewD<'_, T>,
+    ctx: &KernelContext,
+) -> Result<ArrayD<T>, KernelError> {
+    let p = params;
+    let size = std::mem::size_of::<T>() as u64;
+    ctx.limit.check("the output", p.output_len(), size)?;
+    let [kd, kh, kw] = p.kernel;
+    let filter_shape = filter.shape().to_vec();
+    let filter = filter
+        .into_dimensionality::<Ix5>()
+        .ok()
+        .filter(|f| f.shape() == [kd, kh, kw, p.c, p.m])
+        .ok_or(KernelError::FilterRank {
+            shape: filter_shape,
+        })?;
+    let dy_shape = out_backprop.shape().to_vec();
+    let dy = out_backprop
+        .into_dimensionality::<Ix5>()
+        .ok()
+        .map(|dy| to_ndhwc(dy, p.data_format))
+        .filter(|dy| dy.shape() == p.out_backprop_ndhwc())
+        .ok_or(KernelError::OutBackpropRank { shape: dy_shape })?;
+    ctx.check_cancelled()?;
+    let dx = fast::compute(p, filter, dy, ctx)?;
+    Ok(from_ndhwc(dx, p.data_format))
+}
+
+/// Views a tensor in `fmt` as NDHWC (no copy).
+pub(crate) fn to_ndhwc<T>(a: ArrayView5<'_, T>, fmt: DataFormat) -> ArrayView5<'_, T> {
+    match fmt {
+        DataFormat::Ndhwc => a,
+        DataFormat::Ncdhw => a.permuted_axes([0, 2, 3, 4, 1]),
+    }
+}
+
+/// Turns an NDHWC result into a standard-layout tensor in `fmt`.
+pub(crate) fn from_ndhwc<T: Element>(a: Array5<T>, fmt: DataFormat) -> ArrayD<T> {
+    match fmt {
+        DataFormat::Ndhwc => a.into_dyn(),
+        DataFormat::Ncdhw => a
+            .permuted_axes([0, 4, 1, 2, 3])
+            .as_standard_layout()
+            .into_owned()
+            .into_dyn(),
+    }
+}
