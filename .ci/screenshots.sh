@@ -27,7 +27,10 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 cargo build --release -p blockspace_app --bin blockspace
-BIN="$CARGO_TARGET_DIR/release/blockspace"
+# Copy the binary at once: a shared target directory may be rebuilt from another checkout.
+WORK="$(mktemp -d)"
+cp "$CARGO_TARGET_DIR/release/blockspace" "$WORK/blockspace"
+BIN="$WORK/blockspace"
 
 DISPLAY_NUM="${DISPLAY_NUM:-97}"
 export DISPLAY=":$DISPLAY_NUM"
@@ -37,12 +40,14 @@ APP_PID=""
 cleanup() {
     [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null || true
     kill "$XVFB_PID" 2>/dev/null || true
+    rm -rf "$WORK"
 }
 trap cleanup EXIT
 sleep 1
 
 # A private state directory: no recovery offer, no recent files from the user's own sessions.
-STATE="$(mktemp -d)"
+STATE="$WORK/state"
+mkdir -p "$STATE"
 export XDG_STATE_HOME="$STATE" XDG_RUNTIME_DIR="$STATE" WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
 
 shoot() { # name, then the app's arguments

@@ -58,6 +58,8 @@ enum Dialog {
     Restore { pages: Vec<crate::files::Recovered> },
     /// Rename the tab.
     RenameTab { tab: u64, text: String },
+    /// Type a path (for machines without a native file dialog).
+    PathPrompt { save_as: bool, text: String },
 }
 
 /// The Blockspace desktop app.
@@ -160,7 +162,17 @@ impl BlockspaceApp {
 
     fn push_tab(&mut self, title: String, page: Page, path: Option<PathBuf>) -> usize {
         let uid = self.alloc_uid();
-        let tab = PageTab::new(uid, title, page, path, &self.registry, &self.ctx);
+        let mut tab = PageTab::new(uid, title, page, path, &self.registry, &self.ctx);
+        // Show a result at once: select the newest block that feeds nothing (a page's output).
+        let feeds: BTreeSet<BlockId> = tab.page.wires().map(|w| w.from.block).collect();
+        tab.selection = tab
+            .page
+            .blocks()
+            .filter(|b| !feeds.contains(&b.id))
+            .map(|b| b.id)
+            .max()
+            .into_iter()
+            .collect();
         // Replace a pristine untitled tab rather than piling them up.
         if self.tabs.len() == 1
             && self.tabs[0].path.is_none()
@@ -183,7 +195,6 @@ impl BlockspaceApp {
                 if let Some(t) = self.tabs.get_mut(idx) {
                     t.saved_revision = Some(t.page.revision());
                     t.auto_run = true;
-                    t.selection = t.page.blocks().last().map(|b| b.id).into_iter().collect();
                 }
             }
             Err(e) => {
@@ -811,14 +822,36 @@ impl BlockspaceApp {
                         ui.close();
                     }
                 });
+                if ui
+                    .button("Open by path…")
+                    .on_hover_text("Type the path of a page file (when no file dialog is available)")
+                    .clicked()
+                {
+                    let dir = self.tab().and_then(PageTab::base_dir).unwrap_or_default();
+                    self.dialog = Some(Dialog::PathPrompt { save_as: false, text: dir.join("").display().to_string() });
+                }
                 if ui.button("Open demo page").clicked() {
                     self.open_demo();
                 }
                 ui.separator();
-                for c in [UiCommand::Save, UiCommand::SaveAs, UiCommand::CloseTab] {
+                for c in [UiCommand::Save, UiCommand::SaveAs] {
                     if c.menu_button(ui, true) {
                         self.run_command(c);
                     }
+                }
+                if ui
+                    .button("Save to path…")
+                    .on_hover_text("Type the file path to save to (when no file dialog is available)")
+                    .clicked()
+                {
+                    let text = self.tab().map_or_else(String::new, |t| match &t.path {
+                        Some(p) => p.display().to_string(),
+                        None => format!("{}{}", t.title, crate::files::PAGE_SUFFIX),
+                    });
+                    self.dialog = Some(Dialog::PathPrompt { save_as: true, text });
+                }
+                if UiCommand::CloseTab.menu_button(ui, true) {
+                    self.run_command(UiCommand::CloseTab);
                 }
                 ui.separator();
                 if ui.button("Quit").clicked() {
@@ -1208,6 +1241,12 @@ impl BlockspaceApp {
             None => {}
         }
         let views = tab.views(&reg, dark);
+        let progress: std::collections::HashMap<BlockId, f64> = tab
+            .run
+            .running
+            .iter()
+            .filter_map(|id| tab.executor.block_progress(*id).map(|p| (*id, p)))
+            .collect();
         let canvas_rect = ui.available_rect_before_wrap();
         let resp = {
             let mut viewer = CanvasViewer {
@@ -1220,6 +1259,7 @@ impl BlockspaceApp {
                 geometry: &mut geometry,
                 search: &mut self.add_search,
                 set_transform,
+                progress: &progress,
             };
             SnarlWidget::new().id(snarl_id).style(snarl_style()).show(
                 &mut tab.mirror.snarl,
@@ -1605,6 +1645,29 @@ impl BlockspaceApp {
                         }
                         if ui.button("Discard").clicked() {
                             self.recovery.clear();
+                            close = true;
+                        }
+                    });
+                }
+                Dialog::PathPrompt { save_as, mut text } => {
+                    ui.heading(if save_as { "Save page to path" } else { "Open page from path" });
+                    let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(460.0));
+                    r.request_focus();
+                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    self.dialog = Some(Dialog::PathPrompt { save_as, text: text.clone() });
+                    ui.horizontal(|ui| {
+                        let label = if save_as { "Save" } else { "Open" };
+                        if (ui.button(label).clicked() || enter) && !text.trim().is_empty() {
+                            close = true;
+                            let path = PathBuf::from(text.trim());
+                            if save_as {
+                                let path = crate::files::with_page_suffix(&path);
+                                self.save_tab_to(self.active, &path);
+                            } else {
+                                self.open_path(&path);
+                            }
+                        }
+                        if ui.button("Cancel").clicked() {
                             close = true;
                         }
                     });

@@ -368,6 +368,8 @@ pub struct CanvasViewer<'a> {
     pub search: &'a mut String,
     /// A transform to impose this frame (zoom to fit).
     pub set_transform: Option<TSTransform>,
+    /// Progress (0..1) of the blocks computing now, as reported by their kernels.
+    pub progress: &'a HashMap<BlockId, f64>,
 }
 
 impl CanvasViewer<'_> {
@@ -471,8 +473,11 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         };
         let Some(v) = self.views.get(&id) else { return };
         ui.horizontal(|ui| {
-            if v.running {
+            if v.running || self.progress.contains_key(&id) {
                 ui.add(egui::Spinner::new().size(12.0));
+                if let Some(p) = self.progress.get(&id) {
+                    ui.label(RichText::new(format!("{:.0}%", p * 100.0)).small());
+                }
             }
             let text = if ui.visuals().dark_mode {
                 Color32::from_gray(235)

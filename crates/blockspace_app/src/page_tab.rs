@@ -317,7 +317,7 @@ impl PageTab {
                 v.error = Some(format!("unknown block type {:?}", b.type_id));
             }
             if let Some(d) = desc {
-                for spec in d.attrs.iter().filter(|s| s.visible(&b.attrs)).take(4) {
+                for spec in d.attrs.iter().filter(|s| s.visible(&b.attrs)).take(6) {
                     let value = b
                         .attrs
                         .get(spec.name)
