@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run TensorFlow conformance files through the kernel; prints failures and `N passed, M failed`.
     Conformance(cli::conformance::ConformanceArgs),
+    /// Time the kernel on the benchmark shapes B1–B5 against an f32 GEMM yardstick.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -28,6 +30,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let stderr = &mut std::io::stderr().lock();
     let code = match args.command {
         Some(Command::Conformance(a)) => cli::conformance::run(&a, stdout, stderr)?,
+        Some(Command::Bench(a)) => cli::bench::run(&a, stdout, stderr)?,
         None => {
             anyhow::bail!(
                 "the desktop window is not built into this binary yet; use a subcommand (see --help)"

@@ -1,3 +1,4 @@
 //! Headless subcommands of the `blockspace` binary. Each lives in its own file.
 
+pub mod bench;
 pub mod conformance;
