@@ -367,3 +367,38 @@ macro_rules! impl_simd_element {
 
 impl_simd_element!(f32, avx512_f32, avx2_f32);
 impl_simd_element!(f64, avx512_f64, avx2_f64);
+
+/// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
+///
+/// Only a hint (contents are unchanged): a large freshly allocated output is then faulted in
+/// a few 2 MiB pages at a time instead of thousands of 4 KiB pages. No-op elsewhere than Linux
+/// and for buffers below 4 MiB.
+pub(crate) fn advise_huge_pages<T>(buf: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: i32 = 14;
+        unsafe extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        let bytes = std::mem::size_of_val(buf);
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = buf.as_mut_ptr().cast::<u8>();
+        let addr = start as usize;
+        let first = addr.next_multiple_of(HUGE);
+        let end = (addr + bytes) / HUGE * HUGE;
+        if end <= first {
+            return;
+        }
+        // SAFETY: `[first, end)` is page-aligned and lies inside `buf`, which we borrow
+        // exclusively; MADV_HUGEPAGE only changes how the kernel backs those pages, never their
+        // contents, and its failure (ignored) leaves everything as it was.
+        unsafe {
+            madvise(start.add(first - addr).cast(), end - first, MADV_HUGEPAGE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}

@@ -317,6 +317,7 @@ pub(super) fn compute_on<T: Element>(
         kh_taps: (0..h_).map(|h| taps_1d(h, 1, p)).collect(),
     };
     let mut dx = vec![T::ZERO; rows * row_len];
+    crate::simd::advise_huge_pages(&mut dx);
     let done = AtomicUsize::new(0);
     let report_every = (rows / 100).max(1);
     let work = |row: usize, out: &mut [T], s: &mut Scratch| -> Result<(), KernelError> {
