@@ -6,9 +6,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayD, Axis, IxDyn, linalg::general_mat_mul};
 use rayon::prelude::*;
 
-use crate::conv3d_backprop_input::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, Padding,
-};
+use crate::conv3d_backprop_input::{Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, Padding};
 use crate::{Element, KernelContext, KernelError, conv3d_backprop_input_v2_with_params};
 
 /// One benchmark shape (NDHWC).
@@ -272,7 +270,9 @@ pub fn with_threads<R: Send>(
     threads: usize,
     f: impl FnOnce() -> R + Send,
 ) -> Result<R, rayon::ThreadPoolBuildError> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     Ok(pool.install(f))
 }
 

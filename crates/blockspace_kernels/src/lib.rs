@@ -42,10 +42,10 @@ mod simd;
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
 pub use conv3d_backprop_input::{
     Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
-    conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path, conv3d_backprop_input_v2_with_params,
-    reference,
+    conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path,
+    conv3d_backprop_input_v2_with_params, reference,
 };
 pub use element::Element;
+pub use error::KernelError;
 #[doc(hidden)]
 pub use simd::KernelPath;
-pub use error::KernelError;

@@ -189,11 +189,7 @@ macro_rules! x86_tile {
         /// `MR × NV` with `$lanes` lanes (`a`, `b`, `out` point at the slices' starts).
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        #[expect(
-            clippy::too_many_arguments,
-            clippy::needless_range_loop,
-            reason = "flat microkernel signature; fixed-size register arrays"
-        )]
+        #[expect(clippy::too_many_arguments, reason = "flat microkernel signature")]
         unsafe fn $name<const MR: usize, const NV: usize>(
             a: *const $t,
             lda: usize,
@@ -245,19 +241,30 @@ macro_rules! x86_tile {
 
 #[cfg(target_arch = "x86_64")]
 fn mask16(last: usize) -> u16 {
-    if last >= 16 { u16::MAX } else { (1u16 << last) - 1 }
+    if last >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << last) - 1
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 fn mask8(last: usize) -> u8 {
-    if last >= 8 { u8::MAX } else { (1u8 << last) - 1 }
+    if last >= 8 {
+        u8::MAX
+    } else {
+        (1u8 << last) - 1
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn mask_epi32(last: usize) -> __m256i {
     let last = i32::try_from(last).unwrap_or(i32::MAX);
-    _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(last),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -268,20 +275,56 @@ fn mask_epi64(last: usize) -> __m256i {
 }
 
 x86_tile!(
-    avx512_f32, "avx512f", f32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps,
-    _mm512_fmadd_ps, _mm512_storeu_ps, _mm512_mask_storeu_ps, mask16
+    avx512_f32,
+    "avx512f",
+    f32,
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps,
+    _mm512_mask_storeu_ps,
+    mask16
 );
 x86_tile!(
-    avx512_f64, "avx512f", f64, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd,
-    _mm512_fmadd_pd, _mm512_storeu_pd, _mm512_mask_storeu_pd, mask8
+    avx512_f64,
+    "avx512f",
+    f64,
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_set1_pd,
+    _mm512_fmadd_pd,
+    _mm512_storeu_pd,
+    _mm512_mask_storeu_pd,
+    mask8
 );
 x86_tile!(
-    avx2_f32, "avx2,fma", f32, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps,
-    _mm256_fmadd_ps, _mm256_storeu_ps, _mm256_maskstore_ps, mask_epi32
+    avx2_f32,
+    "avx2,fma",
+    f32,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps,
+    _mm256_maskstore_ps,
+    mask_epi32
 );
 x86_tile!(
-    avx2_f64, "avx2,fma", f64, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd,
-    _mm256_fmadd_pd, _mm256_storeu_pd, _mm256_maskstore_pd, mask_epi64
+    avx2_f64,
+    "avx2,fma",
+    f64,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_set1_pd,
+    _mm256_fmadd_pd,
+    _mm256_storeu_pd,
+    _mm256_maskstore_pd,
+    mask_epi64
 );
 
 /// The portable microkernel: same summation order, separate multiply and add.

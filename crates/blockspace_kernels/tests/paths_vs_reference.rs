@@ -37,22 +37,24 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         any::<u64>(),
     )
-        .prop_map(|(n, (d, h, w), (kd, kh, kw), st, dil, (ci, mi), same, ncdhw, seed)| Case {
-            n,
-            spatial: [d, h, w],
-            kernel: [kd, kh, kw],
-            strides: [st.0, st.1, st.2],
-            dilations: [dil.0, dil.1, dil.2],
-            c: CHANNELS[ci],
-            m: CHANNELS[mi],
-            padding: if same { Padding::Same } else { Padding::Valid },
-            format: if ncdhw {
-                DataFormat::Ncdhw
-            } else {
-                DataFormat::Ndhwc
+        .prop_map(
+            |(n, (d, h, w), (kd, kh, kw), st, dil, (ci, mi), same, ncdhw, seed)| Case {
+                n,
+                spatial: [d, h, w],
+                kernel: [kd, kh, kw],
+                strides: [st.0, st.1, st.2],
+                dilations: [dil.0, dil.1, dil.2],
+                c: CHANNELS[ci],
+                m: CHANNELS[mi],
+                padding: if same { Padding::Same } else { Padding::Valid },
+                format: if ncdhw {
+                    DataFormat::Ncdhw
+                } else {
+                    DataFormat::Ndhwc
+                },
+                seed,
             },
-            seed,
-        })
+        )
 }
 
 /// Deterministic values in [-1, 1).
@@ -102,7 +104,7 @@ fn problem(c: &Case) -> Option<Problem> {
         .collect();
     // Find the out_backprop shape the params expect.
     let mut out = [0usize; 3];
-    for i in 0..3 {
+    for (i, o) in out.iter_mut().enumerate() {
         let win = blockspace_kernels::conv3d_backprop_input::windowed_output_size(
             to_i64(c.spatial[i]),
             to_i64(c.kernel[i]),
@@ -111,20 +113,19 @@ fn problem(c: &Case) -> Option<Problem> {
             c.padding,
         )
         .ok()?;
-        out[i] = usize::try_from(win.output).ok()?;
+        *o = usize::try_from(win.output).ok()?;
     }
     let fshape = [c.kernel[0], c.kernel[1], c.kernel[2], c.c, c.m];
     let dshape = fmt.shape_from_ndhwc([c.n, out[0], out[1], out[2], c.m]);
-    let params =
-        Conv3dBackpropInputParams::new(&[5], &sizes, &fshape, &dshape, &attrs).ok()?;
-    let filter = ArrayD::from_shape_vec(
-        IxDyn(&fshape),
-        fill(fshape.iter().product(), c.seed),
-    )
-    .ok()?;
+    let params = Conv3dBackpropInputParams::new(&[5], &sizes, &fshape, &dshape, &attrs).ok()?;
+    let filter =
+        ArrayD::from_shape_vec(IxDyn(&fshape), fill(fshape.iter().product(), c.seed)).ok()?;
     let dy = ArrayD::from_shape_vec(
         IxDyn(&dshape),
-        fill(dshape.iter().product(), c.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        fill(
+            dshape.iter().product(),
+            c.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        ),
     )
     .ok()?;
     Some(Problem {
@@ -139,13 +140,9 @@ fn problem(c: &Case) -> Option<Problem> {
 fn check<T: Element>(pr: &Problem, rtol: f64) -> Result<(), TestCaseError> {
     let filter = pr.filter.mapv(T::from_f64);
     let dy = pr.dy.mapv(T::from_f64);
-    let want = reference::conv3d_backprop_input_v2(
-        pr.sizes.view(),
-        filter.view(),
-        dy.view(),
-        &pr.attrs,
-    )
-    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let want =
+        reference::conv3d_backprop_input_v2(pr.sizes.view(), filter.view(), dy.view(), &pr.attrs)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
     // S = Σ|F·dy| per element, in f64.
     let scale = reference::conv3d_backprop_input_v2(
         pr.sizes.view(),

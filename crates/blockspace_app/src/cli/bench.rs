@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use blockspace_kernels::bench::{BenchCase, CASES, GEMM_YARDSTICK, Timing, gemm_yardstick, time, with_threads};
+use blockspace_kernels::bench::{
+    BenchCase, CASES, GEMM_YARDSTICK, Timing, gemm_yardstick, time, with_threads,
+};
 use blockspace_kernels::{Element, KernelContext};
 
 /// Arguments of `blockspace bench`.
@@ -57,7 +59,11 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
             Some(c) => cases.push(c),
             None => {
                 let known: Vec<&str> = CASES.iter().map(|c| c.name).collect();
-                writeln!(err, "error: unknown case {name:?} (known: {})", known.join(", "))?;
+                writeln!(
+                    err,
+                    "error: unknown case {name:?} (known: {})",
+                    known.join(", ")
+                )?;
                 return Ok(2);
             }
         }

@@ -19,6 +19,8 @@ use crate::{Element, KernelContext, KernelError};
 
 /// Problems with fewer multiply-adds than this run on the calling thread.
 const SERIAL_MACS: usize = 1 << 20;
+/// L2 budget for one channel block's packed panels (Zen 4: 1 MiB L2 per core).
+const PANEL_BYTES: usize = 480 << 10;
 /// Target multiply-adds per parallel task.
 const TASK_MACS: usize = 1 << 18;
 
@@ -93,9 +95,19 @@ fn phases(p: &Conv3dBackpropInputParams) -> Vec<Phase> {
 }
 
 /// Splits `nvec` vectors of channels into balanced blocks of at most `isa.nv_max()`.
-fn channel_blocks(c: usize, m: usize, taps: usize, lanes: usize, isa: Isa) -> Vec<ChannelBlock> {
+fn channel_blocks(
+    c: usize,
+    m: usize,
+    taps: usize,
+    lanes: usize,
+    size: usize,
+    isa: Isa,
+) -> Vec<ChannelBlock> {
     let nvec = c.div_ceil(lanes);
-    let nblocks = nvec.div_ceil(isa.nv_max());
+    // Widest tile whose panels (all taps × M) stay within the L2 budget.
+    let vec_bytes = (taps * m * lanes * size).max(1);
+    let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
+    let nblocks = nvec.div_ceil(nv_fit);
     let mut blocks = Vec::with_capacity(nblocks);
     let (mut v0, mut panel) = (0, 0);
     for b in 0..nblocks {
@@ -114,7 +126,11 @@ fn channel_blocks(c: usize, m: usize, taps: usize, lanes: usize, isa: Isa) -> Ve
 }
 
 /// The filter packed per channel block as `[tap][m][nv·lanes]`, zero-padded past `C`.
-fn pack_filter<T: Element>(filter: &ArrayView5<'_, T>, blocks: &[ChannelBlock], lanes: usize) -> Vec<T> {
+fn pack_filter<T: Element>(
+    filter: &ArrayView5<'_, T>,
+    blocks: &[ChannelBlock],
+    lanes: usize,
+) -> Vec<T> {
     let (kd, kh, kw, _, m) = filter.dim();
     let total: usize = blocks.iter().map(|b| kd * kh * kw * m * b.nv * lanes).sum();
     let mut out = vec![T::ZERO; total];
@@ -177,21 +193,22 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             return;
         }
         let ldo = p.strides[2] * c_;
-        for ph in &self.phases {
-            if ph.taps.is_empty() {
-                continue;
-            }
-            s.row_taps.clear();
-            for &(kd, od) in kdl {
-                for &(kh, oh) in khl {
-                    let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
-                    for &(kw, ow0) in &ph.taps {
-                        let tap = (kd * kh_ + kh) * kw_ + kw;
-                        s.row_taps.push((tap, base + ow0 * signed(m_)));
+        // Block-major, so one block's packed panels stay in L2 while all its tiles run.
+        for blk in &self.blocks {
+            for ph in &self.phases {
+                if ph.taps.is_empty() {
+                    continue;
+                }
+                s.row_taps.clear();
+                for &(kd, od) in kdl {
+                    for &(kh, oh) in khl {
+                        let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
+                        for &(kw, ow0) in &ph.taps {
+                            let tap = (kd * kh_ + kh) * kw_ + kw;
+                            s.row_taps.push((tap, base + ow0 * signed(m_)));
+                        }
                     }
                 }
-            }
-            for blk in &self.blocks {
                 let mr_max = self.isa.mr_max(blk.nv);
                 let stride_b = m_ * blk.nv * self.lanes;
                 let last = blk.len - (blk.nv - 1) * self.lanes;
@@ -296,7 +313,7 @@ pub(super) fn compute_on<T: Element>(
     let size = std::mem::size_of::<T>();
     let lanes = isa.lanes(size);
     let ntaps: usize = p.kernel.iter().product();
-    let blocks = channel_blocks(p.c, p.m, ntaps, lanes, isa);
+    let blocks = channel_blocks(p.c, p.m, ntaps, lanes, size, isa);
     let packed_len: usize = blocks.iter().map(|b| ntaps * p.m * b.nv * lanes).sum();
     ctx.limit
         .check("the packed filter", packed_len as u64, size as u64)?;
@@ -324,10 +341,10 @@ pub(super) fn compute_on<T: Element>(
         ctx.check_cancelled()?;
         plan.row(row, out, s);
         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress {
-            if finished % report_every == 0 || finished == rows {
-                progress(finished as f64 / rows as f64);
-            }
+        if let Some(progress) = &ctx.progress
+            && (finished.is_multiple_of(report_every) || finished == rows)
+        {
+            progress(finished as f64 / rows as f64);
         }
         Ok(())
     };
