@@ -23,11 +23,11 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m256i, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps,
-    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskstore_pd, _mm256_maskstore_ps, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_fmadd_pd,
-    _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
+    __m256i, _MM_HINT_T0, _mm_prefetch, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd,
+    _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskstore_pd, _mm256_maskstore_ps,
+    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
+    _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
     _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
     _mm512_storeu_pd, _mm512_storeu_ps,
 };
@@ -207,19 +207,31 @@ macro_rules! x86_tile {
                 unsafe {
                     let mut ap = a.add(ao);
                     let mut bp = b.add(bo);
-                    for _ in 0..k {
-                        let mut bv = [$zero(); NV];
-                        for v in 0..NV {
-                            bv[v] = $load(bp.add(v * $lanes));
-                        }
+                    let mut kk = 0;
+                    while kk < k {
+                        // Prefetch the next tile's rows (usually the next MR rows of `a`), one
+                        // cache line per row per line of `k`; prefetches never fault.
                         for r in 0..MR {
-                            let av = $set1(*ap.add(r * lda));
-                            for v in 0..NV {
-                                acc[r][v] = $fmadd(av, bv[v], acc[r][v]);
-                            }
+                            _mm_prefetch::<_MM_HINT_T0>(
+                                ap.wrapping_add((MR + r) * lda).cast::<i8>(),
+                            );
                         }
-                        ap = ap.add(1);
-                        bp = bp.add(NV * $lanes);
+                        let end = k.min(kk + 64 / std::mem::size_of::<$t>());
+                        for _ in kk..end {
+                            let mut bv = [$zero(); NV];
+                            for v in 0..NV {
+                                bv[v] = $load(bp.add(v * $lanes));
+                            }
+                            for r in 0..MR {
+                                let av = $set1(*ap.add(r * lda));
+                                for v in 0..NV {
+                                    acc[r][v] = $fmadd(av, bv[v], acc[r][v]);
+                                }
+                            }
+                            ap = ap.add(1);
+                            bp = bp.add(NV * $lanes);
+                        }
+                        kk = end;
                     }
                 }
             }
@@ -416,7 +428,7 @@ impl_simd_element!(f64, avx512_f64, avx2_f64);
 /// Only a hint (contents are unchanged): a large freshly allocated output is then faulted in
 /// a few 2 MiB pages at a time instead of thousands of 4 KiB pages. No-op elsewhere than Linux
 /// and for buffers below 4 MiB.
-pub(crate) fn advise_huge_pages<T>(buf: &mut [T]) {
+fn advise_huge_pages_uninit<T>(buf: &mut [std::mem::MaybeUninit<T>]) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
@@ -444,4 +456,60 @@ pub(crate) fn advise_huge_pages<T>(buf: &mut [T]) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = buf;
+}
+
+/// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled (while it
+/// is hot in cache) and handed to `f(scratch, row_index, row)`, with one `init()` scratch per
+/// task. Rows run in parallel on the rayon pool (at least `min_rows` per task) unless
+/// `parallel` is false. This avoids `calloc`'s serial
+/// zeroing pass over a recycled multi-megabyte output.
+///
+/// # Errors
+/// The first error of `f` (the partial buffer is freed).
+pub(crate) fn build_rows<T, E, S>(
+    rows: usize,
+    row_len: usize,
+    parallel: bool,
+    min_rows: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [T]) -> Result<(), E> + Sync + Send,
+) -> Result<Vec<T>, E>
+where
+    T: Copy + Default + Send + Sync,
+    E: Send,
+{
+    use rayon::prelude::*;
+    use std::mem::MaybeUninit;
+
+    let len = rows * row_len;
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    if len == 0 {
+        return Ok(v);
+    }
+    advise_huge_pages_uninit(v.spare_capacity_mut());
+    let spare = &mut v.spare_capacity_mut()[..len];
+    let one = |s: &mut S, row: usize, chunk: &mut [MaybeUninit<T>]| {
+        chunk.fill(MaybeUninit::new(T::default()));
+        // SAFETY: every element of `chunk` was initialised by the `fill` just above, and
+        // `MaybeUninit<T>` has the same layout as `T`.
+        let init =
+            unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast::<T>(), chunk.len()) };
+        f(s, row, init)
+    };
+    if parallel {
+        spare
+            .par_chunks_mut(row_len)
+            .with_min_len(min_rows.max(1))
+            .enumerate()
+            .try_for_each_init(&init, |s, (row, chunk)| one(s, row, chunk))?;
+    } else {
+        let mut s = init();
+        for (row, chunk) in spare.chunks_mut(row_len).enumerate() {
+            one(&mut s, row, chunk)?;
+        }
+    }
+    // SAFETY: every chunk of the first `len` elements was initialised (errors and panics
+    // return before this point, dropping `v` with length 0), and `len ≤ capacity`.
+    unsafe { v.set_len(len) };
+    Ok(v)
 }

@@ -11,7 +11,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
-use rayon::prelude::*;
 
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, SimdElement, Tile};
@@ -333,11 +332,9 @@ pub(super) fn compute_on<T: Element>(
         kd_taps: (0..d_).map(|d| taps_1d(d, 0, p)).collect(),
         kh_taps: (0..h_).map(|h| taps_1d(h, 1, p)).collect(),
     };
-    let mut dx = vec![T::ZERO; rows * row_len];
-    crate::simd::advise_huge_pages(&mut dx);
     let done = AtomicUsize::new(0);
     let report_every = (rows / 100).max(1);
-    let work = |row: usize, out: &mut [T], s: &mut Scratch| -> Result<(), KernelError> {
+    let work = |s: &mut Scratch, row: usize, out: &mut [T]| -> Result<(), KernelError> {
         ctx.check_cancelled()?;
         plan.row(row, out, s);
         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -349,18 +346,10 @@ pub(super) fn compute_on<T: Element>(
         Ok(())
     };
     let macs_per_row = (row_len * ntaps * p.m).max(1);
-    if macs_per_row.saturating_mul(rows) < SERIAL_MACS || rayon::current_num_threads() == 1 {
-        let mut s = Scratch::default();
-        for (row, out) in dx.chunks_exact_mut(row_len).enumerate() {
-            work(row, out, &mut s)?;
-        }
-    } else {
-        let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
-        dx.par_chunks_mut(row_len)
-            .with_min_len(min_rows)
-            .enumerate()
-            .try_for_each_init(Scratch::default, |s, (row, out)| work(row, out, s))?;
-    }
+    let parallel =
+        macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
+    let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
+    let dx = crate::simd::build_rows(rows, row_len, parallel, min_rows, Scratch::default, work)?;
     Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })
