@@ -304,6 +304,22 @@ pub(super) fn compute_on<T: Element>(
 ) -> Result<Array5<T>, KernelError> {
     let [d_, h_, w_] = p.input_spatial;
     let shape = (p.n, d_, h_, w_, p.c);
+    // A 1×1×1 filter with unit strides is one GEMM over all positions: run it as rows of
+    // whole `(n, d)` planes (same memory layout), so tiles are long and never split at `h`.
+    let flat;
+    let p = if p.kernel == [1, 1, 1] && p.strides == [1, 1, 1] && p.input_spatial == p.out_spatial {
+        flat = Conv3dBackpropInputParams {
+            n: p.n * d_,
+            input_spatial: [1, 1, h_ * w_],
+            out_spatial: [1, 1, h_ * w_],
+            pad_before: [0, 0, 0],
+            ..p.clone()
+        };
+        &flat
+    } else {
+        p
+    };
+    let [d_, h_, w_] = p.input_spatial;
     let row_len = w_ * p.c;
     let rows = p.n * d_ * h_;
     if row_len == 0 || rows == 0 {
