@@ -177,7 +177,7 @@ fn check<T: Element>(pr: &Problem, rtol: f64) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn every_path_matches_reference(c in case()) {
@@ -248,4 +248,75 @@ fn result_is_identical_for_any_thread_count() {
     for threads in [2, 3, 5] {
         assert_eq!(one, run(threads), "{threads} threads differ from 1");
     }
+}
+
+#[test]
+fn pointwise_filters_match_reference() {
+    for (strides, padding, format) in [
+        ([1, 1, 1], Padding::Valid, DataFormat::Ndhwc),
+        ([1, 1, 1], Padding::Same, DataFormat::Ncdhw),
+        ([2, 1, 3], Padding::Same, DataFormat::Ndhwc),
+    ] {
+        for (c, m) in [(17, 33), (64, 7), (1, 1)] {
+            let case = Case {
+                n: 2,
+                spatial: [3, 4, 13],
+                kernel: [1, 1, 1],
+                strides,
+                dilations: [1, 2, 1],
+                c,
+                m,
+                padding,
+                format,
+                seed: (c * 7 + m) as u64,
+            };
+            let pr = problem(&case).expect("valid case");
+            check::<f32>(&pr, 1e-5).expect("f32");
+            check::<f64>(&pr, 2e-14).expect("f64");
+        }
+    }
+}
+
+#[test]
+fn cancel_and_progress() {
+    use std::sync::{Arc, Mutex};
+    let case = Case {
+        n: 1,
+        spatial: [8, 8, 8],
+        kernel: [3, 3, 3],
+        strides: [1, 1, 1],
+        dilations: [1, 1, 1],
+        c: 16,
+        m: 16,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 3,
+    };
+    let pr = problem(&case).expect("valid case");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let ctx = KernelContext {
+        progress: Some(Arc::new(move |f| sink.lock().expect("lock").push(f))),
+        ..KernelContext::default()
+    };
+    blockspace_kernels::conv3d_backprop_input_v2_with_params(
+        &pr.params,
+        pr.filter.view(),
+        pr.dy.view(),
+        &ctx,
+    )
+    .expect("runs");
+    let seen = seen.lock().expect("lock");
+    assert!(!seen.is_empty(), "progress was reported");
+    assert!(seen.iter().any(|&f| f >= 1.0), "progress reaches 1: {seen:?}");
+    let ctx = KernelContext::default();
+    ctx.cancel.cancel();
+    let err = blockspace_kernels::conv3d_backprop_input_v2_with_params(
+        &pr.params,
+        pr.filter.view(),
+        pr.dy.view(),
+        &ctx,
+    )
+    .expect_err("cancelled");
+    assert!(matches!(err, blockspace_kernels::KernelError::Cancelled), "{err}");
 }
