@@ -246,6 +246,33 @@ impl BlockspaceApp {
 
     /// Saves tab `idx` to `path`. Errors are shown in a dialog.
     pub fn save_tab_to(&mut self, idx: usize, path: &Path) -> bool {
+        let reg = Arc::clone(&self.registry);
+        let Some(tab) = self.tabs.get_mut(idx) else {
+            return false;
+        };
+        // Saving into another folder keeps relative .npy paths pointing at the same files.
+        let old_dir = tab.base_dir().or_else(|| std::env::current_dir().ok());
+        let new_dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf);
+        if let (Some(old), Some(new)) = (old_dir, new_dir)
+            && old != new
+        {
+            let cmd = blockspace_graph::file::rebase_paths_command(&reg, &tab.page, &old, &new);
+            if !matches!(&cmd, Command::Batch(c) if c.is_empty())
+                && let Err(e) = tab.apply(
+                    &reg,
+                    Edit {
+                        label: "Rebase .npy paths".into(),
+                        cmd,
+                    },
+                )
+            {
+                self.error("Could not rebase the .npy paths", &e);
+                return false;
+            }
+        }
         let Some(tab) = self.tabs.get_mut(idx) else {
             return false;
         };
@@ -663,12 +690,13 @@ impl BlockspaceApp {
             DialogPurpose::AttrPath { tab, block, attr } => {
                 if let Some(idx) = self.tab_index(tab) {
                     let base = self.tabs[idx].base_dir();
-                    let value = match base
-                        .and_then(|b| first.strip_prefix(&b).ok().map(Path::to_path_buf))
-                    {
-                        Some(rel) => rel.to_string_lossy().into_owned(),
-                        None => first.to_string_lossy().into_owned(),
-                    };
+                    // Stored relative to the page file, so the page folder can move.
+                    let value = match base {
+                        Some(b) => blockspace_graph::file::relative_path(&b, &first),
+                        None => first.clone(),
+                    }
+                    .to_string_lossy()
+                    .replace('\\', "/");
                     self.active = idx;
                     self.set_attr(BlockId(block), &attr, AttrValue::Str(value));
                 }
@@ -824,11 +852,16 @@ impl BlockspaceApp {
                 });
                 if ui
                     .button("Open by path…")
-                    .on_hover_text("Type the path of a page file (when no file dialog is available)")
+                    .on_hover_text(
+                        "Type the path of a page file (when no file dialog is available)",
+                    )
                     .clicked()
                 {
                     let dir = self.tab().and_then(PageTab::base_dir).unwrap_or_default();
-                    self.dialog = Some(Dialog::PathPrompt { save_as: false, text: dir.join("").display().to_string() });
+                    self.dialog = Some(Dialog::PathPrompt {
+                        save_as: false,
+                        text: dir.join("").display().to_string(),
+                    });
                 }
                 if ui.button("Open demo page").clicked() {
                     self.open_demo();
@@ -841,14 +874,19 @@ impl BlockspaceApp {
                 }
                 if ui
                     .button("Save to path…")
-                    .on_hover_text("Type the file path to save to (when no file dialog is available)")
+                    .on_hover_text(
+                        "Type the file path to save to (when no file dialog is available)",
+                    )
                     .clicked()
                 {
                     let text = self.tab().map_or_else(String::new, |t| match &t.path {
                         Some(p) => p.display().to_string(),
                         None => format!("{}{}", t.title, crate::files::PAGE_SUFFIX),
                     });
-                    self.dialog = Some(Dialog::PathPrompt { save_as: true, text });
+                    self.dialog = Some(Dialog::PathPrompt {
+                        save_as: true,
+                        text,
+                    });
                 }
                 if UiCommand::CloseTab.menu_button(ui, true) {
                     self.run_command(UiCommand::CloseTab);

@@ -474,7 +474,6 @@ fn channel_mismatch_is_shown_on_the_block() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path(), vec![]);
     wait_run(&mut h);
-    // The demo's conv block: make the filter's dtype disagree with out_backprop's.
     let conv = h
         .state()
         .tab()
@@ -484,6 +483,7 @@ fn channel_mismatch_is_shown_on_the_block() {
         .find(|b| b.type_id == "Conv3DBackpropInputV2")
         .unwrap()
         .id;
+    // The demo's conv block: give the filter more output channels than out_backprop has.
     let filter = h
         .state()
         .tab()
@@ -494,13 +494,38 @@ fn channel_mismatch_is_shown_on_the_block() {
         .unwrap()
         .from
         .block;
+    let shape = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .block(filter)
+        .unwrap()
+        .attrs
+        .get("shape")
+        .cloned();
+    let Some(AttrValue::IntList(mut dims)) = shape else {
+        panic!("filter shape attr")
+    };
+    dims[4] += 3;
     h.state_mut()
-        .set_attr(filter, "dtype", AttrValue::Str("float64".into()));
+        .set_attr(filter, "shape", AttrValue::IntList(dims));
     wait_run(&mut h);
     let tab = h.state_mut().tab_mut().unwrap();
     let reg = blockspace_graph::Registry::builtin();
     let err = tab.block_check(&reg, conv).unwrap().unwrap_err();
-    assert!(!err.message.is_empty(), "the conv block has an error");
+    println!("channel mismatch message: {err}");
+    assert!(
+        err.message.contains("channel"),
+        "the conv block's error names the channel mismatch: {err}"
+    );
+    assert!(
+        tab.cached_views()
+            .get(&conv)
+            .and_then(|v| v.error.clone())
+            .is_some(),
+        "the canvas shows it on the conv block"
+    );
     // The canvas shows a badge with the message as tooltip; the status bar counts the problem.
     h.run_steps(2);
     h.get_by_label("⚠");
@@ -739,4 +764,76 @@ fn autosave_writes_recovery_and_restores() {
         restored.is_some_and(blockspace_app::page_tab::PageTab::is_dirty),
         "the unsaved page came back, still unsaved"
     );
+}
+
+#[test]
+fn long_run_keeps_ui_responsive_and_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_steps(2);
+    let s = |v: &str| AttrValue::Str(v.to_owned());
+    let app = h.state_mut();
+    app.tab_mut().unwrap().auto_run = false;
+    let sizes = app.add_block("Input", [0.0, 0.0], None, None).unwrap();
+    app.set_attr(sizes, "dtype", s("int32"));
+    app.set_attr(sizes, "values", s("1, 64, 128, 128, 32"));
+    let filter = app.add_block("Input", [0.0, 200.0], None, None).unwrap();
+    app.set_attr(filter, "mode", s("fill"));
+    app.set_attr(filter, "value", AttrValue::Float(0.5));
+    app.set_attr(filter, "shape", AttrValue::IntList(vec![3, 3, 3, 32, 32]));
+    let grad = app.add_block("Input", [0.0, 400.0], None, None).unwrap();
+    app.set_attr(grad, "mode", s("fill"));
+    app.set_attr(grad, "value", AttrValue::Float(1.0));
+    app.set_attr(grad, "shape", AttrValue::IntList(vec![1, 64, 128, 128, 32]));
+    let conv = app
+        .add_block("Conv3DBackpropInputV2", [400.0, 200.0], None, None)
+        .unwrap();
+    for (port, from) in [sizes, filter, grad].into_iter().enumerate() {
+        assert!(
+            app.connect(
+                OutPort {
+                    block: from,
+                    port: 0
+                },
+                InPort { block: conv, port }
+            ),
+            "wired"
+        );
+    }
+    h.run_steps(2);
+    // F5 runs; frames keep coming quickly while the kernel works on the executor thread.
+    h.key_press(Key::F5);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let t0 = Instant::now();
+        h.step();
+        slowest = slowest.max(t0.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        h.state().tab().unwrap().run.active,
+        "the run is still going (the kernel takes seconds)"
+    );
+    assert!(
+        slowest < Duration::from_millis(200),
+        "the UI kept drawing during the run (slowest frame {slowest:?})"
+    );
+    h.get_by_label_contains("Running");
+    // Escape cancels; the run ends soon and says so.
+    h.key_press(Key::Escape);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.state().tab().unwrap().run.active {
+        h.step();
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled run ended within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let last = h.state().tab().unwrap().run.last.unwrap();
+    assert!(last.1, "the run was cancelled");
+    h.run_steps(2);
+    h.get_by_label("Run cancelled");
 }
