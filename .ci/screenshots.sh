@@ -26,15 +26,22 @@ if [ "${#need[@]}" -gt 0 ]; then
         libgl1-mesa-dri libegl1 libxkbcommon-x11-0 imagemagick xdotool >/dev/null
 fi
 
-cargo build --release -p blockspace_app --bin blockspace
-# Copy the binary at once: a shared target directory may be rebuilt from another checkout.
+# Copy the binary at once: a target directory shared with other checkouts may hold another
+# checkout's `blockspace` (cargo does not copy a fresh binary again), so check it is this one's
+# (it takes page paths) and relink when it is not.
 WORK="$(mktemp -d)"
-cp "$CARGO_TARGET_DIR/release/blockspace" "$WORK/blockspace"
+for attempt in 1 2 3; do
+    cargo build --release -p blockspace_app --bin blockspace
+    cp "$CARGO_TARGET_DIR/release/blockspace" "$WORK/blockspace"
+    "$WORK/blockspace" --help | grep -q "PAGES" && break
+    [ "$attempt" = 3 ] && { echo "could not get this checkout's blockspace binary" >&2; exit 1; }
+    touch crates/blockspace_app/src/main.rs
+done
 BIN="$WORK/blockspace"
 
 DISPLAY_NUM="${DISPLAY_NUM:-97}"
 export DISPLAY=":$DISPLAY_NUM"
-Xvfb "$DISPLAY" -screen 0 1440x900x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb "$DISPLAY" -screen 0 1400x880x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
 APP_PID=""
 cleanup() {
@@ -66,7 +73,7 @@ shoot() { # name, then the app's arguments
         exit 1
     fi
     # Move the pointer out of the way so no tooltip covers the page.
-    xdotool mousemove 1439 899 || true
+    xdotool mousemove 1399 879 || true
     sleep 0.5
     import -window root "$OUT_DIR/$name.png"
     echo "screenshot: $OUT_DIR/$name.png"

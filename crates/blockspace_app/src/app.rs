@@ -1434,10 +1434,31 @@ impl BlockspaceApp {
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
-        let reg = Arc::clone(&self.registry);
-        egui::ScrollArea::vertical()
-            .id_salt("side-scroll")
+        // Inspector on top, result below; each scrolls on its own and the split is resizable.
+        egui::Panel::top("inspector-panel")
+            .resizable(true)
+            .default_size(ui.available_height() * 0.4)
+            .min_size(120.0)
             .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("inspector-scroll")
+                    .auto_shrink([false, true])
+                    .show(ui, |ui| self.inspector_ui(ui));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            // Fit the heatmap into the panel (headers, stats and sliders take about 260 points).
+            self.viewer.heatmap_max_height = (ui.available_height() - 225.0).clamp(120.0, 420.0);
+            egui::ScrollArea::vertical()
+                .id_salt("viewer-scroll")
+                .auto_shrink([false, false])
+                .show(ui, |ui| self.viewer_ui(ui));
+        });
+    }
+
+    fn inspector_ui(&mut self, ui: &mut egui::Ui) {
+        let reg = Arc::clone(&self.registry);
+        {
+            {
                 ui.heading("Inspector");
                 let Some(tab) = self.tabs.get_mut(self.active) else {
                     return;
@@ -1501,9 +1522,8 @@ impl BlockspaceApp {
                         }
                     }
                 }
-                ui.separator();
-                self.viewer_ui(ui);
-            });
+            }
+        }
     }
 
     fn viewer_ui(&mut self, ui: &mut egui::Ui) {

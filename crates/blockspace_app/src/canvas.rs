@@ -272,6 +272,7 @@ pub fn snarl_style() -> SnarlStyle {
             stroke: egui::Stroke::NONE,
         }),
         collapsible: Some(false),
+        header_drag_space: Some(egui::vec2(0.0, 0.0)),
         centering: Some(true),
         min_scale: Some(0.2),
         max_scale: Some(2.0),

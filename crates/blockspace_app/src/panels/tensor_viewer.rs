@@ -131,6 +131,8 @@ pub struct TensorViewer {
     table_col_page: usize,
     /// Number of slice textures built since start (for tests: browsing must not rebuild per frame).
     pub texture_builds: usize,
+    /// Tallest the heatmap may be (the app fits it to the panel).
+    pub heatmap_max_height: f32,
 }
 
 impl Default for TensorViewer {
@@ -149,6 +151,7 @@ impl Default for TensorViewer {
             table_row_page: 0,
             table_col_page: 0,
             texture_builds: 0,
+            heatmap_max_height: 240.0,
         }
     }
 }
@@ -408,14 +411,14 @@ impl TensorViewer {
             axis_names(rank, None)
         };
 
-        // Header: shape, dtype, buttons.
-        ui.horizontal_wrapped(|ui| {
-            let dims: Vec<String> = shape
-                .iter()
-                .zip(&names)
-                .map(|(n, name)| format!("{name}={n}"))
-                .collect();
-            ui.label(egui::RichText::new(format!("{} [{}]", t.dtype, dims.join(", "))).strong());
+        // Header: dtype and shape, then the buttons.
+        let dims: Vec<String> = shape
+            .iter()
+            .zip(&names)
+            .map(|(n, name)| format!("{name}={n}"))
+            .collect();
+        ui.label(egui::RichText::new(format!("{} [{}]", t.dtype, dims.join(", "))).strong());
+        ui.horizontal(|ui| {
             if ui
                 .button("Export .npy…")
                 .on_hover_text("Save this tensor as a NumPy .npy file (in its own dtype)")
@@ -425,7 +428,10 @@ impl TensorViewer {
             }
             if ui
                 .button("Copy as text")
-                .on_hover_text("Copy the values to the clipboard (the whole tensor when it has at most 100 000 elements, else the visible slice)")
+                .on_hover_text(
+                    "Copy the values to the clipboard (the whole tensor when it has at most \
+                     100 000 elements, else the visible slice)",
+                )
                 .clicked()
             {
                 ui.ctx().copy_text(self.as_text(t, &names));
@@ -519,7 +525,8 @@ impl TensorViewer {
                     [48.0, 18.0],
                     egui::Label::new(format!("{} (of {n})", names[ax])),
                 );
-                ui.add(egui::Slider::new(&mut self.index[ax], 0..=n - 1).text(names[ax].clone()));
+                ui.add(egui::Slider::new(&mut self.index[ax], 0..=n - 1))
+                    .on_hover_text(format!("index along {}", names[ax]));
             });
         }
     }
@@ -530,7 +537,7 @@ impl TensorViewer {
         let bar_w = 14.0;
         let label_w = 70.0;
         let avail = ui.available_width() - bar_w - label_w - 16.0;
-        let max_h = 240.0_f32;
+        let max_h = self.heatmap_max_height;
         let aspect = rows as f32 / cols.max(1) as f32;
         let mut w = avail.max(60.0);
         let mut h = w * aspect;
