@@ -439,10 +439,23 @@ impl BlockspaceApp {
             .to_owned();
         let mut cmds = vec![cmd.clone()];
         if let Some(from) = from {
+            // The first input that accepts the dragged tensor's dtype.
+            let dtype = tab
+                .block_check(&reg, from.block)
+                .and_then(Result::ok)
+                .and_then(|metas| metas.get(from.port).map(|m| m.dtype));
+            let port = reg
+                .get(type_id)
+                .and_then(|d| {
+                    d.inputs
+                        .iter()
+                        .position(|p| dtype.is_some_and(|t| p.dtypes.contains(&t)))
+                })
+                .unwrap_or(0);
             cmds.push(Command::Connect {
                 wire: Wire {
                     from,
-                    to: InPort { block: id, port: 0 },
+                    to: InPort { block: id, port },
                 },
             });
         }

@@ -192,6 +192,8 @@ pub struct CanvasGeometry {
     pub input_rows: HashMap<(BlockId, usize), Rect>,
     /// Output pin rows (graph coordinates).
     pub output_rows: HashMap<(BlockId, usize), Rect>,
+    /// Error badges (graph coordinates).
+    pub badges: HashMap<BlockId, Rect>,
 }
 
 impl Default for CanvasGeometry {
@@ -202,6 +204,7 @@ impl Default for CanvasGeometry {
             node_rects: Vec::new(),
             input_rows: HashMap::new(),
             output_rows: HashMap::new(),
+            badges: HashMap::new(),
         }
     }
 }
@@ -232,6 +235,12 @@ impl CanvasGeometry {
         let node = self.node_rects.iter().find(|(id, _)| *id == block)?.1;
         let row = self.output_rows.get(&(block, port))?;
         Some(self.to_screen * egui::pos2(node.right(), row.center().y))
+    }
+
+    /// Screen position of a block's error badge, if it shows one.
+    #[must_use]
+    pub fn badge_screen(&self, block: BlockId) -> Option<Pos2> {
+        Some(self.to_screen * self.badges.get(&block)?.center())
     }
 
     /// Screen rectangle of a block.
@@ -496,12 +505,11 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
                 .extend(),
             );
             if let Some(err) = &v.error {
-                ui.label(
-                    RichText::new("⚠")
-                        .color(ui.visuals().error_fg_color)
-                        .strong(),
-                )
-                .on_hover_text(err);
+                let badge = RichText::new("⚠")
+                    .color(ui.visuals().error_fg_color)
+                    .strong();
+                let r = ui.label(badge).on_hover_text(err);
+                self.geometry.badges.insert(id, r.rect);
             }
         });
     }

@@ -68,3 +68,91 @@ fn render_app() {
         egui::Theme::Light,
     );
 }
+
+fn harness(theme: egui::Theme) -> (Harness<'static, BlockspaceApp>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().to_path_buf();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 880.0))
+        .with_theme(theme)
+        .wgpu()
+        .build_eframe(move |cc| {
+            BlockspaceApp::new(
+                &cc.egui_ctx,
+                AppOptions {
+                    pages: vec![],
+                    state_dir: Some(state),
+                    no_recovery_offer: true,
+                },
+            )
+        });
+    for _ in 0..20 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (h, dir)
+}
+
+/// The pictures in docs/user-guide.md:
+///
+/// ```sh
+/// WGPU_BACKEND=vulkan cargo test --release -p blockspace_app --test debug_render -- --ignored user_guide_pictures
+/// ```
+#[test]
+#[ignore = "writes docs/user-guide-*.png"]
+fn user_guide_pictures() {
+    use egui_kittest::kittest::Queryable as _;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    // The search menu, light theme.
+    let (mut h, _dir) = harness(egui::Theme::Light);
+    h.get_by_label("➕ Add block").click();
+    h.run_steps(3);
+    h.get_by_label_contains("Search blocks").type_text("conv");
+    h.run_steps(3);
+    h.render()
+        .expect("render")
+        .save(docs.join("user-guide-add-block.png"))
+        .expect("save png");
+    // A channel mismatch, shown on the block and in the inspector.
+    let (mut h, _dir) = harness(egui::Theme::Dark);
+    let tab = h.state().tab().expect("tab");
+    let conv = tab
+        .page
+        .blocks()
+        .find(|b| b.type_id == "Conv3DBackpropInputV2")
+        .expect("conv")
+        .id;
+    let filter = tab
+        .page
+        .wires()
+        .find(|w| w.to.block == conv && w.to.port == 1)
+        .expect("filter wire")
+        .from
+        .block;
+    h.state_mut().set_attr(
+        filter,
+        "shape",
+        blockspace_graph::AttrValue::IntList(vec![3, 3, 3, 2, 7]),
+    );
+    for _ in 0..10 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Hover the error badge so its tooltip shows.
+    let badge = h
+        .state()
+        .tab()
+        .expect("tab")
+        .geometry
+        .badge_screen(conv)
+        .expect("error badge on screen");
+    h.hover_at(badge);
+    for _ in 0..10 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(40));
+    }
+    h.render()
+        .expect("render")
+        .save(docs.join("user-guide-error.png"))
+        .expect("save png");
+}

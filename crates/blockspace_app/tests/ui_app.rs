@@ -526,10 +526,27 @@ fn channel_mismatch_is_shown_on_the_block() {
             .is_some(),
         "the canvas shows it on the conv block"
     );
-    // The canvas shows a badge with the message as tooltip; the status bar counts the problem.
+    // The canvas shows a badge whose tooltip has the message; the status bar counts the problem.
     h.run_steps(2);
-    h.get_by_label("⚠");
     h.get_by_label_contains("block(s) with problems");
+    let badge = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .badge_screen(conv)
+        .expect("a badge on the conv block");
+    h.hover_at(badge);
+    for _ in 0..10 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    assert!(
+        h.query_all_by_label_contains("must have the same number of channels")
+            .count()
+            >= 2,
+        "the badge's tooltip (and the inspector) say what is wrong"
+    );
 }
 
 #[test]
@@ -836,4 +853,81 @@ fn long_run_keeps_ui_responsive_and_cancels() {
     assert!(last.1, "the run was cancelled");
     h.run_steps(2);
     h.get_by_label("Run cancelled");
+}
+
+#[test]
+fn dropping_a_wire_on_empty_canvas_adds_a_connected_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_steps(2);
+    add_via_search(&mut h, "inp", "Input");
+    let input = block_named(&h, "Input");
+    let pin = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .output_pin_screen(input, 0)
+        .unwrap();
+    let empty = pin + egui::vec2(250.0, 40.0);
+    // Drag and release over empty canvas; the pointer stays there (the menu opens under it).
+    h.event(egui::Event::PointerMoved(pin));
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: pin,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    for i in 1..=8 {
+        h.event(egui::Event::PointerMoved(
+            pin + (empty - pin) * (i as f32 / 8.0),
+        ));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: empty,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_steps(3);
+    h.get_by_label("Add and connect");
+    h.get_by_label_contains("Search blocks").type_text("conv");
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Conv3DBackpropInputV2")
+        .click();
+    h.run_steps(3);
+    let tab = h.state().tab().unwrap();
+    assert_eq!(tab.page.blocks().count(), 2, "the conv block was added");
+    let conv = block_named(&h, "Conv3DBackpropInputV2");
+    let tab = h.state().tab().unwrap();
+    let w = tab.page.wires().next().expect("and wired");
+    assert_eq!(
+        w.from,
+        OutPort {
+            block: input,
+            port: 0
+        },
+        "from the dragged pin"
+    );
+    assert_eq!(
+        w.to,
+        InPort {
+            block: conv,
+            port: 1
+        },
+        "into the first input that takes float32 (filter)"
+    );
+    // One undo step takes both back.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(
+        block_count(&h),
+        1,
+        "undo removed the block and its wire together"
+    );
 }
