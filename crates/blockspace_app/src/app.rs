@@ -15,7 +15,7 @@ use crate::canvas::{CanvasRequest, CanvasViewer, Edit, add_block_list, snarl_sty
 use crate::files::{DialogAnswer, DialogPurpose, Dialogs, Recent, Recovery, title_for};
 use crate::page_tab::{PageTab, fmt_duration};
 use crate::panels::inspector::{Inspector, InspectorRequest};
-use crate::panels::tensor_viewer::{TensorViewer, ViewTensor, ViewerAction, axis_names};
+use crate::panels::tensor_viewer::{Stats, TensorViewer, ViewTensor, ViewerAction, axis_names};
 use crate::ui_command::UiCommand;
 
 /// The demo page shown at start-up (embedded at build time).
@@ -76,6 +76,7 @@ pub struct BlockspaceApp {
     /// The viewer panel.
     pub viewer: TensorViewer,
     view_cache: Option<(u64, ViewTensor)>,
+    view_job: Option<(u64, std::sync::mpsc::Receiver<ViewTensor>)>,
     inspector: Inspector,
     inspected: Option<(u64, BlockId)>,
     toasts: Vec<Toast>,
@@ -96,6 +97,8 @@ pub struct BlockspaceApp {
 }
 
 const AUTOSAVE_EVERY: Duration = Duration::from_secs(20);
+/// Tensors up to this many elements are prepared for the viewer on the UI thread (a few ms).
+const VIEW_INLINE_MAX: usize = 1 << 21;
 
 impl BlockspaceApp {
     /// Creates the app; opens `options.pages`, or the demo page when there are none.
@@ -115,6 +118,7 @@ impl BlockspaceApp {
             clipboard: None,
             viewer: TensorViewer::default(),
             view_cache: None,
+            view_job: None,
             inspector: Inspector::default(),
             inspected: None,
             toasts: Vec::new(),
@@ -1598,13 +1602,68 @@ impl BlockspaceApp {
         if self.view_cache.as_ref().is_none_or(|(k, _)| *k != key) {
             let rank = tensor.shape().len();
             let layout = layout_hint(tab, &self.registry, id, rank);
-            let vt = ViewTensor {
-                key,
-                dtype: tensor.dtype().to_string(),
-                values: Arc::new(tensor.to_f64()),
-                axis_names: axis_names(rank, layout.as_deref()),
-            };
-            self.view_cache = Some((key, vt));
+            let axis = axis_names(rank, layout.as_deref());
+            let dtype = tensor.dtype().to_string();
+            if tensor.len() <= VIEW_INLINE_MAX {
+                let vt = ViewTensor {
+                    key,
+                    dtype,
+                    values: Arc::new(tensor.to_f64()),
+                    axis_names: axis,
+                    stats: None,
+                };
+                self.view_cache = Some((key, vt));
+            } else {
+                // Converting and summarising a big tensor takes a while: do it off the UI thread.
+                if self.view_job.as_ref().is_none_or(|(k, _)| *k != key) {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let outputs = Arc::clone(&outputs);
+                    let ctx = self.ctx.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("blockspace-viewer".into())
+                        .spawn(move || {
+                            let Some(t) = outputs.get(out_idx) else {
+                                return;
+                            };
+                            let values = t.to_f64();
+                            let stats = Some(Stats::of(&values));
+                            let vt = ViewTensor {
+                                key,
+                                dtype,
+                                values: Arc::new(values),
+                                axis_names: axis,
+                                stats,
+                            };
+                            // The viewer may have moved on; then nobody needs this.
+                            let _ = tx.send(vt);
+                            ctx.request_repaint();
+                        });
+                    match spawned {
+                        Ok(_) => self.view_job = Some((key, rx)),
+                        Err(e) => {
+                            ui.colored_label(
+                                ui.visuals().error_fg_color,
+                                format!("cannot prepare the view: {e}"),
+                            );
+                            return;
+                        }
+                    }
+                }
+                if let Some((k, rx)) = &self.view_job
+                    && *k == key
+                    && let Ok(vt) = rx.try_recv()
+                {
+                    self.view_cache = Some((key, vt));
+                    self.view_job = None;
+                }
+                if self.view_cache.as_ref().is_none_or(|(k, _)| *k != key) {
+                    ui.horizontal(|ui| {
+                        ui.add(egui::Spinner::new());
+                        ui.label(format!("Preparing the view of {} elements…", tensor.len()));
+                    });
+                    return;
+                }
+            }
         }
         let Some((_, vt)) = &self.view_cache else {
             return;

@@ -931,3 +931,98 @@ fn dropping_a_wire_on_empty_canvas_adds_a_connected_block() {
         "undo removed the block and its wire together"
     );
 }
+
+#[test]
+fn big_result_is_prepared_for_the_viewer_off_the_ui_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_steps(2);
+    let app = h.state_mut();
+    let big = app.add_block("Input", [0.0, 0.0], None, None).unwrap();
+    app.set_attr(big, "mode", AttrValue::Str("range".into()));
+    app.set_attr(big, "shape", AttrValue::IntList(vec![2, 16, 256, 256, 2]));
+    wait_run(&mut h);
+    let mut slowest = Duration::ZERO;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.state().viewer.stats().count != 4_194_304 {
+        let t0 = Instant::now();
+        h.step();
+        slowest = slowest.max(t0.elapsed());
+        assert!(
+            Instant::now() < deadline,
+            "the view was prepared within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(2);
+    let s = h.state().viewer.stats();
+    assert!(
+        (s.min - 0.0).abs() < 1e-9 && (s.max - 4_194_303.0).abs() < 1e-6,
+        "range statistics {s:?}"
+    );
+    assert!(
+        slowest < Duration::from_millis(200),
+        "frames stayed short while preparing ({slowest:?})"
+    );
+}
+
+#[test]
+fn unsaved_tab_asks_before_closing_and_ctrl_s_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("page.bspage.json");
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    // Save the demo under a name, then change it.
+    let active = h.state().active;
+    assert!(h.state_mut().save_tab_to(active, &path), "saved");
+    h.run_steps(2);
+    let conv = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .find(|b| b.type_id == "Conv3DBackpropInputV2")
+        .unwrap()
+        .id;
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
+    h.run_steps(2);
+    assert!(
+        h.state().tab().unwrap().display_title().ends_with('*'),
+        "the tab shows the dirty marker"
+    );
+    // Ctrl+W asks; Cancel keeps the tab.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::W);
+    h.run_steps(2);
+    h.get_by_label_contains("Save changes to");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tabs.len(), 1, "Cancel kept the tab");
+    // Ctrl+S saves to the page's file, without a dialog.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_steps(2);
+    assert!(!h.state().tab().unwrap().is_dirty(), "Ctrl+S saved");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"VALID\""), "the file has the change");
+    // Change again, close, and discard.
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("SAME".into()));
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::W);
+    h.run_steps(2);
+    h.get_by_label("Close without saving").click();
+    h.run_steps(2);
+    let tab = h.state().tab().unwrap();
+    assert!(
+        tab.path.is_none() && tab.page.blocks().next().is_none(),
+        "the tab closed (an empty page remains)"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\"VALID\""),
+        "the discarded change did not reach the file"
+    );
+}

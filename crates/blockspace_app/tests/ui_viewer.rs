@@ -24,6 +24,7 @@ fn five_d_million_elements_browse_smoothly() {
         dtype: "float32".into(),
         values: Arc::new(values),
         axis_names: axis_names(5, Some("NDHWC")),
+        stats: None,
     };
     let mut h = Harness::builder()
         .with_size(egui::vec2(480.0, 900.0))

@@ -24,6 +24,9 @@ pub struct ViewTensor {
     pub values: Arc<ArrayD<f64>>,
     /// One name per axis (e.g. `N D H W C`), or empty to use `dim0…`.
     pub axis_names: Vec<String>,
+    /// Statistics computed ahead (e.g. on a worker thread for big tensors); `None`: the viewer
+    /// computes them once.
+    pub stats: Option<Stats>,
 }
 
 /// Statistics over the finite values of a tensor.
@@ -280,7 +283,7 @@ impl TensorViewer {
         let shape = t.values.shape();
         let same_rank = self.index.len() == shape.len();
         self.tensor_key = Some(t.key);
-        self.stats = Stats::of(&t.values);
+        self.stats = t.stats.unwrap_or_else(|| Stats::of(&t.values));
         if same_rank && self.index.iter().zip(shape).all(|(&i, &n)| i < n.max(1)) {
             if self.row_axis >= shape.len().max(1) || self.col_axis >= shape.len().max(1) {
                 (self.row_axis, self.col_axis) = default_axes(shape, &t.axis_names);
@@ -785,6 +788,7 @@ mod tests {
             dtype: "float64".into(),
             values: Arc::new(a.clone()),
             axis_names: names,
+            stats: None,
         };
         v.prepare(&t);
         assert_eq!((v.row_axis, v.col_axis), (2, 3), "H and W by default");
@@ -809,6 +813,7 @@ mod tests {
             dtype: "float32".into(),
             values: Arc::new(a),
             axis_names: vec![],
+            stats: None,
         };
         let text = v.as_text(&t, &axis_names(2, None));
         assert!(text.contains("[[1, 2.50000],\n [-3, NaN]]"), "{text}");
