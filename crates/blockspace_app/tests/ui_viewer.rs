@@ -91,3 +91,39 @@ fn five_d_million_elements_browse_smoothly() {
         "browsing slices is smooth ({change:?})"
     );
 }
+
+/// The viewer panel's look (rendered with Mesa's software Vulkan; `UPDATE_SNAPSHOTS=1` rewrites
+/// `tests/snapshots/viewer_5d.png`).
+#[test]
+fn viewer_snapshot() {
+    let shape = [1, 3, 12, 16, 2];
+    let n: usize = shape.iter().product();
+    let values = ArrayD::from_shape_vec(
+        IxDyn(&shape),
+        (0..n)
+            .map(|i| {
+                let (x, y) = ((i / 2) % 16, (i / 32) % 12);
+                ((x as f64) * 0.4).sin() + ((y as f64) * 0.5).cos()
+            })
+            .collect(),
+    )
+    .unwrap();
+    let tensor = ViewTensor {
+        key: 7,
+        dtype: "float32".into(),
+        values: Arc::new(values),
+        axis_names: axis_names(5, Some("NDHWC")),
+        stats: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(420.0, 760.0))
+        .wgpu()
+        .build_ui_state(
+            move |ui, viewer: &mut TensorViewer| {
+                viewer.ui(ui, &tensor);
+            },
+            TensorViewer::default(),
+        );
+    h.run_steps(3);
+    h.snapshot("viewer_5d");
+}
