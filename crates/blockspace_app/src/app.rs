@@ -1451,25 +1451,20 @@ impl BlockspaceApp {
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
-        // Inspector on top, result below; each scrolls on its own and the split is resizable.
-        egui::Panel::top("inspector-panel")
-            .resizable(true)
-            .default_size(ui.available_height() * 0.4)
-            .min_size(120.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("inspector-scroll")
-                    .auto_shrink([false, true])
-                    .show(ui, |ui| self.inspector_ui(ui));
-            });
-        egui::CentralPanel::default().show(ui, |ui| {
-            // Fit the heatmap into the panel (headers, stats and sliders take about 260 points).
-            self.viewer.heatmap_max_height = (ui.available_height() - 225.0).clamp(120.0, 420.0);
-            egui::ScrollArea::vertical()
-                .id_salt("viewer-scroll")
-                .auto_shrink([false, false])
-                .show(ui, |ui| self.viewer_ui(ui));
-        });
+        // Inspector on top (40 % of the height), result below; each scrolls on its own.
+        let height = ui.available_height();
+        egui::ScrollArea::vertical()
+            .id_salt("inspector-scroll")
+            .max_height((height * 0.4).max(120.0))
+            .auto_shrink([false, true])
+            .show(ui, |ui| self.inspector_ui(ui));
+        ui.separator();
+        // Fit the heatmap into what is left (headers, stats and sliders take about 225 points).
+        self.viewer.heatmap_max_height = (ui.available_height() - 225.0).clamp(120.0, 420.0);
+        egui::ScrollArea::vertical()
+            .id_salt("viewer-scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| self.viewer_ui(ui));
     }
 
     fn inspector_ui(&mut self, ui: &mut egui::Ui) {
@@ -1980,10 +1975,12 @@ impl eframe::App for BlockspaceApp {
         egui::Panel::bottom("status").show(ui, |ui| {
             self.status_bar(ui);
         });
+        // The side panel starts at no more than half the window (large interface scales).
+        let half = (ui.available_width() * 0.5).max(240.0);
         egui::Panel::right("side")
             .resizable(true)
-            .default_size(420.0)
-            .min_size(300.0)
+            .default_size(420.0_f32.min(half))
+            .min_size(240.0_f32.min(half))
             .show(ui, |ui| {
                 self.side_panel(ui);
             });

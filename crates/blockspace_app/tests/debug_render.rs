@@ -29,6 +29,17 @@ fn render(name: &str, size: egui::Vec2, ppp: f32, zoom: f32, theme: egui::Theme)
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    if name == "app-menu-zoom2" {
+        // As View → Interface scale → 200% does, after start.
+        h.ctx.set_zoom_factor(2.0);
+        for _ in 0..10 {
+            h.step();
+        }
+        h.key_press(egui::Key::Home);
+        for _ in 0..5 {
+            h.step();
+        }
+    }
     let out = std::env::var("RENDER_OUT").unwrap_or_else(|_| "/tmp".into());
     h.render()
         .expect("render")
@@ -57,6 +68,13 @@ fn render_app() {
         "app-hidpi2",
         egui::vec2(1400.0, 880.0),
         2.0,
+        1.0,
+        egui::Theme::Dark,
+    );
+    render(
+        "app-menu-zoom2",
+        egui::vec2(1400.0, 880.0),
+        1.0,
         1.0,
         egui::Theme::Dark,
     );

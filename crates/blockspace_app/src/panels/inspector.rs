@@ -293,7 +293,7 @@ impl Inspector {
                 let mut any_active = false;
                 let mut changed = false;
                 let mut released = false;
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     for (i, x) in v.iter_mut().enumerate() {
                         let r = ui.add(
                             egui::DragValue::new(x)

@@ -492,7 +492,7 @@ impl TensorViewer {
     fn axes_ui(&mut self, ui: &mut egui::Ui, shape: &[usize], names: &[String]) {
         let rank = shape.len();
         if rank >= 2 {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.label("rows");
                 axis_combo(ui, "viewer-row-axis", &mut self.row_axis, names, shape);
                 ui.label("columns");
