@@ -9,7 +9,7 @@
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
-//! | [`file`] | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
+//! | [`file`](mod@file) | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
 //! | [`tensor`], [`value`], [`ids`] | [`Tensor`], [`DType`], [`AttrValue`], [`BlockId`], [`Wire`], ... |
 //!
 //! Data flow: a gesture becomes a [`Command`], applied through [`History`] to the [`Page`]; the
