@@ -24,6 +24,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Load a page and check every block (shapes, dtypes, wiring); runs nothing.
     Check(cli::check::CheckArgs),
+    /// Time the kernel on the benchmark shapes B1–B5 against an f32 GEMM yardstick.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -34,6 +36,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Some(Command::Conformance(a)) => cli::conformance::run(&a, stdout, stderr)?,
         Some(Command::Run(a)) => cli::run::run(&a, stdout, stderr)?,
         Some(Command::Check(a)) => cli::check::run(&a, stdout, stderr)?,
+        Some(Command::Bench(a)) => cli::bench::run(&a, stdout, stderr)?,
         None => {
             anyhow::bail!(
                 "the desktop window is not built into this binary yet; use a subcommand (see --help)"

@@ -4,7 +4,7 @@ use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Mul};
 
 mod sealed {
-    pub trait Sealed {}
+    pub trait Sealed: crate::simd::SimdElement {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
 }

@@ -32,15 +32,20 @@
 //! # Ok::<(), blockspace_kernels::KernelError>(())
 //! ```
 
+pub mod bench;
 mod context;
 pub mod conv3d_backprop_input;
 mod element;
 mod error;
+mod simd;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
 pub use conv3d_backprop_input::{
     Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
-    conv3d_backprop_input_v2, conv3d_backprop_input_v2_with_params, reference,
+    conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path,
+    conv3d_backprop_input_v2_with_params, reference,
 };
 pub use element::Element;
 pub use error::KernelError;
+#[doc(hidden)]
+pub use simd::KernelPath;

@@ -1,23 +1,149 @@
 //! The production gather kernel (see the module docs of [`super`]).
+//!
+//! Work item: one output row `(n, d, h)` (a contiguous `W·C` slice of `dx`). Inside it, for each
+//! W stride phase `rw` (outputs `w = rw + SW·j`) the valid taps `(kd, kh, kw)` read `dy` rows
+//! `ow = j + const`, so a run of consecutive `j` is a small GEMM `Σ_taps dy[j.., M] · Ft[M, C]`.
+//! Rows `j` where every tap of the phase is valid are tiled `MR × NV·L` and run through the
+//! register-blocked microkernels of [`crate::simd`]; the few edge rows run one by one with their
+//! own tap list. Every element is summed in the order taps (`kd`, `kh`, `kw`), then `m`,
+//! independent of tiling and threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
-use rayon::prelude::*;
 
 use super::params::Conv3dBackpropInputParams;
+use crate::simd::{Isa, SimdElement, Tile};
 use crate::{Element, KernelContext, KernelError};
 
-/// The filter repacked as `[KD·KH·KW][M][C]`: one contiguous `M × C` panel per tap.
-fn pack_filter<T: Element>(filter: ArrayView5<'_, T>) -> Vec<T> {
-    let (kd, kh, kw, c, m) = filter.dim();
-    let mut out = Vec::with_capacity(kd * kh * kw * c * m);
-    for a in 0..kd {
-        for b in 0..kh {
-            for e in 0..kw {
-                for mm in 0..m {
-                    for cc in 0..c {
-                        out.push(filter[[a, b, e, cc, mm]]);
+/// Problems with fewer multiply-adds than this run on the calling thread.
+const SERIAL_MACS: usize = 1 << 20;
+/// L2 budget for one channel block's packed panels (Zen 4: 1 MiB L2 per core).
+const PANEL_BYTES: usize = 480 << 10;
+/// Target multiply-adds per parallel task.
+const TASK_MACS: usize = 1 << 18;
+
+/// A block of output channels handled by one tile column.
+#[derive(Debug, Clone, Copy)]
+struct ChannelBlock {
+    /// First channel.
+    c0: usize,
+    /// Channels in the block (`≤ nv·lanes`).
+    len: usize,
+    /// Vectors per tile row.
+    nv: usize,
+    /// Offset of this block's panels in the packed filter.
+    panel: usize,
+}
+
+/// The filter-tap pattern of one W stride phase.
+#[derive(Debug, Clone)]
+struct Phase {
+    /// First output column `w`.
+    rw: usize,
+    /// Number of columns `j` (`w = rw + SW·j < W`).
+    len: usize,
+    /// `(kw, ow0)`: tap `kw` reads `ow = j + ow0`.
+    taps: Vec<(usize, isize)>,
+    /// `[lo, hi)`: the columns where every tap is valid (may be empty).
+    lo: usize,
+    /// End of the interior.
+    hi: usize,
+}
+
+/// `(tap, out_index)` pairs that reach output index `i` along spatial dim `dim`.
+fn taps_1d(i: usize, dim: usize, p: &Conv3dBackpropInputParams) -> Vec<(usize, usize)> {
+    let (s, dil, pad) = (p.strides[dim], p.dilations[dim], p.pad_before[dim]);
+    (0..p.kernel[dim])
+        .filter_map(|k| {
+            let num = (i + pad).checked_sub(k * dil)?;
+            (num % s == 0 && num / s < p.out_spatial[dim]).then_some((k, num / s))
+        })
+        .collect()
+}
+
+fn signed(v: usize) -> isize {
+    isize::try_from(v).unwrap_or(isize::MAX)
+}
+
+/// The W stride phases with at least one column.
+fn phases(p: &Conv3dBackpropInputParams) -> Vec<Phase> {
+    let (w_, ow_) = (p.input_spatial[2], signed(p.out_spatial[2]));
+    let (s, dil, pad) = (p.strides[2], p.dilations[2], p.pad_before[2]);
+    (0..s.min(w_))
+        .map(|rw| {
+            let len = (w_ - rw).div_ceil(s);
+            let taps: Vec<(usize, isize)> = (0..p.kernel[2])
+                .filter_map(|kw| {
+                    let num = signed(rw + pad) - signed(kw * dil);
+                    (num.rem_euclid(signed(s)) == 0).then(|| (kw, num.div_euclid(signed(s))))
+                })
+                .collect();
+            let lo = taps.iter().map(|&(_, o)| (-o).max(0)).max().unwrap_or(0);
+            let hi = taps.iter().map(|&(_, o)| ow_ - o).min().unwrap_or(0);
+            let clamp = |v: isize| usize::try_from(v.max(0)).unwrap_or(0).min(len);
+            Phase {
+                rw,
+                len,
+                taps,
+                lo: clamp(lo),
+                hi: clamp(hi).max(clamp(lo)),
+            }
+        })
+        .collect()
+}
+
+/// Splits `nvec` vectors of channels into balanced blocks of at most `isa.nv_max()`.
+fn channel_blocks(
+    c: usize,
+    m: usize,
+    taps: usize,
+    lanes: usize,
+    size: usize,
+    isa: Isa,
+) -> Vec<ChannelBlock> {
+    let nvec = c.div_ceil(lanes);
+    // Widest tile whose panels (all taps × M) stay within the L2 budget.
+    let vec_bytes = (taps * m * lanes * size).max(1);
+    let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
+    let nblocks = nvec.div_ceil(nv_fit);
+    let mut blocks = Vec::with_capacity(nblocks);
+    let (mut v0, mut panel) = (0, 0);
+    for b in 0..nblocks {
+        let nv = nvec / nblocks + usize::from(b < nvec % nblocks);
+        let c0 = v0 * lanes;
+        blocks.push(ChannelBlock {
+            c0,
+            len: (c - c0).min(nv * lanes),
+            nv,
+            panel,
+        });
+        panel += taps * m * nv * lanes;
+        v0 += nv;
+    }
+    blocks
+}
+
+/// The filter packed per channel block as `[tap][m][nv·lanes]`, zero-padded past `C`.
+fn pack_filter<T: Element>(
+    filter: &ArrayView5<'_, T>,
+    blocks: &[ChannelBlock],
+    lanes: usize,
+) -> Vec<T> {
+    let (kd, kh, kw, _, m) = filter.dim();
+    let total: usize = blocks.iter().map(|b| kd * kh * kw * m * b.nv * lanes).sum();
+    let mut out = vec![T::ZERO; total];
+    for b in blocks {
+        let width = b.nv * lanes;
+        let mut o = b.panel;
+        for a in 0..kd {
+            for bb in 0..kh {
+                for e in 0..kw {
+                    for mm in 0..m {
+                        for cc in 0..b.len {
+                            out[o + cc] = filter[[a, bb, e, b.c0 + cc, mm]];
+                        }
+                        o += width;
                     }
                 }
             }
@@ -26,22 +152,151 @@ fn pack_filter<T: Element>(filter: ArrayView5<'_, T>) -> Vec<T> {
     out
 }
 
-/// `(tap, out_index)` pairs that reach output index `i` along spatial dim `dim`.
-fn taps(i: usize, dim: usize, p: &Conv3dBackpropInputParams, out: &mut Vec<(usize, usize)>) {
-    out.clear();
-    let (s, dil, pad) = (p.strides[dim], p.dilations[dim], p.pad_before[dim]);
-    for k in 0..p.kernel[dim] {
-        let Some(num) = (i + pad).checked_sub(k * dil) else {
-            break;
-        };
-        if num % s == 0 && num / s < p.out_spatial[dim] {
-            out.push((k, num / s));
+/// Everything a row task needs, shared read-only by all threads.
+struct Plan<'a, T> {
+    isa: Isa,
+    p: &'a Conv3dBackpropInputParams,
+    lanes: usize,
+    dy: &'a [T],
+    packed: Vec<T>,
+    blocks: Vec<ChannelBlock>,
+    phases: Vec<Phase>,
+    kd_taps: Vec<Vec<(usize, usize)>>,
+    kh_taps: Vec<Vec<(usize, usize)>>,
+}
+
+/// Per-thread scratch buffers.
+#[derive(Default)]
+struct Scratch {
+    /// The row's taps of one phase: `(tap index, dy offset of column j = 0)`.
+    row_taps: Vec<(usize, isize)>,
+    /// Which `kw` taps of the phase are valid for an edge column.
+    edge_ok: Vec<bool>,
+    /// One tile's `(dy offset, packed-filter offset)` per tap.
+    tile_taps: Vec<(usize, usize)>,
+}
+
+impl<T: Element + SimdElement> Plan<'_, T> {
+    /// Computes output row `row = (n·D + d)·H + h` into `out` (`W·C` elements, zero on entry).
+    fn row(&self, row: usize, out: &mut [T], s: &mut Scratch) {
+        let p = self.p;
+        let [d_, h_, _] = p.input_spatial;
+        let [od_, oh_, ow_] = p.out_spatial;
+        let [_, kh_, kw_] = p.kernel;
+        let (c_, m_) = (p.c, p.m);
+        let h = row % h_;
+        let d = (row / h_) % d_;
+        let n = row / (h_ * d_);
+        let (kdl, khl) = (&self.kd_taps[d], &self.kh_taps[h]);
+        if kdl.is_empty() || khl.is_empty() {
+            return;
         }
+        let ldo = p.strides[2] * c_;
+        // Block-major, so one block's packed panels stay in L2 while all its tiles run.
+        for blk in &self.blocks {
+            for ph in &self.phases {
+                if ph.taps.is_empty() {
+                    continue;
+                }
+                s.row_taps.clear();
+                for &(kd, od) in kdl {
+                    for &(kh, oh) in khl {
+                        let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
+                        for &(kw, ow0) in &ph.taps {
+                            let tap = (kd * kh_ + kh) * kw_ + kw;
+                            s.row_taps.push((tap, base + ow0 * signed(m_)));
+                        }
+                    }
+                }
+                let mr_max = self.isa.mr_max(blk.nv);
+                let stride_b = m_ * blk.nv * self.lanes;
+                let last = blk.len - (blk.nv - 1) * self.lanes;
+                // Interior: balanced tiles of at most `mr_max` rows, all taps valid.
+                let rows = ph.hi - ph.lo;
+                let ntiles = rows.div_ceil(mr_max);
+                let mut j0 = ph.lo;
+                for t in 0..ntiles {
+                    let mr = rows / ntiles + usize::from(t < rows % ntiles);
+                    s.tile_taps.clear();
+                    s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
+                        (
+                            usize::try_from(a + signed(j0 * m_)).unwrap_or(usize::MAX),
+                            blk.panel + tap * stride_b,
+                        )
+                    }));
+                    let o = (ph.rw + p.strides[2] * j0) * c_ + blk.c0;
+                    self.tile(mr, blk, &s.tile_taps, &mut out[o..], ldo, last);
+                    j0 += mr;
+                }
+                // Edges: one row at a time, with only the taps valid for that row.
+                for j in (0..ph.lo).chain(ph.hi..ph.len) {
+                    let jj = signed(j);
+                    s.edge_ok.clear();
+                    s.edge_ok.extend(
+                        ph.taps
+                            .iter()
+                            .map(|&(_, ow0)| jj + ow0 >= 0 && jj + ow0 < signed(ow_)),
+                    );
+                    if !s.edge_ok.contains(&true) {
+                        continue;
+                    }
+                    let nkw = ph.taps.len();
+                    s.tile_taps.clear();
+                    for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
+                        if s.edge_ok[ti % nkw] {
+                            s.tile_taps.push((
+                                usize::try_from(a + jj * signed(m_)).unwrap_or(usize::MAX),
+                                blk.panel + tap * stride_b,
+                            ));
+                        }
+                    }
+                    let o = (ph.rw + p.strides[2] * j) * c_ + blk.c0;
+                    self.tile(1, blk, &s.tile_taps, &mut out[o..], ldo, last);
+                }
+            }
+        }
+    }
+
+    fn tile(
+        &self,
+        mr: usize,
+        blk: &ChannelBlock,
+        taps: &[(usize, usize)],
+        out: &mut [T],
+        ldo: usize,
+        last: usize,
+    ) {
+        T::tile(
+            self.isa,
+            mr,
+            blk.nv,
+            Tile {
+                a: self.dy,
+                lda: self.p.m,
+                taps,
+                k: self.p.m,
+                b: &self.packed,
+                out,
+                ldo,
+                last,
+            },
+        );
     }
 }
 
-/// Computes the NDHWC output.
+/// Computes the NDHWC output with the fastest kernel this CPU supports.
 pub(super) fn compute<T: Element>(
+    p: &Conv3dBackpropInputParams,
+    filter: ArrayView5<'_, T>,
+    dy: ArrayView5<'_, T>,
+    ctx: &KernelContext,
+) -> Result<Array5<T>, KernelError> {
+    compute_on(Isa::best(), p, filter, dy, ctx)
+}
+
+/// Computes the NDHWC output with the microkernels of `isa`.
+pub(super) fn compute_on<T: Element>(
+    isa: Isa,
     p: &Conv3dBackpropInputParams,
     filter: ArrayView5<'_, T>,
     dy: ArrayView5<'_, T>,
@@ -49,67 +304,68 @@ pub(super) fn compute<T: Element>(
 ) -> Result<Array5<T>, KernelError> {
     let [d_, h_, w_] = p.input_spatial;
     let shape = (p.n, d_, h_, w_, p.c);
+    // A 1×1×1 filter with unit strides is one GEMM over all positions: run it as rows of
+    // whole `(n, d)` planes (same memory layout), so tiles are long and never split at `h`.
+    let flat;
+    let p = if p.kernel == [1, 1, 1] && p.strides == [1, 1, 1] && p.input_spatial == p.out_spatial {
+        flat = Conv3dBackpropInputParams {
+            n: p.n * d_,
+            input_spatial: [1, 1, h_ * w_],
+            out_spatial: [1, 1, h_ * w_],
+            pad_before: [0, 0, 0],
+            ..p.clone()
+        };
+        &flat
+    } else {
+        p
+    };
+    let [d_, h_, w_] = p.input_spatial;
     let row_len = w_ * p.c;
-    if row_len == 0 || p.n * d_ * h_ == 0 {
+    let rows = p.n * d_ * h_;
+    if row_len == 0 || rows == 0 {
         return Ok(Array5::from_elem(shape, T::ZERO));
     }
-    let size = std::mem::size_of::<T>() as u64;
+    let size = std::mem::size_of::<T>();
+    let lanes = isa.lanes(size);
+    let ntaps: usize = p.kernel.iter().product();
+    let blocks = channel_blocks(p.c, p.m, ntaps, lanes, size, isa);
+    let packed_len: usize = blocks.iter().map(|b| ntaps * p.m * b.nv * lanes).sum();
     ctx.limit
-        .check("the packed filter", filter.len() as u64, size)?;
-    let packed = pack_filter(filter);
+        .check("the packed filter", packed_len as u64, size as u64)?;
+    let packed = pack_filter(&filter, &blocks, lanes);
     let dy = dy.as_standard_layout();
     let dy = dy.as_slice().ok_or(KernelError::Overflow {
         what: "out_backprop layout",
     })?;
-    let mut dx = vec![T::ZERO; p.n * d_ * h_ * row_len];
-    let rows = p.n * d_ * h_;
+    let plan = Plan {
+        isa,
+        p,
+        lanes,
+        dy,
+        packed,
+        blocks,
+        phases: phases(p),
+        kd_taps: (0..d_).map(|d| taps_1d(d, 0, p)).collect(),
+        kh_taps: (0..h_).map(|h| taps_1d(h, 1, p)).collect(),
+    };
     let done = AtomicUsize::new(0);
     let report_every = (rows / 100).max(1);
-    let [od_, oh_, ow_] = p.out_spatial;
-    let [kh_, kw_] = [p.kernel[1], p.kernel[2]];
-    let (c_, m_) = (p.c, p.m);
-    // Rows per task: enough work per task to amortise scheduling.
-    let work_per_row = (row_len * p.kernel.iter().product::<usize>() * m_).max(1);
-    let min_rows = (1 << 15) / work_per_row + 1;
-    dx.par_chunks_mut(row_len)
-        .with_min_len(min_rows)
-        .enumerate()
-        .try_for_each_init(
-            || (Vec::new(), Vec::new(), Vec::new()),
-            |(kd_list, kh_list, kw_list), (row, out)| {
-                ctx.check_cancelled()?;
-                let h = row % h_;
-                let d = (row / h_) % d_;
-                let n = row / (h_ * d_);
-                taps(d, 0, p, kd_list);
-                taps(h, 1, p, kh_list);
-                for (w, acc) in out.chunks_exact_mut(c_).enumerate() {
-                    taps(w, 2, p, kw_list);
-                    for &(kd, od) in kd_list.iter() {
-                        for &(kh, oh) in kh_list.iter() {
-                            for &(kw, ow) in kw_list.iter() {
-                                let dy_off = (((n * od_ + od) * oh_ + oh) * ow_ + ow) * m_;
-                                let f_off = ((kd * kh_ + kh) * kw_ + kw) * m_ * c_;
-                                let dy_row = &dy[dy_off..dy_off + m_];
-                                let panel = &packed[f_off..f_off + m_ * c_];
-                                for (&v, f_row) in dy_row.iter().zip(panel.chunks_exact(c_)) {
-                                    for (a, &f) in acc.iter_mut().zip(f_row) {
-                                        *a += v * f;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(progress) = &ctx.progress
-                    && (finished.is_multiple_of(report_every) || finished == rows)
-                {
-                    progress(finished as f64 / rows as f64);
-                }
-                Ok(())
-            },
-        )?;
+    let work = |s: &mut Scratch, row: usize, out: &mut [T]| -> Result<(), KernelError> {
+        ctx.check_cancelled()?;
+        plan.row(row, out, s);
+        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = &ctx.progress
+            && (finished.is_multiple_of(report_every) || finished == rows)
+        {
+            progress(finished as f64 / rows as f64);
+        }
+        Ok(())
+    };
+    let macs_per_row = (row_len * ntaps * p.m).max(1);
+    let parallel =
+        macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
+    let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
+    let dx = crate::simd::build_rows(rows, row_len, parallel, min_rows, Scratch::default, work)?;
     Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })

@@ -30,7 +30,8 @@ pub use params::{
     windowed_output_size,
 };
 
-use crate::{Element, KernelContext, KernelError};
+use crate::simd::Isa;
+use crate::{Element, KernelContext, KernelError, KernelPath};
 
 /// Computes TensorFlow's `Conv3DBackpropInputV2`.
 ///
@@ -89,6 +90,16 @@ pub fn conv3d_backprop_input_v2_with_params<T: Element>(
     out_backprop: ArrayViewD<'_, T>,
     ctx: &KernelContext,
 ) -> Result<ArrayD<T>, KernelError> {
+    run(None, params, filter, out_backprop, ctx)
+}
+
+fn run<T: Element>(
+    isa: Option<Isa>,
+    params: &Conv3dBackpropInputParams,
+    filter: ArrayViewD<'_, T>,
+    out_backprop: ArrayViewD<'_, T>,
+    ctx: &KernelContext,
+) -> Result<ArrayD<T>, KernelError> {
     let p = params;
     let size = std::mem::size_of::<T>() as u64;
     ctx.limit.check("the output", p.output_len(), size)?;
@@ -109,8 +120,30 @@ pub fn conv3d_backprop_input_v2_with_params<T: Element>(
         .filter(|dy| dy.shape() == p.out_backprop_ndhwc())
         .ok_or(KernelError::OutBackpropRank { shape: dy_shape })?;
     ctx.check_cancelled()?;
-    let dx = fast::compute(p, filter, dy, ctx)?;
+    let dx = match isa {
+        Some(isa) => fast::compute_on(isa, p, filter, dy, ctx)?,
+        None => fast::compute(p, filter, dy, ctx)?,
+    };
     Ok(from_ndhwc(dx, p.data_format))
+}
+
+/// Like [`conv3d_backprop_input_v2_with_params`], on the microkernels of `path`; `Ok(None)`
+/// when this CPU cannot run `path`. For tests and benchmarks that compare the paths.
+///
+/// # Errors
+/// As [`conv3d_backprop_input_v2_with_params`].
+#[doc(hidden)]
+pub fn conv3d_backprop_input_v2_on_path<T: Element>(
+    path: KernelPath,
+    params: &Conv3dBackpropInputParams,
+    filter: ArrayViewD<'_, T>,
+    out_backprop: ArrayViewD<'_, T>,
+    ctx: &KernelContext,
+) -> Result<Option<ArrayD<T>>, KernelError> {
+    let Some(isa) = Isa::new(path) else {
+        return Ok(None);
+    };
+    run(Some(isa), params, filter, out_backprop, ctx).map(Some)
 }
 
 /// Views a tensor in `fmt` as NDHWC (no copy).

@@ -1,0 +1,138 @@
+//! `blockspace bench`: times the production kernel on the issue-5 shapes B1–B5.
+
+use std::io::Write;
+
+use blockspace_kernels::bench::{
+    BenchCase, CASES, GEMM_YARDSTICK, Timing, gemm_yardstick, time, with_threads,
+};
+use blockspace_kernels::{Element, KernelContext};
+
+/// Arguments of `blockspace bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Comma-separated cases to run (B1..B5).
+    #[arg(long, value_delimiter = ',', default_value = "B1,B2,B3,B4,B5")]
+    pub shapes: Vec<String>,
+    /// Element type: f32 or f64.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f64"])]
+    pub dtype: String,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Timed runs per case (at least 7).
+    #[arg(long, default_value_t = 9)]
+    pub runs: usize,
+    /// Untimed warm-up runs per case.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Row {
+    case: BenchCase,
+    timing: Timing,
+    gflops: f64,
+}
+
+fn run_case<T: Element>(case: &BenchCase, warmup: usize, runs: usize) -> anyhow::Result<Row> {
+    let problem = case.problem::<T>(0x5eed)?;
+    let ctx = KernelContext::default();
+    let timing = time(warmup, runs, || problem.run(&ctx).map(drop))?;
+    let gflops = case.gflop()? / timing.median_s;
+    Ok(Row {
+        case: *case,
+        timing,
+        gflops,
+    })
+}
+
+/// Runs the benchmark; exit status 0, or 2 for an unknown case name.
+///
+/// # Errors
+/// When the thread pool cannot be built, a kernel call fails, or writing fails.
+pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+    let mut cases = Vec::new();
+    for name in &args.shapes {
+        match BenchCase::by_name(name) {
+            Some(c) => cases.push(c),
+            None => {
+                let known: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+                writeln!(
+                    err,
+                    "error: unknown case {name:?} (known: {})",
+                    known.join(", ")
+                )?;
+                return Ok(2);
+            }
+        }
+    }
+    let runs = args.runs.max(7);
+    let warmup = args.warmup.max(1);
+    let f64_dtype = args.dtype == "f64";
+    let (threads, gemm, rows) = with_threads(args.threads, || -> anyhow::Result<_> {
+        let threads = blockspace_kernels::bench::current_threads();
+        let (_, gemm) = gemm_yardstick(2, 7);
+        let mut rows = Vec::new();
+        for case in &cases {
+            rows.push(if f64_dtype {
+                run_case::<f64>(case, warmup, runs)?
+            } else {
+                run_case::<f32>(case, warmup, runs)?
+            });
+        }
+        Ok((threads, gemm, rows))
+    })??;
+    if args.json {
+        let cases: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.case.name,
+                    "dtype": args.dtype,
+                    "median_s": r.timing.median_s,
+                    "min_s": r.timing.min_s,
+                    "max_s": r.timing.max_s,
+                    "gflops": r.gflops,
+                    "gemm_fraction": r.gflops / gemm,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "cases": cases,
+            "gemm_gflops": gemm,
+            "gemm": GEMM_YARDSTICK,
+            "threads": threads,
+            "runs": runs,
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "Conv3DBackpropInputV2, {}, {threads} thread(s), median of {runs} runs after {warmup} warm-up(s)",
+        args.dtype
+    )?;
+    writeln!(out, "yardstick: {GEMM_YARDSTICK}: {gemm:.1} GFLOP/s")?;
+    writeln!(
+        out,
+        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "case", "shape", "GFLOP", "median s", "min s", "max s", "GFLOP/s", "x GEMM"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2}",
+            r.case.name,
+            r.case.label,
+            r.gflops * r.timing.median_s,
+            r.timing.median_s,
+            r.timing.min_s,
+            r.timing.max_s,
+            r.gflops,
+            r.gflops / gemm
+        )?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,283 @@
+//! Benchmark support: the issue-5 shapes B1–B5, random problems, timing, and an f32 GEMM
+//! yardstick, shared by `blockspace bench` and the criterion benches.
+
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayD, Axis, IxDyn, linalg::general_mat_mul};
+use rayon::prelude::*;
+
+use crate::conv3d_backprop_input::{Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, Padding};
+use crate::{Element, KernelContext, KernelError, conv3d_backprop_input_v2_with_params};
+
+/// One benchmark shape (NDHWC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchCase {
+    /// `B1` … `B5`.
+    pub name: &'static str,
+    /// What the shape stands for.
+    pub label: &'static str,
+    /// `input_sizes`, `[N, D, H, W, C]`.
+    pub input_sizes: [usize; 5],
+    /// `[KD, KH, KW, C, M]`.
+    pub filter: [usize; 5],
+    /// The spatial stride (the same along D, H, W).
+    pub stride: usize,
+    /// Padding of the forward convolution.
+    pub padding: Padding,
+}
+
+/// The shapes of issue 5 (see `shared/docs/peer-benchmarks.md`).
+pub const CASES: [BenchCase; 5] = [
+    BenchCase {
+        name: "B1",
+        label: "small",
+        input_sizes: [1, 16, 16, 16, 8],
+        filter: [3, 3, 3, 8, 16],
+        stride: 1,
+        padding: Padding::Same,
+    },
+    BenchCase {
+        name: "B2",
+        label: "volume",
+        input_sizes: [1, 64, 64, 64, 16],
+        filter: [3, 3, 3, 16, 32],
+        stride: 2,
+        padding: Padding::Same,
+    },
+    BenchCase {
+        name: "B3",
+        label: "video",
+        input_sizes: [2, 16, 56, 56, 64],
+        filter: [3, 3, 3, 64, 64],
+        stride: 1,
+        padding: Padding::Same,
+    },
+    BenchCase {
+        name: "B4",
+        label: "3-D U-Net upsample",
+        input_sizes: [1, 64, 64, 64, 32],
+        filter: [4, 4, 4, 32, 64],
+        stride: 2,
+        padding: Padding::Same,
+    },
+    BenchCase {
+        name: "B5",
+        label: "pointwise",
+        input_sizes: [4, 32, 32, 32, 64],
+        filter: [1, 1, 1, 64, 128],
+        stride: 1,
+        padding: Padding::Valid,
+    },
+];
+
+/// A ready-to-run problem with random data in `[-1, 1)`.
+#[derive(Debug, Clone)]
+pub struct BenchProblem<T> {
+    /// The validated shapes.
+    pub params: Conv3dBackpropInputParams,
+    /// The filter, `[KD, KH, KW, C, M]`.
+    pub filter: ArrayD<T>,
+    /// `out_backprop`, NDHWC.
+    pub out_backprop: ArrayD<T>,
+}
+
+impl BenchCase {
+    /// The shape with this name (`"B3"`), case-insensitive.
+    #[must_use]
+    pub fn by_name(name: &str) -> Option<Self> {
+        CASES
+            .into_iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The validated parameters.
+    ///
+    /// # Errors
+    /// Never for the built-in cases; validation errors for custom ones.
+    pub fn params(&self) -> Result<Conv3dBackpropInputParams, KernelError> {
+        let to = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        let s = to(self.stride);
+        let attrs = Conv3dBackpropInputAttrs {
+            strides: vec![1, s, s, s, 1],
+            padding: self.padding,
+            ..Conv3dBackpropInputAttrs::default()
+        };
+        let mut out = [0usize; 3];
+        for (i, o) in out.iter_mut().enumerate() {
+            let win = crate::conv3d_backprop_input::windowed_output_size(
+                to(self.input_sizes[1 + i]),
+                to(self.filter[i]),
+                1,
+                s,
+                self.padding,
+            )?;
+            *o = usize::try_from(win.output).unwrap_or(0);
+        }
+        let sizes: Vec<i64> = self.input_sizes.iter().map(|&v| to(v)).collect();
+        let (n, m) = (self.input_sizes[0], self.filter[4]);
+        Conv3dBackpropInputParams::new(
+            &[5],
+            &sizes,
+            &self.filter,
+            &[n, out[0], out[1], out[2], m],
+            &attrs,
+        )
+    }
+
+    /// Nominal GFLOP: `2·N·OD·OH·OW·M·KD·KH·KW·C / 1e9`.
+    ///
+    /// # Errors
+    /// As [`BenchCase::params`].
+    pub fn gflop(&self) -> Result<f64, KernelError> {
+        Ok(self.params()?.nominal_flops() / 1e9)
+    }
+
+    /// Random operands (uniform in `[-1, 1)`, reproducible from `seed`).
+    ///
+    /// # Errors
+    /// As [`BenchCase::params`].
+    pub fn problem<T: Element>(&self, seed: u64) -> Result<BenchProblem<T>, KernelError> {
+        let params = self.params()?;
+        let dy_shape = params.out_backprop_ndhwc();
+        let mut rng = SplitMix(seed);
+        let filter = random(&self.filter, &mut rng);
+        let out_backprop = random(&dy_shape, &mut rng);
+        Ok(BenchProblem {
+            params,
+            filter,
+            out_backprop,
+        })
+    }
+}
+
+impl<T: Element> BenchProblem<T> {
+    /// Runs the production kernel once.
+    ///
+    /// # Errors
+    /// Whatever the kernel returns.
+    pub fn run(&self, ctx: &KernelContext) -> Result<ArrayD<T>, KernelError> {
+        conv3d_backprop_input_v2_with_params(
+            &self.params,
+            self.filter.view(),
+            self.out_backprop.view(),
+            ctx,
+        )
+    }
+}
+
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        #[expect(clippy::cast_precision_loss, reason = "53 random bits")]
+        let v = (z >> 11) as f64 / (1u64 << 53) as f64;
+        2.0 * v - 1.0
+    }
+}
+
+fn random<T: Element>(shape: &[usize], rng: &mut SplitMix) -> ArrayD<T> {
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || T::from_f64(rng.next_unit()))
+}
+
+/// Seconds of repeated runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Median.
+    pub median_s: f64,
+    /// Fastest run.
+    pub min_s: f64,
+    /// Slowest run.
+    pub max_s: f64,
+}
+
+/// Runs `f` `warmup` times untimed, then `runs` (at least 1) times timed.
+///
+/// # Errors
+/// The first error of `f`.
+pub fn time<E>(
+    warmup: usize,
+    runs: usize,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<Timing, E> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let mut secs = Vec::with_capacity(runs.max(1));
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        f()?;
+        secs.push(t.elapsed().as_secs_f64());
+    }
+    secs.sort_by(f64::total_cmp);
+    let mid = secs.len() / 2;
+    let median_s = if secs.len() % 2 == 1 {
+        secs[mid]
+    } else {
+        0.5 * (secs[mid - 1] + secs[mid])
+    };
+    Ok(Timing {
+        median_s,
+        min_s: secs[0],
+        max_s: secs[secs.len() - 1],
+    })
+}
+
+/// What the GEMM yardstick runs.
+pub const GEMM_YARDSTICK: &str = "f32 GEMM 1024x1024x1024, ndarray general_mat_mul (matrixmultiply crate), rows split over the rayon pool";
+
+/// Times the f32 GEMM yardstick ([`GEMM_YARDSTICK`]) on the current rayon pool.
+///
+/// Returns the timing and the GFLOP/s of its median.
+#[must_use]
+pub fn gemm_yardstick(warmup: usize, runs: usize) -> (Timing, f64) {
+    const N: usize = 1024;
+    let mut rng = SplitMix(42);
+    let a = Array2::<f32>::from_shape_simple_fn((N, N), || f32::from_f64(rng.next_unit()));
+    let b = Array2::<f32>::from_shape_simple_fn((N, N), || f32::from_f64(rng.next_unit()));
+    let mut c = Array2::<f32>::zeros((N, N));
+    let threads = rayon::current_num_threads().max(1);
+    let rows = N.div_ceil(threads);
+    let timing = time::<()>(warmup, runs, || {
+        let mut blocks: Vec<_> = a
+            .axis_chunks_iter(Axis(0), rows)
+            .zip(c.axis_chunks_iter_mut(Axis(0), rows))
+            .collect();
+        blocks.par_iter_mut().for_each(|(a_blk, c_blk)| {
+            general_mat_mul(1.0, a_blk, &b, 0.0, c_blk);
+        });
+        Ok(())
+    })
+    .unwrap_or(Timing {
+        median_s: f64::NAN,
+        min_s: f64::NAN,
+        max_s: f64::NAN,
+    });
+    #[expect(clippy::cast_precision_loss, reason = "small integer")]
+    let flop = 2.0 * (N * N * N) as f64;
+    (timing, flop / timing.median_s / 1e9)
+}
+
+/// Runs `f` inside a fresh rayon pool of `threads` threads (0: rayon's default).
+///
+/// # Errors
+/// When the pool cannot be built.
+pub fn with_threads<R: Send>(
+    threads: usize,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R, rayon::ThreadPoolBuildError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    Ok(pool.install(f))
+}
+
+/// Threads of the current rayon pool.
+#[must_use]
+pub fn current_threads() -> usize {
+    rayon::current_num_threads()
+}

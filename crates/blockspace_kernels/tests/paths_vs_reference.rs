@@ -1,0 +1,322 @@
+//! Property tests: every microkernel path this CPU supports (AVX-512, AVX2, portable) against
+//! the reference, within `rtol · Σ|F·dy|` per element (op-spec §8), over random shapes,
+//! strides, padding, dilations, layouts and channel tails; plus thread-count independence.
+
+use blockspace_kernels::{
+    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Element, KernelContext,
+    KernelPath, Padding, conv3d_backprop_input_v2_on_path, reference,
+};
+use ndarray::{ArrayD, IxDyn, arr1};
+use proptest::prelude::*;
+
+const CHANNELS: [usize; 8] = [1, 2, 3, 7, 15, 16, 17, 33];
+
+#[derive(Debug, Clone)]
+struct Case {
+    n: usize,
+    spatial: [usize; 3],
+    kernel: [usize; 3],
+    strides: [usize; 3],
+    dilations: [usize; 3],
+    c: usize,
+    m: usize,
+    padding: Padding,
+    format: DataFormat,
+    seed: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        1usize..=2,
+        (1usize..=4, 1usize..=5, 1usize..=36),
+        (1usize..=4, 1usize..=4, 1usize..=4),
+        (1usize..=3, 1usize..=3, 1usize..=3),
+        (1usize..=2, 1usize..=2, 1usize..=2),
+        (0usize..8, 0usize..8),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(n, (d, h, w), (kd, kh, kw), st, dil, (ci, mi), same, ncdhw, seed)| Case {
+                n,
+                spatial: [d, h, w],
+                kernel: [kd, kh, kw],
+                strides: [st.0, st.1, st.2],
+                dilations: [dil.0, dil.1, dil.2],
+                c: CHANNELS[ci],
+                m: CHANNELS[mi],
+                padding: if same { Padding::Same } else { Padding::Valid },
+                format: if ncdhw {
+                    DataFormat::Ncdhw
+                } else {
+                    DataFormat::Ndhwc
+                },
+                seed,
+            },
+        )
+}
+
+/// Deterministic values in [-1, 1).
+fn fill(len: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+fn to_i64(v: usize) -> i64 {
+    i64::try_from(v).expect("small")
+}
+
+struct Problem {
+    attrs: Conv3dBackpropInputAttrs,
+    params: Conv3dBackpropInputParams,
+    sizes: ArrayD<i64>,
+    filter: ArrayD<f64>,
+    dy: ArrayD<f64>,
+}
+
+fn problem(c: &Case) -> Option<Problem> {
+    let fmt = c.format;
+    let mut strides = vec![1i64; 5];
+    let mut dilations = vec![1i64; 5];
+    for i in 0..3 {
+        strides[fmt.spatial_dim(i)] = to_i64(c.strides[i]);
+        dilations[fmt.spatial_dim(i)] = to_i64(c.dilations[i]);
+    }
+    let attrs = Conv3dBackpropInputAttrs {
+        strides,
+        padding: c.padding,
+        data_format: fmt,
+        dilations,
+    };
+    let [d, h, w] = c.spatial;
+    let sizes: Vec<i64> = fmt
+        .shape_from_ndhwc([c.n, d, h, w, c.c])
+        .iter()
+        .map(|&v| to_i64(v))
+        .collect();
+    // Find the out_backprop shape the params expect.
+    let mut out = [0usize; 3];
+    for (i, o) in out.iter_mut().enumerate() {
+        let win = blockspace_kernels::conv3d_backprop_input::windowed_output_size(
+            to_i64(c.spatial[i]),
+            to_i64(c.kernel[i]),
+            to_i64(c.dilations[i]),
+            to_i64(c.strides[i]),
+            c.padding,
+        )
+        .ok()?;
+        *o = usize::try_from(win.output).ok()?;
+    }
+    let fshape = [c.kernel[0], c.kernel[1], c.kernel[2], c.c, c.m];
+    let dshape = fmt.shape_from_ndhwc([c.n, out[0], out[1], out[2], c.m]);
+    let params = Conv3dBackpropInputParams::new(&[5], &sizes, &fshape, &dshape, &attrs).ok()?;
+    let filter =
+        ArrayD::from_shape_vec(IxDyn(&fshape), fill(fshape.iter().product(), c.seed)).ok()?;
+    let dy = ArrayD::from_shape_vec(
+        IxDyn(&dshape),
+        fill(
+            dshape.iter().product(),
+            c.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        ),
+    )
+    .ok()?;
+    Some(Problem {
+        attrs,
+        params,
+        sizes: arr1(&sizes).into_dyn(),
+        filter,
+        dy,
+    })
+}
+
+fn check<T: Element>(pr: &Problem, rtol: f64) -> Result<(), TestCaseError> {
+    let filter = pr.filter.mapv(T::from_f64);
+    let dy = pr.dy.mapv(T::from_f64);
+    let want =
+        reference::conv3d_backprop_input_v2(pr.sizes.view(), filter.view(), dy.view(), &pr.attrs)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    // S = Σ|F·dy| per element, in f64.
+    let scale = reference::conv3d_backprop_input_v2(
+        pr.sizes.view(),
+        filter.mapv(|v| v.to_f64().abs()).view(),
+        dy.mapv(|v| v.to_f64().abs()).view(),
+        &pr.attrs,
+    )
+    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    for path in KernelPath::ALL {
+        let Some(got) = conv3d_backprop_input_v2_on_path(
+            path,
+            &pr.params,
+            filter.view(),
+            dy.view(),
+            &KernelContext::default(),
+        )
+        .map_err(|e| TestCaseError::fail(e.to_string()))?
+        else {
+            continue;
+        };
+        prop_assert_eq!(got.shape(), want.shape());
+        for ((g, w), s) in got.iter().zip(want.iter()).zip(scale.iter()) {
+            let err = (g.to_f64() - w.to_f64()).abs();
+            prop_assert!(
+                err <= rtol * s + f64::MIN_POSITIVE,
+                "{path:?} {}: got {g:?}, want {w:?}, |err| {err:e} > {rtol:e}·{s:e}",
+                T::NAME
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_path_matches_reference(c in case()) {
+        let Some(pr) = problem(&c) else { return Ok(()); };
+        check::<f32>(&pr, 1e-5)?;
+        check::<f64>(&pr, 2e-14)?;
+    }
+}
+
+#[test]
+fn paths_agree_on_wide_rows_and_kernel_vs_stride() {
+    // Kernel < = > stride along W, long rows (several full tiles), channel tails.
+    for (k, s) in [(1, 2), (2, 2), (3, 2), (4, 2), (3, 1), (5, 3)] {
+        for (c, m) in [(33, 17), (16, 7), (64, 3), (5, 64)] {
+            let case = Case {
+                n: 1,
+                spatial: [2, 3, 53],
+                kernel: [2, k, k],
+                strides: [1, s, s],
+                dilations: [1, 1, 1],
+                c,
+                m,
+                padding: Padding::Same,
+                format: DataFormat::Ndhwc,
+                seed: (k * 100 + s * 10 + c) as u64,
+            };
+            let pr = problem(&case).expect("valid case");
+            check::<f32>(&pr, 1e-5).expect("f32");
+            check::<f64>(&pr, 2e-14).expect("f64");
+        }
+    }
+}
+
+#[test]
+fn result_is_identical_for_any_thread_count() {
+    let case = Case {
+        n: 2,
+        spatial: [6, 9, 31],
+        kernel: [3, 3, 3],
+        strides: [1, 2, 1],
+        dilations: [1, 1, 2],
+        c: 33,
+        m: 17,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 7,
+    };
+    let pr = problem(&case).expect("valid case");
+    let filter = pr.filter.mapv(|v| v as f32);
+    let dy = pr.dy.mapv(|v| v as f32);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            blockspace_kernels::conv3d_backprop_input_v2(
+                pr.sizes.view(),
+                filter.view(),
+                dy.view(),
+                &pr.attrs,
+                &KernelContext::default(),
+            )
+            .expect("runs")
+        })
+    };
+    let one = run(1);
+    for threads in [2, 3, 5] {
+        assert_eq!(one, run(threads), "{threads} threads differ from 1");
+    }
+}
+
+#[test]
+fn pointwise_filters_match_reference() {
+    for (strides, padding, format) in [
+        ([1, 1, 1], Padding::Valid, DataFormat::Ndhwc),
+        ([1, 1, 1], Padding::Same, DataFormat::Ncdhw),
+        ([2, 1, 3], Padding::Same, DataFormat::Ndhwc),
+    ] {
+        for (c, m) in [(17, 33), (64, 7), (1, 1)] {
+            let case = Case {
+                n: 2,
+                spatial: [3, 4, 13],
+                kernel: [1, 1, 1],
+                strides,
+                dilations: [1, 2, 1],
+                c,
+                m,
+                padding,
+                format,
+                seed: (c * 7 + m) as u64,
+            };
+            let pr = problem(&case).expect("valid case");
+            check::<f32>(&pr, 1e-5).expect("f32");
+            check::<f64>(&pr, 2e-14).expect("f64");
+        }
+    }
+}
+
+#[test]
+fn cancel_and_progress() {
+    use std::sync::{Arc, Mutex};
+    let case = Case {
+        n: 1,
+        spatial: [8, 8, 8],
+        kernel: [3, 3, 3],
+        strides: [1, 1, 1],
+        dilations: [1, 1, 1],
+        c: 16,
+        m: 16,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 3,
+    };
+    let pr = problem(&case).expect("valid case");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let ctx = KernelContext {
+        progress: Some(Arc::new(move |f| sink.lock().expect("lock").push(f))),
+        ..KernelContext::default()
+    };
+    blockspace_kernels::conv3d_backprop_input_v2_with_params(
+        &pr.params,
+        pr.filter.view(),
+        pr.dy.view(),
+        &ctx,
+    )
+    .expect("runs");
+    let seen = seen.lock().expect("lock");
+    assert!(!seen.is_empty(), "progress was reported");
+    assert!(seen.iter().any(|&f| f >= 1.0), "progress reaches 1: {seen:?}");
+    let ctx = KernelContext::default();
+    ctx.cancel.cancel();
+    let err = blockspace_kernels::conv3d_backprop_input_v2_with_params(
+        &pr.params,
+        pr.filter.view(),
+        pr.dy.view(),
+        &ctx,
+    )
+    .expect_err("cancelled");
+    assert!(matches!(err, blockspace_kernels::KernelError::Cancelled), "{err}");
+}
