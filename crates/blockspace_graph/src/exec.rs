@@ -106,6 +106,7 @@ pub struct Executor {
     evaluations: Arc<AtomicUsize>,
     limit: MemoryLimit,
     progress: Progress,
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -143,6 +144,16 @@ impl Executor {
             evaluations: Arc::default(),
             limit: MemoryLimit::default(),
             progress: Arc::default(),
+            // Blocks (and the kernels inside them) run on this executor's own pool, so one
+            // page's long block never starves another executor's.
+            // At least two threads, so independent blocks overlap even on one core.
+            pool: rayon::ThreadPoolBuilder::new()
+                .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))
+                .thread_name(|i| format!("blockspace-block-{i}"))
+                .build()
+                .map(Arc::new)
+                .map_err(|e| log::warn!("using rayon's global pool: {e}"))
+                .ok(),
         }
     }
 
@@ -183,6 +194,7 @@ impl Executor {
             limit: self.limit,
             base_dir,
             progress: Arc::clone(&self.progress),
+            pool: self.pool.clone(),
         };
         let guard = RunningGuard(Arc::clone(&running));
         let spawned = std::thread::Builder::new()
@@ -423,6 +435,7 @@ struct Worker {
     limit: MemoryLimit,
     base_dir: Option<PathBuf>,
     progress: Progress,
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 /// Shared state of one run's dependency-driven schedule.
@@ -489,13 +502,19 @@ impl Worker {
             outcomes: &outcomes,
         };
         let worker = &self;
-        rayon::scope(|scope| {
-            for (i, p) in pending.iter().enumerate() {
-                if p.load(Ordering::SeqCst) == 0 {
-                    scope.spawn(move |scope| worker.run_scheduled(scope, &sched, i));
+        let schedule = || {
+            rayon::scope(|scope| {
+                for (i, p) in pending.iter().enumerate() {
+                    if p.load(Ordering::SeqCst) == 0 {
+                        scope.spawn(move |scope| worker.run_scheduled(scope, &sched, i));
+                    }
                 }
-            }
-        });
+            });
+        };
+        match &self.pool {
+            Some(pool) => pool.install(schedule),
+            None => schedule(),
+        }
         let cancelled = self.cancel.is_cancelled();
         if !cancelled {
             let keep: HashSet<u64> = nodes.iter().map(|n| n.key).collect();
