@@ -684,6 +684,13 @@ impl BlockspaceApp {
 
     fn handle_dialog_answer(&mut self, a: DialogAnswer) {
         let Some(first) = a.paths.first().cloned() else {
+            if a.open_for < Duration::from_millis(300) {
+                self.toast_error(
+                    "No system file dialog could be opened here; use File → Open by path… or \
+                     File → Save to path…"
+                        .to_owned(),
+                );
+            }
             return;
         };
         match a.purpose {
@@ -1180,14 +1187,35 @@ impl BlockspaceApp {
         };
         let g = &tab.geometry;
         let c = g.to_screen.inverse() * g.screen_rect.center();
-        // Spread successive additions a little so they do not stack exactly.
-        let n = tab.page.blocks().count() as f32;
-        [c.x - 80.0 + (n % 5.0) * 16.0, c.y - 40.0 + (n % 5.0) * 16.0]
+        // Near the centre of the view, in the first spot (on a spiral) that overlaps no block.
+        let size = egui::vec2(240.0, 150.0);
+        let free = |p: egui::Pos2| {
+            let r = egui::Rect::from_min_size(p, size).expand(10.0);
+            !g.node_rects.iter().any(|(_, n)| n.intersects(r))
+        };
+        let start = c - size * 0.5;
+        for i in 0..64 {
+            let angle = i as f32 * 0.9;
+            let radius = 40.0 * (i as f32).sqrt() * 2.0;
+            let p = start + egui::vec2(angle.cos(), angle.sin()) * radius;
+            if free(p) {
+                return [p.x, p.y];
+            }
+        }
+        [start.x, start.y]
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
+        let dialogs_open = self.dialogs.open;
         let Some(tab) = self.tab() else { return };
         ui.horizontal(|ui| {
+            if dialogs_open > 0 {
+                ui.add(egui::Spinner::new());
+                ui.label("Waiting for the file dialog…").on_hover_text(
+                    "If no dialog appeared, use File → Open by path… or File → Save to path…",
+                );
+                ui.separator();
+            }
             if tab.run.active {
                 ui.add(egui::Spinner::new());
                 let names: Vec<String> = tab

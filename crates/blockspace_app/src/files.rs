@@ -38,6 +38,8 @@ pub struct DialogAnswer {
     pub purpose: DialogPurpose,
     /// The chosen paths (empty when cancelled).
     pub paths: Vec<PathBuf>,
+    /// How long the dialog was open (an empty answer within moments means no dialog could open).
+    pub open_for: std::time::Duration,
 }
 
 /// Runs native file dialogs on named worker threads so the UI keeps drawing.
@@ -70,6 +72,7 @@ impl Dialogs {
         let spawned = std::thread::Builder::new()
             .name("blockspace-file-dialog".into())
             .spawn(move || {
+                let started = std::time::Instant::now();
                 let mut d = rfd::FileDialog::new();
                 if let Some(dir) = start_dir {
                     d = d.set_directory(dir);
@@ -110,7 +113,11 @@ impl Dialogs {
                         .collect(),
                 };
                 // The app may have quit meanwhile; then nobody needs the answer.
-                let _ = tx.send(DialogAnswer { purpose: p, paths });
+                let _ = tx.send(DialogAnswer {
+                    purpose: p,
+                    paths,
+                    open_for: started.elapsed(),
+                });
                 ctx.request_repaint();
             });
         match spawned {
