@@ -1026,3 +1026,49 @@ fn unsaved_tab_asks_before_closing_and_ctrl_s_saves() {
         "the discarded change did not reach the file"
     );
 }
+
+#[test]
+fn closing_the_window_with_unsaved_work_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    let conv = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .find(|b| b.type_id == "Conv3DBackpropInputV2")
+        .unwrap()
+        .id;
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
+    h.run_steps(2);
+    // The window's close button.
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    let commands = |h: &Harness<'static, BlockspaceApp>| {
+        h.output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map(|v| v.commands.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        commands(&h).contains(&egui::ViewportCommand::CancelClose),
+        "closing is held back while there is unsaved work"
+    );
+    h.run_steps(2);
+    h.get_by_label("Quit with unsaved changes?");
+    h.get_by_label("Quit without saving").click();
+    h.step();
+    assert!(
+        commands(&h).contains(&egui::ViewportCommand::Close),
+        "the user chose to quit"
+    );
+}

@@ -127,3 +127,31 @@ fn viewer_snapshot() {
     h.run_steps(3);
     h.snapshot("viewer_5d");
 }
+
+#[test]
+fn hovering_the_heatmap_reads_out_the_value() {
+    // H × W = 4 × 5, value = 10·h + w.
+    let values = ArrayD::from_shape_fn(IxDyn(&[1, 1, 4, 5, 1]), |ix| (10 * ix[2] + ix[3]) as f64);
+    let tensor = ViewTensor {
+        key: 3,
+        dtype: "float64".into(),
+        values: Arc::new(values),
+        axis_names: axis_names(5, Some("NDHWC")),
+        stats: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(420.0, 700.0))
+        .build_ui_state(
+            move |ui, viewer: &mut TensorViewer| {
+                viewer.ui(ui, &tensor);
+            },
+            TensorViewer::default(),
+        );
+    h.run_steps(2);
+    // The heatmap sits right above its caption; aim at the last row, first column.
+    let caption = h.get_by_label_contains("slice; hover for values").rect();
+    let heat_bottom = caption.top() - 6.0;
+    h.hover_at(egui::pos2(caption.left() + 10.0, heat_bottom - 3.0));
+    h.run_steps(2);
+    h.get_by_label_contains("[N=0, D=0, H=3, W=0, C=0] = 30");
+}
