@@ -581,12 +581,17 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
             .and_then(|v| v.output_meta.get(pin.id.output))
             .cloned()
             .unwrap_or_default();
+        // A block with one output shows just what flows out of it; the port name is the tooltip.
+        let single = v.is_some_and(|v| v.outputs.len() == 1);
         let r = ui
             .horizontal(|ui| {
-                ui.add(egui::Label::new(RichText::new(meta).monospace().small()).extend());
-                ui.add(egui::Label::new(name).extend());
+                ui.add(egui::Label::new(RichText::new(&meta).monospace().small()).extend());
+                if !single {
+                    ui.add(egui::Label::new(&name).extend());
+                }
             })
-            .response;
+            .response
+            .on_hover_text(format!("{name}: {meta}"));
         self.geometry
             .output_rows
             .insert((id, pin.id.output), r.rect);

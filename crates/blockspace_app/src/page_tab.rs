@@ -74,6 +74,9 @@ pub struct PageTab {
     pub viewer_output: usize,
 }
 
+/// How many attributes a block shows on the canvas (the inspector shows all).
+const KEY_ATTRS: usize = 4;
+
 /// Total output elements above which auto-run starts switched off.
 const AUTO_RUN_MAX_ELEMENTS: u64 = 64 * 1024 * 1024;
 
@@ -317,7 +320,12 @@ impl PageTab {
                 v.error = Some(format!("unknown block type {:?}", b.type_id));
             }
             if let Some(d) = desc {
-                for spec in d.attrs.iter().filter(|s| s.visible(&b.attrs)).take(6) {
+                for spec in d
+                    .attrs
+                    .iter()
+                    .filter(|s| s.visible(&b.attrs))
+                    .take(KEY_ATTRS)
+                {
                     let value = b
                         .attrs
                         .get(spec.name)
