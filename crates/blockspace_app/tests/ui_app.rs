@@ -1072,3 +1072,52 @@ fn closing_the_window_with_unsaved_work_asks_first() {
         "the user chose to quit"
     );
 }
+
+#[test]
+fn input_values_show_parse_errors_while_typing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_steps(2);
+    add_via_search(&mut h, "inp", "Input");
+    let input = block_named(&h, "Input");
+    let before = h.state().tab().unwrap().page.revision();
+    h.get_by_role_and_label(Role::TextInput, "values").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::TextInput, "values")
+        .type_text("[[1, 2], [3, oops]]");
+    h.run_steps(2);
+    h.get_by_label_contains("\"oops\" is not a number");
+    assert_eq!(
+        h.state().tab().unwrap().page.revision(),
+        before,
+        "nothing is applied while typing"
+    );
+    // A good value shows the shape it gives; Ctrl+Enter applies it.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::TextInput, "values")
+        .type_text("[[1, 2], [3, 4]]");
+    h.run_steps(2);
+    h.get_by_label_contains("[2×2]");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    h.run_steps(2);
+    let v = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .block(input)
+        .unwrap()
+        .attrs
+        .get("values")
+        .cloned();
+    assert_eq!(
+        v,
+        Some(AttrValue::Str("[[1, 2], [3, 4]]".into())),
+        "applied"
+    );
+}
