@@ -98,13 +98,14 @@ fn channel_blocks(
     c: usize,
     m: usize,
     taps: usize,
+    row_taps: usize,
     lanes: usize,
     size: usize,
     isa: Isa,
 ) -> Vec<ChannelBlock> {
     let nvec = c.div_ceil(lanes);
-    // Widest tile whose panels (all taps × M) stay within the L2 budget.
-    let vec_bytes = (taps * m * lanes * size).max(1);
+    // Widest tile whose panels for one row's taps (`row_taps × M`) stay within the L2 budget.
+    let vec_bytes = (row_taps * m * lanes * size).max(1);
     let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
     let nblocks = nvec.div_ceil(nv_fit);
     let mut blocks = Vec::with_capacity(nblocks);
@@ -328,7 +329,12 @@ pub(super) fn compute_on<T: Element>(
     let size = std::mem::size_of::<T>();
     let lanes = isa.lanes(size);
     let ntaps: usize = p.kernel.iter().product();
-    let blocks = channel_blocks(p.c, p.m, ntaps, lanes, size, isa);
+    // Taps one row can touch (a stride phase of D and H, every kw): what must stay in L2.
+    let row_taps: usize = (0..2)
+        .map(|i| p.kernel[i].div_ceil(p.strides[i]).min(p.kernel[i]))
+        .product::<usize>()
+        * p.kernel[2];
+    let blocks = channel_blocks(p.c, p.m, ntaps, row_taps, lanes, size, isa);
     let packed_len: usize = blocks.iter().map(|b| ntaps * p.m * b.nv * lanes).sum();
     ctx.limit
         .check("the packed filter", packed_len as u64, size as u64)?;
