@@ -308,7 +308,10 @@ fn cancel_and_progress() {
     .expect("runs");
     let seen = seen.lock().expect("lock");
     assert!(!seen.is_empty(), "progress was reported");
-    assert!(seen.iter().any(|&f| f >= 1.0), "progress reaches 1: {seen:?}");
+    assert!(
+        seen.iter().any(|&f| f >= 1.0),
+        "progress reaches 1: {seen:?}"
+    );
     let ctx = KernelContext::default();
     ctx.cancel.cancel();
     let err = blockspace_kernels::conv3d_backprop_input_v2_with_params(
@@ -318,5 +321,8 @@ fn cancel_and_progress() {
         &ctx,
     )
     .expect_err("cancelled");
-    assert!(matches!(err, blockspace_kernels::KernelError::Cancelled), "{err}");
+    assert!(
+        matches!(err, blockspace_kernels::KernelError::Cancelled),
+        "{err}"
+    );
 }
