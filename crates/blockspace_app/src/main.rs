@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// Run TensorFlow conformance files through the kernel; prints failures and `N passed, M failed`.
     Conformance(cli::conformance::ConformanceArgs),
+    /// Run every block of a page; print each result's name, shape, dtype and statistics.
+    Run(cli::run::RunArgs),
+    /// Load a page and check every block (shapes, dtypes, wiring); runs nothing.
+    Check(cli::check::CheckArgs),
     /// Time the kernel on the benchmark shapes B1–B5 against an f32 GEMM yardstick.
     Bench(cli::bench::BenchArgs),
 }
@@ -30,6 +34,8 @@ fn main() -> anyhow::Result<ExitCode> {
     let stderr = &mut std::io::stderr().lock();
     let code = match args.command {
         Some(Command::Conformance(a)) => cli::conformance::run(&a, stdout, stderr)?,
+        Some(Command::Run(a)) => cli::run::run(&a, stdout, stderr)?,
+        Some(Command::Check(a)) => cli::check::run(&a, stdout, stderr)?,
         Some(Command::Bench(a)) => cli::bench::run(&a, stdout, stderr)?,
         None => {
             anyhow::bail!(

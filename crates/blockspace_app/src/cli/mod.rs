@@ -1,4 +1,6 @@
 //! Headless subcommands of the `blockspace` binary. Each lives in its own file.
 
 pub mod bench;
+pub mod check;
 pub mod conformance;
+pub mod run;

@@ -420,6 +420,19 @@ impl Conv3dBackpropInputParams {
         if work == 0 {
             return Err(KernelError::EmptyWork);
         }
+        // TensorFlow accepts e.g. [0, 2^62, 2^62, 1, 1] (the 0 absorbs the product), but an
+        // ndarray cannot even describe it: its non-zero dimensions must multiply within isize.
+        let [d, h, w] = params.input_spatial;
+        let fits = [params.n, d, h, w, params.c]
+            .iter()
+            .filter(|&&v| v != 0)
+            .try_fold(1usize, |acc, &v| acc.checked_mul(v))
+            .is_some_and(|v| isize::try_from(v).is_ok());
+        if !fits {
+            return Err(KernelError::Overflow {
+                what: "the output shape (its non-zero dimensions multiply past isize::MAX)",
+            });
+        }
         Ok(params)
     }
 

@@ -1,0 +1,404 @@
+//! Checking a page before running: topological order, cycles, and per-block shape/dtype
+//! inference, without computing big tensors.
+
+use crate::ids::{BlockId, OutPort};
+use crate::kernels::{KernelContext, MemoryLimit};
+use crate::ops::{EvalCtx, InferCtx, InferInput, OpError, Registry, dtype_list};
+use crate::page::Page;
+use crate::tensor::{Tensor, TensorMeta};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Outputs at most this many elements (in total) are computed while checking, so downstream
+/// blocks can see their values (e.g. `input_sizes`).
+pub const FOLD_MAX_ELEMENTS: u64 = 4096;
+
+/// What is wrong with one block, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockError {
+    /// The block.
+    pub block: BlockId,
+    /// The block's name (for messages).
+    pub block_name: String,
+    /// The input port at fault, if any.
+    pub port: Option<String>,
+    /// The attribute at fault, if any.
+    pub attr: Option<String>,
+    /// What is wrong, the value, and how to fix it.
+    pub message: String,
+}
+
+impl BlockError {
+    pub(crate) fn from_op(block: BlockId, block_name: &str, e: OpError) -> Self {
+        Self {
+            block,
+            block_name: block_name.to_owned(),
+            port: e.port,
+            attr: e.attr,
+            message: e.message,
+        }
+    }
+    pub(crate) fn new(block: BlockId, block_name: &str, message: impl Into<String>) -> Self {
+        Self {
+            block,
+            block_name: block_name.to_owned(),
+            port: None,
+            attr: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "block {:?}", self.block_name)?;
+        if let Some(p) = &self.port {
+            write!(f, ", input `{p}`")?;
+        }
+        if let Some(a) = &self.attr {
+            write!(f, ", attr `{a}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for BlockError {}
+
+/// Blocks that form a cycle (only possible in hand-edited data; commands refuse cycles).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleError {
+    /// The blocks on or behind the cycle, by id.
+    pub blocks: Vec<BlockId>,
+}
+
+/// Topological order of the page's blocks (by id among equals), or the blocks stuck in a cycle.
+pub fn topo_order(page: &Page) -> Result<Vec<BlockId>, CycleError> {
+    let mut indeg: BTreeMap<BlockId, usize> = page.blocks.keys().map(|&id| (id, 0)).collect();
+    for w in &page.wires {
+        if let Some(d) = indeg.get_mut(&w.to.block) {
+            *d += 1;
+        }
+    }
+    let mut ready: BTreeSet<BlockId> = indeg
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut order = Vec::with_capacity(indeg.len());
+    while let Some(id) = ready.pop_first() {
+        order.push(id);
+        for w in page.wires.iter().filter(|w| w.from.block == id) {
+            if let Some(d) = indeg.get_mut(&w.to.block) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert(w.to.block);
+                }
+            }
+        }
+    }
+    if order.len() == indeg.len() {
+        Ok(order)
+    } else {
+        let done: BTreeSet<BlockId> = order.into_iter().collect();
+        Err(CycleError {
+            blocks: indeg
+                .keys()
+                .filter(|id| !done.contains(id))
+                .copied()
+                .collect(),
+        })
+    }
+}
+
+/// Options for [`check_page_with`].
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Directory of the page file (relative `.npy` paths), if saved.
+    pub base_dir: Option<PathBuf>,
+    /// Size guard.
+    pub limit: MemoryLimit,
+}
+
+/// The result of checking a page.
+#[derive(Debug, Clone, Default)]
+pub struct PageCheck {
+    /// Per block: output dtypes and shapes, or what is wrong.
+    pub blocks: BTreeMap<BlockId, Result<Vec<TensorMeta>, BlockError>>,
+    /// Evaluation order (blocks in a cycle are left out).
+    pub order: Vec<BlockId>,
+    values: BTreeMap<OutPort, Arc<Tensor>>,
+}
+
+impl PageCheck {
+    /// The result for one block.
+    pub fn block(&self, id: BlockId) -> Option<&Result<Vec<TensorMeta>, BlockError>> {
+        self.blocks.get(&id)
+    }
+    /// The dtype and shape on an output port, if known.
+    pub fn output(&self, port: OutPort) -> Option<&TensorMeta> {
+        self.blocks.get(&port.block)?.as_ref().ok()?.get(port.port)
+    }
+    /// Values computed while checking (small constant outputs only).
+    pub fn value(&self, port: OutPort) -> Option<&Tensor> {
+        self.values.get(&port).map(|v| &**v)
+    }
+    /// All block errors, by block id.
+    pub fn errors(&self) -> impl Iterator<Item = &BlockError> {
+        self.blocks.values().filter_map(|r| r.as_ref().err())
+    }
+    /// Whether no block has an error.
+    pub fn is_ok(&self) -> bool {
+        self.errors().next().is_none()
+    }
+}
+
+/// Checks `page` with default options (no page directory, default size guard).
+pub fn check_page(reg: &Registry, page: &Page) -> PageCheck {
+    check_page_with(reg, page, &CheckOptions::default())
+}
+
+/// Infers every block's output dtypes and shapes and reports per-block errors: unknown type,
+/// unconnected input, dtype refused, upstream error, cycle, and every op validation rule.
+pub fn check_page_with(reg: &Registry, page: &Page, opts: &CheckOptions) -> PageCheck {
+    let mut out = PageCheck::default();
+    let order = match topo_order(page) {
+        Ok(o) => o,
+        Err(cycle) => {
+            let names: Vec<String> = cycle
+                .blocks
+                .iter()
+                .filter_map(|id| page.block(*id))
+                .map(|b| format!("{:?}", b.name))
+                .collect();
+            for id in &cycle.blocks {
+                let name = page.block(*id).map_or(String::new(), |b| b.name.clone());
+                out.blocks.insert(
+                    *id,
+                    Err(BlockError::new(
+                        *id,
+                        &name,
+                        format!(
+                            "is in or behind a cycle among {}; remove a wire so data flows one way",
+                            names.join(", ")
+                        ),
+                    )),
+                );
+            }
+            let stuck: BTreeSet<BlockId> = cycle.blocks.into_iter().collect();
+            page.blocks
+                .keys()
+                .filter(|id| !stuck.contains(id))
+                .copied()
+                .collect()
+        }
+    };
+    let ictx = InferCtx {
+        base_dir: opts.base_dir.as_deref(),
+        limit: opts.limit,
+    };
+    for &id in &order {
+        let result = check_block(reg, page, &out, &ictx, id);
+        if let Ok(metas) = &result {
+            fold(reg, page, &mut out, opts, id, metas);
+        }
+        out.blocks.insert(id, result);
+    }
+    out.order = order;
+    out
+}
+
+fn check_block(
+    reg: &Registry,
+    page: &Page,
+    so_far: &PageCheck,
+    ictx: &InferCtx<'_>,
+    id: BlockId,
+) -> Result<Vec<TensorMeta>, BlockError> {
+    let block = page
+        .block(id)
+        .ok_or_else(|| BlockError::new(id, "", "block vanished"))?;
+    let name = block.name.as_str();
+    let d = reg.get(&block.type_id).ok_or_else(|| {
+        BlockError::new(
+            id,
+            name,
+            format!(
+                "unknown block type {:?}; known types: {}",
+                block.type_id,
+                reg.type_ids()
+            ),
+        )
+    })?;
+    if let Err((attr, message)) = d.validate_attrs(&block.attrs) {
+        return Err(BlockError {
+            block: id,
+            block_name: name.to_owned(),
+            port: None,
+            attr: Some(attr),
+            message,
+        });
+    }
+    let sources = page.inputs_of(id, d.inputs.len());
+    let mut inputs: Vec<Option<InferInput<'_>>> = Vec::with_capacity(sources.len());
+    for (spec, src) in d.inputs.iter().zip(&sources) {
+        let port_err = |message: String| BlockError {
+            block: id,
+            block_name: name.to_owned(),
+            port: Some(spec.name.to_owned()),
+            attr: None,
+            message,
+        };
+        let Some(src) = src else {
+            return Err(port_err(format!(
+                "`{}` is not connected; wire a {} tensor into it (e.g. from an Input block)",
+                spec.name,
+                dtype_list(spec.dtypes)
+            )));
+        };
+        let src_name = page.block(src.block).map_or("?", |b| b.name.as_str());
+        let meta = match so_far.blocks.get(&src.block) {
+            Some(Ok(metas)) => metas
+                .get(src.port)
+                .ok_or_else(|| port_err(format!("{src_name:?} has no output #{}", src.port)))?,
+            Some(Err(_)) => {
+                return Err(port_err(format!(
+                    "`{}` comes from {src_name:?}, which has an error; fix that block first",
+                    spec.name
+                )));
+            }
+            None => {
+                return Err(port_err(format!(
+                    "`{}` comes from {src_name:?}, which could not be checked",
+                    spec.name
+                )));
+            }
+        };
+        if !spec.dtypes.contains(&meta.dtype) {
+            return Err(port_err(format!(
+                "`{}` gets {} from {src_name:?} but accepts {}; change {src_name:?}'s dtype",
+                spec.name,
+                meta.dtype,
+                dtype_list(spec.dtypes)
+            )));
+        }
+        if let Some(rank) = spec.rank
+            && meta.shape.len() != rank
+        {
+            return Err(port_err(format!(
+                "`{}` must have rank {rank}, but {src_name:?} gives shape {:?} (rank {}); {}",
+                spec.name,
+                meta.shape,
+                meta.shape.len(),
+                spec.doc
+            )));
+        }
+        inputs.push(Some(InferInput {
+            meta,
+            value: so_far.value(*src),
+        }));
+    }
+    let metas =
+        (d.infer)(ictx, &block.attrs, &inputs).map_err(|e| BlockError::from_op(id, name, e))?;
+    if metas.len() != d.outputs.len() {
+        return Err(BlockError::new(
+            id,
+            name,
+            format!(
+                "inferred {} outputs, expected {} (a bug in the block type)",
+                metas.len(),
+                d.outputs.len()
+            ),
+        ));
+    }
+    for (m, spec) in metas.iter().zip(d.outputs) {
+        if !spec.dtypes.contains(&m.dtype) {
+            return Err(BlockError::new(
+                id,
+                name,
+                format!(
+                    "output `{}` would be {}, which it cannot produce",
+                    spec.name, m.dtype
+                ),
+            ));
+        }
+    }
+    Ok(metas)
+}
+
+/// Computes small outputs of constant-foldable blocks so downstream inference sees values.
+fn fold(
+    reg: &Registry,
+    page: &Page,
+    out: &mut PageCheck,
+    opts: &CheckOptions,
+    id: BlockId,
+    metas: &[TensorMeta],
+) {
+    let Some(block) = page.block(id) else { return };
+    let Some(d) = reg.get(&block.type_id) else {
+        return;
+    };
+    let total: u64 = metas
+        .iter()
+        .map(TensorMeta::elements)
+        .fold(0u64, u64::saturating_add);
+    if !d.fold_constants || total > FOLD_MAX_ELEMENTS {
+        return;
+    }
+    let sources = page.inputs_of(id, d.inputs.len());
+    let mut inputs = Vec::with_capacity(sources.len());
+    for src in sources.iter().flatten() {
+        match out.values.get(src) {
+            Some(v) => inputs.push(Arc::clone(v)),
+            None => return,
+        }
+    }
+    let refs: Vec<&Tensor> = inputs.iter().map(|t| &**t).collect();
+    let kernel = KernelContext {
+        limit: opts.limit,
+        ..KernelContext::default()
+    };
+    let ctx = EvalCtx {
+        kernel: &kernel,
+        base_dir: opts.base_dir.as_deref(),
+    };
+    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (d.eval)(&ctx, &block.attrs, &refs)
+    }));
+    if let Ok(Ok(values)) = evaluated {
+        for (port, v) in values.into_iter().enumerate() {
+            out.values.insert(OutPort { block: id, port }, Arc::new(v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{InPort, Wire};
+
+    #[test]
+    fn cycles_are_reported_per_block() {
+        let reg = Registry::builtin();
+        let mut p = Page::new("p");
+        let a = p.add(&reg, "Conv3DBackpropInputV2", "a", &[]).unwrap();
+        let b = p.add(&reg, "Conv3DBackpropInputV2", "b", &[]).unwrap();
+        let c = p.add(&reg, "Input", "c", &[]).unwrap();
+        p.connect(&reg, a, "output", b, "out_backprop").unwrap();
+        // Commands refuse cycles, so build one directly (as a hand-edited file could).
+        p.wires.insert(Wire {
+            from: OutPort { block: b, port: 0 },
+            to: InPort { block: a, port: 2 },
+        });
+        assert_eq!(topo_order(&p), Err(CycleError { blocks: vec![a, b] }));
+        let check = check_page(&reg, &p);
+        let e = check.block(a).unwrap().as_ref().unwrap_err();
+        assert!(
+            e.message.contains("cycle") && e.message.contains("\"b\""),
+            "{e}"
+        );
+        assert!(check.block(c).unwrap().is_ok());
+    }
+}

@@ -1,0 +1,307 @@
+//! Tensors that flow along wires: dtype, shape, values, statistics and `.npy` output.
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::WriteNpyExt;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DType {
+    /// 32-bit signed integer.
+    Int32,
+    /// 64-bit signed integer.
+    Int64,
+    /// 32-bit IEEE float.
+    Float32,
+    /// 64-bit IEEE float.
+    Float64,
+}
+
+impl DType {
+    /// All dtypes, in a fixed order.
+    pub const ALL: [DType; 4] = [DType::Int32, DType::Int64, DType::Float32, DType::Float64];
+    /// The text used in files and messages: `"int32"`, `"int64"`, `"float32"`, `"float64"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DType::Int32 => "int32",
+            DType::Int64 => "int64",
+            DType::Float32 => "float32",
+            DType::Float64 => "float64",
+        }
+    }
+    /// Bytes per element.
+    pub fn size_of(self) -> u64 {
+        match self {
+            DType::Int32 | DType::Float32 => 4,
+            DType::Int64 | DType::Float64 => 8,
+        }
+    }
+    /// Whether this is a float type.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::Float32 | DType::Float64)
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A dtype name that is not one of `int32`, `int64`, `float32`, `float64`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown dtype {0:?}; use one of \"int32\", \"int64\", \"float32\", \"float64\"")]
+pub struct ParseDTypeError(pub String);
+
+impl FromStr for DType {
+    type Err = ParseDTypeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DType::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| ParseDTypeError(s.to_owned()))
+    }
+}
+
+/// What checking knows about a tensor before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TensorMeta {
+    /// Element type.
+    pub dtype: DType,
+    /// Shape (row-major dimensions).
+    pub shape: Vec<usize>,
+}
+
+impl TensorMeta {
+    /// Number of elements (saturating at `u64::MAX`).
+    pub fn elements(&self) -> u64 {
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+            .unwrap_or(u64::MAX)
+    }
+}
+
+impl fmt::Display for TensorMeta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.dtype, self.shape)
+    }
+}
+
+/// A tensor value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tensor {
+    /// int32 values.
+    I32(ArrayD<i32>),
+    /// int64 values.
+    I64(ArrayD<i64>),
+    /// float32 values.
+    F32(ArrayD<f32>),
+    /// float64 values.
+    F64(ArrayD<f64>),
+}
+
+/// Summary statistics of a tensor. `min`, `max`, `mean` and `std` are over the finite values
+/// (NaN when there are none); `std` is the population standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TensorStats {
+    /// Number of elements.
+    pub count: usize,
+    /// Smallest finite value.
+    pub min: f64,
+    /// Largest finite value.
+    pub max: f64,
+    /// Mean of the finite values.
+    pub mean: f64,
+    /// Population standard deviation of the finite values.
+    pub std: f64,
+    /// Number of NaN values.
+    pub nan_count: usize,
+    /// Number of infinite values.
+    pub inf_count: usize,
+}
+
+/// Writing a tensor to a `.npy` file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write .npy file: {source} ({path})")]
+pub struct NpyWriteError {
+    /// The file that could not be written.
+    pub path: PathBuf,
+    /// What went wrong.
+    #[source]
+    pub source: ndarray_npy::WriteNpyError,
+}
+
+impl Tensor {
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Tensor::I32(_) => DType::Int32,
+            Tensor::I64(_) => DType::Int64,
+            Tensor::F32(_) => DType::Float32,
+            Tensor::F64(_) => DType::Float64,
+        }
+    }
+    /// Shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Tensor::I32(a) => a.shape(),
+            Tensor::I64(a) => a.shape(),
+            Tensor::F32(a) => a.shape(),
+            Tensor::F64(a) => a.shape(),
+        }
+    }
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Tensor::I32(a) => a.len(),
+            Tensor::I64(a) => a.len(),
+            Tensor::F32(a) => a.len(),
+            Tensor::F64(a) => a.len(),
+        }
+    }
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Dtype and shape.
+    pub fn meta(&self) -> TensorMeta {
+        TensorMeta {
+            dtype: self.dtype(),
+            shape: self.shape().to_vec(),
+        }
+    }
+    /// All values as `f64` (for viewing; int64 beyond 2^53 loses precision).
+    pub fn to_f64(&self) -> ArrayD<f64> {
+        match self {
+            Tensor::I32(a) => a.mapv(f64::from),
+            Tensor::I64(a) => a.mapv(|v| v as f64),
+            Tensor::F32(a) => a.mapv(f64::from),
+            Tensor::F64(a) => a.clone(),
+        }
+    }
+    /// Integer values as `i64`, or `None` for float tensors.
+    pub fn to_i64(&self) -> Option<ArrayD<i64>> {
+        match self {
+            Tensor::I32(a) => Some(a.mapv(i64::from)),
+            Tensor::I64(a) => Some(a.clone()),
+            Tensor::F32(_) | Tensor::F64(_) => None,
+        }
+    }
+    /// Summary statistics (one pass for min/max/mean, a second for std).
+    pub fn stats(&self) -> TensorStats {
+        fn go<I: Iterator<Item = f64> + Clone>(it: I, count: usize) -> TensorStats {
+            let (mut n, mut sum, mut min, mut max, mut nan, mut inf) = (
+                0usize,
+                0.0f64,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                0usize,
+                0usize,
+            );
+            for v in it.clone() {
+                if v.is_nan() {
+                    nan += 1;
+                } else if v.is_infinite() {
+                    inf += 1;
+                } else {
+                    n += 1;
+                    sum += v;
+                    min = min.min(v);
+                    max = max.max(v);
+                }
+            }
+            if n == 0 {
+                return TensorStats {
+                    count,
+                    min: f64::NAN,
+                    max: f64::NAN,
+                    mean: f64::NAN,
+                    std: f64::NAN,
+                    nan_count: nan,
+                    inf_count: inf,
+                };
+            }
+            let mean = sum / n as f64;
+            let var = it
+                .filter(|v| v.is_finite())
+                .map(|v| (v - mean) * (v - mean))
+                .sum::<f64>()
+                / n as f64;
+            TensorStats {
+                count,
+                min,
+                max,
+                mean,
+                std: var.sqrt(),
+                nan_count: nan,
+                inf_count: inf,
+            }
+        }
+        let count = self.len();
+        match self {
+            Tensor::I32(a) => go(a.iter().map(|&v| f64::from(v)), count),
+            Tensor::I64(a) => go(a.iter().map(|&v| v as f64), count),
+            Tensor::F32(a) => go(a.iter().map(|&v| f64::from(v)), count),
+            Tensor::F64(a) => go(a.iter().copied(), count),
+        }
+    }
+    /// Writes the tensor as a `.npy` file (little-endian, C order).
+    pub fn write_npy(&self, path: &Path) -> Result<(), NpyWriteError> {
+        let err = |source| NpyWriteError {
+            path: path.to_owned(),
+            source,
+        };
+        let file =
+            std::fs::File::create(path).map_err(|e| err(ndarray_npy::WriteNpyError::Io(e)))?;
+        let writer = std::io::BufWriter::new(file);
+        match self {
+            Tensor::I32(a) => a.write_npy(writer),
+            Tensor::I64(a) => a.write_npy(writer),
+            Tensor::F32(a) => a.write_npy(writer),
+            Tensor::F64(a) => a.write_npy(writer),
+        }
+        .map_err(err)
+    }
+    /// A tensor of zeros.
+    pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {
+        let s = IxDyn(shape);
+        match dtype {
+            DType::Int32 => Tensor::I32(ArrayD::zeros(s)),
+            DType::Int64 => Tensor::I64(ArrayD::zeros(s)),
+            DType::Float32 => Tensor::F32(ArrayD::zeros(s)),
+            DType::Float64 => Tensor::F64(ArrayD::zeros(s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dtype_text_round_trips() {
+        for d in DType::ALL {
+            assert_eq!(d.as_str().parse::<DType>(), Ok(d));
+        }
+        assert!("float16".parse::<DType>().is_err());
+    }
+
+    #[test]
+    fn stats_skip_non_finite() {
+        let t = Tensor::F64(
+            ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0, 3.0, f64::NAN, f64::INFINITY, 2.0])
+                .unwrap(),
+        );
+        let s = t.stats();
+        assert_eq!(s.count, 5);
+        assert_eq!((s.min, s.max, s.mean), (1.0, 3.0, 2.0));
+        assert!((s.std - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!((s.nan_count, s.inf_count), (1, 1));
+        let empty = Tensor::zeros(DType::Int32, &[0]).stats();
+        assert!(empty.mean.is_nan());
+    }
+}
