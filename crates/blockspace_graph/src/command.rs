@@ -57,6 +57,16 @@ pub enum Command {
 
 impl Command {
     /// Whether the command changes nothing (e.g. an empty batch).
+    /// Whether the command only moves blocks (changes no results).
+    pub fn is_move_only(&self) -> bool {
+        match self {
+            Command::Batch(v) => v.iter().all(Command::is_move_only),
+            Command::MoveBlocks { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the command changes nothing (e.g. an empty batch).
     pub fn is_noop(&self) -> bool {
         match self {
             Command::Batch(v) => v.iter().all(Command::is_noop),
@@ -171,8 +181,9 @@ enum Mode {
 impl Page {
     /// Validates and applies `cmd`, returning its exact inverse. On error the page is unchanged.
     pub fn apply(&mut self, reg: &Registry, cmd: Command) -> Result<Command, CommandError> {
+        let moves_only = cmd.is_move_only();
         let inv = self.apply_mode(reg, cmd, Mode::Strict)?;
-        self.revision += 1;
+        self.bump(moves_only);
         Ok(inv)
     }
 
@@ -180,9 +191,17 @@ impl Page {
     /// page's structure (ids, names, ports, cycles) but not id freshness or dtypes, because it
     /// restores a state that existed. Returns the inverse.
     pub fn apply_replay(&mut self, reg: &Registry, cmd: Command) -> Result<Command, CommandError> {
+        let moves_only = cmd.is_move_only();
         let inv = self.apply_mode(reg, cmd, Mode::Replay)?;
-        self.revision += 1;
+        self.bump(moves_only);
         Ok(inv)
+    }
+
+    fn bump(&mut self, moves_only: bool) {
+        self.revision += 1;
+        if !moves_only {
+            self.model_revision += 1;
+        }
     }
 
     fn block_ref(&self, id: BlockId) -> Result<&Block, CommandError> {
@@ -615,6 +634,32 @@ mod tests {
         assert!(p.apply(&reg, failing).is_err());
         assert_eq!(p.block(a).unwrap().name, "a", "a failed batch rolls back");
         assert_eq!(p.revision(), rev);
+    }
+
+    #[test]
+    fn moves_do_not_change_the_model_revision() {
+        let reg = Registry::builtin();
+        let mut p = Page::new("p");
+        let a = p.add(&reg, "Input", "a", &[]).unwrap();
+        let (rev, model) = (p.revision(), p.model_revision());
+        p.apply(
+            &reg,
+            Command::MoveBlocks {
+                moves: vec![(a, [5.0, 5.0])],
+            },
+        )
+        .unwrap();
+        assert_eq!((p.revision(), p.model_revision()), (rev + 1, model));
+        p.apply(
+            &reg,
+            Command::SetAttr {
+                block: a,
+                attr: "dtype".into(),
+                value: s("int64"),
+            },
+        )
+        .unwrap();
+        assert_eq!(p.model_revision(), model + 1);
     }
 
     #[test]

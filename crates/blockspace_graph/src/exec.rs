@@ -9,8 +9,7 @@ use crate::kernels::{CancelToken, KernelContext, MemoryLimit};
 use crate::ops::{EvalCtx, OpError, Registry, dtype_list};
 use crate::page::Page;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -107,6 +106,7 @@ pub struct Executor {
     evaluations: Arc<AtomicUsize>,
     limit: MemoryLimit,
     progress: Progress,
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -125,7 +125,6 @@ struct Node {
     attrs: crate::value::Attrs,
     inputs: Vec<Option<OutPort>>,
     key: u64,
-    level: usize,
 }
 
 impl Executor {
@@ -145,6 +144,16 @@ impl Executor {
             evaluations: Arc::default(),
             limit: MemoryLimit::default(),
             progress: Arc::default(),
+            // Blocks (and the kernels inside them) run on this executor's own pool, so one
+            // page's long block never starves another executor's.
+            // At least two threads, so independent blocks overlap even on one core.
+            pool: rayon::ThreadPoolBuilder::new()
+                .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))
+                .thread_name(|i| format!("blockspace-block-{i}"))
+                .build()
+                .map(Arc::new)
+                .map_err(|e| log::warn!("using rayon's global pool: {e}"))
+                .ok(),
         }
     }
 
@@ -185,6 +194,7 @@ impl Executor {
             limit: self.limit,
             base_dir,
             progress: Arc::clone(&self.progress),
+            pool: self.pool.clone(),
         };
         let guard = RunningGuard(Arc::clone(&running));
         let spawned = std::thread::Builder::new()
@@ -242,7 +252,6 @@ impl Executor {
             }
         };
         let mut keys: HashMap<BlockId, u64> = HashMap::new();
-        let mut levels: HashMap<BlockId, usize> = HashMap::new();
         let mut nodes = Vec::with_capacity(order.len());
         for id in order {
             let Some(b) = page.block(id) else { continue };
@@ -268,19 +277,14 @@ impl Executor {
             if let Some(salt) = d.cache_salt {
                 salt(&b.attrs, base_dir).hash(&mut h);
             }
-            let mut level = 0;
             for src in &inputs {
                 match src {
-                    Some(s) => {
-                        (keys.get(&s.block).copied().unwrap_or(0), s.port).hash(&mut h);
-                        level = level.max(levels.get(&s.block).map_or(0, |l| l + 1));
-                    }
+                    Some(s) => (keys.get(&s.block).copied().unwrap_or(0), s.port).hash(&mut h),
                     None => "unconnected".hash(&mut h),
                 }
             }
             let key = h.finish();
             keys.insert(id, key);
-            levels.insert(id, level);
             nodes.push(Node {
                 id,
                 name: b.name.clone(),
@@ -288,7 +292,6 @@ impl Executor {
                 attrs: b.attrs.clone(),
                 inputs,
                 key,
-                level,
             });
         }
         (nodes, cycle_errors)
@@ -432,6 +435,16 @@ struct Worker {
     limit: MemoryLimit,
     base_dir: Option<PathBuf>,
     progress: Progress,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+/// Shared state of one run's dependency-driven schedule.
+#[derive(Clone, Copy)]
+struct Schedule<'a> {
+    nodes: &'a [Node],
+    dependants: &'a [Vec<usize>],
+    pending: &'a [AtomicUsize],
+    outcomes: &'a Mutex<HashMap<BlockId, (Outcome, String)>>,
 }
 
 /// Outcome of one block inside a run.
@@ -461,18 +474,46 @@ impl Worker {
                 .insert(id, (Outcome::Failed, err.block_name.clone()));
             self.finish_err(id, err, Duration::ZERO);
         }
-        let mut by_level: BTreeMap<usize, Vec<&Node>> = BTreeMap::new();
-        for n in &nodes {
-            by_level.entry(n.level).or_default().push(n);
-        }
-        for level in by_level.values() {
-            level.par_iter().for_each(|node| {
-                let outcome = self.run_node(node, &outcomes);
-                outcomes
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(node.id, (outcome, node.name.clone()));
+        // Dependency-driven scheduling: a block starts as soon as all its upstream blocks are
+        // done, on rayon's pool, so independent branches run in parallel.
+        let index: HashMap<BlockId, usize> =
+            nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+        let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        let pending: Vec<AtomicUsize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let upstream: HashSet<usize> = n
+                    .inputs
+                    .iter()
+                    .flatten()
+                    .filter_map(|src| index.get(&src.block).copied())
+                    .collect();
+                for &u in &upstream {
+                    dependants[u].push(i);
+                }
+                AtomicUsize::new(upstream.len())
+            })
+            .collect();
+        let sched = Schedule {
+            nodes: &nodes,
+            dependants: &dependants,
+            pending: &pending,
+            outcomes: &outcomes,
+        };
+        let worker = &self;
+        let schedule = || {
+            rayon::scope(|scope| {
+                for (i, p) in pending.iter().enumerate() {
+                    if p.load(Ordering::SeqCst) == 0 {
+                        scope.spawn(move |scope| worker.run_scheduled(scope, &sched, i));
+                    }
+                }
             });
+        };
+        match &self.pool {
+            Some(pool) => pool.install(schedule),
+            None => schedule(),
         }
         let cancelled = self.cancel.is_cancelled();
         if !cancelled {
@@ -486,6 +527,22 @@ impl Worker {
             revision: self.revision,
             cancelled,
         }));
+    }
+
+    fn run_scheduled<'s>(&'s self, scope: &rayon::Scope<'s>, sched: &Schedule<'s>, i: usize) {
+        let node = &sched.nodes[i];
+        let outcome = self.run_node(node, sched.outcomes);
+        sched
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node.id, (outcome, node.name.clone()));
+        for &d in &sched.dependants[i] {
+            if sched.pending[d].fetch_sub(1, Ordering::SeqCst) == 1 {
+                let sched = *sched;
+                scope.spawn(move |scope| self.run_scheduled(scope, &sched, d));
+            }
+        }
     }
 
     fn finish_err(&self, id: BlockId, err: BlockError, elapsed: Duration) {

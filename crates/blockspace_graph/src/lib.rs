@@ -1,6 +1,21 @@
 //! Blockspace's GUI-free heart: pages of wired blocks, the block registry, commands with exact
 //! inverses and undo/redo, checking (shape/dtype inference), the executor and page files.
 //!
+//! | Module | What |
+//! |---|---|
+//! | [`page`] | [`Page`] (blocks, wires, one name scope, a never-reused block-id counter), [`Block`], [`Clipboard`] |
+//! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input.rs`, `ops/conv3d_backprop_input_v2.rs`) |
+//! | [`command`] | [`Command`]: the only way to change a page; [`Page::apply`] returns the exact inverse |
+//! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
+//! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
+//! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
+//! | [`file`](mod@file) | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
+//! | [`tensor`], [`value`], [`ids`] | [`Tensor`], [`DType`], [`AttrValue`], [`BlockId`], [`Wire`], ... |
+//!
+//! Data flow: a gesture becomes a [`Command`], applied through [`History`] to the [`Page`]; the
+//! page's revision changes; [`check_page`] gives the shapes to draw and the errors to badge; the
+//! [`Executor`] runs a snapshot and reports [`ExecEvent`]s; results are looked up per block.
+//!
 //! ```
 //! use blockspace_graph::{Page, Registry, AttrValue, check_page};
 //!

@@ -45,6 +45,7 @@ pub struct Page {
     pub(crate) wires: BTreeSet<Wire>,
     pub(crate) next_block_id: u64,
     pub(crate) revision: u64,
+    pub(crate) model_revision: u64,
 }
 
 impl PartialEq for Page {
@@ -85,6 +86,7 @@ impl Page {
             wires: BTreeSet::new(),
             next_block_id: 1,
             revision: 0,
+            model_revision: 0,
         }
     }
     /// Runtime id of this page.
@@ -141,6 +143,12 @@ impl Page {
     /// Incremented by every applied command.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+    /// Incremented by every applied command that changes more than canvas positions: when it
+    /// is unchanged, checking and running give the same answers (use it to skip re-checking
+    /// while blocks are dragged).
+    pub fn model_revision(&self) -> u64 {
+        self.model_revision
     }
     /// The id the next new block gets. Saved in page files; never goes back.
     pub fn next_block_id(&self) -> BlockId {

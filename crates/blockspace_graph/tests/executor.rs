@@ -103,10 +103,39 @@ static SLOW: OpDescriptor = OpDescriptor {
     cache_salt: None,
 };
 
+fn eval_pass(_: &EvalCtx<'_>, _: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+    Ok(vec![inputs[0].clone()])
+}
+
+static PASS: OpDescriptor = OpDescriptor {
+    type_id: "TestPass",
+    display_name: "TestPass",
+    category: "Test",
+    doc: "Passes its input through.",
+    inputs: &[PortSpec {
+        name: "input",
+        doc: "anything float32",
+        dtypes: &[DType::Float32],
+        rank: None,
+    }],
+    outputs: &[PortSpec {
+        name: "output",
+        doc: "the input",
+        dtypes: &[DType::Float32],
+        rank: None,
+    }],
+    attrs: &[],
+    infer: scalar_meta,
+    eval: eval_pass,
+    fold_constants: false,
+    cache_salt: None,
+};
+
 fn test_registry() -> Arc<Registry> {
     let mut reg = Registry::builtin();
     reg.add(&PANIC).unwrap();
     reg.add(&SLOW).unwrap();
+    reg.add(&PASS).unwrap();
     Arc::new(reg)
 }
 
@@ -422,4 +451,31 @@ fn independent_blocks_run_in_parallel() {
         "per-block timing"
     );
     assert_eq!(exec.progress(), Some((2, 2)));
+}
+
+#[test]
+fn a_block_starts_as_soon_as_its_own_inputs_are_ready() {
+    let reg = test_registry();
+    let mut page = Page::new("p");
+    let slow = page
+        .add(&reg, "TestSlow", "slow", &[("ms", AttrValue::Int(400))])
+        .unwrap();
+    let fast = page
+        .add(&reg, "TestSlow", "fast", &[("ms", AttrValue::Int(1))])
+        .unwrap();
+    let pass = page.add(&reg, "TestPass", "pass", &[]).unwrap();
+    page.connect(&reg, fast, "output", pass, "input").unwrap();
+    let (mut exec, _) = executor(&reg);
+    exec.run(&page, None);
+    let events = exec.wait();
+    let finished = |id: BlockId| {
+        events
+            .iter()
+            .position(|e| matches!(e, ExecEvent::BlockFinished { block, .. } if *block == id))
+            .unwrap()
+    };
+    assert!(
+        finished(pass) < finished(slow),
+        "pass did not wait for the unrelated slow block: {events:?}"
+    );
 }
