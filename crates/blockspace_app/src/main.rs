@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use blockspace_app::cli;
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps freed memory for reuse, so repeated runs of large kernels do not pay for
+/// fresh, page-faulting memory on every call (glibc returns big blocks to the OS at once).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "blockspace",

@@ -16,6 +16,7 @@ fn small(c: &mut Criterion) {
         filter: [3, 3, 3, 8, 8],
         stride: 1,
         padding: Padding::Same,
+        target_s: [f64::NAN; 2],
     };
     let problem = case.problem::<f32>(1).expect("valid shape");
     let sizes: Vec<i64> = case.input_sizes.iter().map(|&v| v as i64).collect();

@@ -45,6 +45,7 @@ fn main() {
         } else {
             Padding::Valid
         },
+        target_s: [f64::NAN; 2],
     };
     let threads = num(10);
     let runs = num(11);

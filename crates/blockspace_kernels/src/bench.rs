@@ -10,7 +10,7 @@ use crate::conv3d_backprop_input::{Conv3dBackpropInputAttrs, Conv3dBackpropInput
 use crate::{Element, KernelContext, KernelError, conv3d_backprop_input_v2_with_params};
 
 /// One benchmark shape (NDHWC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BenchCase {
     /// `B1` … `B5`.
     pub name: &'static str,
@@ -24,6 +24,8 @@ pub struct BenchCase {
     pub stride: usize,
     /// Padding of the forward convolution.
     pub padding: Padding,
+    /// Issue-5 target in seconds at 2 threads: `[f32 (TensorFlow oneDNN), f64 (TensorFlow / 3)]`.
+    pub target_s: [f64; 2],
 }
 
 /// The shapes of issue 5 (see `shared/docs/peer-benchmarks.md`).
@@ -35,6 +37,7 @@ pub const CASES: [BenchCase; 5] = [
         filter: [3, 3, 3, 8, 16],
         stride: 1,
         padding: Padding::Same,
+        target_s: [0.0007, 0.0010],
     },
     BenchCase {
         name: "B2",
@@ -43,6 +46,7 @@ pub const CASES: [BenchCase; 5] = [
         filter: [3, 3, 3, 16, 32],
         stride: 2,
         padding: Padding::Same,
+        target_s: [0.0070, 0.0112],
     },
     BenchCase {
         name: "B3",
@@ -51,6 +55,7 @@ pub const CASES: [BenchCase; 5] = [
         filter: [3, 3, 3, 64, 64],
         stride: 1,
         padding: Padding::Same,
+        target_s: [0.0977, 0.2143],
     },
     BenchCase {
         name: "B4",
@@ -59,6 +64,7 @@ pub const CASES: [BenchCase; 5] = [
         filter: [4, 4, 4, 32, 64],
         stride: 2,
         padding: Padding::Same,
+        target_s: [0.0430, 0.0561],
     },
     BenchCase {
         name: "B5",
@@ -67,6 +73,7 @@ pub const CASES: [BenchCase; 5] = [
         filter: [1, 1, 1, 64, 128],
         stride: 1,
         padding: Padding::Valid,
+        target_s: [0.0155, 0.0167],
     },
 ];
 

@@ -23,10 +23,11 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m256i, _MM_HINT_T0, _mm_prefetch, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_fmadd_pd,
-    _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskstore_pd, _mm256_maskstore_ps,
-    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
-    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
+    __m256i, _MM_HINT_T0, _mm_prefetch, _mm256_add_pd, _mm256_add_ps, _mm256_cmpgt_epi32,
+    _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
+    _mm256_maskstore_pd, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x,
+    _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
+    _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
     _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
     _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
     _mm512_storeu_pd, _mm512_storeu_ps,
@@ -181,9 +182,69 @@ macro_rules! dispatch {
 /// Defines an x86 microkernel `$name<MR, NV>` for one element type and instruction set.
 macro_rules! x86_tile {
     (
-        $name:ident, $feat:literal, $t:ty, $lanes:expr, $zero:ident, $load:ident, $set1:ident,
-        $fmadd:ident, $store:ident, $mask_store:ident, $mask:ident
+        $name:ident, $row:ident, $feat:literal, $t:ty, $lanes:expr, $zero:ident, $load:ident,
+        $set1:ident, $fmadd:ident, $add:ident, $store:ident, $mask_store:ident, $mask:ident
     ) => {
+        /// A single-row tile (`MR = 1`) with the reduction split over `S` accumulator sets
+        /// (`k ≡ s mod S`, summed `((s0 + s1) + s2) + s3` at the end), so a narrow row still
+        /// has enough independent FMA chains to hide their latency.
+        ///
+        /// # Safety
+        /// As for the `MR × NV` tile with `MR = 1`.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $row<const NV: usize, const S: usize>(
+            a: *const $t,
+            taps: &[(usize, usize)],
+            k: usize,
+            b: *const $t,
+            out: *mut $t,
+            last: usize,
+        ) {
+            let mut acc = [[$zero(); NV]; S];
+            for &(ao, bo) in taps {
+                // SAFETY: `Tile::check` proved `ao + k ≤ a.len()` and
+                // `bo + k·NV·L ≤ b.len()`; every index below is below `k`.
+                unsafe {
+                    let ap = a.add(ao);
+                    let bp = b.add(bo);
+                    let mut kk = 0;
+                    while kk + S <= k {
+                        for s in 0..S {
+                            let av = $set1(*ap.add(kk + s));
+                            let brow = bp.add((kk + s) * NV * $lanes);
+                            for v in 0..NV {
+                                acc[s][v] = $fmadd(av, $load(brow.add(v * $lanes)), acc[s][v]);
+                            }
+                        }
+                        kk += S;
+                    }
+                    while kk < k {
+                        let av = $set1(*ap.add(kk));
+                        let brow = bp.add(kk * NV * $lanes);
+                        for v in 0..NV {
+                            acc[0][v] = $fmadd(av, $load(brow.add(v * $lanes)), acc[0][v]);
+                        }
+                        kk += 1;
+                    }
+                }
+            }
+            let mut sum = acc[0];
+            for set in &acc[1..] {
+                for v in 0..NV {
+                    sum[v] = $add(sum[v], set[v]);
+                }
+            }
+            let mask = $mask(last);
+            // SAFETY: `Tile::check` proved `(NV-1)·L + last ≤ out.len()`.
+            unsafe {
+                for v in 0..NV - 1 {
+                    $store(out.add(v * $lanes), sum[v]);
+                }
+                $mask_store(out.add((NV - 1) * $lanes), mask, sum[NV - 1]);
+            }
+        }
+
         /// # Safety
         /// The CPU supports the target features; the operands passed [`Tile::check`] for
         /// `MR × NV` with `$lanes` lanes (`a`, `b`, `out` point at the slices' starts).
@@ -288,6 +349,7 @@ fn mask_epi64(last: usize) -> __m256i {
 
 x86_tile!(
     avx512_f32,
+    avx512_f32_row,
     "avx512f",
     f32,
     16,
@@ -295,12 +357,14 @@ x86_tile!(
     _mm512_loadu_ps,
     _mm512_set1_ps,
     _mm512_fmadd_ps,
+    _mm512_add_ps,
     _mm512_storeu_ps,
     _mm512_mask_storeu_ps,
     mask16
 );
 x86_tile!(
     avx512_f64,
+    avx512_f64_row,
     "avx512f",
     f64,
     8,
@@ -308,12 +372,14 @@ x86_tile!(
     _mm512_loadu_pd,
     _mm512_set1_pd,
     _mm512_fmadd_pd,
+    _mm512_add_pd,
     _mm512_storeu_pd,
     _mm512_mask_storeu_pd,
     mask8
 );
 x86_tile!(
     avx2_f32,
+    avx2_f32_row,
     "avx2,fma",
     f32,
     8,
@@ -321,12 +387,14 @@ x86_tile!(
     _mm256_loadu_ps,
     _mm256_set1_ps,
     _mm256_fmadd_ps,
+    _mm256_add_ps,
     _mm256_storeu_ps,
     _mm256_maskstore_ps,
     mask_epi32
 );
 x86_tile!(
     avx2_f64,
+    avx2_f64_row,
     "avx2,fma",
     f64,
     4,
@@ -334,6 +402,7 @@ x86_tile!(
     _mm256_loadu_pd,
     _mm256_set1_pd,
     _mm256_fmadd_pd,
+    _mm256_add_pd,
     _mm256_storeu_pd,
     _mm256_maskstore_pd,
     mask_epi64
@@ -370,7 +439,7 @@ where
 }
 
 macro_rules! impl_simd_element {
-    ($t:ty, $avx512:ident, $avx2:ident) => {
+    ($t:ty, $avx512:ident, $avx512_row:ident, $avx2:ident, $avx2_row:ident) => {
         impl SimdElement for $t {
             fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>) {
                 assert!(nv <= isa.nv_max() && mr <= isa.mr_max(nv), "tile too large");
@@ -384,6 +453,15 @@ macro_rules! impl_simd_element {
                         // SAFETY: `Isa` values with this path exist only when the CPU has
                         // AVX-512F; `t.check` validated every access of this tile shape.
                         unsafe {
+                            if mr == 1 {
+                                match nv {
+                                    1 => $avx512_row::<1, 4>(a, taps, k, b, out, last),
+                                    2 => $avx512_row::<2, 2>(a, taps, k, b, out, last),
+                                    3 => $avx512_row::<3, 2>(a, taps, k, b, out, last),
+                                    _ => $avx512_row::<4, 1>(a, taps, k, b, out, last),
+                                }
+                                return;
+                            }
                             dispatch!(nv, mr, $avx512, (a, lda, taps, k, b, out, ldo, last), [
                                 1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
                                 2 => [1 2 3 4 5 6 7 8 9 10 11 12],
@@ -397,6 +475,13 @@ macro_rules! impl_simd_element {
                         // SAFETY: `Isa` values with this path exist only when the CPU has
                         // AVX2 and FMA; `t.check` validated every access of this tile shape.
                         unsafe {
+                            if mr == 1 {
+                                match nv {
+                                    1 => $avx2_row::<1, 4>(a, taps, k, b, out, last),
+                                    _ => $avx2_row::<2, 2>(a, taps, k, b, out, last),
+                                }
+                                return;
+                            }
                             dispatch!(nv, mr, $avx2, (a, lda, taps, k, b, out, ldo, last), [
                                 1 => [1 2 3 4 5 6 7 8 9 10 11 12],
                                 2 => [1 2 3 4 5 6]
@@ -420,8 +505,8 @@ macro_rules! impl_simd_element {
     };
 }
 
-impl_simd_element!(f32, avx512_f32, avx2_f32);
-impl_simd_element!(f64, avx512_f64, avx2_f64);
+impl_simd_element!(f32, avx512_f32, avx512_f32_row, avx2_f32, avx2_f32_row);
+impl_simd_element!(f64, avx512_f64, avx512_f64_row, avx2_f64, avx2_f64_row);
 
 /// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
 ///

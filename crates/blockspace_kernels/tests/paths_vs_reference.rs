@@ -326,3 +326,29 @@ fn cancel_and_progress() {
         "{err}"
     );
 }
+
+#[test]
+fn degenerate_sizes_match_reference() {
+    // M = 0 (empty out_backprop channels), single positions, stride larger than the input.
+    for (spatial, kernel, strides, m) in [
+        ([3, 4, 5], [2, 2, 2], [1, 1, 1], 0),
+        ([1, 1, 1], [1, 1, 1], [1, 1, 1], 3),
+        ([2, 3, 4], [1, 2, 1], [5, 5, 5], 2),
+    ] {
+        let case = Case {
+            n: 1,
+            spatial,
+            kernel,
+            strides,
+            dilations: [1, 1, 1],
+            c: 3,
+            m,
+            padding: Padding::Same,
+            format: DataFormat::Ndhwc,
+            seed: 11,
+        };
+        let pr = problem(&case).expect("valid case");
+        check::<f32>(&pr, 1e-5).expect("f32");
+        check::<f64>(&pr, 2e-14).expect("f64");
+    }
+}

@@ -96,6 +96,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
                     "max_s": r.timing.max_s,
                     "gflops": r.gflops,
                     "gemm_fraction": r.gflops / gemm,
+                    "target_s": r.case.target_s[usize::from(f64_dtype)],
                 })
             })
             .collect();
@@ -117,13 +118,26 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     writeln!(out, "yardstick: {GEMM_YARDSTICK}: {gemm:.1} GFLOP/s")?;
     writeln!(
         out,
-        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "case", "shape", "GFLOP", "median s", "min s", "max s", "GFLOP/s", "x GEMM"
+        "targets (issue 5, 2 threads): f32 = TensorFlow oneDNN, f64 = TensorFlow / 3; target/median > 1 is faster"
+    )?;
+    writeln!(
+        out,
+        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>7}",
+        "case",
+        "shape",
+        "GFLOP",
+        "median s",
+        "min s",
+        "max s",
+        "GFLOP/s",
+        "x GEMM",
+        "target s",
+        "tgt/med"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2}",
+            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2} {:>9.4} {:>7.2}",
             r.case.name,
             r.case.label,
             r.gflops * r.timing.median_s,
@@ -131,8 +145,57 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
             r.timing.min_s,
             r.timing.max_s,
             r.gflops,
-            r.gflops / gemm
+            r.gflops / gemm,
+            r.case.target_s[usize::from(f64_dtype)],
+            r.case.target_s[usize::from(f64_dtype)] / r.timing.median_s
         )?;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(json: bool) -> BenchArgs {
+        BenchArgs {
+            shapes: vec!["b1".into()],
+            dtype: "f64".into(),
+            threads: 1,
+            runs: 7,
+            warmup: 1,
+            json,
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(&args(true), &mut out, &mut err).expect("bench runs");
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
+        let case = &doc["cases"][0];
+        assert_eq!(case["name"], "B1");
+        assert_eq!(case["dtype"], "f64");
+        for key in ["median_s", "min_s", "max_s", "gflops"] {
+            assert!(case[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {case}");
+        }
+        assert!(
+            doc["gemm_gflops"].as_f64().is_some_and(|v| v > 0.0),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn table_and_unknown_case() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(&args(false), &mut out, &mut err).expect("runs"), 0);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("B1") && text.contains("GEMM"), "{text}");
+        let mut bad = args(false);
+        bad.shapes = vec!["B9".into()];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(&bad, &mut out, &mut err).expect("runs"), 2);
+        assert!(String::from_utf8_lossy(&err).contains("B9"));
+    }
 }

@@ -98,13 +98,14 @@ fn channel_blocks(
     c: usize,
     m: usize,
     taps: usize,
+    row_taps: usize,
     lanes: usize,
     size: usize,
     isa: Isa,
 ) -> Vec<ChannelBlock> {
     let nvec = c.div_ceil(lanes);
-    // Widest tile whose panels (all taps × M) stay within the L2 budget.
-    let vec_bytes = (taps * m * lanes * size).max(1);
+    // Widest tile whose panels for one row's taps (`row_taps × M`) stay within the L2 budget.
+    let vec_bytes = (row_taps * m * lanes * size).max(1);
     let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
     let nblocks = nvec.div_ceil(nv_fit);
     let mut blocks = Vec::with_capacity(nblocks);
@@ -163,6 +164,20 @@ struct Plan<'a, T> {
     phases: Vec<Phase>,
     kd_taps: Vec<Vec<(usize, usize)>>,
     kh_taps: Vec<Vec<(usize, usize)>>,
+    /// Loop tiles outside channel blocks (when every block's panels fit in L2 together).
+    tile_major: bool,
+}
+
+/// Balanced tiles `(j0, mr)` of at most `mr_max` rows over the interior of `ph`.
+fn tiles(ph: &Phase, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+    let (lo, rows) = (ph.lo, ph.hi - ph.lo);
+    let ntiles = rows.div_ceil(mr_max.max(1));
+    (0..ntiles).scan(lo, move |j0, t| {
+        let mr = rows / ntiles + usize::from(t < rows % ntiles);
+        let start = *j0;
+        *j0 += mr;
+        Some((start, mr))
+    })
 }
 
 /// Per-thread scratch buffers.
@@ -183,7 +198,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         let [d_, h_, _] = p.input_spatial;
         let [od_, oh_, ow_] = p.out_spatial;
         let [_, kh_, kw_] = p.kernel;
-        let (c_, m_) = (p.c, p.m);
+        let m_ = p.m;
         let h = row % h_;
         let d = (row / h_) % d_;
         let n = row / (h_ * d_);
@@ -191,81 +206,103 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         if kdl.is_empty() || khl.is_empty() {
             return;
         }
-        let ldo = p.strides[2] * c_;
-        // Block-major, so one block's packed panels stay in L2 while all its tiles run.
-        for blk in &self.blocks {
-            for ph in &self.phases {
-                if ph.taps.is_empty() {
-                    continue;
-                }
-                s.row_taps.clear();
-                for &(kd, od) in kdl {
-                    for &(kh, oh) in khl {
-                        let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
-                        for &(kw, ow0) in &ph.taps {
-                            let tap = (kd * kh_ + kh) * kw_ + kw;
-                            s.row_taps.push((tap, base + ow0 * signed(m_)));
-                        }
+        for ph in &self.phases {
+            if ph.taps.is_empty() {
+                continue;
+            }
+            s.row_taps.clear();
+            for &(kd, od) in kdl {
+                for &(kh, oh) in khl {
+                    let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
+                    for &(kw, ow0) in &ph.taps {
+                        let tap = (kd * kh_ + kh) * kw_ + kw;
+                        s.row_taps.push((tap, base + ow0 * signed(m_)));
                     }
                 }
-                let mr_max = self.isa.mr_max(blk.nv);
-                let stride_b = m_ * blk.nv * self.lanes;
-                let last = blk.len - (blk.nv - 1) * self.lanes;
-                // Interior: balanced tiles of at most `mr_max` rows, all taps valid.
-                let rows = ph.hi - ph.lo;
-                let ntiles = rows.div_ceil(mr_max);
-                let mut j0 = ph.lo;
-                for t in 0..ntiles {
-                    let mr = rows / ntiles + usize::from(t < rows % ntiles);
-                    s.tile_taps.clear();
-                    s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
-                        (
-                            usize::try_from(a + signed(j0 * m_)).unwrap_or(usize::MAX),
-                            blk.panel + tap * stride_b,
-                        )
-                    }));
-                    let o = (ph.rw + p.strides[2] * j0) * c_ + blk.c0;
-                    self.tile(mr, blk, &s.tile_taps, &mut out[o..], ldo, last);
-                    j0 += mr;
+            }
+            let edges = (0..ph.lo).chain(ph.hi..ph.len);
+            if self.tile_major {
+                // All blocks' panels fit in L2: keep each tile's `dy` rows hot in L1 instead.
+                let mr_max = self.blocks.iter().map(|b| self.isa.mr_max(b.nv)).min();
+                for (j0, mr) in tiles(ph, mr_max.unwrap_or(1)) {
+                    for blk in &self.blocks {
+                        self.interior(blk, ph, j0, mr, s, out);
+                    }
                 }
-                // Edges: one row at a time, with only the taps valid for that row.
-                for j in (0..ph.lo).chain(ph.hi..ph.len) {
-                    let jj = signed(j);
-                    s.edge_ok.clear();
-                    s.edge_ok.extend(
-                        ph.taps
-                            .iter()
-                            .map(|&(_, ow0)| jj + ow0 >= 0 && jj + ow0 < signed(ow_)),
-                    );
-                    if !s.edge_ok.contains(&true) {
-                        continue;
+                for j in edges {
+                    for blk in &self.blocks {
+                        self.edge(blk, ph, j, s, out);
                     }
-                    let nkw = ph.taps.len();
-                    s.tile_taps.clear();
-                    for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
-                        if s.edge_ok[ti % nkw] {
-                            s.tile_taps.push((
-                                usize::try_from(a + jj * signed(m_)).unwrap_or(usize::MAX),
-                                blk.panel + tap * stride_b,
-                            ));
-                        }
+                }
+            } else {
+                // Block-major, so one block's packed panels stay in L2 while its tiles run.
+                for blk in &self.blocks {
+                    for (j0, mr) in tiles(ph, self.isa.mr_max(blk.nv)) {
+                        self.interior(blk, ph, j0, mr, s, out);
                     }
-                    let o = (ph.rw + p.strides[2] * j) * c_ + blk.c0;
-                    self.tile(1, blk, &s.tile_taps, &mut out[o..], ldo, last);
+                    for j in edges.clone() {
+                        self.edge(blk, ph, j, s, out);
+                    }
                 }
             }
         }
     }
 
-    fn tile(
+    /// Interior tile: columns `j0..j0 + mr` of phase `ph`, every tap of `s.row_taps` valid.
+    fn interior(
         &self,
-        mr: usize,
         blk: &ChannelBlock,
-        taps: &[(usize, usize)],
+        ph: &Phase,
+        j0: usize,
+        mr: usize,
+        s: &mut Scratch,
         out: &mut [T],
-        ldo: usize,
-        last: usize,
     ) {
+        let (c_, m_, sw) = (self.p.c, self.p.m, self.p.strides[2]);
+        let stride_b = m_ * blk.nv * self.lanes;
+        s.tile_taps.clear();
+        s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
+            (
+                usize::try_from(a + signed(j0 * m_)).unwrap_or(usize::MAX),
+                blk.panel + tap * stride_b,
+            )
+        }));
+        let o = (ph.rw + sw * j0) * c_ + blk.c0;
+        self.tile(mr, blk, &s.tile_taps, &mut out[o..]);
+    }
+
+    /// Border column `j` of phase `ph`: one row, with only the taps valid for it.
+    fn edge(&self, blk: &ChannelBlock, ph: &Phase, j: usize, s: &mut Scratch, out: &mut [T]) {
+        let (c_, m_, sw) = (self.p.c, self.p.m, self.p.strides[2]);
+        let ow_ = signed(self.p.out_spatial[2]);
+        let stride_b = m_ * blk.nv * self.lanes;
+        let jj = signed(j);
+        s.edge_ok.clear();
+        s.edge_ok.extend(
+            ph.taps
+                .iter()
+                .map(|&(_, ow0)| jj + ow0 >= 0 && jj + ow0 < ow_),
+        );
+        if !s.edge_ok.contains(&true) {
+            return;
+        }
+        let nkw = ph.taps.len();
+        s.tile_taps.clear();
+        for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
+            if s.edge_ok[ti % nkw] {
+                s.tile_taps.push((
+                    usize::try_from(a + jj * signed(m_)).unwrap_or(usize::MAX),
+                    blk.panel + tap * stride_b,
+                ));
+            }
+        }
+        let o = (ph.rw + sw * j) * c_ + blk.c0;
+        self.tile(1, blk, &s.tile_taps, &mut out[o..]);
+    }
+
+    fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
+        let ldo = self.p.strides[2] * self.p.c;
+        let last = blk.len - (blk.nv - 1) * self.lanes;
         T::tile(
             self.isa,
             mr,
@@ -328,8 +365,15 @@ pub(super) fn compute_on<T: Element>(
     let size = std::mem::size_of::<T>();
     let lanes = isa.lanes(size);
     let ntaps: usize = p.kernel.iter().product();
-    let blocks = channel_blocks(p.c, p.m, ntaps, lanes, size, isa);
+    // Taps one row can touch (a stride phase of D and H, every kw): what must stay in L2.
+    let row_taps: usize = (0..2)
+        .map(|i| p.kernel[i].div_ceil(p.strides[i]).min(p.kernel[i]))
+        .product::<usize>()
+        * p.kernel[2];
+    let blocks = channel_blocks(p.c, p.m, ntaps, row_taps, lanes, size, isa);
     let packed_len: usize = blocks.iter().map(|b| ntaps * p.m * b.nv * lanes).sum();
+    let nvec: usize = blocks.iter().map(|b| b.nv).sum();
+    let tile_major = blocks.len() > 1 && row_taps * p.m * nvec * lanes * size <= PANEL_BYTES;
     ctx.limit
         .check("the packed filter", packed_len as u64, size as u64)?;
     let packed = pack_filter(&filter, &blocks, lanes);
@@ -347,6 +391,7 @@ pub(super) fn compute_on<T: Element>(
         phases: phases(p),
         kd_taps: (0..d_).map(|d| taps_1d(d, 0, p)).collect(),
         kh_taps: (0..h_).map(|h| taps_1d(h, 1, p)).collect(),
+        tile_major,
     };
     let done = AtomicUsize::new(0);
     let report_every = (rows / 100).max(1);

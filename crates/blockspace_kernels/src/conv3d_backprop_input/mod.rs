@@ -5,11 +5,26 @@
 //! `dx[n, d, h, w, c]` is computed once, as a dot product over exactly the filter taps that
 //! reach it (`kd` with `d + pad_before - kd·dilation` divisible by the stride and inside
 //! `out_backprop`), times the `M` output channels. There is no zero-insertion (unlike Eigen's
-//! inflated-stride path), no column buffer (unlike TensorFlow's GEMM + `Col2im`), no zero-fill
-//! and no read-modify-write of the output. The filter is repacked once per call so that, for a
-//! fixed tap, the `M × C` panel has `C` contiguous. Work is split over output rows `(n, d, h)`,
-//! which are disjoint contiguous slices of the output, so threads never write the same memory
-//! and the result is identical for any thread count.
+//! inflated-stride path), no column buffer (unlike TensorFlow's GEMM + `Col2im`), no separate
+//! zero-fill pass and no read-modify-write of the output.
+//!
+//! Stride-phase decomposition: in one output row `(n, d, h)`, the columns `w = rw + SW·j` of
+//! one W phase `rw` see the same taps, and tap `kw` reads `out_backprop` column `j + const`; so
+//! a run of consecutive `j` is a small GEMM `Σ_taps dy[j.., :M] · F_tap[:M, :C]` with
+//! contiguous operands. The filter is packed once per call into per-tap `M × (NV·L)` panels
+//! (zero-padded channel blocks, `L` = SIMD lanes), and register-blocked microkernels (AVX-512,
+//! AVX2+FMA or portable, chosen at run time) keep an `MR × NV·L` tile of `dx` in registers over
+//! all taps and all `M`, storing it once. Columns at the W borders, where some taps fall outside
+//! `out_backprop`, run one by one with only their valid taps. A 1×1×1 filter with unit strides
+//! runs as one GEMM over whole planes.
+//!
+//! Work is split over output rows `(n, d, h)`, which are disjoint contiguous slices of the
+//! output, on rayon's global pool (small problems stay on the calling thread); each element is
+//! summed in a fixed order (taps `kd, kh, kw`, then `m`), so the result is identical for any
+//! thread count. Extra memory: the output, the packed filter, and a few small per-task lists.
+//! Error against the exact value is within `γ_{T·M} · Σ|F·dy|` (op-spec §8). Denormals are not
+//! flushed to zero (TensorFlow flushes them), so results can differ from TensorFlow's where
+//! inputs or partial sums are denormal.
 //!
 //! NCDHW operands are transposed to NDHWC on the way in and back on the way out.
 //!
