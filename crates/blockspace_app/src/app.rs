@@ -1518,9 +1518,7 @@ impl BlockspaceApp {
                 match selected.and_then(|id| tab.page.block(id).cloned()) {
                     Some(block) => {
                         let inputs_meta = input_metas(tab, &reg, block.id);
-                        let outputs = tab
-                            .block_check(&reg, block.id)
-                            .map(|r| r.map_err(|e| e.to_string()));
+                        let outputs = tab.block_check(&reg, block.id);
                         let page = &tab.page;
                         let taken = |n: &str| page.blocks().any(|b| b.name == n);
                         self.inspector.ui(

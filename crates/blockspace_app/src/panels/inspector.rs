@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use blockspace_graph::{
-    AttrKind, AttrValue, Block, BlockId, Command, OpDescriptor, Registry, TensorMeta,
+    AttrKind, AttrValue, Block, BlockError, BlockId, Command, OpDescriptor, Registry, TensorMeta,
 };
 use egui::RichText;
 
@@ -83,7 +83,7 @@ impl Inspector {
         block: &Block,
         name_taken: &dyn Fn(&str) -> bool,
         inputs_meta: &[Option<TensorMeta>],
-        outputs: Option<&Result<Vec<TensorMeta>, String>>,
+        outputs: Option<&Result<Vec<TensorMeta>, BlockError>>,
         edits: &mut Vec<Edit>,
         requests: &mut Vec<InspectorRequest>,
     ) {
@@ -101,6 +101,15 @@ impl Inspector {
         ui.label(RichText::new(desc.doc).weak());
         ui.add_space(4.0);
         self.name_ui(ui, tab, block, name_taken, edits);
+        // A problem comes first, where it is seen without scrolling.
+        if let Some(Err(e)) = outputs {
+            ui.add_space(2.0);
+            egui::Frame::group(ui.style())
+                .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+                .show(ui, |ui| {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {}", e.message));
+                });
+        }
         ui.add_space(4.0);
 
         egui::Grid::new(("inspector-attrs", tab, block.id))
@@ -114,7 +123,22 @@ impl Inspector {
                         .get(spec.name)
                         .cloned()
                         .unwrap_or_else(|| spec.default_value());
-                    ui.label(spec.name).on_hover_text(spec.doc);
+                    // The attribute a problem is about is marked, with the message as tooltip.
+                    match outputs
+                        .and_then(|o| o.as_ref().err())
+                        .filter(|e| e.attr.as_deref() == Some(spec.name))
+                    {
+                        Some(e) => {
+                            ui.label(
+                                RichText::new(format!("⚠ {}", spec.name))
+                                    .color(ui.visuals().error_fg_color),
+                            )
+                            .on_hover_text(e.to_string());
+                        }
+                        None => {
+                            ui.label(spec.name).on_hover_text(spec.doc);
+                        }
+                    }
                     ui.vertical(|ui| {
                         self.attr_ui(
                             ui,
@@ -147,8 +171,8 @@ impl Inspector {
                     ));
                 }
             }
-            Some(Err(e)) => {
-                ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {e}"));
+            Some(Err(_)) => {
+                ui.weak("none until the problem above is fixed");
             }
             None => {
                 ui.weak("not checked yet");
@@ -166,8 +190,19 @@ impl Inspector {
                         format!("{} [{}]", m.dtype, dims.join(", "))
                     },
                 );
-                ui.monospace(format!("{}: {text}", port.name))
-                    .on_hover_text(port.doc);
+                let line = RichText::new(format!("{}: {text}", port.name)).monospace();
+                match outputs
+                    .and_then(|o| o.as_ref().err())
+                    .filter(|e| e.port.as_deref() == Some(port.name))
+                {
+                    Some(e) => {
+                        ui.label(line.color(ui.visuals().error_fg_color))
+                            .on_hover_text(e.to_string());
+                    }
+                    None => {
+                        ui.label(line).on_hover_text(port.doc);
+                    }
+                }
             }
         }
     }
