@@ -1121,3 +1121,44 @@ fn input_values_show_parse_errors_while_typing() {
         "applied"
     );
 }
+
+/// Editing an attribute of a small page shows the new result well under a second.
+#[test]
+fn attr_edit_to_new_result_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    let filter = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .find(|b| b.name == "filter")
+        .unwrap()
+        .id;
+    let before = h.state().viewer.stats();
+    let t0 = Instant::now();
+    h.state_mut().set_attr(filter, "seed", AttrValue::Int(8));
+    loop {
+        h.step();
+        let s = h.state().viewer.stats();
+        if s != before && !h.state().tab().unwrap().run.active {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "a new result within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let latency = t0.elapsed();
+    println!(
+        "attr edit → new statistics in the viewer: {:.1} ms",
+        latency.as_secs_f64() * 1e3
+    );
+    assert!(
+        latency < Duration::from_millis(500),
+        "well under a second ({latency:?})"
+    );
+}
