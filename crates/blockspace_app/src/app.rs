@@ -73,6 +73,7 @@ pub struct BlockspaceApp {
     next_uid: u64,
     untitled: u64,
     clipboard: Option<(u64, Clipboard)>,
+    clipboard_text: Option<String>,
     /// The viewer panel.
     pub viewer: TensorViewer,
     view_cache: Option<(u64, ViewTensor)>,
@@ -116,6 +117,7 @@ impl BlockspaceApp {
             next_uid: 1,
             untitled: 0,
             clipboard: None,
+            clipboard_text: None,
             viewer: TensorViewer::default(),
             view_cache: None,
             view_job: None,
@@ -551,8 +553,40 @@ impl BlockspaceApp {
         }
         let clip = tab.page.copy_blocks(ids);
         let uid = tab.uid;
+        // Also as page text on the system clipboard: the window system turns Ctrl+V into a
+        // paste event only when the clipboard holds text, and other Blockspace windows (or a
+        // text editor) can take the blocks from there.
+        let mut scratch = Page::new("clipboard");
+        let (cmd, _) = scratch.paste_command(&self.registry, &clip, [0.0, 0.0]);
+        match scratch.apply(&self.registry, cmd) {
+            Ok(_) => {
+                let text = blockspace_graph::page_to_json(&scratch);
+                self.ctx.copy_text(text.clone());
+                self.clipboard_text = Some(text);
+            }
+            Err(e) => log::warn!("the copied blocks could not be put on the system clipboard: {e}"),
+        }
         self.clipboard = Some((uid, clip));
         self.info(format!("Copied {} block(s)", ids.len()));
+    }
+
+    /// Pastes text from the system clipboard: our own copy pastes the copied blocks; page text
+    /// from elsewhere (another window) pastes its blocks.
+    fn paste_text(&mut self, text: &str) {
+        if self.clipboard_text.as_deref() == Some(text) || text.trim().is_empty() {
+            self.paste();
+            return;
+        }
+        match blockspace_graph::page_from_json(&self.registry, text, "the clipboard") {
+            Ok(page) => {
+                let ids: Vec<BlockId> = page.blocks().map(|b| b.id).collect();
+                self.clipboard = Some((0, page.copy_blocks(&ids)));
+                self.clipboard_text = Some(text.to_owned());
+                self.paste();
+            }
+            // Not blocks: paste what was copied in this window, if anything.
+            Err(_) => self.paste(),
+        }
     }
 
     fn paste(&mut self) {
@@ -810,7 +844,7 @@ impl BlockspaceApp {
                     match e {
                         egui::Event::Copy => self.run_command(UiCommand::Copy),
                         egui::Event::Cut => self.run_command(UiCommand::Cut),
-                        egui::Event::Paste(_) => self.run_command(UiCommand::Paste),
+                        egui::Event::Paste(text) => self.paste_text(&text),
                         _ => {}
                     }
                 }

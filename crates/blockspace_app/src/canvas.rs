@@ -450,6 +450,29 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         frame
     }
 
+    fn has_node_style(
+        &mut self,
+        _node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        _snarl: &Snarl<BlockId>,
+    ) -> bool {
+        true
+    }
+
+    fn apply_node_style(
+        &mut self,
+        style: &mut egui::Style,
+        _node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        _snarl: &Snarl<BlockId>,
+    ) {
+        // Selectable labels would take a drag that starts on text for a text selection: a
+        // block must move wherever it is grabbed.
+        style.interaction.selectable_labels = false;
+    }
+
     fn header_frame(
         &mut self,
         default: egui::Frame,

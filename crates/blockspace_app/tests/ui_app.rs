@@ -1162,3 +1162,80 @@ fn attr_edit_to_new_result_latency() {
         "well under a second ({latency:?})"
     );
 }
+
+#[test]
+fn dragging_a_block_by_its_text_moves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    let id = block_named(&h, "filter");
+    let before = h.state().tab().unwrap().page.block(id).unwrap().pos;
+    let r = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(id)
+        .unwrap();
+    // On the block's name in the header, and on an attribute line in the body.
+    for (i, grip) in [
+        egui::pos2(r.left() + 40.0, r.top() + 16.0),
+        egui::pos2(r.left() + 40.0, r.top() + 60.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let grip = grip + egui::vec2(30.0 * i as f32, 20.0 * i as f32);
+        pointer_drag(&mut h, grip, grip + egui::vec2(30.0, 20.0), Modifiers::NONE);
+    }
+    let after = h.state().tab().unwrap().page.block(id).unwrap().pos;
+    assert!(
+        after[0] > before[0] + 20.0 && after[1] > before[1] + 10.0,
+        "the block moved ({before:?} → {after:?})"
+    );
+    assert_eq!(
+        h.state().tab().unwrap().history.undo_len(),
+        2,
+        "two drags, two undo steps"
+    );
+}
+
+#[test]
+fn blocks_travel_through_the_system_clipboard_as_page_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    // Copy puts page text on the system clipboard.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.event(egui::Event::Copy);
+    h.step();
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("copy put text on the clipboard");
+    assert!(copied.contains("blockspace.page"), "the text is a page");
+    // Another window's paste event with that text pastes the blocks (here: into a new page).
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_steps(2);
+    h.event(egui::Event::Paste(
+        blockspace_app::app::DEMO_PAGE.to_owned(),
+    ));
+    h.run_steps(2);
+    assert_eq!(
+        block_count(&h),
+        4,
+        "the demo's four blocks were pasted from page text"
+    );
+    assert_eq!(
+        h.state().tab().unwrap().page.wires().count(),
+        3,
+        "with their wires"
+    );
+}
