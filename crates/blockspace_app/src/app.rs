@@ -603,12 +603,17 @@ impl BlockspaceApp {
         } else {
             [0.0, 0.0]
         };
+        let was_empty = tab.page.blocks().next().is_none();
         let (cmd, ids) = tab.page.paste_command(&reg, clip, offset);
         let label = format!("Paste {} block(s)", ids.len());
         if self.apply_edit(Edit { label, cmd })
             && let Some(tab) = self.tab_mut()
         {
             tab.selection = ids.into_iter().collect();
+            if was_empty {
+                // Bring the pasted blocks into view (once their sizes are known).
+                tab.fit_in_frames = Some(2);
+            }
         }
     }
 
