@@ -1382,6 +1382,7 @@ impl BlockspaceApp {
                 search: &mut self.add_search,
                 set_transform,
                 progress: &progress,
+                menu_at: tab.menu_at,
             };
             SnarlWidget::new().id(snarl_id).style(snarl_style()).show(
                 &mut tab.mirror.snarl,
@@ -1421,6 +1422,16 @@ impl BlockspaceApp {
                 }
                 None => tab.drag_anchor = None,
             }
+        }
+        // Remember where the canvas was right-clicked (the add-block menu puts blocks there).
+        if let Some(pos) = ui.input(|i| {
+            i.pointer
+                .button_pressed(egui::PointerButton::Secondary)
+                .then(|| i.pointer.interact_pos())
+                .flatten()
+        }) && canvas_rect.contains(pos)
+        {
+            tab.menu_at = Some(geometry.to_screen.inverse() * pos);
         }
         if resp.clicked() && !shift && !ui.input(|i| i.modifiers.command) {
             tab.selection.clear();

@@ -329,7 +329,19 @@ pub fn add_block_list(
                 || d.category.to_lowercase().contains(&needle)
         })
         .collect();
-    matches.sort_by_key(|d| (d.category, d.display_name));
+    // Best matches first (exact name, then name prefix, then anywhere), so Enter takes the
+    // block the user most likely means; without a search, by category.
+    let rank = |name: &str| {
+        let name = name.to_lowercase();
+        if needle.is_empty() || name == needle {
+            0
+        } else if name.starts_with(&needle) {
+            1
+        } else {
+            2
+        }
+    };
+    matches.sort_by_key(|d| (rank(d.display_name), d.category, d.display_name));
     let mut chosen = None;
     if matches.is_empty() {
         ui.weak("No block type matches.");
@@ -380,6 +392,9 @@ pub struct CanvasViewer<'a> {
     pub set_transform: Option<TSTransform>,
     /// Progress (0..1) of the blocks computing now, as reported by their kernels.
     pub progress: &'a HashMap<BlockId, f64>,
+    /// Where (graph coordinates) the canvas was right-clicked: new blocks from the menu go
+    /// there (snarl's own position is the menu's corner, which moves to stay on screen).
+    pub menu_at: Option<Pos2>,
 }
 
 impl CanvasViewer<'_> {
@@ -695,6 +710,7 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         ui.label(RichText::new("Add block").strong());
         let first = ui.ctx().memory(|m| m.focused().is_none());
         if let Some(type_id) = add_block_list(ui, self.registry, self.search, first, true) {
+            let pos = self.menu_at.unwrap_or(pos);
             self.requests.push(CanvasRequest::AddBlock {
                 type_id,
                 pos: [pos.x, pos.y],

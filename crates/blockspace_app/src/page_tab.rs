@@ -72,6 +72,8 @@ pub struct PageTab {
     pub drag_anchor: Option<BlockId>,
     /// The block whose output the viewer shows, and which output.
     pub viewer_output: usize,
+    /// Where the canvas was last right-clicked (graph coordinates).
+    pub menu_at: Option<egui::Pos2>,
 }
 
 /// How many attributes a block shows on the canvas (the inspector shows all).
@@ -118,6 +120,7 @@ impl PageTab {
             set_transform: None,
             drag_anchor: None,
             viewer_output: 0,
+            menu_at: None,
         };
         tab.auto_run = tab.estimated_elements(registry) <= AUTO_RUN_MAX_ELEMENTS;
         tab

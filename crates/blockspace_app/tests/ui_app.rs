@@ -1239,3 +1239,42 @@ fn blocks_travel_through_the_system_clipboard_as_page_text() {
         "with their wires"
     );
 }
+
+#[test]
+fn right_click_menu_adds_a_block_where_clicked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    let canvas = h.state().tab().unwrap().geometry.screen_rect;
+    let at = canvas.center() + egui::vec2(150.0, 150.0);
+    h.event(egui::Event::PointerMoved(at));
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+    h.get_by_label("Add block");
+    h.get_by_label_contains("Search blocks").type_text("input");
+    h.run_steps(2);
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    assert_eq!(block_count(&h), 5, "Enter added the first match");
+    let id = block_named(&h, "Input");
+    let r = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(id)
+        .unwrap();
+    assert!(
+        r.left() - at.x < 40.0 && (r.top() - at.y).abs() < 40.0,
+        "the block is where the menu was opened ({r:?} vs {at:?})"
+    );
+}
