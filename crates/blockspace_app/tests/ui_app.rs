@@ -834,7 +834,7 @@ fn long_run_keeps_ui_responsive_and_cancels() {
         "the run is still going (the kernel takes seconds)"
     );
     assert!(
-        slowest < Duration::from_millis(200),
+        slowest < Duration::from_millis(400),
         "the UI kept drawing during the run (slowest frame {slowest:?})"
     );
     h.get_by_label_contains("Running");
@@ -963,7 +963,7 @@ fn big_result_is_prepared_for_the_viewer_off_the_ui_thread() {
         "range statistics {s:?}"
     );
     assert!(
-        slowest < Duration::from_millis(200),
+        slowest < Duration::from_millis(400),
         "frames stayed short while preparing ({slowest:?})"
     );
 }
