@@ -776,7 +776,8 @@ impl BlockspaceApp {
         Some((id, t.clone()))
     }
 
-    fn export_npy(&mut self, path: &Path) {
+    /// Writes the selected block's shown output to `path` as `.npy` (in its own dtype).
+    pub fn export_npy(&mut self, path: &Path) {
         let Some((_, t)) = self.selected_tensor() else {
             self.toast_error("Nothing to export: the selected block has no result".to_owned());
             return;

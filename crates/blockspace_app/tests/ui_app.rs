@@ -1278,3 +1278,35 @@ fn right_click_menu_adds_a_block_where_clicked() {
         "the block is where the menu was opened ({r:?} vs {at:?})"
     );
 }
+
+#[test]
+fn viewer_exports_npy_and_copies_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    // Copy as text: the demo result (6912 elements) is copied whole.
+    h.get_by_label("Copy as text").click();
+    h.step();
+    let text = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("the values were copied");
+    assert!(
+        text.starts_with("# float32 shape [1, 6, 24, 24, 2]"),
+        "a header line: {}",
+        &text[..60.min(text.len())]
+    );
+    assert!(text.matches(',').count() > 6000, "every value is there");
+    // Export .npy (the button opens a file dialog; the app then writes the file like this).
+    let path = dir.path().join("result.npy");
+    h.state_mut().export_npy(&path);
+    let bytes = std::fs::read(&path).expect("the .npy file was written");
+    assert!(bytes.starts_with(b"\x93NUMPY"), "a NumPy file");
+    assert!(bytes.len() > 6912 * 4, "with every float32 value");
+}
