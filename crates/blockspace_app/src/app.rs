@@ -236,7 +236,8 @@ impl BlockspaceApp {
         }
         match blockspace_graph::load_page(&self.registry, path) {
             Ok(page) => {
-                self.push_tab(title_for(path), page, Some(path.to_path_buf()));
+                // Absolute, so relative .npy paths and Save As elsewhere resolve the same way.
+                self.push_tab(title_for(path), page, Some(canon.clone()));
                 self.recent.add(path);
                 true
             }
@@ -258,10 +259,10 @@ impl BlockspaceApp {
         };
         // Saving into another folder keeps relative .npy paths pointing at the same files.
         let old_dir = tab.base_dir().or_else(|| std::env::current_dir().ok());
-        let new_dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(Path::to_path_buf);
+        let new_dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => std::fs::canonicalize(d).ok(),
+            None => std::env::current_dir().ok(),
+        };
         if let (Some(old), Some(new)) = (old_dir, new_dir)
             && old != new
         {
@@ -284,7 +285,7 @@ impl BlockspaceApp {
         };
         match blockspace_graph::save_page(&tab.page, path) {
             Ok(()) => {
-                tab.path = Some(path.to_path_buf());
+                tab.path = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
                 tab.saved_revision = Some(tab.page.revision());
                 tab.title = title_for(path);
                 let uid = tab.uid;

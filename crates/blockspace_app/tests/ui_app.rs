@@ -1310,3 +1310,51 @@ fn viewer_exports_npy_and_copies_text() {
     assert!(bytes.starts_with(b"\x93NUMPY"), "a NumPy file");
     assert!(bytes.len() > 6912 * 4, "with every float32 value");
 }
+
+#[test]
+fn save_as_elsewhere_keeps_npy_inputs_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new("../../examples/npy_inputs.bspage.json");
+    let mut h = harness(dir.path(), vec![example.to_path_buf()]);
+    wait_run(&mut h);
+    let tab = h.state().tab().unwrap();
+    let sink = *tab
+        .selection
+        .iter()
+        .next()
+        .expect("the page's output is selected");
+    let first = tab
+        .executor
+        .result(sink)
+        .unwrap()
+        .outputs
+        .as_ref()
+        .expect("the example runs")
+        .clone();
+    // Save As into another folder, then reopen from there.
+    let moved = dir.path().join("moved.bspage.json");
+    let active = h.state().active;
+    assert!(h.state_mut().save_tab_to(active, &moved), "saved elsewhere");
+    let text = std::fs::read_to_string(&moved).unwrap();
+    assert!(
+        !text.contains("\"data/npy_inputs"),
+        "the .npy paths were rewritten for the new folder"
+    );
+    let mut h2 = harness(dir.path(), vec![moved]);
+    wait_run(&mut h2);
+    let tab2 = h2.state().tab().unwrap();
+    let sink2 = *tab2.selection.iter().next().unwrap();
+    let again = tab2
+        .executor
+        .result(sink2)
+        .unwrap()
+        .outputs
+        .as_ref()
+        .expect("the moved page still runs")
+        .clone();
+    assert_eq!(
+        first[0].to_f64(),
+        again[0].to_f64(),
+        "same result from the moved page"
+    );
+}
