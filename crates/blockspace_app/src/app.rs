@@ -90,7 +90,6 @@ pub struct BlockspaceApp {
     add_search: String,
     add_menu_open: bool,
     quitting: bool,
-    snarl_selected_prev: Vec<egui_snarl::NodeId>,
     last_title: String,
     pointer_was_down: bool,
     /// Statistics of recent frames (for the status bar and benchmarks): last frame's UI time.
@@ -133,7 +132,6 @@ impl BlockspaceApp {
             add_search: String::new(),
             add_menu_open: false,
             quitting: false,
-            snarl_selected_prev: Vec::new(),
             last_title: String::new(),
             pointer_was_down: false,
             last_frame_time: Duration::ZERO,
@@ -1440,9 +1438,9 @@ impl BlockspaceApp {
         }
         // Box selection (Shift+drag) happens inside snarl: adopt what it adds or removes.
         let snarl_sel = egui_snarl::ui::get_selected_nodes(snarl_id, ui.ctx());
-        if snarl_sel != self.snarl_selected_prev {
+        if snarl_sel != tab.snarl_selected_prev {
             if tab.drag_anchor.is_none() {
-                let prev: BTreeSet<_> = self.snarl_selected_prev.iter().copied().collect();
+                let prev: BTreeSet<_> = tab.snarl_selected_prev.iter().copied().collect();
                 let now: BTreeSet<_> = snarl_sel.iter().copied().collect();
                 for n in now.difference(&prev) {
                     if let Some(b) = tab.mirror.block(*n) {
@@ -1455,7 +1453,7 @@ impl BlockspaceApp {
                     }
                 }
             }
-            self.snarl_selected_prev = snarl_sel;
+            tab.snarl_selected_prev = snarl_sel;
         }
 
         // Dragging: snarl moves the dragged node (or its own selection); we move exactly our
@@ -1855,8 +1853,10 @@ impl BlockspaceApp {
                 Dialog::PathPrompt { save_as, mut text } => {
                     ui.heading(if save_as { "Save page to path" } else { "Open page from path" });
                     let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(460.0));
-                    r.request_focus();
-                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if !r.has_focus() && !r.lost_focus() {
+                        r.request_focus();
+                    }
+                    let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
                     self.dialog = Some(Dialog::PathPrompt { save_as, text: text.clone() });
                     ui.horizontal(|ui| {
                         let label = if save_as { "Save" } else { "Open" };
@@ -1878,13 +1878,16 @@ impl BlockspaceApp {
                 Dialog::RenameTab { tab, mut text } => {
                     ui.heading("Rename page");
                     let r = ui.text_edit_singleline(&mut text);
-                    r.request_focus();
-                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if !r.has_focus() && !r.lost_focus() {
+                        r.request_focus();
+                    }
+                    let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
                     self.dialog = Some(Dialog::RenameTab { tab, text: text.clone() });
                     ui.horizontal(|ui| {
                         if (ui.button("Rename").clicked() || enter) && !text.trim().is_empty() {
                             if let Some(i) = self.tab_index(tab) {
                                 self.tabs[i].title = text.trim().to_owned();
+                                self.tabs[i].page.set_name(text.trim());
                             }
                             close = true;
                         }

@@ -74,6 +74,8 @@ pub struct PageTab {
     pub viewer_output: usize,
     /// Where the canvas was last right-clicked (graph coordinates).
     pub menu_at: Option<egui::Pos2>,
+    /// Snarl's own selection last frame (box selection is adopted from its changes).
+    pub snarl_selected_prev: Vec<egui_snarl::NodeId>,
 }
 
 /// How many attributes a block shows on the canvas (the inspector shows all).
@@ -121,6 +123,7 @@ impl PageTab {
             drag_anchor: None,
             viewer_output: 0,
             menu_at: None,
+            snarl_selected_prev: Vec::new(),
         };
         tab.auto_run = tab.estimated_elements(registry) <= AUTO_RUN_MAX_ELEMENTS;
         tab

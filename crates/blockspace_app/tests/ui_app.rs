@@ -1358,3 +1358,40 @@ fn save_as_elsewhere_keeps_npy_inputs_working() {
         "same result from the moved page"
     );
 }
+
+#[test]
+fn each_tab_keeps_its_selection_and_rename_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    let demo_sel = h.state().tab().unwrap().selection.clone();
+    assert_eq!(demo_sel.len(), 1, "the demo selects its output");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_steps(2);
+    add_via_search(&mut h, "inp", "Input");
+    h.get_by_label("demo").click();
+    h.run_steps(3);
+    assert_eq!(h.state().active, 0, "the demo tab is shown again");
+    assert_eq!(
+        h.state().tab().unwrap().selection,
+        demo_sel,
+        "its selection survived the tab switch"
+    );
+    // Rename the tab (its right-click menu; a double-click does the same).
+    h.get_by_label("demo").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Rename…").click();
+    h.run_steps(2);
+    h.get_by_label("Rename page");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.event(egui::Event::Text("my page".into()));
+    h.run_steps(1);
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().tab().unwrap().title, "my page", "renamed");
+    assert_eq!(
+        h.state().tab().unwrap().page.name(),
+        "my page",
+        "the page itself too"
+    );
+}
