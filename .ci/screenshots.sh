@@ -61,9 +61,10 @@ shoot() { # name, then the app's arguments
     local name="$1"; shift
     "$BIN" "$@" >"$OUT_DIR/$name.log" 2>&1 &
     APP_PID=$!
-    # Wait for the window, then let it evaluate and settle.
-    for _ in $(seq 1 60); do
-        xdotool search --name "Blockspace" >/dev/null 2>&1 && break
+    # Wait until the window shows this page: the app sets the title "<page> — Blockspace" in its
+    # first frame (a bare "Blockspace" window has not drawn yet), then let it evaluate and settle.
+    for _ in $(seq 1 120); do
+        xdotool search --name "^$name( \*)? — Blockspace\$" >/dev/null 2>&1 && break
         sleep 0.5
     done
     sleep "${SETTLE_SECONDS:-6}"
