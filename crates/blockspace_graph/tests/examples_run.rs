@@ -87,7 +87,7 @@ fn minimal() -> Page {
     let filter = b.block(
         "Input",
         "filter",
-        [0.0, 160.0],
+        [0.0, 230.0],
         &[
             ("mode", s("fill")),
             ("dtype", s("float32")),
@@ -98,7 +98,7 @@ fn minimal() -> Page {
     let dy = b.block(
         "Input",
         "out_backprop",
-        [0.0, 320.0],
+        [0.0, 460.0],
         &[
             ("mode", s("fill")),
             ("dtype", s("float32")),
@@ -108,7 +108,7 @@ fn minimal() -> Page {
     );
     b.conv(
         "Conv3DBackpropInputV2",
-        [320.0, 160.0],
+        [430.0, 230.0],
         &[("padding", s("SAME"))],
         [sizes, filter, dy],
     );
@@ -126,7 +126,7 @@ fn unet_upsample() -> Page {
     let filter = b.block(
         "Input",
         "filter",
-        [0.0, 160.0],
+        [0.0, 230.0],
         &[
             ("mode", s("normal")),
             ("dtype", s("float32")),
@@ -138,7 +138,7 @@ fn unet_upsample() -> Page {
     let dy = b.block(
         "Input",
         "decoder_features",
-        [0.0, 320.0],
+        [0.0, 460.0],
         &[
             ("mode", s("uniform")),
             ("dtype", s("float32")),
@@ -150,7 +150,7 @@ fn unet_upsample() -> Page {
     );
     b.conv(
         "upsample",
-        [320.0, 160.0],
+        [430.0, 230.0],
         &[("strides", list(&[1, 2, 2, 2, 1])), ("padding", s("SAME"))],
         [sizes, filter, dy],
     );
@@ -168,7 +168,7 @@ fn ncdhw_dilated() -> Page {
     let filter = b.block(
         "Input",
         "filter",
-        [0.0, 160.0],
+        [0.0, 230.0],
         &[
             ("mode", s("range")),
             ("dtype", s("float64")),
@@ -180,7 +180,7 @@ fn ncdhw_dilated() -> Page {
     let dy = b.block(
         "Input",
         "out_backprop",
-        [0.0, 320.0],
+        [0.0, 460.0],
         &[
             ("mode", s("normal")),
             ("dtype", s("float64")),
@@ -190,7 +190,7 @@ fn ncdhw_dilated() -> Page {
     );
     b.conv(
         "Conv3DBackpropInputV2",
-        [320.0, 160.0],
+        [430.0, 230.0],
         &[
             ("data_format", s("NCDHW")),
             ("padding", s("VALID")),
@@ -212,7 +212,7 @@ fn chain() -> Page {
     let filter1 = b.block(
         "Input",
         "filter_1",
-        [0.0, 160.0],
+        [0.0, 230.0],
         &[
             ("mode", s("uniform")),
             ("dtype", s("float32")),
@@ -225,7 +225,7 @@ fn chain() -> Page {
     let dy = b.block(
         "Input",
         "out_backprop",
-        [0.0, 320.0],
+        [0.0, 460.0],
         &[
             ("mode", s("uniform")),
             ("dtype", s("float32")),
@@ -233,17 +233,17 @@ fn chain() -> Page {
             ("seed", AttrValue::Int(12)),
         ],
     );
-    let c1 = b.conv("stage_1", [320.0, 160.0], &[], [sizes1, filter1, dy]);
+    let c1 = b.conv("stage_1", [430.0, 230.0], &[], [sizes1, filter1, dy]);
     let sizes2 = b.block(
         "Input",
         "sizes_2",
-        [320.0, 0.0],
+        [430.0, 0.0],
         &[("dtype", s("int32")), ("values", s("1, 8, 8, 8, 2"))],
     );
     let filter2 = b.block(
         "Input",
         "filter_2",
-        [320.0, 320.0],
+        [430.0, 470.0],
         &[
             ("mode", s("uniform")),
             ("dtype", s("float32")),
@@ -255,7 +255,7 @@ fn chain() -> Page {
     );
     b.conv(
         "stage_2",
-        [640.0, 160.0],
+        [860.0, 230.0],
         &[("strides", list(&[1, 2, 2, 2, 1]))],
         [sizes2, filter2, c1],
     );
@@ -277,7 +277,7 @@ fn npy_inputs() -> Page {
     let filter = b.block(
         "Input",
         "filter",
-        [0.0, 160.0],
+        [0.0, 230.0],
         &[
             ("mode", s("npy")),
             ("dtype", s("float64")),
@@ -287,7 +287,7 @@ fn npy_inputs() -> Page {
     let dy = b.block(
         "Input",
         "out_backprop",
-        [0.0, 320.0],
+        [0.0, 460.0],
         &[
             ("mode", s("npy")),
             ("dtype", s("float64")),
@@ -297,7 +297,7 @@ fn npy_inputs() -> Page {
     );
     b.conv(
         "Conv3DBackpropInputV2",
-        [320.0, 160.0],
+        [430.0, 230.0],
         &[("strides", list(&[1, 2, 2, 2, 1])), ("padding", s("VALID"))],
         [sizes, filter, dy],
     );
