@@ -41,7 +41,7 @@ BIN="$WORK/blockspace"
 
 DISPLAY_NUM="${DISPLAY_NUM:-97}"
 export DISPLAY=":$DISPLAY_NUM"
-Xvfb "$DISPLAY" -screen 0 1400x880x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb "$DISPLAY" -screen 0 1400x880x24 -nolisten tcp -noreset >/dev/null 2>&1 &
 XVFB_PID=$!
 APP_PID=""
 cleanup() {
