@@ -8,6 +8,9 @@ pub fn apply(ctx: &egui::Context) {
             style.spacing.button_padding = egui::vec2(6.0, 3.0);
             style.spacing.interact_size.y = 22.0;
             style.interaction.tooltip_delay = 0.25;
+            // Solid scroll bars: the side panel's sections scroll, and a bar that shows only
+            // on hover hides that there is more below.
+            style.spacing.scroll = egui::style::ScrollStyle::solid();
             style.visuals.window_corner_radius = egui::CornerRadius::same(6);
         });
     }
