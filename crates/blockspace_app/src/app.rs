@@ -1697,7 +1697,7 @@ impl BlockspaceApp {
                                 return;
                             };
                             let values = t.to_f64();
-                            let stats = Some(Stats::of(&values));
+                            let stats = Some(Stats::of_values(values.iter().copied()));
                             let vt = ViewTensor {
                                 key,
                                 dtype,

@@ -106,7 +106,7 @@ pub enum Tensor {
 
 /// Summary statistics of a tensor. `min`, `max`, `mean` and `std` are over the finite values
 /// (NaN when there are none); `std` is the population standard deviation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TensorStats {
     /// Number of elements.
     pub count: usize,
@@ -122,6 +122,60 @@ pub struct TensorStats {
     pub nan_count: usize,
     /// Number of infinite values.
     pub inf_count: usize,
+}
+
+impl TensorStats {
+    /// Statistics of `values` (one pass for min/max/mean, a second for std); the viewer uses
+    /// it for slices too.
+    pub fn of_values<I: Iterator<Item = f64> + Clone>(it: I) -> TensorStats {
+        let (mut n, mut sum, mut min, mut max, mut nan, mut inf) = (
+            0usize,
+            0.0f64,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0usize,
+            0usize,
+        );
+        for v in it.clone() {
+            if v.is_nan() {
+                nan += 1;
+            } else if v.is_infinite() {
+                inf += 1;
+            } else {
+                n += 1;
+                sum += v;
+                min = min.min(v);
+                max = max.max(v);
+            }
+        }
+        let count = n + nan + inf;
+        if n == 0 {
+            return TensorStats {
+                count,
+                min: f64::NAN,
+                max: f64::NAN,
+                mean: f64::NAN,
+                std: f64::NAN,
+                nan_count: nan,
+                inf_count: inf,
+            };
+        }
+        let mean = sum / n as f64;
+        let var = it
+            .filter(|v| v.is_finite())
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>()
+            / n as f64;
+        TensorStats {
+            count,
+            min,
+            max,
+            mean,
+            std: var.sqrt(),
+            nan_count: nan,
+            inf_count: inf,
+        }
+    }
 }
 
 /// Writing a tensor to a `.npy` file failed.
@@ -193,60 +247,11 @@ impl Tensor {
     }
     /// Summary statistics (one pass for min/max/mean, a second for std).
     pub fn stats(&self) -> TensorStats {
-        fn go<I: Iterator<Item = f64> + Clone>(it: I, count: usize) -> TensorStats {
-            let (mut n, mut sum, mut min, mut max, mut nan, mut inf) = (
-                0usize,
-                0.0f64,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                0usize,
-                0usize,
-            );
-            for v in it.clone() {
-                if v.is_nan() {
-                    nan += 1;
-                } else if v.is_infinite() {
-                    inf += 1;
-                } else {
-                    n += 1;
-                    sum += v;
-                    min = min.min(v);
-                    max = max.max(v);
-                }
-            }
-            if n == 0 {
-                return TensorStats {
-                    count,
-                    min: f64::NAN,
-                    max: f64::NAN,
-                    mean: f64::NAN,
-                    std: f64::NAN,
-                    nan_count: nan,
-                    inf_count: inf,
-                };
-            }
-            let mean = sum / n as f64;
-            let var = it
-                .filter(|v| v.is_finite())
-                .map(|v| (v - mean) * (v - mean))
-                .sum::<f64>()
-                / n as f64;
-            TensorStats {
-                count,
-                min,
-                max,
-                mean,
-                std: var.sqrt(),
-                nan_count: nan,
-                inf_count: inf,
-            }
-        }
-        let count = self.len();
         match self {
-            Tensor::I32(a) => go(a.iter().map(|&v| f64::from(v)), count),
-            Tensor::I64(a) => go(a.iter().map(|&v| v as f64), count),
-            Tensor::F32(a) => go(a.iter().map(|&v| f64::from(v)), count),
-            Tensor::F64(a) => go(a.iter().copied(), count),
+            Tensor::I32(a) => TensorStats::of_values(a.iter().map(|&v| f64::from(v))),
+            Tensor::I64(a) => TensorStats::of_values(a.iter().map(|&v| v as f64)),
+            Tensor::F32(a) => TensorStats::of_values(a.iter().map(|&v| f64::from(v))),
+            Tensor::F64(a) => TensorStats::of_values(a.iter().copied()),
         }
     }
     /// Writes the tensor as a `.npy` file (little-endian, C order).

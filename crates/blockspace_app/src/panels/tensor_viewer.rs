@@ -29,64 +29,8 @@ pub struct ViewTensor {
     pub stats: Option<Stats>,
 }
 
-/// Statistics over the finite values of a tensor.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Stats {
-    /// Number of elements.
-    pub count: usize,
-    /// Smallest finite value (NaN when there is none).
-    pub min: f64,
-    /// Largest finite value (NaN when there is none).
-    pub max: f64,
-    /// Mean of the finite values.
-    pub mean: f64,
-    /// Population standard deviation of the finite values.
-    pub std: f64,
-    /// Number of NaN elements.
-    pub nan_count: usize,
-    /// Number of ±Inf elements.
-    pub inf_count: usize,
-}
-
-impl Stats {
-    /// Computes the statistics in one pass (Welford) over all values.
-    #[must_use]
-    pub fn of(values: &ArrayD<f64>) -> Self {
-        let mut s = Self {
-            count: values.len(),
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            ..Self::default()
-        };
-        let mut n = 0.0_f64;
-        let mut mean = 0.0_f64;
-        let mut m2 = 0.0_f64;
-        for &v in values {
-            if v.is_nan() {
-                s.nan_count += 1;
-            } else if v.is_infinite() {
-                s.inf_count += 1;
-            } else {
-                s.min = s.min.min(v);
-                s.max = s.max.max(v);
-                n += 1.0;
-                let d = v - mean;
-                mean += d / n;
-                m2 += d * (v - mean);
-            }
-        }
-        if n > 0.0 {
-            s.mean = mean;
-            s.std = (m2 / n).sqrt();
-        } else {
-            s.min = f64::NAN;
-            s.max = f64::NAN;
-            s.mean = f64::NAN;
-            s.std = f64::NAN;
-        }
-        s
-    }
-}
+/// Statistics over the finite values of a tensor (the graph crate's, one implementation).
+pub use blockspace_graph::TensorStats as Stats;
 
 /// What the user asked the viewer to do with the tensor; the app carries it out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,7 +227,9 @@ impl TensorViewer {
         let shape = t.values.shape();
         let same_rank = self.index.len() == shape.len();
         self.tensor_key = Some(t.key);
-        self.stats = t.stats.unwrap_or_else(|| Stats::of(&t.values));
+        self.stats = t
+            .stats
+            .unwrap_or_else(|| Stats::of_values(t.values.iter().copied()));
         if same_rank && self.index.iter().zip(shape).all(|(&i, &n)| i < n.max(1)) {
             if self.row_axis >= shape.len().max(1) || self.col_axis >= shape.len().max(1) {
                 (self.row_axis, self.col_axis) = default_axes(shape, &t.axis_names);
@@ -370,10 +316,7 @@ impl TensorViewer {
         let (lo, hi) = match self.scale {
             ColorScale::Tensor => (self.stats.min, self.stats.max),
             ColorScale::Slice => {
-                let s = Stats::of(
-                    &ArrayD::from_shape_vec(IxDyn(&[vals.len()]), vals.clone())
-                        .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0]))),
-                );
+                let s = Stats::of_values(vals.iter().copied());
                 (s.min, s.max)
             }
         };
@@ -758,7 +701,7 @@ mod tests {
     fn stats_skip_non_finite() {
         let a = ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0, 2.0, 3.0, f64::NAN, f64::INFINITY])
             .unwrap();
-        let s = Stats::of(&a);
+        let s = Stats::of_values(a.iter().copied());
         assert_eq!(s.count, 5);
         assert_eq!(s.nan_count, 1);
         assert_eq!(s.inf_count, 1);
