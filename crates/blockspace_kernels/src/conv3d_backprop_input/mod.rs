@@ -83,10 +83,8 @@ pub fn conv3d_backprop_input_v2<T: Element>(
     attrs: &Conv3dBackpropInputAttrs,
     ctx: &KernelContext,
 ) -> Result<ArrayD<T>, KernelError> {
-    let values: Vec<i64> = input_sizes.iter().copied().collect();
-    let p = Conv3dBackpropInputParams::new(
-        input_sizes.shape(),
-        &values,
+    let p = Conv3dBackpropInputParams::from_operands(
+        input_sizes,
         filter.shape(),
         out_backprop.shape(),
         attrs,

@@ -436,6 +436,27 @@ impl Conv3dBackpropInputParams {
         Ok(params)
     }
 
+    /// [`Conv3dBackpropInputParams::new`] for an `input_sizes` operand given as an array
+    /// (any rank: a non-vector is refused with TensorFlow's error).
+    ///
+    /// # Errors
+    /// As [`Conv3dBackpropInputParams::new`].
+    pub fn from_operands(
+        input_sizes: ndarray::ArrayViewD<'_, i64>,
+        filter_shape: &[usize],
+        out_backprop_shape: &[usize],
+        attrs: &Conv3dBackpropInputAttrs,
+    ) -> Result<Self, KernelError> {
+        let values: Vec<i64> = input_sizes.iter().copied().collect();
+        Self::new(
+            input_sizes.shape(),
+            &values,
+            filter_shape,
+            out_backprop_shape,
+            attrs,
+        )
+    }
+
     /// The output shape, in `data_format` order (equal to `input_sizes`).
     #[must_use]
     pub fn output_shape(&self) -> Vec<usize> {
