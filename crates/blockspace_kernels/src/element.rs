@@ -1,7 +1,7 @@
 //! The element types kernels accept.
 
 use std::fmt::Debug;
-use std::ops::{Add, AddAssign, Mul};
+use std::ops::{Add, AddAssign, Mul, Sub};
 
 mod sealed {
     pub trait Sealed: crate::simd::SimdElement {}
@@ -22,6 +22,7 @@ pub trait Element:
     + Sync
     + Add<Output = Self>
     + Mul<Output = Self>
+    + Sub<Output = Self>
     + AddAssign
     + 'static
 {

@@ -543,6 +543,123 @@ fn advise_huge_pages_uninit<T>(buf: &mut [std::mem::MaybeUninit<T>]) {
     let _ = buf;
 }
 
+/// Plain-Rust work to compile for each instruction set (see [`with_isa`]). Implementations
+/// mark `run` `#[inline(always)]`, as they do the helpers it calls.
+pub(crate) trait Vectorized {
+    /// What the work returns.
+    type Output;
+    /// Does the work.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `work` inside a function compiled for `isa`'s instruction set, so its plain loops are
+/// vectorized for it (AVX-512 or AVX2 rather than the SSE2 baseline).
+pub(crate) fn with_isa<W: Vectorized>(isa: Isa, work: W) -> W::Output {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512<W: Vectorized>(work: W) -> W::Output {
+        work.run()
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2<W: Vectorized>(work: W) -> W::Output {
+        work.run()
+    }
+    match isa.path() {
+        // SAFETY: `Isa` values with this path exist only when the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        KernelPath::Avx512 => unsafe { avx512(work) },
+        // SAFETY: `Isa` values with this path exist only when the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        KernelPath::Avx2 => unsafe { avx2(work) },
+        _ => work.run(),
+    }
+}
+
+/// Asks the CPU to bring every cache line of `data` into L1 ahead of use (a hint: no effect
+/// on results, and a no-op off x86-64).
+#[inline(always)]
+pub(crate) fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(data);
+        let start = data.as_ptr().cast::<i8>();
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: `_mm_prefetch` is a hint that never faults; the address lies inside
+            // `data` in any case.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
+/// Zero-fills `chunk` (while it is hot in cache) and returns it as initialised.
+fn zeroed<T: Copy + Default>(chunk: &mut [std::mem::MaybeUninit<T>]) -> &mut [T] {
+    chunk.fill(std::mem::MaybeUninit::new(T::default()));
+    // SAFETY: every element of `chunk` was initialised by the `fill` just above, and
+    // `MaybeUninit<T>` has the same layout as `T`.
+    unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast::<T>(), chunk.len()) }
+}
+
+/// Builds a `Vec` of `Σ len` elements split into consecutive parts `(len, task)`: each task
+/// gets its parts (in order), zero-filled, as `f(scratch, task, parts)`. Tasks run in parallel
+/// on the rayon pool unless `parallel` is false. Every task index must be below `tasks`.
+///
+/// # Errors
+/// The first error of `f` (the partial buffer is freed).
+pub(crate) fn build_parts<T, E, S>(
+    parts: &[(usize, usize)],
+    tasks: usize,
+    parallel: bool,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [&mut [T]]) -> Result<(), E> + Sync + Send,
+) -> Result<Vec<T>, E>
+where
+    T: Copy + Default + Send + Sync,
+    E: Send,
+{
+    use rayon::prelude::*;
+    use std::mem::MaybeUninit;
+
+    let len: usize = parts.iter().map(|&(l, _)| l).sum();
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    if len == 0 {
+        return Ok(v);
+    }
+    advise_huge_pages_uninit(v.spare_capacity_mut());
+    let mut owned: Vec<Vec<&mut [MaybeUninit<T>]>> = (0..tasks).map(|_| Vec::new()).collect();
+    let mut rest = &mut v.spare_capacity_mut()[..len];
+    for &(l, task) in parts {
+        let (part, tail) = rest.split_at_mut(l);
+        owned[task].push(part);
+        rest = tail;
+    }
+    let one = |s: &mut S, (task, mine): (usize, Vec<&mut [MaybeUninit<T>]>)| {
+        let mut mine: Vec<&mut [T]> = mine.into_iter().map(zeroed).collect();
+        f(s, task, &mut mine)
+    };
+    if parallel {
+        owned
+            .into_par_iter()
+            .with_min_len(1)
+            .enumerate()
+            .try_for_each_init(&init, one)?;
+    } else {
+        let mut s = init();
+        for job in owned.into_iter().enumerate() {
+            one(&mut s, job)?;
+        }
+    }
+    // SAFETY: the parts cover the first `len` elements, and every part was zero-filled by
+    // its task before `f` ran (errors and panics return before this point, dropping `v` with
+    // length 0); `len ≤ capacity`.
+    unsafe { v.set_len(len) };
+    Ok(v)
+}
+
 /// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled (while it
 /// is hot in cache) and handed to `f(scratch, row_index, row)`, with one `init()` scratch per
 /// task. Rows run in parallel on the rayon pool (at least `min_rows` per task) unless
@@ -573,14 +690,7 @@ where
     }
     advise_huge_pages_uninit(v.spare_capacity_mut());
     let spare = &mut v.spare_capacity_mut()[..len];
-    let one = |s: &mut S, row: usize, chunk: &mut [MaybeUninit<T>]| {
-        chunk.fill(MaybeUninit::new(T::default()));
-        // SAFETY: every element of `chunk` was initialised by the `fill` just above, and
-        // `MaybeUninit<T>` has the same layout as `T`.
-        let init =
-            unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast::<T>(), chunk.len()) };
-        f(s, row, init)
-    };
+    let one = |s: &mut S, row: usize, chunk: &mut [MaybeUninit<T>]| f(s, row, zeroed(chunk));
     if parallel {
         spare
             .par_chunks_mut(row_len)

@@ -352,3 +352,191 @@ fn degenerate_sizes_match_reference() {
         check::<f64>(&pr, 2e-14).expect("f64");
     }
 }
+
+/// Cases the f64 Winograd kernel takes: every filter exactly two strides wide, no dilation,
+/// at least 32 channels each way.
+fn winograd_case() -> impl Strategy<Value = Case> {
+    (
+        1usize..=2,
+        (1usize..=6, 1usize..=6, 1usize..=19),
+        (1usize..=3, 1usize..=3, 1usize..=3),
+        (0usize..5, 0usize..5),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(|(n, (d, h, w), st, (ci, mi), same, ncdhw, seed)| {
+            const WIDE: [usize; 5] = [32, 33, 40, 47, 64];
+            let strides = [st.0, st.1, st.2];
+            Case {
+                n,
+                spatial: [d, h, w],
+                kernel: strides.map(|s| 2 * s),
+                strides,
+                dilations: [1, 1, 1],
+                c: WIDE[ci],
+                m: WIDE[mi],
+                padding: if same { Padding::Same } else { Padding::Valid },
+                format: if ncdhw {
+                    DataFormat::Ncdhw
+                } else {
+                    DataFormat::Ndhwc
+                },
+                seed,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The transforms add up to 8 terms on each side before multiplying, so the f64 bound is
+    /// a few times looser than the direct kernel's.
+    #[test]
+    fn winograd_shapes_match_reference(c in winograd_case()) {
+        let Some(pr) = problem(&c) else { return Ok(()); };
+        check::<f64>(&pr, 1e-13)?;
+        check::<f32>(&pr, 1e-5)?;
+    }
+}
+
+/// Integer data on the Winograd shapes: every transform coefficient is 0 or ±1, so the result
+/// is exactly the reference's (as TensorFlow's exact conformance cases require).
+#[test]
+fn winograd_is_exact_on_integer_data() {
+    for (strides, padding, format) in [
+        ([2, 2, 2], Padding::Same, DataFormat::Ndhwc),
+        ([1, 1, 1], Padding::Valid, DataFormat::Ncdhw),
+        ([1, 2, 3], Padding::Same, DataFormat::Ndhwc),
+    ] {
+        let case = Case {
+            n: 2,
+            spatial: [5, 6, 17],
+            kernel: strides.map(|s| 2 * s),
+            strides,
+            dilations: [1, 1, 1],
+            c: 33,
+            m: 40,
+            padding,
+            format,
+            seed: 11,
+        };
+        let pr = problem(&case).expect("valid case");
+        let int = |v: f64| (v * 3.5).round();
+        let (filter, dy) = (pr.filter.mapv(int), pr.dy.mapv(int));
+        let want = reference::conv3d_backprop_input_v2(
+            pr.sizes.view(),
+            filter.view(),
+            dy.view(),
+            &pr.attrs,
+        )
+        .expect("reference");
+        for path in KernelPath::ALL {
+            let got = conv3d_backprop_input_v2_on_path(
+                path,
+                &pr.params,
+                filter.view(),
+                dy.view(),
+                &KernelContext::default(),
+            )
+            .expect("runs");
+            if let Some(got) = got {
+                assert_eq!(got, want, "{path:?} {strides:?} {padding:?} {format:?}");
+            }
+        }
+    }
+}
+
+/// An infinity in `out_backprop` gives the direct sum's `±Inf` (as TensorFlow does), not the
+/// `NaN` that `Inf − Inf` inside a transform would make; huge finite values do not overflow.
+#[test]
+fn winograd_shapes_keep_infinities_and_huge_values() {
+    let case = Case {
+        n: 1,
+        spatial: [4, 4, 4],
+        kernel: [4, 4, 4],
+        strides: [2, 2, 2],
+        dilations: [1, 1, 1],
+        c: 32,
+        m: 33,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 5,
+    };
+    let pr = problem(&case).expect("valid case");
+    let filter = pr.filter.mapv(f64::abs);
+    for special in [f64::INFINITY, f64::NEG_INFINITY, 1e300] {
+        let mut dy = pr.dy.mapv(f64::abs);
+        dy[[0, 1, 1, 1, 3]] = special;
+        let want = reference::conv3d_backprop_input_v2(
+            pr.sizes.view(),
+            filter.view(),
+            dy.view(),
+            &pr.attrs,
+        )
+        .expect("reference");
+        let got = blockspace_kernels::conv3d_backprop_input_v2(
+            pr.sizes.view(),
+            filter.view(),
+            dy.view(),
+            &pr.attrs,
+            &KernelContext::default(),
+        )
+        .expect("runs");
+        assert!(
+            got.iter().all(|v| !v.is_nan()),
+            "{special}: NaN in the result"
+        );
+        let agree = got
+            .iter()
+            .zip(want.iter())
+            .all(|(g, w)| g == w || (g - w).abs() <= 1e-13 * w.abs());
+        assert!(agree, "{special}: differs from the reference");
+    }
+}
+
+/// The Winograd kernel writes every element once, from one tile: the same bits for any number
+/// of threads; and it honours cancellation.
+#[test]
+fn winograd_is_identical_for_any_thread_count_and_cancels() {
+    let case = Case {
+        n: 2,
+        spatial: [9, 8, 21],
+        kernel: [4, 2, 4],
+        strides: [2, 1, 2],
+        dilations: [1, 1, 1],
+        c: 33,
+        m: 32,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 13,
+    };
+    let pr = problem(&case).expect("valid case");
+    let run = |threads: usize, ctx: &KernelContext| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            blockspace_kernels::conv3d_backprop_input_v2(
+                pr.sizes.view(),
+                pr.filter.view(),
+                pr.dy.view(),
+                &pr.attrs,
+                ctx,
+            )
+        })
+    };
+    let one = run(1, &KernelContext::default()).expect("runs");
+    for threads in [2, 3] {
+        let many = run(threads, &KernelContext::default()).expect("runs");
+        assert_eq!(one, many, "{threads} threads differ from 1");
+    }
+    let ctx = KernelContext::default();
+    ctx.cancel.cancel();
+    let err = run(2, &ctx).expect_err("cancelled");
+    assert!(
+        matches!(err, blockspace_kernels::KernelError::Cancelled),
+        "{err}"
+    );
+}

@@ -25,15 +25,15 @@ const TASK_MACS: usize = 1 << 18;
 
 /// A block of output channels handled by one tile column.
 #[derive(Debug, Clone, Copy)]
-struct ChannelBlock {
+pub(super) struct ChannelBlock {
     /// First channel.
-    c0: usize,
+    pub(super) c0: usize,
     /// Channels in the block (`≤ nv·lanes`).
-    len: usize,
+    pub(super) len: usize,
     /// Vectors per tile row.
-    nv: usize,
+    pub(super) nv: usize,
     /// Offset of this block's panels in the packed filter.
-    panel: usize,
+    pub(super) panel: usize,
 }
 
 /// The filter-tap pattern of one W stride phase.
@@ -94,7 +94,7 @@ fn phases(p: &Conv3dBackpropInputParams) -> Vec<Phase> {
 }
 
 /// Splits `nvec` vectors of channels into balanced blocks of at most `isa.nv_max()`.
-fn channel_blocks(
+pub(super) fn channel_blocks(
     c: usize,
     m: usize,
     taps: usize,
@@ -319,16 +319,6 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             },
         );
     }
-}
-
-/// Computes the NDHWC output with the fastest kernel this CPU supports.
-pub(super) fn compute<T: Element>(
-    p: &Conv3dBackpropInputParams,
-    filter: ArrayView5<'_, T>,
-    dy: ArrayView5<'_, T>,
-    ctx: &KernelContext,
-) -> Result<Array5<T>, KernelError> {
-    compute_on(Isa::best(), p, filter, dy, ctx)
 }
 
 /// Computes the NDHWC output with the microkernels of `isa`.

@@ -37,6 +37,7 @@
 mod fast;
 mod params;
 pub mod reference;
+mod winograd;
 
 use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
 
@@ -133,9 +134,15 @@ fn run<T: Element>(
         .filter(|dy| dy.shape() == p.out_backprop_ndhwc())
         .ok_or(KernelError::OutBackpropRank { shape: dy_shape })?;
     ctx.check_cancelled()?;
-    let dx = match isa {
-        Some(isa) => fast::compute_on(isa, p, filter, dy, ctx)?,
-        None => fast::compute(p, filter, dy, ctx)?,
+    let isa = isa.unwrap_or_else(Isa::best);
+    let dx = if T::NAME == f64::NAME
+        && winograd::applies(p)
+        && winograd::values_fit(&filter)
+        && winograd::values_fit(&dy)
+    {
+        winograd::compute_on(isa, p, filter, dy, ctx)?
+    } else {
+        fast::compute_on(isa, p, filter, dy, ctx)?
     };
     Ok(from_ndhwc(dx, p.data_format))
 }
