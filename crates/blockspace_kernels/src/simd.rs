@@ -28,9 +28,10 @@ use std::arch::x86_64::{
     _mm256_maskstore_pd, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x,
     _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
     _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
-    _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
-    _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
-    _mm512_storeu_pd, _mm512_storeu_ps,
+    _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_loadu_si512,
+    _mm512_mask_storeu_pd, _mm512_mask_storeu_ps, _mm512_maskz_loadu_pd, _mm512_set1_pd,
+    _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps,
+    _mm512_stream_si512, _mm512_sub_pd,
 };
 
 /// An instruction set of the microkernels.
@@ -167,6 +168,64 @@ pub trait SimdElement: Copy {
     fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>)
     where
         Self: Sized;
+
+    /// The Winograd `F(2×2×2, 2×2×2)` input transform of one tile with explicit SIMD code,
+    /// if `isa` has it for this type: `rows` are the tile's 27 `out_backprop` rows (`m`
+    /// values each, `(a·3 + b)·3 + c` order) and `v` receives transform point `ξ` at
+    /// `v[ξ·m..]`, `x0 − x1, x1, x2 − x1` along each dimension. Returns `false` (leaving `v`
+    /// alone) where there is no such code, so the caller runs its portable version.
+    /// Panics if a row is shorter than `m` or `v` than `27·m`.
+    #[doc(hidden)]
+    fn winograd_input(isa: Isa, rows: &[&[Self]; 27], m: usize, v: &mut [Self]) -> bool
+    where
+        Self: Sized,
+    {
+        let _ = (isa, rows, m, v);
+        false
+    }
+}
+
+/// `x[b] −= x[b + s]; x[b + 2s] −= x[b + s]` for each listed triple start `b`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! bt_triples {
+    ($x:ident, $sub:ident, $s:literal; $($b:literal)*) => {
+        $(
+            $x[$b] = $sub($x[$b], $x[$b + $s]);
+            $x[$b + 2 * $s] = $sub($x[$b + 2 * $s], $x[$b + $s]);
+        )*
+    };
+}
+
+/// See [`SimdElement::winograd_input`].
+///
+/// # Safety
+/// The CPU has AVX-512F; every `rows[i]` points at `m` readable values and `v` at `27·m`
+/// writable ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn winograd_input_avx512_f64(rows: &[*const f64; 27], m: usize, v: *mut f64) {
+    let mut k = 0;
+    while k < m {
+        let n = (m - k).min(8);
+        let mask = mask8(n);
+        let mut x = [_mm512_setzero_pd(); 27];
+        // SAFETY: `k + n ≤ m`, and masked lanes past `n` are neither read nor written.
+        unsafe {
+            for (xi, row) in x.iter_mut().zip(rows) {
+                *xi = _mm512_maskz_loadu_pd(mask, row.add(k));
+            }
+        }
+        bt_triples!(x, _mm512_sub_pd, 1; 0 3 6 9 12 15 18 21 24);
+        bt_triples!(x, _mm512_sub_pd, 3; 0 1 2 9 10 11 18 19 20);
+        bt_triples!(x, _mm512_sub_pd, 9; 0 1 2 3 4 5 6 7 8);
+        // SAFETY: as above, `ξ·m + k + n ≤ 27·m`.
+        unsafe {
+            for (xi, val) in x.iter().enumerate() {
+                _mm512_mask_storeu_pd(v.add(xi * m + k), mask, *val);
+            }
+        }
+        k += n;
+    }
 }
 
 /// Expands `match (nv, mr)` into calls of `$f::<MR, NV>($args)`.
@@ -439,8 +498,10 @@ where
 }
 
 macro_rules! impl_simd_element {
-    ($t:ty, $avx512:ident, $avx512_row:ident, $avx2:ident, $avx2_row:ident) => {
+    ($t:ty, $avx512:ident, $avx512_row:ident, $avx2:ident, $avx2_row:ident $(, $extra:item)*) => {
         impl SimdElement for $t {
+            $($extra)*
+
             fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>) {
                 assert!(nv <= isa.nv_max() && mr <= isa.mr_max(nv), "tile too large");
                 let lanes = isa.lanes(std::mem::size_of::<$t>());
@@ -506,7 +567,30 @@ macro_rules! impl_simd_element {
 }
 
 impl_simd_element!(f32, avx512_f32, avx512_f32_row, avx2_f32, avx2_f32_row);
-impl_simd_element!(f64, avx512_f64, avx512_f64_row, avx2_f64, avx2_f64_row);
+impl_simd_element!(
+    f64,
+    avx512_f64,
+    avx512_f64_row,
+    avx2_f64,
+    avx2_f64_row,
+    fn winograd_input(isa: Isa, rows: &[&[f64]; 27], m: usize, v: &mut [f64]) -> bool {
+        if isa.path() != KernelPath::Avx512 {
+            return false;
+        }
+        assert!(rows.iter().all(|r| r.len() >= m), "short out_backprop row");
+        assert!(v.len() >= 27 * m, "short transform buffer");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ptrs = rows.map(<[f64]>::as_ptr);
+            // SAFETY: `Isa` values with this path exist only when the CPU has AVX-512F; the
+            // asserts above bound every access.
+            unsafe { winograd_input_avx512_f64(&ptrs, m, v.as_mut_ptr()) };
+            true
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+);
 
 /// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
 ///
@@ -604,42 +688,139 @@ fn zeroed<T: Copy + Default>(chunk: &mut [std::mem::MaybeUninit<T>]) -> &mut [T]
     unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast::<T>(), chunk.len()) }
 }
 
-/// Builds a `Vec` of `Σ len` elements split into consecutive parts `(len, task)`: each task
-/// gets its parts (in order), zero-filled, as `f(scratch, task, parts)`. Tasks run in parallel
-/// on the rayon pool unless `parallel` is false. Every task index must be below `tasks`.
+/// One part of an output built by [`build_by_rows`]: rows of `row_len` values, each written
+/// whole by [`RowWriter::write_row`].
+pub(crate) struct RowWriter<'a, T> {
+    data: &'a mut [std::mem::MaybeUninit<T>],
+    row_len: usize,
+    written: Vec<bool>,
+    /// Whether rows may be written with non-temporal stores (AVX-512 only).
+    streaming: bool,
+}
+
+impl<T: Copy + Default> RowWriter<'_, T> {
+    /// Writes row `row` of this part (`src` is exactly one row). Panics out of range.
+    #[inline]
+    pub(crate) fn write_row(&mut self, row: usize, src: &[T]) {
+        let dst = &mut self.data[row * self.row_len..(row + 1) * self.row_len];
+        assert_eq!(src.len(), dst.len(), "a row is written whole");
+        if !stream_copy(self.streaming, dst, src) {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                d.write(v);
+            }
+        }
+        self.written[row] = true;
+    }
+
+    /// Zero-fills the rows nobody wrote, so the whole part is initialised.
+    fn finish(&mut self) {
+        for (row, done) in self.written.iter().enumerate() {
+            if !done {
+                self.data[row * self.row_len..(row + 1) * self.row_len]
+                    .fill(std::mem::MaybeUninit::new(T::default()));
+            }
+        }
+    }
+}
+
+/// Copies `src` into `dst` with non-temporal stores (bypassing the caches, no read for
+/// ownership) when `allowed`, `dst` is 64-byte aligned and a whole number of 64-byte lines;
+/// returns `false` (copying nothing) otherwise. [`store_fence`] orders them before other
+/// threads read.
+#[inline]
+fn stream_copy<T: Copy>(allowed: bool, dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
+    let bytes = std::mem::size_of_val(src);
+    if !allowed
+        || src.len() != dst.len()
+        || !bytes.is_multiple_of(64)
+        || !(dst.as_ptr() as usize).is_multiple_of(64)
+    {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn go(dst: *mut u8, src: *const u8, bytes: usize) {
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: the caller checked both ranges hold `bytes` bytes and `dst` is
+                // 64-byte aligned; `off` is a multiple of 64 below `bytes`.
+                unsafe {
+                    let v = _mm512_loadu_si512(src.add(off).cast());
+                    _mm512_stream_si512(dst.add(off).cast(), v);
+                }
+                off += 64;
+            }
+        }
+        // SAFETY: `allowed` is set only for AVX-512 `Isa`s (the CPU has AVX-512F); `src` and
+        // `dst` have the same length in `T`s, so both span `bytes` bytes; `dst` is aligned.
+        unsafe { go(dst.as_mut_ptr().cast(), src.as_ptr().cast(), bytes) };
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Orders earlier non-temporal stores before anything this thread does next (a no-op off
+/// x86-64).
+fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sfence` only orders stores; SSE is part of the x86-64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_sfence();
+    }
+}
+
+/// Builds a `Vec` of `Σ len` elements split into consecutive parts `(len, task)` of whole
+/// rows of `row_len`: each task gets its parts (in order) as [`RowWriter`]s,
+/// `f(scratch, task, parts)`, and writes each output row once, with no zero-fill pass first
+/// (rows left unwritten are zeroed afterwards). Tasks run in parallel on the rayon pool
+/// unless `parallel` is false. Every task index must be below `tasks`, every `len` a multiple
+/// of `row_len`.
 ///
 /// # Errors
 /// The first error of `f` (the partial buffer is freed).
-pub(crate) fn build_parts<T, E, S>(
+pub(crate) fn build_by_rows<T, E, S>(
+    isa: Isa,
     parts: &[(usize, usize)],
+    row_len: usize,
     tasks: usize,
     parallel: bool,
     init: impl Fn() -> S + Sync + Send,
-    f: impl Fn(&mut S, usize, &mut [&mut [T]]) -> Result<(), E> + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [RowWriter<'_, T>]) -> Result<(), E> + Sync + Send,
 ) -> Result<Vec<T>, E>
 where
     T: Copy + Default + Send + Sync,
     E: Send,
 {
     use rayon::prelude::*;
-    use std::mem::MaybeUninit;
 
     let len: usize = parts.iter().map(|&(l, _)| l).sum();
     let mut v: Vec<T> = Vec::with_capacity(len);
-    if len == 0 {
+    if len == 0 || row_len == 0 {
+        v.resize(len, T::default());
         return Ok(v);
     }
     advise_huge_pages_uninit(v.spare_capacity_mut());
-    let mut owned: Vec<Vec<&mut [MaybeUninit<T>]>> = (0..tasks).map(|_| Vec::new()).collect();
+    let mut owned: Vec<Vec<RowWriter<'_, T>>> = (0..tasks).map(|_| Vec::new()).collect();
     let mut rest = &mut v.spare_capacity_mut()[..len];
     for &(l, task) in parts {
+        assert!(l.is_multiple_of(row_len), "parts are whole rows");
         let (part, tail) = rest.split_at_mut(l);
-        owned[task].push(part);
+        owned[task].push(RowWriter {
+            data: part,
+            row_len,
+            written: vec![false; l / row_len],
+            streaming: isa.path() == KernelPath::Avx512,
+        });
         rest = tail;
     }
-    let one = |s: &mut S, (task, mine): (usize, Vec<&mut [MaybeUninit<T>]>)| {
-        let mut mine: Vec<&mut [T]> = mine.into_iter().map(zeroed).collect();
-        f(s, task, &mut mine)
+    let one = |s: &mut S, (task, mut mine): (usize, Vec<RowWriter<'_, T>>)| {
+        let done = f(s, task, &mut mine);
+        store_fence();
+        done?;
+        mine.iter_mut().for_each(RowWriter::finish);
+        Ok(())
     };
     if parallel {
         owned
@@ -653,9 +834,9 @@ where
             one(&mut s, job)?;
         }
     }
-    // SAFETY: the parts cover the first `len` elements, and every part was zero-filled by
-    // its task before `f` ran (errors and panics return before this point, dropping `v` with
-    // length 0); `len ≤ capacity`.
+    // SAFETY: the parts cover the first `len` elements, and every part was finished: each of
+    // its rows was written whole by `write_row` or zero-filled by `finish` (errors and panics
+    // return before this point, dropping `v` with length 0); `len ≤ capacity`.
     unsafe { v.set_len(len) };
     Ok(v)
 }
@@ -707,4 +888,76 @@ where
     // return before this point, dropping `v` with length 0), and `len ≤ capacity`.
     unsafe { v.set_len(len) };
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written by their task hold what was written (through the streaming path where the
+    /// CPU has it), rows nobody wrote are zero, and an error frees everything.
+    #[test]
+    fn build_by_rows_writes_rows_once_and_zeroes_the_rest() {
+        for path in KernelPath::ALL {
+            let Some(isa) = Isa::new(path) else { continue };
+            // Three parts of 4 rows of 8 values (one 64-byte line each), two tasks.
+            let parts = [(32, 0), (32, 1), (32, 0)];
+            let out = build_by_rows(
+                isa,
+                &parts,
+                8,
+                2,
+                true,
+                || (),
+                |(), task, mine: &mut [RowWriter<'_, f64>]| {
+                    for (i, part) in mine.iter_mut().enumerate() {
+                        for row in (0..4).filter(|r| r % 2 == task) {
+                            let v = (task * 100 + i * 10 + row) as f64;
+                            part.write_row(row, &[v; 8]);
+                        }
+                    }
+                    Ok::<(), ()>(())
+                },
+            )
+            .expect("builds");
+            let row = |r: usize| out[r * 8];
+            // Task 0 owns parts 0 and 2 and writes rows 0 and 2; task 1 owns part 1, rows 1, 3.
+            assert_eq!(
+                (0..12).map(row).collect::<Vec<_>>(),
+                [
+                    0.0, 0.0, 2.0, 0.0, 0.0, 101.0, 0.0, 103.0, 10.0, 0.0, 12.0, 0.0
+                ],
+                "{path:?}"
+            );
+            assert!(out.chunks(8).all(|r| r.iter().all(|&v| v == r[0])));
+            let failed: Result<Vec<f64>, i32> =
+                build_by_rows(isa, &parts, 8, 2, false, || (), |(), _, _| Err(7));
+            assert_eq!(failed, Err(7));
+        }
+    }
+
+    /// Non-temporal copies run exactly where allowed and aligned, and copy every value.
+    #[test]
+    fn stream_copy_copies_aligned_rows() {
+        let src: Vec<f64> = (0..16).map(f64::from).collect();
+        let mut buf = vec![std::mem::MaybeUninit::<f64>::uninit(); 40];
+        let skip = (0..8)
+            .find(|&i| (buf[i..].as_ptr() as usize).is_multiple_of(64))
+            .expect("an 8-byte aligned buffer has a 64-byte aligned element in its first 8");
+        let dst = &mut buf[skip..skip + 16];
+        assert!(!stream_copy(false, dst, &src), "not allowed");
+        assert!(
+            !stream_copy(true, &mut buf[skip + 1..skip + 17], &src),
+            "misaligned"
+        );
+        let avx512 = Isa::new(KernelPath::Avx512).is_some();
+        let dst = &mut buf[skip..skip + 16];
+        assert_eq!(stream_copy(avx512, dst, &src), avx512);
+        store_fence();
+        if avx512 {
+            // SAFETY (test): `stream_copy` returned true, so all 16 values were written.
+            let got: Vec<f64> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(got, src);
+        }
+    }
 }

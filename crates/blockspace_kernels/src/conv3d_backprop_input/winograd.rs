@@ -38,7 +38,9 @@ use ndarray::{Array5, ArrayView5};
 
 use super::fast::{ChannelBlock, channel_blocks};
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, SimdElement, Tile, Vectorized, build_parts, prefetch, with_isa};
+use crate::simd::{
+    Isa, RowWriter, SimdElement, Tile, Vectorized, build_by_rows, prefetch, with_isa,
+};
 use crate::{Element, KernelContext, KernelError};
 
 /// Outputs per tile along one dimension.
@@ -241,6 +243,25 @@ fn input_chunk<T: Element>(
     });
 }
 
+/// Channels `k0..k0 + w` of the output transform of one tile: the 27 products at
+/// `prod[at + ξ·c..]` become the 8 outputs `stage[j·c..]`, `j = (od·2 + oh)·2 + ow`.
+#[inline(always)]
+fn output_chunk<T: Element>(prod: &[T], at: usize, c: usize, stage: &mut [T], k0: usize, w: usize) {
+    let mut x = [[T::ZERO; L]; XI];
+    each27!(i => {
+        let o = at + i * c + k0;
+        x[i] = load(&prod[o..o + w]);
+    });
+    // Along W every triple; along H only those with `ow < 2`, along D with `oh, ow < 2`.
+    along!(x, at3, 1);
+    along!(x, at3, 3, [0 1 9 10 18 19]);
+    along!(x, at3, 9, [0 1 3 4]);
+    for (j, i) in [0, 1, 3, 4, 9, 10, 12, 13].into_iter().enumerate() {
+        let o = j * c + k0;
+        store(&mut stage[o..o + w], &x[i]);
+    }
+}
+
 /// The geometry shared by every task.
 struct Plan<'a, T> {
     isa: Isa,
@@ -267,6 +288,8 @@ struct Scratch<T> {
     v: Vec<T>,
     /// Products `[tile][ξ][C]`.
     prod: Vec<T>,
+    /// One tile's 8 output rows.
+    stage: Vec<T>,
 }
 
 impl<T: Element> Scratch<T> {
@@ -279,6 +302,7 @@ impl<T: Element> Scratch<T> {
         grow(&mut self.zero, m);
         grow(&mut self.v, tb * XI * m);
         grow(&mut self.prod, tb * XI * c);
+        grow(&mut self.stage, OUT * OUT * OUT * c);
     }
 }
 
@@ -320,6 +344,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 }
             }
         }
+        let at = tile * XI * m;
+        if T::winograd_input(self.isa, &rows, m, &mut v[at..at + XI * m]) {
+            return;
+        }
         let stride = m;
         // Whole chunks (fixed-size loads and stores), then the tail.
         let full = m / L * L;
@@ -341,56 +369,26 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         tile: usize,
         first: [usize; 3],
         valid: [usize; 3],
-        parts: &mut [&mut [T]],
+        parts: &mut [RowWriter<'_, T>],
     ) {
         let c = self.p.c;
-        let stride = c;
+        let Scratch { prod, stage, .. } = s;
         let full = c / L * L;
         for k0 in (0..full).step_by(L) {
-            self.output_chunk(&s.prod, stride, tile, first, valid, parts, k0, L);
+            output_chunk(prod, tile * XI * c, c, stage, k0, L);
         }
         if full < c {
-            self.output_chunk(&s.prod, stride, tile, first, valid, parts, full, c - full);
+            output_chunk(prod, tile * XI * c, c, stage, full, c - full);
         }
-    }
-
-    /// Channels `k0..k0 + w` of [`Self::output_tile`].
-    #[inline(always)]
-    #[expect(clippy::too_many_arguments, reason = "one inlined step of output_tile")]
-    fn output_chunk(
-        &self,
-        prod: &[T],
-        stride: usize,
-        tile: usize,
-        first: [usize; 3],
-        valid: [usize; 3],
-        parts: &mut [&mut [T]],
-        k0: usize,
-        w: usize,
-    ) {
-        let c = self.p.c;
         let w_ = self.p.input_spatial[2];
         let st = self.p.strides;
-        let mut x = [[T::ZERO; L]; XI];
-        let base = tile * XI * c + k0;
-        each27!(i => {
-            let at = i * stride + base;
-            x[i] = load(&prod[at..at + w]);
-        });
-        // Along W every triple; along H only those with `ow < 2`, along D with `oh, ow < 2`.
-        along!(x, at3, 1);
-        along!(x, at3, 3, [0 1 9 10 18 19]);
-        along!(x, at3, 9, [0 1 3 4]);
-        // The outputs `(od, oh, ow)`, copied out with constant indices so `x` stays in
-        // registers.
-        let y = [x[0], x[1], x[3], x[4], x[9], x[10], x[12], x[13]];
         for od in 0..valid[0] {
             let plane = &mut parts[first[0] + st[0] * od];
             for oh in 0..valid[1] {
                 for ow in 0..valid[2] {
-                    let (h, wc) = (first[1] + st[1] * oh, first[2] + st[2] * ow);
-                    let pos = (h * w_ + wc) * c + k0;
-                    store(&mut plane[pos..pos + w], &y[(od * OUT + oh) * OUT + ow]);
+                    let (h, w) = (first[1] + st[1] * oh, first[2] + st[2] * ow);
+                    let j = (od * OUT + oh) * OUT + ow;
+                    plane.write_row(h * w_ + w, &stage[j * c..(j + 1) * c]);
                 }
             }
         }
@@ -439,7 +437,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         &self,
         s: &mut Scratch<T>,
         [n, td]: [usize; 2],
-        parts: &mut [&mut [T]],
+        parts: &mut [RowWriter<'_, T>],
         ctx: &KernelContext,
     ) -> Result<(), KernelError> {
         s.ensure(self.p.m, self.p.c, self.tb);
@@ -468,7 +466,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         phase: usize,
         [pd, ph, pw]: [&DimPhase; 3],
         [n, td, th]: [usize; 3],
-        parts: &mut [&mut [T]],
+        parts: &mut [RowWriter<'_, T>],
     ) {
         let valid = [(pd.len - OUT * td).min(OUT), (ph.len - OUT * th).min(OUT)];
         let nblk = pw.tiles.div_ceil(self.tb);
@@ -536,7 +534,7 @@ struct OutputTiles<'a, 'p, 'o, T> {
     pw: &'a DimPhase,
     tw0: usize,
     nt: usize,
-    parts: &'a mut [&'o mut [T]],
+    parts: &'a mut [RowWriter<'o, T>],
 }
 
 impl<T: Element + SimdElement> Vectorized for OutputTiles<'_, '_, '_, T> {
@@ -666,7 +664,7 @@ pub(super) fn compute_on<T: Element>(
         .collect();
     let tasks = p.n * slabs;
     let done = AtomicUsize::new(0);
-    let work = |s: &mut Scratch<T>, task: usize, out: &mut [&mut [T]]| {
+    let work = |s: &mut Scratch<T>, task: usize, out: &mut [RowWriter<'_, T>]| {
         plan.slab(s, [task / slabs, task % slabs], out, ctx)?;
         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(progress) = &ctx.progress {
@@ -676,7 +674,7 @@ pub(super) fn compute_on<T: Element>(
     };
     let macs = p.output_len().saturating_mul(8 * p.m as u64);
     let parallel = macs >= SERIAL_MACS && rayon::current_num_threads() > 1;
-    let dx = build_parts(&parts, tasks, parallel, Scratch::default, work)?;
+    let dx = build_by_rows(isa, &parts, p.c, tasks, parallel, Scratch::default, work)?;
     Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })
