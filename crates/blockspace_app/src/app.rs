@@ -828,11 +828,13 @@ impl BlockspaceApp {
                         // Restored work is unsaved work.
                         t.saved_revision = None;
                     }
+                    self.recovery.forget(&r.file);
                 }
+                // The file stays, and is offered again next time.
                 Err(e) => self.error("Could not restore a page", &e.to_string()),
             }
         }
-        self.recovery.clear();
+        self.recovery.release_orphans();
         self.write_recovery();
     }
 
@@ -879,7 +881,7 @@ impl BlockspaceApp {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
                 self.dialog = Some(Dialog::Quit);
             } else {
-                self.recovery.clear();
+                self.recovery.clear_own();
             }
         }
     }
@@ -1823,7 +1825,7 @@ impl BlockspaceApp {
                             for t in &mut self.tabs {
                                 t.saved_revision = Some(t.page.revision());
                             }
-                            self.recovery.clear();
+                            self.recovery.clear_own();
                             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                             close = true;
                         }
@@ -1845,7 +1847,7 @@ impl BlockspaceApp {
                             close = true;
                         }
                         if ui.button("Discard").clicked() {
-                            self.recovery.clear();
+                            self.recovery.discard_orphans();
                             close = true;
                         }
                     });
@@ -2082,7 +2084,7 @@ impl eframe::App for BlockspaceApp {
         if self.tabs.iter().any(PageTab::is_dirty) {
             self.write_recovery();
         } else {
-            self.recovery.clear();
+            self.recovery.clear_own();
         }
     }
 }

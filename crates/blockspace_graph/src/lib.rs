@@ -47,7 +47,9 @@ pub use check::{
 };
 pub use command::{Command, CommandError};
 pub use exec::{BlockResult, ExecEvent, Executor};
-pub use file::{FileError, PageFile, Problem, load_page, page_from_json, page_to_json, save_page};
+pub use file::{
+    FileError, PageFile, Problem, load_page, page_from_json, page_to_json, save_page, save_text,
+};
 pub use history::History;
 pub use ids::{BlockId, InPort, OutPort, PageId, Wire};
 pub use ops::{AttrKind, AttrSpec, OpDescriptor, OpError, PortSpec, Registry};

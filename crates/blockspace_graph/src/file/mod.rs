@@ -319,7 +319,12 @@ pub fn save_page_with(reg: &Registry, page: &Page, path: &Path) -> Result<(), Fi
     save_text(&page_to_json_with(reg, page), path)
 }
 
-fn save_text(text: &str, path: &Path) -> Result<(), FileError> {
+/// Writes `text` to `path` atomically, as [`save_page`] does (temporary file in the same
+/// directory, synced, renamed over `path`).
+///
+/// # Errors
+/// [`FileError::Save`] with the path and the I/O error.
+pub fn save_text(text: &str, path: &Path) -> Result<(), FileError> {
     let err = |source| FileError::Save {
         path: path.to_owned(),
         source,
