@@ -82,6 +82,8 @@ pub struct BlockspaceApp {
     inspected: Option<(u64, BlockId)>,
     toasts: Vec<Toast>,
     dialog: Option<Dialog>,
+    /// The tab being dragged to a new place in the tab bar.
+    tab_drag: Option<usize>,
     dialog_gen: u64,
     dialogs: Dialogs,
     recent: Recent,
@@ -124,6 +126,7 @@ impl BlockspaceApp {
             inspected: None,
             toasts: Vec::new(),
             dialog: None,
+            tab_drag: None,
             dialog_gen: 0,
             dialogs: Dialogs::default(),
             recent: Recent::load(state_dir.as_deref()),
@@ -1057,18 +1060,25 @@ impl BlockspaceApp {
         let mut activate = None;
         let mut rename = None;
         let mut swap = None;
+        let mut rects = Vec::with_capacity(self.tabs.len());
         ui.horizontal_wrapped(|ui| {
             let n = self.tabs.len();
             for (i, t) in self.tabs.iter().enumerate() {
                 let selected = i == self.active;
                 let title = t.display_title();
-                let r = ui.selectable_label(selected, RichText::new(&title).strong());
+                let r = ui
+                    .selectable_label(selected, RichText::new(&title).strong())
+                    .interact(egui::Sense::drag());
+                rects.push(r.rect);
+                if r.drag_started() {
+                    self.tab_drag = Some(i);
+                }
                 let tip = match &t.path {
                     Some(p) => p.display().to_string(),
                     None => "not saved yet".to_owned(),
                 };
                 let r = r.on_hover_text(format!(
-                    "{tip}\nDouble-click to rename; right-click for more"
+                    "{tip}\nDrag to move; double-click to rename; right-click for more"
                 ));
                 if r.clicked() {
                     activate = Some(i);
@@ -1100,13 +1110,14 @@ impl BlockspaceApp {
                         ui.close();
                     }
                 });
-                if ui
+                let x = ui
                     .small_button("×")
-                    .on_hover_text(format!("Close {}", t.title))
-                    .clicked()
-                {
+                    .on_hover_text(format!("Close {}", t.title));
+                if x.clicked() {
                     close = Some(i);
                 }
+                // A tab's place in the bar spans its label and its close button.
+                rects[i] = rects[i].union(x.rect);
                 ui.separator();
             }
             if ui
@@ -1128,16 +1139,63 @@ impl BlockspaceApp {
                 text: t.title.clone(),
             });
         }
+        if let Some(from) = self.tab_drag {
+            self.drag_tab(ui, from, &rects);
+        }
         if let Some((a, b)) = swap {
-            self.tabs.swap(a, b);
-            if self.active == a {
-                self.active = b;
-            } else if self.active == b {
-                self.active = a;
-            }
+            self.move_tab(a, b);
         }
         if let Some(i) = close {
             self.request_close_tab(i);
+        }
+    }
+
+    /// While tab `from` is dragged: marks where it would land (the tab under the pointer,
+    /// `rects` being the tabs' places) and moves it there on release.
+    fn drag_tab(&mut self, ui: &egui::Ui, from: usize, rects: &[egui::Rect]) {
+        let (pointer, down) = ui.input(|i| (i.pointer.interact_pos(), i.pointer.primary_down()));
+        let target = pointer.and_then(|p| {
+            rects
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| a.center().distance(p).total_cmp(&b.center().distance(p)))
+                .map(|(i, _)| i)
+        });
+        match (target, down) {
+            (Some(to), true) if to != from && from < rects.len() => {
+                // A bar on the side of the target tab where the dragged one would go.
+                let r = rects[to];
+                let x = if to > from {
+                    r.right() + 2.0
+                } else {
+                    r.left() - 2.0
+                };
+                ui.painter().vline(
+                    x,
+                    r.y_range(),
+                    egui::Stroke::new(2.0, ui.visuals().selection.stroke.color),
+                );
+            }
+            (_, true) => {}
+            (target, false) => {
+                if let Some(to) = target {
+                    self.move_tab(from, to);
+                }
+                self.tab_drag = None;
+            }
+        }
+    }
+
+    /// Moves tab `from` to position `to` (the others shift), keeping the same tab active.
+    pub fn move_tab(&mut self, from: usize, to: usize) {
+        if from >= self.tabs.len() || to >= self.tabs.len() || from == to {
+            return;
+        }
+        let active = self.tabs.get(self.active).map(|t| t.uid);
+        let tab = self.tabs.remove(from);
+        self.tabs.insert(to, tab);
+        if let Some(i) = active.and_then(|uid| self.tabs.iter().position(|t| t.uid == uid)) {
+            self.active = i;
         }
     }
 
