@@ -29,9 +29,8 @@ use std::arch::x86_64::{
     _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
     _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
     _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_loadu_si512,
-    _mm512_mask_storeu_pd, _mm512_mask_storeu_ps, _mm512_maskz_loadu_pd, _mm512_set1_pd,
-    _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps,
-    _mm512_stream_si512, _mm512_sub_pd,
+    _mm512_mask_storeu_pd, _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps,
+    _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _mm512_stream_si512,
 };
 
 /// An instruction set of the microkernels.
@@ -168,64 +167,6 @@ pub trait SimdElement: Copy {
     fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>)
     where
         Self: Sized;
-
-    /// The Winograd `F(2×2×2, 2×2×2)` input transform of one tile with explicit SIMD code,
-    /// if `isa` has it for this type: `rows` are the tile's 27 `out_backprop` rows (`m`
-    /// values each, `(a·3 + b)·3 + c` order) and `v` receives transform point `ξ` at
-    /// `v[ξ·m..]`, `x0 − x1, x1, x2 − x1` along each dimension. Returns `false` (leaving `v`
-    /// alone) where there is no such code, so the caller runs its portable version.
-    /// Panics if a row is shorter than `m` or `v` than `27·m`.
-    #[doc(hidden)]
-    fn winograd_input(isa: Isa, rows: &[&[Self]; 27], m: usize, v: &mut [Self]) -> bool
-    where
-        Self: Sized,
-    {
-        let _ = (isa, rows, m, v);
-        false
-    }
-}
-
-/// `x[b] −= x[b + s]; x[b + 2s] −= x[b + s]` for each listed triple start `b`.
-#[cfg(target_arch = "x86_64")]
-macro_rules! bt_triples {
-    ($x:ident, $sub:ident, $s:literal; $($b:literal)*) => {
-        $(
-            $x[$b] = $sub($x[$b], $x[$b + $s]);
-            $x[$b + 2 * $s] = $sub($x[$b + 2 * $s], $x[$b + $s]);
-        )*
-    };
-}
-
-/// See [`SimdElement::winograd_input`].
-///
-/// # Safety
-/// The CPU has AVX-512F; every `rows[i]` points at `m` readable values and `v` at `27·m`
-/// writable ones.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn winograd_input_avx512_f64(rows: &[*const f64; 27], m: usize, v: *mut f64) {
-    let mut k = 0;
-    while k < m {
-        let n = (m - k).min(8);
-        let mask = mask8(n);
-        let mut x = [_mm512_setzero_pd(); 27];
-        // SAFETY: `k + n ≤ m`, and masked lanes past `n` are neither read nor written.
-        unsafe {
-            for (xi, row) in x.iter_mut().zip(rows) {
-                *xi = _mm512_maskz_loadu_pd(mask, row.add(k));
-            }
-        }
-        bt_triples!(x, _mm512_sub_pd, 1; 0 3 6 9 12 15 18 21 24);
-        bt_triples!(x, _mm512_sub_pd, 3; 0 1 2 9 10 11 18 19 20);
-        bt_triples!(x, _mm512_sub_pd, 9; 0 1 2 3 4 5 6 7 8);
-        // SAFETY: as above, `ξ·m + k + n ≤ 27·m`.
-        unsafe {
-            for (xi, val) in x.iter().enumerate() {
-                _mm512_mask_storeu_pd(v.add(xi * m + k), mask, *val);
-            }
-        }
-        k += n;
-    }
 }
 
 /// Expands `match (nv, mr)` into calls of `$f::<MR, NV>($args)`.
@@ -498,10 +439,8 @@ where
 }
 
 macro_rules! impl_simd_element {
-    ($t:ty, $avx512:ident, $avx512_row:ident, $avx2:ident, $avx2_row:ident $(, $extra:item)*) => {
+    ($t:ty, $avx512:ident, $avx512_row:ident, $avx2:ident, $avx2_row:ident) => {
         impl SimdElement for $t {
-            $($extra)*
-
             fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>) {
                 assert!(nv <= isa.nv_max() && mr <= isa.mr_max(nv), "tile too large");
                 let lanes = isa.lanes(std::mem::size_of::<$t>());
@@ -567,30 +506,7 @@ macro_rules! impl_simd_element {
 }
 
 impl_simd_element!(f32, avx512_f32, avx512_f32_row, avx2_f32, avx2_f32_row);
-impl_simd_element!(
-    f64,
-    avx512_f64,
-    avx512_f64_row,
-    avx2_f64,
-    avx2_f64_row,
-    fn winograd_input(isa: Isa, rows: &[&[f64]; 27], m: usize, v: &mut [f64]) -> bool {
-        if isa.path() != KernelPath::Avx512 {
-            return false;
-        }
-        assert!(rows.iter().all(|r| r.len() >= m), "short out_backprop row");
-        assert!(v.len() >= 27 * m, "short transform buffer");
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ptrs = rows.map(<[f64]>::as_ptr);
-            // SAFETY: `Isa` values with this path exist only when the CPU has AVX-512F; the
-            // asserts above bound every access.
-            unsafe { winograd_input_avx512_f64(&ptrs, m, v.as_mut_ptr()) };
-            true
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    }
-);
+impl_simd_element!(f64, avx512_f64, avx512_f64_row, avx2_f64, avx2_f64_row);
 
 /// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
 ///
@@ -658,26 +574,6 @@ pub(crate) fn with_isa<W: Vectorized>(isa: Isa, work: W) -> W::Output {
         KernelPath::Avx2 => unsafe { avx2(work) },
         _ => work.run(),
     }
-}
-
-/// Asks the CPU to bring every cache line of `data` into L1 ahead of use (a hint: no effect
-/// on results, and a no-op off x86-64).
-#[inline(always)]
-pub(crate) fn prefetch<T>(data: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let bytes = std::mem::size_of_val(data);
-        let start = data.as_ptr().cast::<i8>();
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: `_mm_prefetch` is a hint that never faults; the address lies inside
-            // `data` in any case.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(off)) };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
 }
 
 /// Zero-fills `chunk` (while it is hot in cache) and returns it as initialised.

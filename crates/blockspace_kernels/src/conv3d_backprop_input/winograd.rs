@@ -38,9 +38,7 @@ use ndarray::{Array5, ArrayView5};
 
 use super::fast::{ChannelBlock, channel_blocks};
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{
-    Isa, RowWriter, SimdElement, Tile, Vectorized, build_by_rows, prefetch, with_isa,
-};
+use crate::simd::{Isa, RowWriter, SimdElement, Tile, Vectorized, build_by_rows, with_isa};
 use crate::{Element, KernelContext, KernelError};
 
 /// Outputs per tile along one dimension.
@@ -219,17 +217,11 @@ fn at3<T: Element>(m0: Chunk<T>, m1: Chunk<T>, m2: Chunk<T>) -> [Chunk<T>; 3] {
     [add(&m0, &m1), add(&m1, &m2), m2]
 }
 
-/// Channels `k0..k0 + w` of one input tile: `rows` are its `out_backprop` rows, and
-/// transform point `ξ` goes to `v[ξ·stride + at..]`.
+/// Channels `k0..k0 + w` of one input tile: `rows` are its `out_backprop` rows (`M` values
+/// each), and transform point `ξ` goes to `v[at + ξ·M + k0..]`.
 #[inline(always)]
-fn input_chunk<T: Element>(
-    rows: &[&[T]; XI],
-    v: &mut [T],
-    stride: usize,
-    at: usize,
-    k0: usize,
-    w: usize,
-) {
+fn input_chunk<T: Element>(rows: &[&[T]; XI], v: &mut [T], at: usize, k0: usize, w: usize) {
+    let m = rows[0].len();
     let mut x = [[T::ZERO; L]; XI];
     each27!(i => {
         x[i] = load(&rows[i][k0..k0 + w]);
@@ -238,7 +230,7 @@ fn input_chunk<T: Element>(
     along!(x, bt3, 3);
     along!(x, bt3, 9);
     each27!(i => {
-        let o = i * stride + at;
+        let o = at + i * m + k0;
         store(&mut v[o..o + w], &x[i]);
     });
 }
@@ -333,29 +325,14 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 *row = r;
             }
         }
-        // The next tile along W reads the two columns after this one's.
-        for a in 0..PTS {
-            for b in 0..PTS {
-                for c in PTS..PTS + 2 {
-                    let next = [o[0] + signed(a), o[1] + signed(b), o[2] + signed(c)];
-                    if let Some(r) = self.dy_row(n, next) {
-                        prefetch(r);
-                    }
-                }
-            }
-        }
-        let at = tile * XI * m;
-        if T::winograd_input(self.isa, &rows, m, &mut v[at..at + XI * m]) {
-            return;
-        }
-        let stride = m;
         // Whole chunks (fixed-size loads and stores), then the tail.
+        let at = tile * XI * m;
         let full = m / L * L;
         for k0 in (0..full).step_by(L) {
-            input_chunk(&rows, v, stride, tile * XI * m + k0, k0, L);
+            input_chunk(&rows, v, at, k0, L);
         }
         if full < m {
-            input_chunk(&rows, v, stride, tile * XI * m + full, full, m - full);
+            input_chunk(&rows, v, at, full, m - full);
         }
     }
 
