@@ -412,6 +412,7 @@ pub fn short_value(v: &AttrValue, kind: &AttrKind) -> String {
     match v {
         AttrValue::Int(i) => i.to_string(),
         AttrValue::Float(f) => format!("{f}"),
+        AttrValue::Bool(b) => b.to_string(),
         AttrValue::IntList(l) => {
             let parts: Vec<String> = l.iter().map(ToString::to_string).collect();
             format!("[{}]", parts.join(","))

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// The value of one block attribute. Which variant an attribute holds is given by its
 /// [`crate::AttrKind`]: `Int` for `Int`, `Float` for `Float`, `Str` for `Enum`/`Text`/`Path`,
-/// `IntList` for `IntList`/`Shape`.
+/// `IntList` for `IntList`/`Shape`, `Bool` for `Bool`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
     /// An integer.
@@ -16,6 +16,8 @@ pub enum AttrValue {
     Str(String),
     /// A list of integers (strides, a shape).
     IntList(Vec<i64>),
+    /// A boolean (e.g. `keep_dims`).
+    Bool(bool),
 }
 
 impl AttrValue {
@@ -41,6 +43,13 @@ impl AttrValue {
             _ => None,
         }
     }
+    /// The boolean, if this is a `Bool`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            AttrValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
     /// The list, if this is an `IntList`.
     pub fn as_int_list(&self) -> Option<&[i64]> {
         match self {
@@ -55,6 +64,7 @@ impl AttrValue {
             AttrValue::Float(v) => serde_json::Value::from(*v),
             AttrValue::Str(s) => serde_json::Value::from(s.as_str()),
             AttrValue::IntList(v) => serde_json::Value::from(v.clone()),
+            AttrValue::Bool(b) => serde_json::Value::from(*b),
         }
     }
 }
@@ -66,6 +76,7 @@ impl fmt::Display for AttrValue {
             AttrValue::Float(v) => write!(f, "{v}"),
             AttrValue::Str(s) => write!(f, "{s:?}"),
             AttrValue::IntList(v) => write!(f, "{v:?}"),
+            AttrValue::Bool(b) => write!(f, "{b}"),
         }
     }
 }

@@ -24,20 +24,28 @@ pub trait Element:
     + Mul<Output = Self>
     + Sub<Output = Self>
     + AddAssign
+    + PartialOrd
     + 'static
 {
     /// Additive identity.
     const ZERO: Self;
+    /// The lowest finite value (TensorFlow's identity for `Max`).
+    const LOWEST: Self;
     /// TensorFlow's dtype name (`"float32"` or `"float64"`).
     const NAME: &'static str;
     /// Converts from `f64` (rounding for `f32`).
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64` (exact).
     fn to_f64(self) -> f64;
+    /// Absolute value (clears the sign bit: `-0` becomes `0`, NaN stays NaN).
+    fn abs(self) -> Self;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
 }
 
 impl Element for f32 {
     const ZERO: Self = 0.0;
+    const LOWEST: Self = f32::MIN;
     const NAME: &'static str = "float32";
     #[expect(
         clippy::cast_possible_truncation,
@@ -49,15 +57,28 @@ impl Element for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
 }
 
 impl Element for f64 {
     const ZERO: Self = 0.0;
+    const LOWEST: Self = f64::MIN;
     const NAME: &'static str = "float64";
     fn from_f64(v: f64) -> Self {
         v
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
     }
 }

@@ -207,6 +207,29 @@ pub enum KernelError {
     /// The call was cancelled through its [`crate::CancelToken`].
     #[error("cancelled")]
     Cancelled,
+    // Arithmetic and reductions.
+    /// Two operands of an elementwise op do not broadcast (TensorFlow's `BCast`).
+    #[error("Incompatible shapes: {} vs. {}", fmt_dims(.x), fmt_dims(.y))]
+    IncompatibleShapes {
+        /// Shape of `x`.
+        x: Vec<usize>,
+        /// Shape of `y`.
+        y: Vec<usize>,
+    },
+    /// A reduction axis is outside `[-rank, rank)` (TensorFlow's text, unbalanced bracket and all).
+    #[error("Invalid reduction dimension ({index} for input with {rank} dimension(s)")]
+    InvalidReductionDimension {
+        /// The axis as given.
+        index: i64,
+        /// The input's rank.
+        rank: usize,
+    },
+    /// The same axis is named twice (after counting negative axes from the end).
+    #[error("Invalid reduction arguments: Axes contains duplicate dimension: {index}")]
+    DuplicateReductionAxis {
+        /// The repeated axis, normalised to `0..rank`.
+        index: usize,
+    },
 }
 
 impl KernelError {
@@ -258,6 +281,16 @@ impl KernelError {
             ),
             Self::EmptyWork => {
                 "give the filter and out_backprop at least one element".to_owned()
+            }
+            Self::IncompatibleShapes { x, y } => format!(
+                "shapes {x:?} and {y:?} must be equal or 1 in each dimension, counted from the last"
+            ),
+            Self::InvalidReductionDimension { rank, .. } => format!(
+                "axes must be from -{rank} to {} for an input of rank {rank}",
+                rank.saturating_sub(1)
+            ),
+            Self::DuplicateReductionAxis { index } => {
+                format!("name axis {index} once (a negative axis counts from the end)")
             }
             Self::TooManyDimensions { .. }
             | Self::ShapeOverflow { .. }

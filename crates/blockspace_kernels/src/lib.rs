@@ -37,6 +37,7 @@ mod context;
 pub mod conv3d_backprop_input;
 mod element;
 mod error;
+pub mod math;
 mod simd;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
@@ -47,5 +48,8 @@ pub use conv3d_backprop_input::{
 };
 pub use element::Element;
 pub use error::KernelError;
+pub use math::{
+    BinaryOp, ReduceOp, ReduceParams, abs, binary, broadcast_shape, reduce, reduce_with_params,
+};
 #[doc(hidden)]
 pub use simd::KernelPath;

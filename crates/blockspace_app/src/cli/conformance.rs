@@ -1,4 +1,4 @@
-//! `blockspace conformance FILE...`: runs TensorFlow conformance cases through the kernel.
+//! `blockspace conformance FILE...`: runs TensorFlow conformance cases (every op: routed by the case's `op`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ pub fn run(
             Ok(()) => tally.passed += 1,
             Err(why) => {
                 tally.failed += 1;
-                writeln!(out, "FAIL {}: {why}", case.name)?;
+                writeln!(out, "FAIL {}: {why}", case.name())?;
             }
         }
     }

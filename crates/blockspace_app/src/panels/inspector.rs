@@ -300,6 +300,14 @@ impl Inspector {
                     edits.push(set(AttrValue::Str(chosen)));
                 }
             }
+            AttrKind::Bool => {
+                let cur = current.as_bool().unwrap_or_default();
+                let mut v = cur;
+                ui.checkbox(&mut v, "");
+                if v != cur {
+                    edits.push(set(AttrValue::Bool(v)));
+                }
+            }
             AttrKind::Int { min, max } => {
                 let mut v = match self.buffers.get(&key) {
                     Some(Buffer::Value(AttrValue::Int(i))) => *i,

@@ -467,6 +467,7 @@ fn decode_attr(spec: &AttrSpec, v: &Value) -> Result<AttrValue, String> {
         }
         AttrKind::Int { .. } => AttrValue::Int(v.as_i64().ok_or_else(wrong)?),
         AttrKind::Float => AttrValue::Float(v.as_f64().ok_or_else(wrong)?),
+        AttrKind::Bool => AttrValue::Bool(v.as_bool().ok_or_else(wrong)?),
         AttrKind::IntList { .. } | AttrKind::Shape => {
             let arr = v.as_array().ok_or_else(wrong)?;
             let mut out = Vec::with_capacity(arr.len());

@@ -1,6 +1,7 @@
 //! `Conv3DBackpropInputV2`: the gradient of a 3-D convolution with respect to its input
 //! (TensorFlow semantics), evaluated by `blockspace_kernels`.
 
+use super::common::{FLOATS, kernel_error, known_ints, same_dtype, sized_output, wired};
 use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError,
     PortSpec, attr_list, attr_str,
@@ -11,8 +12,6 @@ use crate::kernels::{
 };
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::Attrs;
-
-const FLOATS: &[DType] = &[DType::Float32, DType::Float64];
 
 /// The `Conv3DBackpropInputV2` block type.
 pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
@@ -135,16 +134,7 @@ fn blame(e: KernelError) -> OpError {
         | K::OutBackpropSizeMismatch { .. } => (Some("out_backprop"), None),
         _ => (None, None),
     };
-    let message = match e.hint() {
-        Some(h) => format!("{}; {h}", e.to_string().trim_end_matches('.')),
-        None => e.to_string(),
-    };
-    OpError {
-        port: port.map(str::to_owned),
-        attr: attr.map(str::to_owned),
-        message,
-        cancelled: false,
-    }
+    kernel_error(e, port, attr)
 }
 
 fn infer(
@@ -153,40 +143,9 @@ fn infer(
     inputs: &[Option<InferInput<'_>>],
 ) -> Result<Vec<TensorMeta>, OpError> {
     let kattrs = kernel_attrs(attrs)?;
-    let mut got = Vec::with_capacity(3);
-    for (i, name) in PORTS.iter().enumerate() {
-        match inputs.get(i).copied().flatten() {
-            Some(x) => got.push(x),
-            None => {
-                return Err(OpError::port(
-                    name,
-                    format!("`{name}` is not connected; wire a tensor into it"),
-                ));
-            }
-        }
-    }
-    let (sizes, filter, dy) = (got[0], got[1], got[2]);
-    if filter.meta.dtype != dy.meta.dtype {
-        return Err(OpError::port(
-            "out_backprop",
-            format!(
-                "out_backprop is {} but filter is {}; give both the same float dtype",
-                dy.meta.dtype, filter.meta.dtype
-            ),
-        ));
-    }
-    let values: Vec<i64> = match sizes.value.and_then(Tensor::to_i64) {
-        Some(v) => v.iter().copied().collect(),
-        None => {
-            return Err(OpError::port(
-                "input_sizes",
-                format!(
-                    "its values ({} {:?}) are not known before running; feed input_sizes from a small Input block",
-                    sizes.meta.dtype, sizes.meta.shape
-                ),
-            ));
-        }
-    };
+    let [sizes, filter, dy] = wired(inputs, PORTS)?;
+    same_dtype("filter", filter.meta.dtype, "out_backprop", dy.meta.dtype)?;
+    let values = known_ints("input_sizes", sizes)?;
     let params = Conv3dBackpropInputParams::new(
         &sizes.meta.shape,
         &values,
@@ -195,27 +154,13 @@ fn infer(
         &kattrs,
     )
     .map_err(blame)?;
-    let shape = params.output_shape();
-    let elements = shape
-        .iter()
-        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
-        .unwrap_or(u64::MAX);
-    ctx.limit
-        .check(
-            "Conv3DBackpropInputV2 output",
-            elements,
-            filter.meta.dtype.size_of(),
-        )
-        .map_err(|e| {
-            OpError::port(
-                "input_sizes",
-                format!("output shape {shape:?} is too large: {e}"),
-            )
-        })?;
-    Ok(vec![TensorMeta {
-        dtype: filter.meta.dtype,
-        shape,
-    }])
+    sized_output(
+        ctx,
+        "Conv3DBackpropInputV2 output",
+        "input_sizes",
+        filter.meta.dtype,
+        params.output_shape(),
+    )
 }
 
 fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {

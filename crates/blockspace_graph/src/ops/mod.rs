@@ -4,8 +4,17 @@
 //! and one line in [`BUILTIN`]. The GUI, the checker, the executor and the page-file loader read
 //! descriptors only; nothing else lists block types.
 
+pub mod abs;
+pub mod add_v2;
+mod common;
 pub mod conv3d_backprop_input_v2;
+mod elementwise;
 pub mod input;
+pub mod max;
+pub mod mul;
+mod reduction;
+pub mod sub;
+pub mod sum;
 
 use crate::kernels::{KernelContext, KernelError, MemoryLimit};
 use crate::tensor::{DType, Tensor, TensorMeta};
@@ -14,7 +23,16 @@ use std::fmt;
 use std::path::Path;
 
 /// The built-in block types, in "Add block" menu order. Add a line here for a new block type.
-pub static BUILTIN: &[&OpDescriptor] = &[&input::DESCRIPTOR, &conv3d_backprop_input_v2::DESCRIPTOR];
+pub static BUILTIN: &[&OpDescriptor] = &[
+    &input::DESCRIPTOR,
+    &conv3d_backprop_input_v2::DESCRIPTOR,
+    &add_v2::DESCRIPTOR,
+    &sub::DESCRIPTOR,
+    &mul::DESCRIPTOR,
+    &abs::DESCRIPTOR,
+    &sum::DESCRIPTOR,
+    &max::DESCRIPTOR,
+];
 
 /// One input or output of a block type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +70,8 @@ pub enum AttrKind {
     Shape,
     /// Free text (e.g. literal tensor values).
     Text,
+    /// `true` or `false` (e.g. `keep_dims`).
+    Bool,
     /// A file path, stored relative to the page file.
     Path {
         /// Accepted file extensions, without the dot.
@@ -70,6 +90,8 @@ pub enum AttrDefault {
     Str(&'static str),
     /// A list of integers.
     IntList(&'static [i64]),
+    /// A boolean.
+    Bool(bool),
 }
 
 impl AttrDefault {
@@ -80,6 +102,7 @@ impl AttrDefault {
             AttrDefault::Float(v) => AttrValue::Float(v),
             AttrDefault::Str(s) => AttrValue::Str(s.to_owned()),
             AttrDefault::IntList(v) => AttrValue::IntList(v.to_vec()),
+            AttrDefault::Bool(b) => AttrValue::Bool(b),
         }
     }
 }
@@ -165,7 +188,7 @@ impl AttrSpec {
                     Ok(())
                 }
             }
-            (AttrKind::Text, AttrValue::Str(_)) => Ok(()),
+            (AttrKind::Text, AttrValue::Str(_)) | (AttrKind::Bool, AttrValue::Bool(_)) => Ok(()),
             (AttrKind::Path { .. }, AttrValue::Str(_)) => Ok(()),
             (kind, value) => Err(format!(
                 "{value} has the wrong type; expected {}",
@@ -184,6 +207,7 @@ pub fn kind_text(kind: AttrKind) -> String {
         AttrKind::IntList { len } => format!("a list of {len} whole numbers"),
         AttrKind::Shape => "a shape (a list of whole numbers >= 0)".to_owned(),
         AttrKind::Text => "text".to_owned(),
+        AttrKind::Bool => "true or false".to_owned(),
         AttrKind::Path { .. } => "a file path (text)".to_owned(),
     }
 }
@@ -477,6 +501,14 @@ pub(crate) fn attr_i64(attrs: &Attrs, name: &str) -> Result<i64, OpError> {
         .ok_or_else(|| OpError::attr(name, "is missing or not a whole number; set a whole number"))
 }
 
+/// Reads a boolean attribute.
+pub(crate) fn attr_bool(attrs: &Attrs, name: &str) -> Result<bool, OpError> {
+    attrs
+        .get(name)
+        .and_then(AttrValue::as_bool)
+        .ok_or_else(|| OpError::attr(name, "is missing or not true/false; set it"))
+}
+
 /// Reads an integer-list attribute.
 pub(crate) fn attr_list<'a>(attrs: &'a Attrs, name: &str) -> Result<&'a [i64], OpError> {
     attrs
@@ -493,7 +525,19 @@ mod tests {
     fn builtin_ids_are_unique_and_stable() {
         let r = Registry::builtin();
         let ids: Vec<&str> = r.iter().map(|d| d.type_id).collect();
-        assert_eq!(ids, ["Input", "Conv3DBackpropInputV2"]);
+        assert_eq!(
+            ids,
+            [
+                "Input",
+                "Conv3DBackpropInputV2",
+                "AddV2",
+                "Sub",
+                "Mul",
+                "Abs",
+                "Sum",
+                "Max"
+            ]
+        );
         let mut again = r.clone();
         assert_eq!(
             again.add(&input::DESCRIPTOR),

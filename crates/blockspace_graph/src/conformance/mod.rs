@@ -1,10 +1,21 @@
-//! Conformance vectors: TensorFlow-made cases for `Conv3DBackpropInputV2`, read and checked.
+//! Conformance vectors: TensorFlow-made cases, read and checked.
 //!
-//! The file format is described in `shared/conformance/README.md`: one JSON object with
-//! `cases`, each a value case (`expected` + `compare`) or an error case (`error.message`).
+//! Two file formats, told apart case by case (see `shared/conformance/README.md` and
+//! `shared/conformance/ops/README.md`): one JSON object with `cases`, each a value case
+//! (`expected` + `compare`) or an error case (`error.message`).
+//! - `Conv3DBackpropInputV2` cases with the operands as top-level fields ([`BackpropInputCase`]),
+//!   run through the production kernel.
+//! - Generic cases naming their `op`, `inputs` by argument name and `attrs` ([`OpCase`]), run
+//!   through the block registry exactly as a block on a page runs: the op's descriptor checks
+//!   the operands (TensorFlow's errors) and evaluates them.
+//!
 //! [`load_file`] parses every case up front (a file that cannot be read or parsed is an
-//! error naming the file and the JSON path); [`run_case`] evaluates one case through the
-//! production kernel and says what differed.
+//! error naming the file and the JSON path); [`run_case`] evaluates one case and says what
+//! differed.
+
+mod op_case;
+
+pub use op_case::{OpCase, TypedOperand};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +24,7 @@ use blockspace_kernels::{
     Conv3dBackpropInputAttrs, DataFormat, Element, KernelContext, KernelError, Padding,
     conv3d_backprop_input_v2,
 };
-use ndarray::{ArrayD, Dimension as _, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
 /// A conformance file that could not be read or understood.
@@ -51,13 +62,13 @@ pub enum Compare {
     },
 }
 
-/// What a case expects.
+/// What a case expects; `O` is the expected output's type.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expectation {
+pub enum Expectation<O = Operand> {
     /// The op succeeds with this output.
     Value {
         /// The output.
-        output: Operand,
+        output: O,
         /// How to compare.
         compare: Compare,
     },
@@ -68,9 +79,28 @@ pub enum Expectation {
     },
 }
 
-/// One conformance case.
+/// One conformance case, in either format.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Case {
+pub enum Case {
+    /// A `Conv3DBackpropInputV2` case of `conv3d_backprop_input_v2.json`.
+    BackpropInput(BackpropInputCase),
+    /// A generic case naming its op (`ops/*.json`).
+    Op(OpCase),
+}
+
+impl Case {
+    /// The case's unique name.
+    pub fn name(&self) -> &str {
+        match self {
+            Case::BackpropInput(c) => &c.name,
+            Case::Op(c) => &c.name,
+        }
+    }
+}
+
+/// One `Conv3DBackpropInputV2` case of the original format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackpropInputCase {
     /// Unique name.
     pub name: String,
     /// Shape of the `input_sizes` operand (normally `[5]`).
@@ -116,7 +146,15 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, ConformanceFileError> {
     cases
         .iter()
         .enumerate()
-        .map(|(i, case)| parse_case(case, &format!("$.cases[{i}]")).map_err(|(p, m)| err(&p, m)))
+        .map(|(i, case)| {
+            let at = format!("$.cases[{i}]");
+            if case.get("op").is_some() {
+                op_case::parse(case, &at).map(Case::Op)
+            } else {
+                parse_case(case, &at).map(Case::BackpropInput)
+            }
+            .map_err(|(p, m)| err(&p, m))
+        })
         .collect()
 }
 
@@ -236,7 +274,7 @@ fn nested_ints(
     }
 }
 
-fn parse_case(v: &Value, at: &str) -> ParseResult<Case> {
+fn parse_case(v: &Value, at: &str) -> ParseResult<BackpropInputCase> {
     let name = string(v, at, "name")?;
     let (sizes, sizes_path) = field(v, at, "input_sizes")?;
     let mut input_sizes_shape = Vec::new();
@@ -258,35 +296,8 @@ fn parse_case(v: &Value, at: &str) -> ParseResult<Case> {
     } else {
         "NDHWC".to_owned()
     };
-    let expect = if let Some(error) = v.get("error") {
-        Expectation::Error {
-            message: string(error, &format!("{at}.error"), "message")?,
-        }
-    } else {
-        let output = operand(v, at, "expected")?;
-        let (cmp, cmp_path) = field(v, at, "compare")?;
-        let compare = match string(cmp, &cmp_path, "mode")?.as_str() {
-            "exact" => Compare::Exact,
-            "allclose" => {
-                let get = |k: &str| -> ParseResult<f64> {
-                    let (x, p) = field(cmp, &cmp_path, k)?;
-                    number(x, &p)
-                };
-                Compare::AllClose {
-                    rtol: get("rtol")?,
-                    atol: get("atol")?,
-                }
-            }
-            other => {
-                return Err((
-                    format!("{cmp_path}.mode"),
-                    format!("unknown compare mode {other:?}; expected \"exact\" or \"allclose\""),
-                ));
-            }
-        };
-        Expectation::Value { output, compare }
-    };
-    Ok(Case {
+    let expect = expectation(v, at, operand)?;
+    Ok(BackpropInputCase {
         name,
         input_sizes_shape,
         input_sizes,
@@ -299,6 +310,41 @@ fn parse_case(v: &Value, at: &str) -> ParseResult<Case> {
         dtype: string(v, at, "dtype")?,
         expect,
     })
+}
+
+/// The `error` or `expected` + `compare` of a case; `output` parses the expected tensor.
+fn expectation<O>(
+    v: &Value,
+    at: &str,
+    output: impl Fn(&Value, &str, &str) -> ParseResult<O>,
+) -> ParseResult<Expectation<O>> {
+    if let Some(error) = v.get("error") {
+        return Ok(Expectation::Error {
+            message: string(error, &format!("{at}.error"), "message")?,
+        });
+    }
+    let output = output(v, at, "expected")?;
+    let (cmp, cmp_path) = field(v, at, "compare")?;
+    let compare = match string(cmp, &cmp_path, "mode")?.as_str() {
+        "exact" => Compare::Exact,
+        "allclose" => {
+            let get = |k: &str| -> ParseResult<f64> {
+                let (x, p) = field(cmp, &cmp_path, k)?;
+                number(x, &p)
+            };
+            Compare::AllClose {
+                rtol: get("rtol")?,
+                atol: get("atol")?,
+            }
+        }
+        other => {
+            return Err((
+                format!("{cmp_path}.mode"),
+                format!("unknown compare mode {other:?}; expected \"exact\" or \"allclose\""),
+            ));
+        }
+    };
+    Ok(Expectation::Value { output, compare })
 }
 
 const NAN: &str = "__blockspace_NaN__";
@@ -348,6 +394,13 @@ fn non_finite_as_strings(text: &str) -> String {
 /// A one-line description of the difference (first mismatching index, expected vs actual,
 /// or the error expected vs got).
 pub fn run_case(case: &Case) -> Result<(), String> {
+    match case {
+        Case::BackpropInput(c) => run_backprop_input(c),
+        Case::Op(c) => op_case::run(c),
+    }
+}
+
+fn run_backprop_input(case: &BackpropInputCase) -> Result<(), String> {
     match case.dtype.as_str() {
         "float32" => run_typed::<f32>(case),
         "float64" => run_typed::<f64>(case),
@@ -357,7 +410,7 @@ pub fn run_case(case: &Case) -> Result<(), String> {
     }
 }
 
-fn attrs_of(case: &Case) -> Result<Conv3dBackpropInputAttrs, KernelError> {
+fn attrs_of(case: &BackpropInputCase) -> Result<Conv3dBackpropInputAttrs, KernelError> {
     // Op-definition checks, in the order TensorFlow validates the attributes.
     if case.strides.len() < 5 {
         return Err(KernelError::StridesTooShort {
@@ -382,7 +435,7 @@ fn tensor<T: Element>(op: &Operand) -> Result<ArrayD<T>, String> {
     .map_err(|e| format!("bad operand shape {:?}: {e}", op.shape))
 }
 
-fn run_typed<T: Element>(case: &Case) -> Result<(), String> {
+fn run_typed<T: Element>(case: &BackpropInputCase) -> Result<(), String> {
     let filter = tensor::<T>(&case.filter)?;
     let dy = tensor::<T>(&case.out_backprop)?;
     let sizes = ArrayD::from_shape_vec(IxDyn(&case.input_sizes_shape), case.input_sizes.clone())
@@ -421,16 +474,32 @@ fn compare_output<T: Element>(
     compare: Compare,
     got: &ArrayD<T>,
 ) -> Result<(), String> {
-    if got.shape() != expected.shape.as_slice() {
+    compare_values(
+        expected,
+        compare,
+        got.shape(),
+        got.iter().map(|v| v.to_f64()),
+        |w| T::from_f64(w).to_f64(),
+    )
+}
+
+/// Compares `got` (row-major values of shape `shape`) with `expected`; `round` maps an
+/// expected value to the output dtype (exact comparisons are made in that dtype).
+fn compare_values(
+    expected: &Operand,
+    compare: Compare,
+    shape: &[usize],
+    got: impl Iterator<Item = f64>,
+    round: impl Fn(f64) -> f64,
+) -> Result<(), String> {
+    if shape != expected.shape.as_slice() {
         return Err(format!(
-            "shape differs: expected {:?}, got {:?}",
-            expected.shape,
-            got.shape()
+            "shape differs: expected {:?}, got {shape:?}",
+            expected.shape
         ));
     }
-    for ((index, &actual), &want) in got.indexed_iter().zip(&expected.data) {
-        let want_t = T::from_f64(want).to_f64();
-        let actual = actual.to_f64();
+    for (flat, (actual, &want)) in got.zip(&expected.data).enumerate() {
+        let want_t = round(want);
         let ok = match compare {
             Compare::Exact => actual == want_t || (actual.is_nan() && want_t.is_nan()),
             Compare::AllClose { rtol, atol } => {
@@ -442,11 +511,23 @@ fn compare_output<T: Element>(
         if !ok {
             return Err(format!(
                 "first mismatch at index {:?}: expected {want_t}, got {actual}",
-                index.as_array_view().to_vec()
+                unflatten(flat, shape)
             ));
         }
     }
     Ok(())
+}
+
+/// The multi-index of row-major position `flat` in `shape`.
+fn unflatten(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            index[i] = flat % d;
+            flat /= d;
+        }
+    }
+    index
 }
 
 /// Counts of a run over files.

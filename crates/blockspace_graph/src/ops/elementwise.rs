@@ -1,0 +1,133 @@
+//! What `AddV2`, `Sub`, `Mul` and `Abs` share: ports, broadcasting inference, evaluation.
+
+use super::common::{FLOATS, float_one, float_pair, kernel_error, same_dtype, sized_output, wired};
+use super::{EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError, PortSpec};
+use crate::kernels::{BinaryOp, abs, binary, broadcast_shape};
+use crate::tensor::{Tensor, TensorMeta};
+use crate::value::Attrs;
+
+/// A descriptor for TensorFlow's binary op `type_id` (`x`, `y` → `z`, NumPy broadcasting).
+pub(crate) const fn binary_descriptor(
+    type_id: &'static str,
+    doc: &'static str,
+    eval: EvalFn,
+) -> OpDescriptor {
+    OpDescriptor {
+        type_id,
+        display_name: type_id,
+        category: "Math",
+        doc,
+        inputs: &[
+            PortSpec {
+                name: "x",
+                doc: "Left operand (float32 or float64, any shape).",
+                dtypes: FLOATS,
+                rank: None,
+            },
+            PortSpec {
+                name: "y",
+                doc: "Right operand, same dtype; its shape broadcasts against x (NumPy rules).",
+                dtypes: FLOATS,
+                rank: None,
+            },
+        ],
+        outputs: &[PortSpec {
+            name: "z",
+            doc: "Elementwise result in the broadcast shape of x and y.",
+            dtypes: FLOATS,
+            rank: None,
+        }],
+        attrs: &[],
+        infer: infer_binary,
+        eval,
+        fold_constants: false,
+        cache_salt: None,
+    }
+}
+
+fn infer_binary(
+    ctx: &InferCtx<'_>,
+    _attrs: &Attrs,
+    inputs: &[Option<InferInput<'_>>],
+) -> Result<Vec<TensorMeta>, OpError> {
+    let [x, y] = wired(inputs, ["x", "y"])?;
+    same_dtype("x", x.meta.dtype, "y", y.meta.dtype)?;
+    let shape = broadcast_shape(&x.meta.shape, &y.meta.shape)
+        .map_err(|e| kernel_error(e, Some("y"), None))?;
+    sized_output(ctx, "the result", "y", x.meta.dtype, shape)
+}
+
+/// Evaluates `op` on the block's two inputs.
+pub(crate) fn eval_binary(
+    op: BinaryOp,
+    ctx: &EvalCtx<'_>,
+    inputs: &[&Tensor],
+) -> Result<Vec<Tensor>, OpError> {
+    let [x, y] = inputs else {
+        return Err(OpError::new(format!(
+            "expected 2 inputs, got {}",
+            inputs.len()
+        )));
+    };
+    let z = float_pair!(("x", x), ("y", y), |a, b| binary(
+        op,
+        a.view(),
+        b.view(),
+        ctx.kernel
+    )
+    .map_err(|e| kernel_error(e, Some("y"), None))?);
+    Ok(vec![z])
+}
+
+/// A descriptor for a unary op `type_id` (`x` → `y`, same shape and dtype).
+pub(crate) const fn unary_descriptor(
+    type_id: &'static str,
+    doc: &'static str,
+    eval: EvalFn,
+) -> OpDescriptor {
+    OpDescriptor {
+        type_id,
+        display_name: type_id,
+        category: "Math",
+        doc,
+        inputs: &[PortSpec {
+            name: "x",
+            doc: "Operand (float32 or float64, any shape).",
+            dtypes: FLOATS,
+            rank: None,
+        }],
+        outputs: &[PortSpec {
+            name: "y",
+            doc: "Elementwise result, same shape and dtype as x.",
+            dtypes: FLOATS,
+            rank: None,
+        }],
+        attrs: &[],
+        infer: infer_unary,
+        eval,
+        fold_constants: false,
+        cache_salt: None,
+    }
+}
+
+fn infer_unary(
+    ctx: &InferCtx<'_>,
+    _attrs: &Attrs,
+    inputs: &[Option<InferInput<'_>>],
+) -> Result<Vec<TensorMeta>, OpError> {
+    let [x] = wired(inputs, ["x"])?;
+    sized_output(ctx, "the result", "x", x.meta.dtype, x.meta.shape.clone())
+}
+
+/// Evaluates `Abs` on the block's input.
+pub(crate) fn eval_abs(ctx: &EvalCtx<'_>, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+    let [x] = inputs else {
+        return Err(OpError::new(format!(
+            "expected 1 input, got {}",
+            inputs.len()
+        )));
+    };
+    let y = float_one!(("x", x), |a| abs(a.view(), ctx.kernel)
+        .map_err(|e| kernel_error(e, Some("x"), None))?);
+    Ok(vec![y])
+}

@@ -1,0 +1,19 @@
+//! `Mul`: `z = x * y` elementwise with NumPy broadcasting (TensorFlow's `tf.raw_ops.Mul`).
+
+use super::elementwise::{binary_descriptor, eval_binary};
+use super::{EvalCtx, OpDescriptor, OpError};
+use crate::kernels::BinaryOp;
+use crate::tensor::Tensor;
+use crate::value::Attrs;
+
+/// The `Mul` block type.
+pub static DESCRIPTOR: OpDescriptor = binary_descriptor(
+    "Mul",
+    "Product z = x * y, elementwise; x and y broadcast as in NumPy (TensorFlow's Mul). \
+     float32 or float64, both the same.",
+    eval,
+);
+
+fn eval(ctx: &EvalCtx<'_>, _attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+    eval_binary(BinaryOp::Mul, ctx, inputs)
+}

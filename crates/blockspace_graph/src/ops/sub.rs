@@ -1,0 +1,19 @@
+//! `Sub`: `z = x - y` elementwise with NumPy broadcasting (TensorFlow's `tf.raw_ops.Sub`).
+
+use super::elementwise::{binary_descriptor, eval_binary};
+use super::{EvalCtx, OpDescriptor, OpError};
+use crate::kernels::BinaryOp;
+use crate::tensor::Tensor;
+use crate::value::Attrs;
+
+/// The `Sub` block type.
+pub static DESCRIPTOR: OpDescriptor = binary_descriptor(
+    "Sub",
+    "Difference z = x - y, elementwise; x and y broadcast as in NumPy (TensorFlow's Sub). \
+     float32 or float64, both the same.",
+    eval,
+);
+
+fn eval(ctx: &EvalCtx<'_>, _attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+    eval_binary(BinaryOp::Sub, ctx, inputs)
+}

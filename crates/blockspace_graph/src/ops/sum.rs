@@ -1,0 +1,19 @@
+//! `Sum`: the sum over `axis` (TensorFlow's `tf.raw_ops.Sum`).
+
+use super::reduction::{eval_reduction, reduction_descriptor};
+use super::{EvalCtx, OpDescriptor, OpError};
+use crate::kernels::ReduceOp;
+use crate::tensor::Tensor;
+use crate::value::Attrs;
+
+/// The `Sum` block type.
+pub static DESCRIPTOR: OpDescriptor = reduction_descriptor(
+    "Sum",
+    "Sum of input over the axes in axis (TensorFlow's Sum; pairwise summation, so float32 sums \
+     of millions of elements stay accurate). An empty extent sums to 0.",
+    eval,
+);
+
+fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+    eval_reduction(ReduceOp::Sum, ctx, attrs, inputs)
+}
