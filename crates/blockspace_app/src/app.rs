@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blockspace_graph::{
-    AttrValue, BlockId, Clipboard, Command, InPort, OutPort, Page, Registry, TensorMeta, Wire,
+    AttrValue, BlockId, Clipboard, Command, InPort, OutPort, Page, PortLayout, Registry,
+    TensorMeta, Wire,
 };
 use egui::{Color32, RichText};
 use egui_snarl::ui::SnarlWidget;
@@ -2055,31 +2056,32 @@ fn layout_hint(tab: &PageTab, reg: &Registry, id: BlockId, rank: usize) -> Optio
     if rank != 5 {
         return None;
     }
-    let own = tab
-        .page
-        .block(id)?
-        .attrs
-        .get("data_format")
-        .and_then(|v| v.as_str().map(str::to_owned));
-    if own.is_some() {
-        return own;
+    let block = tab.page.block(id)?;
+    // The layout a port declares, for a block with these attributes.
+    let declared = |layout: PortLayout, attrs: &blockspace_graph::Attrs| match layout {
+        PortLayout::Filter => Some("DHWIO".to_owned()),
+        PortLayout::DataFormat => attrs
+            .get("data_format")
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        PortLayout::Plain => None,
+    };
+    let own = reg
+        .get(&block.type_id)?
+        .outputs
+        .get(tab.viewer_output)?
+        .layout;
+    if let Some(l) = declared(own, &block.attrs) {
+        return Some(l);
     }
-    for w in tab.page.wires().filter(|w| w.from.block == id) {
-        let Some(consumer) = tab.page.block(w.to.block) else {
-            continue;
-        };
-        let port = reg
-            .get(&consumer.type_id)
-            .and_then(|d| d.inputs.get(w.to.port))
-            .map(|p| p.name);
-        if port.is_some_and(|p| p.contains("filter")) {
-            return Some("DHWIO".to_owned());
-        }
-        if let Some(f) = consumer.attrs.get("data_format").and_then(|v| v.as_str()) {
-            return Some(f.to_owned());
-        }
-    }
-    None
+    // A plain output (an Input, arithmetic) is named by what it feeds.
+    tab.page
+        .wires()
+        .filter(|w| w.from.block == id)
+        .find_map(|w| {
+            let consumer = tab.page.block(w.to.block)?;
+            let port = reg.get(&consumer.type_id)?.inputs.get(w.to.port)?;
+            declared(port.layout, &consumer.attrs)
+        })
 }
 
 impl PageTab {

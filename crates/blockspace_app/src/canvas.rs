@@ -341,7 +341,19 @@ pub fn add_block_list(
             2
         }
     };
-    matches.sort_by_key(|d| (rank(d.display_name), d.category, d.display_name));
+    // Categories in registry order (Inputs, Convolution, Math, Reduction), blocks by name.
+    let category_rank = |c: &str| {
+        reg.iter()
+            .position(|d| d.category == c)
+            .unwrap_or(usize::MAX)
+    };
+    matches.sort_by_key(|d| {
+        (
+            rank(d.display_name),
+            category_rank(d.category),
+            d.display_name,
+        )
+    });
     let mut chosen = None;
     if matches.is_empty() {
         ui.weak("No block type matches.");

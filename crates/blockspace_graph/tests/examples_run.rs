@@ -15,6 +15,8 @@ use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod layer_pages;
+
 fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
@@ -333,6 +335,9 @@ fn all_examples() -> Vec<(&'static str, Page)> {
         ("ncdhw_dilated", ncdhw_dilated()),
         ("chain", chain()),
         ("npy_inputs", npy_inputs()),
+        ("enuspace_demo", layer_pages::enuspace_demo()),
+        ("conv_layer_gradients", layer_pages::conv_layer_gradients()),
+        ("adjoint_check", layer_pages::adjoint_check()),
     ]
 }
 

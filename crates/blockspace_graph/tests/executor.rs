@@ -4,7 +4,8 @@
 #![expect(clippy::unwrap_used, reason = "test helpers")]
 
 use blockspace_graph::ops::{
-    AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortSpec,
+    AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError,
+    PortLayout, PortSpec,
 };
 use blockspace_graph::{
     AttrValue, Attrs, BlockId, Command, DType, ExecEvent, Executor, Page, Registry, Tensor,
@@ -67,6 +68,7 @@ static PANIC: OpDescriptor = OpDescriptor {
         doc: "nothing",
         dtypes: &[DType::Float32],
         rank: None,
+        layout: PortLayout::Plain,
     }],
     attrs: &[],
     infer: scalar_meta,
@@ -86,6 +88,7 @@ static SLOW: OpDescriptor = OpDescriptor {
         doc: "a scalar",
         dtypes: &[DType::Float32],
         rank: None,
+        layout: PortLayout::Plain,
     }],
     attrs: &[AttrSpec {
         name: "ms",
@@ -117,12 +120,14 @@ static PASS: OpDescriptor = OpDescriptor {
         doc: "anything float32",
         dtypes: &[DType::Float32],
         rank: None,
+        layout: PortLayout::Plain,
     }],
     outputs: &[PortSpec {
         name: "output",
         doc: "the input",
         dtypes: &[DType::Float32],
         rank: None,
+        layout: PortLayout::Plain,
     }],
     attrs: &[],
     infer: scalar_meta,

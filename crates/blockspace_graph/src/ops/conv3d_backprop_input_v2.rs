@@ -4,7 +4,7 @@
 use super::common::{FLOATS, kernel_error, known_ints, same_dtype, sized_output, wired};
 use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError,
-    PortSpec, attr_list, attr_str,
+    PortLayout, PortSpec, attr_list, attr_str,
 };
 use crate::kernels::{
     Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, KernelError, Padding,
@@ -26,18 +26,21 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
             doc: "Shape of the forward input, 5 integers in data_format order (int32 or int64).",
             dtypes: &[DType::Int32, DType::Int64],
             rank: Some(1),
+            layout: PortLayout::Plain,
         },
         PortSpec {
             name: "filter",
             doc: "Filter [KD, KH, KW, C, M] (always this layout).",
             dtypes: FLOATS,
             rank: Some(5),
+            layout: PortLayout::Filter,
         },
         PortSpec {
             name: "out_backprop",
             doc: "Gradient of the forward output: [N, OD, OH, OW, M] (NDHWC) or [N, M, OD, OH, OW] (NCDHW).",
             dtypes: FLOATS,
             rank: Some(5),
+            layout: PortLayout::DataFormat,
         },
     ],
     outputs: &[PortSpec {
@@ -45,6 +48,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
         doc: "Gradient of the forward input, shape input_sizes, dtype of filter.",
         dtypes: FLOATS,
         rank: Some(5),
+        layout: PortLayout::DataFormat,
     }],
     attrs: &[
         AttrSpec {

@@ -1,7 +1,7 @@
 //! What `AddV2`, `Sub`, `Mul` and `Abs` share: ports, broadcasting inference, evaluation.
 
 use super::common::{FLOATS, float_one, float_pair, kernel_error, same_dtype, sized_output, wired};
-use super::{EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError, PortSpec};
+use super::{EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
 use crate::kernels::{BinaryOp, abs, binary, broadcast_shape};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
@@ -23,12 +23,14 @@ pub(crate) const fn binary_descriptor(
                 doc: "Left operand (float32 or float64, any shape).",
                 dtypes: FLOATS,
                 rank: None,
+                layout: PortLayout::Plain,
             },
             PortSpec {
                 name: "y",
                 doc: "Right operand, same dtype; its shape broadcasts against x (NumPy rules).",
                 dtypes: FLOATS,
                 rank: None,
+                layout: PortLayout::Plain,
             },
         ],
         outputs: &[PortSpec {
@@ -36,6 +38,7 @@ pub(crate) const fn binary_descriptor(
             doc: "Elementwise result in the broadcast shape of x and y.",
             dtypes: FLOATS,
             rank: None,
+            layout: PortLayout::Plain,
         }],
         attrs: &[],
         infer: infer_binary,
@@ -95,12 +98,14 @@ pub(crate) const fn unary_descriptor(
             doc: "Operand (float32 or float64, any shape).",
             dtypes: FLOATS,
             rank: None,
+            layout: PortLayout::Plain,
         }],
         outputs: &[PortSpec {
             name: "y",
             doc: "Elementwise result, same shape and dtype as x.",
             dtypes: FLOATS,
             rank: None,
+            layout: PortLayout::Plain,
         }],
         attrs: &[],
         infer: infer_unary,

@@ -8,7 +8,7 @@
 
 use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError,
-    PortSpec, attr_f64, attr_i64, attr_list, attr_str,
+    PortLayout, PortSpec, attr_f64, attr_i64, attr_list, attr_str,
 };
 use crate::kernels::MemoryLimit;
 use crate::tensor::{DType, Tensor, TensorMeta};
@@ -33,6 +33,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
         doc: "The tensor.",
         dtypes: &DType::ALL,
         rank: None,
+        layout: PortLayout::Plain,
     }],
     attrs: &[
         AttrSpec {

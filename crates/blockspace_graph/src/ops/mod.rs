@@ -45,6 +45,19 @@ pub struct PortSpec {
     pub dtypes: &'static [DType],
     /// The rank the port requires (inputs) or produces (outputs), if fixed.
     pub rank: Option<usize>,
+    /// How the port's axes are laid out, for axis names in the viewer.
+    pub layout: PortLayout,
+}
+
+/// How a port's tensor is laid out, so viewers can name its axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortLayout {
+    /// No fixed meaning (values, shapes, arithmetic results).
+    Plain,
+    /// A 5-D activation in the block's `data_format` attribute (`NDHWC` or `NCDHW`).
+    DataFormat,
+    /// A convolution filter, `[KD, KH, KW, IC, OC]` ("DHWIO").
+    Filter,
 }
 
 /// What kind of value an attribute holds; the GUI picks its widget from this.

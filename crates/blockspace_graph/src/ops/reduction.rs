@@ -3,7 +3,7 @@
 use super::common::{FLOATS, INDICES, float_one, kernel_error, known_ints, sized_output, wired};
 use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError,
-    PortSpec, attr_bool,
+    PortLayout, PortSpec, attr_bool,
 };
 use crate::kernels::{ReduceOp, ReduceParams, reduce_with_params};
 use crate::tensor::{Tensor, TensorMeta};
@@ -26,6 +26,7 @@ pub(crate) const fn reduction_descriptor(
                 doc: "The tensor to reduce (float32 or float64, any shape).",
                 dtypes: FLOATS,
                 rank: None,
+                layout: PortLayout::Plain,
             },
             PortSpec {
                 name: "axis",
@@ -33,6 +34,7 @@ pub(crate) const fn reduction_descriptor(
                       from the end; [] reduces nothing.",
                 dtypes: INDICES,
                 rank: None,
+                layout: PortLayout::Plain,
             },
         ],
         outputs: &[PortSpec {
@@ -40,6 +42,7 @@ pub(crate) const fn reduction_descriptor(
             doc: "The reduced tensor, dtype of input.",
             dtypes: FLOATS,
             rank: None,
+            layout: PortLayout::Plain,
         }],
         attrs: &[AttrSpec {
             name: "keep_dims",

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Times TensorFlow's CPU kernels for Conv3D, Conv3DBackpropInputV2 and Conv3DBackpropFilterV2
+on the B1-B5 shapes of `blockspace bench`, for a same-machine comparison.
+
+    python3 crates/blockspace_kernels/benches/peers/tf_peers.py [--dtype float32|float64] [--threads 2] [--runs 9] [--ops Conv3D,...]
+
+Set TF_ENABLE_ONEDNN_OPTS=0 or =1 in the environment to pick TensorFlow's Eigen or oneDNN
+kernels (its default depends on the CPU). Prints one JSON object: median, min and max seconds
+per op and case. Needs `pip install tensorflow-cpu`.
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+CASES = {
+    # name: (input [N, D, H, W, C], filter [KD, KH, KW, C, M], stride, padding)
+    "B1": ([1, 16, 16, 16, 8], [3, 3, 3, 8, 16], 1, "SAME"),
+    "B2": ([1, 64, 64, 64, 16], [3, 3, 3, 16, 32], 2, "SAME"),
+    "B3": ([2, 16, 56, 56, 64], [3, 3, 3, 64, 64], 1, "SAME"),
+    "B4": ([1, 64, 64, 64, 32], [4, 4, 4, 32, 64], 2, "SAME"),
+    "B5": ([4, 32, 32, 32, 64], [1, 1, 1, 64, 128], 1, "VALID"),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--ops", default="Conv3D,Conv3DBackpropInputV2,Conv3DBackpropFilterV2")
+    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    args = ap.parse_args()
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    rng = np.random.default_rng(0)
+    out = {"tensorflow": tf.__version__, "dtype": args.dtype, "threads": args.threads,
+           "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"), "results": []}
+    for name in args.shapes.split(","):
+        xs, fs, s, pad = CASES[name]
+        strides = [1, s, s, s, 1]
+        x = tf.constant(rng.uniform(-1, 1, xs).astype(args.dtype))
+        f = tf.constant(rng.uniform(-1, 1, fs).astype(args.dtype))
+        y = tf.raw_ops.Conv3D(input=x, filter=f, strides=strides, padding=pad)
+        dy = tf.constant(rng.uniform(-1, 1, y.shape).astype(args.dtype))
+        calls = {
+            "Conv3D": lambda: tf.raw_ops.Conv3D(input=x, filter=f, strides=strides, padding=pad),
+            "Conv3DBackpropInputV2": lambda: tf.raw_ops.Conv3DBackpropInputV2(
+                input_sizes=tf.constant(xs, tf.int32), filter=f, out_backprop=dy,
+                strides=strides, padding=pad),
+            "Conv3DBackpropFilterV2": lambda: tf.raw_ops.Conv3DBackpropFilterV2(
+                input=x, filter_sizes=tf.constant(fs, tf.int32), out_backprop=dy,
+                strides=strides, padding=pad),
+        }
+        for op in args.ops.split(","):
+            fn = calls[op]
+            for _ in range(2):
+                fn().numpy()
+            secs = []
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                fn().numpy()
+                secs.append(time.perf_counter() - t)
+            out["results"].append({"op": op, "case": name, "median_s": statistics.median(secs),
+                                   "min_s": min(secs), "max_s": max(secs)})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
