@@ -38,6 +38,7 @@ pub mod conv3d_backprop_input;
 mod element;
 mod error;
 mod simd;
+mod tiling;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
 pub use conv3d_backprop_input::{

@@ -48,7 +48,7 @@ mod winograd;
 use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
 
 pub use params::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding, WindowedOutput,
+    Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding, WindowedOutput,
     windowed_output_size,
 };
 

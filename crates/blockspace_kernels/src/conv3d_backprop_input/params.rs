@@ -112,20 +112,24 @@ impl FromStr for DataFormat {
     }
 }
 
-/// The op's attributes, as TensorFlow names them. Lists are in `data_format` order.
+/// The attributes of TensorFlow's 3-D convolution ops (`Conv3D`, `Conv3DBackpropInputV2`,
+/// `Conv3DBackpropFilterV2`), as TensorFlow names them. Lists are in `data_format` order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Conv3dBackpropInputAttrs {
+pub struct Conv3dAttrs {
     /// Window strides; exactly 5, with 1 in the batch and channel entries.
     pub strides: Vec<i64>,
     /// `SAME` or `VALID`.
     pub padding: Padding,
-    /// Layout of `input_sizes`, `out_backprop` and the output.
+    /// Layout of the activations (`input`, `out_backprop`, the output; not the filter).
     pub data_format: DataFormat,
     /// Filter dilations; exactly 5, with 1 in the batch and channel entries.
     pub dilations: Vec<i64>,
 }
 
-impl Default for Conv3dBackpropInputAttrs {
+/// The attributes of `Conv3DBackpropInputV2`: the same as [`Conv3dAttrs`].
+pub type Conv3dBackpropInputAttrs = Conv3dAttrs;
+
+impl Default for Conv3dAttrs {
     fn default() -> Self {
         Self {
             strides: vec![1; 5],
