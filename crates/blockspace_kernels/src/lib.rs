@@ -34,6 +34,7 @@
 
 pub mod bench;
 mod context;
+pub mod conv3d;
 pub mod conv3d_backprop_input;
 mod element;
 mod error;
@@ -41,8 +42,9 @@ mod simd;
 mod tiling;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
+pub use conv3d::{Conv3dParams, conv3d, conv3d_on_path, conv3d_with_params};
 pub use conv3d_backprop_input::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
+    Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
     conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path,
     conv3d_backprop_input_v2_with_params, reference,
 };
