@@ -251,9 +251,7 @@ pub enum KernelError {
     },
     /// A grouped `Conv3D` (input channels a multiple > 1 of filter dimension 3), which
     /// TensorFlow's CPU kernel refuses.
-    #[error(
-        "Number of channels in filter ({filter}) must match last dimension of input ({input})"
-    )]
+    #[error("Number of channels in filter ({filter}) must match last dimension of input ({input})")]
     GroupedConvolution {
         /// Channels of `input`.
         input: usize,

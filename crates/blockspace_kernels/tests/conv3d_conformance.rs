@@ -87,7 +87,10 @@ fn check<T: Element>(case: &Value) -> Result<(), String> {
     let ctx = KernelContext::default();
     let mut results: Vec<(String, Result<ArrayD<T>, KernelError>)> = vec![
         ("conv3d".into(), conv3d(x.view(), f.view(), &a, &ctx)),
-        ("reference".into(), reference::conv3d(x.view(), f.view(), &a)),
+        (
+            "reference".into(),
+            reference::conv3d(x.view(), f.view(), &a),
+        ),
     ];
     if let Ok(p) = Conv3dParams::new(x.shape(), f.shape(), &a) {
         for path in KernelPath::ALL {
@@ -101,7 +104,11 @@ fn check<T: Element>(case: &Value) -> Result<(), String> {
             let want = err["message"].as_str().unwrap();
             match got {
                 Err(e) if e.to_string().contains(want) => {}
-                other => return Err(format!("{name} ({who}): want error {want:?}, got {other:?}")),
+                other => {
+                    return Err(format!(
+                        "{name} ({who}): want error {want:?}, got {other:?}"
+                    ));
+                }
             }
         } else {
             let want = tensor::<T>(&case["expected"]);

@@ -113,7 +113,10 @@ fn values(len: usize, seed: u64, ints: bool) -> Vec<f64> {
 
 fn array<T: Element>(shape: &[usize], seed: u64, ints: bool) -> ArrayD<T> {
     let len = shape.iter().product();
-    let v = values(len, seed, ints).into_iter().map(T::from_f64).collect();
+    let v = values(len, seed, ints)
+        .into_iter()
+        .map(T::from_f64)
+        .collect();
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
 }
 
@@ -136,7 +139,10 @@ fn paths_match<T: Element>(c: &Case, ints: bool) -> Result<(), TestCaseError> {
     };
     let terms = (c.kernel.iter().product::<usize>() * c.c) as f64;
     let ctx = KernelContext::default();
-    let mut got = vec![("default".to_owned(), conv3d(x.view(), f.view(), &a, &ctx).unwrap())];
+    let mut got = vec![(
+        "default".to_owned(),
+        conv3d(x.view(), f.view(), &a, &ctx).unwrap(),
+    )];
     for path in KernelPath::ALL {
         if let Some(y) = conv3d_on_path(path, &p, x.view(), f.view(), &ctx).unwrap() {
             got.push((format!("{path:?}"), y));
@@ -150,7 +156,14 @@ fn paths_match<T: Element>(c: &Case, ints: bool) -> Result<(), TestCaseError> {
                 prop_assert_eq!(g.to_bits(), w.to_bits(), "{}: {} vs {}", who, g, w);
             } else {
                 let tol = 2.0 * (terms + 1.0) * eps * b.to_f64();
-                prop_assert!((g - w).abs() <= tol, "{}: {} vs {} (tol {})", who, g, w, tol);
+                prop_assert!(
+                    (g - w).abs() <= tol,
+                    "{}: {} vs {} (tol {})",
+                    who,
+                    g,
+                    w,
+                    tol
+                );
             }
         }
     }
@@ -266,7 +279,13 @@ fn cancel_memory_limit_and_progress() {
     };
     let err = conv3d(x.view(), f.view(), &a, &ctx).unwrap_err();
     assert!(
-        matches!(err, KernelError::TooLarge { what: "the output", .. }),
+        matches!(
+            err,
+            KernelError::TooLarge {
+                what: "the output",
+                ..
+            }
+        ),
         "{err}"
     );
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -350,7 +369,8 @@ fn operands_must_match_their_params() {
     let p = Conv3dParams::new(&[1, 4, 4, 4, 2], &[2, 2, 2, 2, 3], &a).unwrap();
     let x = ArrayD::<f32>::zeros(IxDyn(&[1, 4, 4, 5, 2]));
     let f = ArrayD::<f32>::zeros(IxDyn(&[2, 2, 2, 2, 3]));
-    let err = blockspace_kernels::conv3d_with_params(&p, x.view(), f.view(), &KernelContext::default())
-        .unwrap_err();
+    let err =
+        blockspace_kernels::conv3d_with_params(&p, x.view(), f.view(), &KernelContext::default())
+            .unwrap_err();
     assert!(matches!(err, KernelError::Conv3dInputRank { .. }), "{err}");
 }

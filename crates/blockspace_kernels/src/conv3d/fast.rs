@@ -134,8 +134,11 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         let w_ = signed(p.input_spatial[2]);
         let stride_b = p.ic * blk.nv * self.lanes;
         s.edge_ok.clear();
-        s.edge_ok
-            .extend(self.kw_off.iter().map(|&off| (0..w_).contains(&(iw0 + off))));
+        s.edge_ok.extend(
+            self.kw_off
+                .iter()
+                .map(|&off| (0..w_).contains(&(iw0 + off))),
+        );
         if !s.edge_ok.contains(&true) {
             return;
         }
@@ -254,9 +257,16 @@ pub(super) fn compute_on<T: Element>(
         tile_major,
     };
     let macs_per_row = row_len * ntaps * p.ic;
-    let y = run_rows(rows, row_len, macs_per_row, ctx, Scratch::default, |s, row, out| {
-        plan.row(row, out, s);
-    })?;
+    let y = run_rows(
+        rows,
+        row_len,
+        macs_per_row,
+        ctx,
+        Scratch::default,
+        |s, row, out| {
+            plan.row(row, out, s);
+        },
+    )?;
     Array5::from_shape_vec(shape, y).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })

@@ -90,11 +90,12 @@ impl Conv3dParams {
             });
         }
         // Compute.
-        let input: [usize; 5] = input_shape
-            .try_into()
-            .map_err(|_| KernelError::Conv3dInputRank {
-                shape: input_shape.to_vec(),
-            })?;
+        let input: [usize; 5] =
+            input_shape
+                .try_into()
+                .map_err(|_| KernelError::Conv3dInputRank {
+                    shape: input_shape.to_vec(),
+                })?;
         let filter: [usize; 5] =
             filter_shape
                 .try_into()
@@ -140,11 +141,11 @@ impl Conv3dParams {
             pad_before: [0; 3],
             data_format: fmt,
         };
-        for i in 0..3 {
+        for (i, &k) in filter[..3].iter().enumerate() {
             let t = fmt.spatial_dim(i);
             let win = windowed_output_size(
                 to_i64(input[t])?,
-                to_i64(filter[i])?,
+                to_i64(k)?,
                 dilations[t],
                 strides[t],
                 attrs.padding,
@@ -267,7 +268,11 @@ mod tests {
             ..Conv3dAttrs::default()
         };
         let p = Conv3dParams::new(&[1, 3, 7, 7, 7], &[2, 3, 2, 3, 5], &nc).unwrap();
-        assert_eq!(p.output_shape(), vec![1, 5, 3, 5, 2], "VALID: (7-2+2)/2, 7-3+1, (7-2+3)/3");
+        assert_eq!(
+            p.output_shape(),
+            vec![1, 5, 3, 5, 2],
+            "VALID: (7-2+2)/2, 7-3+1, (7-2+3)/3"
+        );
     }
 
     /// A stride larger than the window needs negative padding: clamped at zero.

@@ -292,9 +292,16 @@ pub(super) fn compute_on<T: Element>(
         tile_major,
     };
     let macs_per_row = row_len * ntaps * p.m;
-    let dx = run_rows(rows, row_len, macs_per_row, ctx, Scratch::default, |s, row, out| {
-        plan.row(row, out, s);
-    })?;
+    let dx = run_rows(
+        rows,
+        row_len,
+        macs_per_row,
+        ctx,
+        Scratch::default,
+        |s, row, out| {
+            plan.row(row, out, s);
+        },
+    )?;
     Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })

@@ -36,9 +36,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
 
-use crate::tiling::{ChannelBlock, channel_blocks, signed};
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, RowWriter, SimdElement, Tile, Vectorized, build_by_rows, with_isa};
+use crate::tiling::{ChannelBlock, channel_blocks, signed};
 use crate::{Element, KernelContext, KernelError};
 
 /// Outputs per tile along one dimension.
