@@ -88,11 +88,7 @@ pub(crate) fn pack_panels<T: Element>(
 }
 
 /// Balanced tiles `(j0, mr)` of at most `mr_max` rows covering `lo..hi`.
-pub(crate) fn tiles(
-    lo: usize,
-    hi: usize,
-    mr_max: usize,
-) -> impl Iterator<Item = (usize, usize)> + use<> {
+fn tiles(lo: usize, hi: usize, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
     let rows = hi.saturating_sub(lo);
     let ntiles = rows.div_ceil(mr_max.max(1));
     (0..ntiles).scan(lo, move |j0, t| {
@@ -101,6 +97,45 @@ pub(crate) fn tiles(
         *j0 += mr;
         Some((start, mr))
     })
+}
+
+/// Visits the columns `0..len` of one output row for every channel block: the interior
+/// `lo..hi` as balanced tiles of up to `isa.mr_max(nv)` rows, `visit(block, j0, mr, true)`,
+/// the border columns one by one, `visit(block, j, 1, false)`.
+///
+/// Tile-major (every block for one tile, so the tile's input rows stay hot in L1) when
+/// `tile_major`, i.e. when all blocks' panels fit in L2 together; block-major otherwise, so one
+/// block's panels stay in L2 while its tiles run.
+pub(crate) fn visit_tiles(
+    isa: Isa,
+    blocks: &[ChannelBlock],
+    tile_major: bool,
+    (lo, hi, len): (usize, usize, usize),
+    mut visit: impl FnMut(&ChannelBlock, usize, usize, bool),
+) {
+    let edges = (0..lo).chain(hi..len);
+    if tile_major {
+        let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min();
+        for (j0, mr) in tiles(lo, hi, mr_max.unwrap_or(1)) {
+            for blk in blocks {
+                visit(blk, j0, mr, true);
+            }
+        }
+        for j in edges {
+            for blk in blocks {
+                visit(blk, j, 1, false);
+            }
+        }
+    } else {
+        for blk in blocks {
+            for (j0, mr) in tiles(lo, hi, isa.mr_max(blk.nv)) {
+                visit(blk, j0, mr, true);
+            }
+            for j in edges.clone() {
+                visit(blk, j, 1, false);
+            }
+        }
+    }
 }
 
 /// `v` as `isize` (saturating; sizes of real arrays always fit).

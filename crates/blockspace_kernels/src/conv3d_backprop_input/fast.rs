@@ -13,7 +13,7 @@ use ndarray::{Array5, ArrayView5};
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, SimdElement, Tile};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, channel_blocks, pack_panels, run_rows, signed, tiles,
+    ChannelBlock, PANEL_BYTES, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -125,31 +125,20 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                     }
                 }
             }
-            let edges = (0..ph.lo).chain(ph.hi..ph.len);
-            if self.tile_major {
-                // All blocks' panels fit in L2: keep each tile's `dy` rows hot in L1 instead.
-                let mr_max = self.blocks.iter().map(|b| self.isa.mr_max(b.nv)).min();
-                for (j0, mr) in tiles(ph.lo, ph.hi, mr_max.unwrap_or(1)) {
-                    for blk in &self.blocks {
-                        self.interior(blk, ph, j0, mr, s, out);
-                    }
-                }
-                for j in edges {
-                    for blk in &self.blocks {
+            let cols = (ph.lo, ph.hi, ph.len);
+            visit_tiles(
+                self.isa,
+                &self.blocks,
+                self.tile_major,
+                cols,
+                |blk, j, mr, inner| {
+                    if inner {
+                        self.interior(blk, ph, j, mr, s, out);
+                    } else {
                         self.edge(blk, ph, j, s, out);
                     }
-                }
-            } else {
-                // Block-major, so one block's packed panels stay in L2 while its tiles run.
-                for blk in &self.blocks {
-                    for (j0, mr) in tiles(ph.lo, ph.hi, self.isa.mr_max(blk.nv)) {
-                        self.interior(blk, ph, j0, mr, s, out);
-                    }
-                    for j in edges.clone() {
-                        self.edge(blk, ph, j, s, out);
-                    }
-                }
-            }
+                },
+            );
         }
     }
 
