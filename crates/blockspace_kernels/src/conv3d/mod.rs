@@ -155,6 +155,13 @@ fn run<T: Element>(
     if p.output_len() == 0 {
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
+    if p.ic != p.filter_ic {
+        // Only reachable with hand-built params: validation refuses it.
+        return Err(KernelError::GroupedConvolution {
+            input: p.ic,
+            filter: p.filter_ic,
+        });
+    }
     ctx.limit.check("the output", p.output_len(), size)?;
     if p.data_format != crate::DataFormat::Ndhwc {
         ctx.limit

@@ -1,6 +1,7 @@
 //! Validation of a `Conv3D` problem in TensorFlow's order, and its sizes.
 
 use crate::KernelError;
+use crate::conv3d_backprop_input::params::nonzero_dims_fit;
 use crate::conv3d_backprop_input::{Conv3dAttrs, DataFormat, windowed_output_size};
 
 /// A validated `Conv3D` problem: every size in NDHWC terms, ready for a kernel.
@@ -157,13 +158,7 @@ impl Conv3dParams {
             p.dilations[i] = to_usize(dilations[t])?;
         }
         // The output must be describable (TensorFlow: ShapeFromFormat; ndarray: isize).
-        let [od, oh, ow] = p.out_spatial;
-        let fits = [p.n, od, oh, ow, oc]
-            .iter()
-            .filter(|&&v| v != 0)
-            .try_fold(1usize, |acc, &v| acc.checked_mul(v))
-            .is_some_and(|v| isize::try_from(v).is_ok());
-        if !fits {
+        if !nonzero_dims_fit(&p.output_ndhwc()) {
             return Err(KernelError::Overflow {
                 what: "the output shape (its non-zero dimensions multiply past isize::MAX)",
             });

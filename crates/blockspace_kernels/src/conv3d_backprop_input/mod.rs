@@ -41,7 +41,7 @@
 //! - output: exactly `input_sizes`.
 
 mod fast;
-mod params;
+pub(crate) mod params;
 pub mod reference;
 mod winograd;
 

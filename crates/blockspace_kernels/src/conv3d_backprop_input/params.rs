@@ -218,6 +218,15 @@ fn effective_filter_size(filter: i64, dilation: i64) -> Result<i64, KernelError>
         })
 }
 
+/// Whether the non-zero entries of `dims` multiply to at most `isize::MAX` (what ndarray needs
+/// to describe a shape; TensorFlow lets a 0 absorb any product).
+pub(crate) fn nonzero_dims_fit(dims: &[usize]) -> bool {
+    dims.iter()
+        .filter(|&&v| v != 0)
+        .try_fold(1usize, |acc, &v| acc.checked_mul(v))
+        .is_some_and(|v| isize::try_from(v).is_ok())
+}
+
 /// A validated problem: every size in NDHWC terms, ready for a kernel.
 ///
 /// Built only by [`Conv3dBackpropInputParams::new`], which applies every TensorFlow rule.
@@ -427,12 +436,7 @@ impl Conv3dBackpropInputParams {
         // TensorFlow accepts e.g. [0, 2^62, 2^62, 1, 1] (the 0 absorbs the product), but an
         // ndarray cannot even describe it: its non-zero dimensions must multiply within isize.
         let [d, h, w] = params.input_spatial;
-        let fits = [params.n, d, h, w, params.c]
-            .iter()
-            .filter(|&&v| v != 0)
-            .try_fold(1usize, |acc, &v| acc.checked_mul(v))
-            .is_some_and(|v| isize::try_from(v).is_ok());
-        if !fits {
+        if !nonzero_dims_fit(&[params.n, d, h, w, params.c]) {
             return Err(KernelError::Overflow {
                 what: "the output shape (its non-zero dimensions multiply past isize::MAX)",
             });
