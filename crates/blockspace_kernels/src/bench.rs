@@ -1,11 +1,16 @@
 //! Benchmark support: the issue-5 shapes B1–B5, random problems, timing, and an f32 GEMM
 //! yardstick, shared by `blockspace bench` and the criterion benches.
+//!
+//! A case is a `Conv3DBackpropInputV2` problem ([`BenchCase::problem`]) or, with the same
+//! shapes read forward (`input_sizes` is the `Conv3D` input), a `Conv3D` problem
+//! ([`BenchCase::conv3d_problem`]); both have the same nominal FLOPs.
 
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayD, Axis, IxDyn, linalg::general_mat_mul};
 use rayon::prelude::*;
 
+use crate::conv3d::{Conv3dParams, conv3d_with_params};
 use crate::conv3d_backprop_input::{Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, Padding};
 use crate::{Element, KernelContext, KernelError, conv3d_backprop_input_v2_with_params};
 
@@ -154,6 +159,63 @@ impl BenchCase {
             filter,
             out_backprop,
         })
+    }
+}
+
+/// A ready-to-run `Conv3D` problem with random data in `[-1, 1)`.
+#[derive(Debug, Clone)]
+pub struct Conv3dBenchProblem<T> {
+    /// The validated shapes.
+    pub params: Conv3dParams,
+    /// The input, NDHWC (`input_sizes` of the case).
+    pub input: ArrayD<T>,
+    /// The filter, `[KD, KH, KW, C, M]`.
+    pub filter: ArrayD<T>,
+}
+
+impl BenchCase {
+    /// The `Conv3D` problem of this shape: input `input_sizes`, the same filter, stride and
+    /// padding.
+    ///
+    /// # Errors
+    /// Never for the built-in cases; validation errors for custom ones.
+    pub fn conv3d_params(&self) -> Result<Conv3dParams, KernelError> {
+        let s = i64::try_from(self.stride).unwrap_or(i64::MAX);
+        let attrs = Conv3dBackpropInputAttrs {
+            strides: vec![1, s, s, s, 1],
+            padding: self.padding,
+            ..Conv3dBackpropInputAttrs::default()
+        };
+        Conv3dParams::new(&self.input_sizes, &self.filter, &attrs)
+    }
+
+    /// Random `Conv3D` operands (uniform in `[-1, 1)`, reproducible from `seed`).
+    ///
+    /// # Errors
+    /// As [`BenchCase::conv3d_params`].
+    pub fn conv3d_problem<T: Element>(
+        &self,
+        seed: u64,
+    ) -> Result<Conv3dBenchProblem<T>, KernelError> {
+        let params = self.conv3d_params()?;
+        let mut rng = SplitMix(seed);
+        let filter = random(&self.filter, &mut rng);
+        let input = random(&self.input_sizes, &mut rng);
+        Ok(Conv3dBenchProblem {
+            params,
+            input,
+            filter,
+        })
+    }
+}
+
+impl<T: Element> Conv3dBenchProblem<T> {
+    /// Runs the production `Conv3D` kernel once.
+    ///
+    /// # Errors
+    /// Whatever the kernel returns.
+    pub fn run(&self, ctx: &KernelContext) -> Result<ArrayD<T>, KernelError> {
+        conv3d_with_params(&self.params, self.input.view(), self.filter.view(), ctx)
     }
 }
 

@@ -230,6 +230,57 @@ pub enum KernelError {
         /// The repeated axis, normalised to `0..rank`.
         index: usize,
     },
+    // Conv3D
+    /// A spatial stride of `Conv3D` is zero or negative.
+    #[error("Spatial strides should be larger than 0.")]
+    SpatialStridesNotPositive {
+        /// The whole `strides` attribute.
+        strides: Vec<i64>,
+    },
+    /// A spatial dilation of `Conv3D` is zero or negative.
+    #[error("Dilated rates should be larger than 0.")]
+    SpatialDilationsNotPositive {
+        /// The whole `dilations` attribute.
+        dilations: Vec<i64>,
+    },
+    /// `Conv3D`'s `input` is not rank 5.
+    #[error("input must be 5-dimensional")]
+    Conv3dInputRank {
+        /// Shape of `input`.
+        shape: Vec<usize>,
+    },
+    /// `Conv3D`'s `filter` is not rank 5.
+    #[error("filter must be 5-dimensional")]
+    Conv3dFilterRank {
+        /// Shape of `filter`.
+        shape: Vec<usize>,
+    },
+    /// `Conv3D`'s filter has zero input channels (dimension 3).
+    #[error("filter_depth must be non-zero")]
+    Conv3dFilterDepthZero,
+    /// The input's channels are not a multiple of the filter's input channels.
+    #[error("Input depth must be evenly divisible by filter depth: {input} vs {filter}")]
+    InputDepthNotDivisible {
+        /// Channels of `input`.
+        input: usize,
+        /// `filter` dimension 3.
+        filter: usize,
+    },
+    /// `Conv3D`'s filter has a zero dimension.
+    #[error("filter must not have zero elements (i.e. all dimensions must be non-zero)")]
+    FilterEmpty {
+        /// Shape of `filter`.
+        shape: Vec<usize>,
+    },
+    /// A grouped `Conv3D` (input channels a multiple > 1 of filter dimension 3), which
+    /// TensorFlow's CPU kernel refuses.
+    #[error("Number of channels in filter ({filter}) must match last dimension of input ({input})")]
+    GroupedConvolution {
+        /// Channels of `input`.
+        input: usize,
+        /// `filter` dimension 3.
+        filter: usize,
+    },
 }
 
 impl KernelError {
@@ -291,6 +342,27 @@ impl KernelError {
             ),
             Self::DuplicateReductionAxis { index } => {
                 format!("name axis {index} once (a negative axis counts from the end)")
+            }
+            Self::SpatialStridesNotPositive { strides } => {
+                format!("strides are {strides:?}: every spatial stride must be 1 or more")
+            }
+            Self::SpatialDilationsNotPositive { dilations } => {
+                format!("dilations are {dilations:?}: every spatial dilation must be 1 or more")
+            }
+            Self::Conv3dInputRank { shape } => format!(
+                "input has shape {shape:?}: it must be 5-D, [N, D, H, W, C] (NDHWC) or [N, C, D, H, W] (NCDHW)"
+            ),
+            Self::Conv3dFilterRank { shape } => {
+                format!("filter has shape {shape:?}: it must be [KD, KH, KW, C, M]")
+            }
+            Self::Conv3dFilterDepthZero => {
+                "the filter needs at least one input channel (dimension 3)".to_owned()
+            }
+            Self::InputDepthNotDivisible { input, .. } | Self::GroupedConvolution { input, .. } => {
+                format!("make filter dimension 3 equal the input's channel count ({input})")
+            }
+            Self::FilterEmpty { shape } => {
+                format!("filter has shape {shape:?}: every dimension must be 1 or more")
             }
             Self::TooManyDimensions { .. }
             | Self::ShapeOverflow { .. }

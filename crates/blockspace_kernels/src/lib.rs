@@ -1,13 +1,18 @@
 //! Numerical kernels for Blockspace: ndarray in, ndarray out, parallel with rayon.
 //!
-//! This crate knows nothing of blocks, pages or files. Its one op today is TensorFlow's
-//! [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient of a 3-D convolution
-//! with respect to its input), for `f32` and `f64`, with TensorFlow's answers and errors.
+//! This crate knows nothing of blocks, pages or files. Its ops, for `f32` and `f64`, with
+//! TensorFlow's answers and errors:
+//! - [`conv3d`] (`Conv3D`, the forward 3-D convolution; module [`mod@conv3d`], reference
+//!   oracle [`conv3d::reference::conv3d`]);
+//! - [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient of a 3-D convolution
+//!   with respect to its input; module [`conv3d_backprop_input`], oracle [`reference`]).
+//!
+//! Both take their attributes as [`Conv3dAttrs`].
 //!
 //! # Shapes
-//! NDHWC: `input_sizes = [N, D, H, W, C]`, `filter = [KD, KH, KW, C, M]`,
-//! `out_backprop = [N, OD, OH, OW, M]`; the output has shape `input_sizes`.
-//! NCDHW moves the channel axis of `input_sizes`, `out_backprop` and the output to index 1.
+//! NDHWC: `input = [N, D, H, W, C]` (`Conv3D`'s operand, `Conv3DBackpropInputV2`'s
+//! `input_sizes`), `filter = [KD, KH, KW, C, M]`, `out_backprop` and `Conv3D`'s output
+//! `[N, OD, OH, OW, M]`. NCDHW moves the channel axis of every tensor but the filter to index 1.
 //!
 //! # Errors
 //! Every validation rule of TensorFlow's stock CPU kernel, in its order, as a [`KernelError`]
@@ -34,15 +39,18 @@
 
 pub mod bench;
 mod context;
+pub mod conv3d;
 pub mod conv3d_backprop_input;
 mod element;
 mod error;
 pub mod math;
 mod simd;
+mod tiling;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
+pub use conv3d::{Conv3dParams, conv3d, conv3d_on_path, conv3d_with_params};
 pub use conv3d_backprop_input::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
+    Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
     conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path,
     conv3d_backprop_input_v2_with_params, reference,
 };

@@ -9,53 +9,10 @@ use blockspace_kernels::{
 use ndarray::{ArrayD, IxDyn, arr1};
 use proptest::prelude::*;
 
+mod common;
+use common::{Case, case};
+
 const CHANNELS: [usize; 8] = [1, 2, 3, 7, 15, 16, 17, 33];
-
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    spatial: [usize; 3],
-    kernel: [usize; 3],
-    strides: [usize; 3],
-    dilations: [usize; 3],
-    c: usize,
-    m: usize,
-    padding: Padding,
-    format: DataFormat,
-    seed: u64,
-}
-
-fn case() -> impl Strategy<Value = Case> {
-    (
-        1usize..=2,
-        (1usize..=4, 1usize..=5, 1usize..=36),
-        (1usize..=4, 1usize..=4, 1usize..=4),
-        (1usize..=3, 1usize..=3, 1usize..=3),
-        (1usize..=2, 1usize..=2, 1usize..=2),
-        (0usize..8, 0usize..8),
-        any::<bool>(),
-        any::<bool>(),
-        any::<u64>(),
-    )
-        .prop_map(
-            |(n, (d, h, w), (kd, kh, kw), st, dil, (ci, mi), same, ncdhw, seed)| Case {
-                n,
-                spatial: [d, h, w],
-                kernel: [kd, kh, kw],
-                strides: [st.0, st.1, st.2],
-                dilations: [dil.0, dil.1, dil.2],
-                c: CHANNELS[ci],
-                m: CHANNELS[mi],
-                padding: if same { Padding::Same } else { Padding::Valid },
-                format: if ncdhw {
-                    DataFormat::Ncdhw
-                } else {
-                    DataFormat::Ndhwc
-                },
-                seed,
-            },
-        )
-}
 
 /// Deterministic values in [-1, 1).
 fn fill(len: usize, seed: u64) -> Vec<f64> {
@@ -84,24 +41,8 @@ struct Problem {
 
 fn problem(c: &Case) -> Option<Problem> {
     let fmt = c.format;
-    let mut strides = vec![1i64; 5];
-    let mut dilations = vec![1i64; 5];
-    for i in 0..3 {
-        strides[fmt.spatial_dim(i)] = to_i64(c.strides[i]);
-        dilations[fmt.spatial_dim(i)] = to_i64(c.dilations[i]);
-    }
-    let attrs = Conv3dBackpropInputAttrs {
-        strides,
-        padding: c.padding,
-        data_format: fmt,
-        dilations,
-    };
-    let [d, h, w] = c.spatial;
-    let sizes: Vec<i64> = fmt
-        .shape_from_ndhwc([c.n, d, h, w, c.c])
-        .iter()
-        .map(|&v| to_i64(v))
-        .collect();
+    let attrs = c.attrs();
+    let sizes: Vec<i64> = c.input_shape().iter().map(|&v| to_i64(v)).collect();
     // Find the out_backprop shape the params expect.
     let mut out = [0usize; 3];
     for (i, o) in out.iter_mut().enumerate() {
@@ -115,7 +56,7 @@ fn problem(c: &Case) -> Option<Problem> {
         .ok()?;
         *o = usize::try_from(win.output).ok()?;
     }
-    let fshape = [c.kernel[0], c.kernel[1], c.kernel[2], c.c, c.m];
+    let fshape = c.filter_shape();
     let dshape = fmt.shape_from_ndhwc([c.n, out[0], out[1], out[2], c.m]);
     let params = Conv3dBackpropInputParams::new(&[5], &sizes, &fshape, &dshape, &attrs).ok()?;
     let filter =
@@ -180,7 +121,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_path_matches_reference(c in case()) {
+    fn every_path_matches_reference(c in case(&CHANNELS, 36)) {
         let Some(pr) = problem(&c) else { return Ok(()); };
         check::<f32>(&pr, 1e-5)?;
         check::<f64>(&pr, 2e-14)?;

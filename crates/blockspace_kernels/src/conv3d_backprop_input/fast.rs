@@ -8,33 +8,14 @@
 //! own tap list. Every element is summed in the order taps (`kd`, `kh`, `kw`), then `m`,
 //! independent of tiling and threads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, SimdElement, Tile};
+use crate::tiling::{
+    ChannelBlock, PANEL_BYTES, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
+};
 use crate::{Element, KernelContext, KernelError};
-
-/// Problems with fewer multiply-adds than this run on the calling thread.
-const SERIAL_MACS: usize = 1 << 20;
-/// L2 budget for one channel block's packed panels (Zen 4: 1 MiB L2 per core).
-const PANEL_BYTES: usize = 480 << 10;
-/// Target multiply-adds per parallel task.
-const TASK_MACS: usize = 1 << 18;
-
-/// A block of output channels handled by one tile column.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ChannelBlock {
-    /// First channel.
-    pub(super) c0: usize,
-    /// Channels in the block (`≤ nv·lanes`).
-    pub(super) len: usize,
-    /// Vectors per tile row.
-    pub(super) nv: usize,
-    /// Offset of this block's panels in the packed filter.
-    pub(super) panel: usize,
-}
 
 /// The filter-tap pattern of one W stride phase.
 #[derive(Debug, Clone)]
@@ -60,10 +41,6 @@ fn taps_1d(i: usize, dim: usize, p: &Conv3dBackpropInputParams) -> Vec<(usize, u
             (num % s == 0 && num / s < p.out_spatial[dim]).then_some((k, num / s))
         })
         .collect()
-}
-
-fn signed(v: usize) -> isize {
-    isize::try_from(v).unwrap_or(isize::MAX)
 }
 
 /// The W stride phases with at least one column.
@@ -93,66 +70,6 @@ fn phases(p: &Conv3dBackpropInputParams) -> Vec<Phase> {
         .collect()
 }
 
-/// Splits `nvec` vectors of channels into balanced blocks of at most `isa.nv_max()`.
-pub(super) fn channel_blocks(
-    c: usize,
-    m: usize,
-    taps: usize,
-    row_taps: usize,
-    lanes: usize,
-    size: usize,
-    isa: Isa,
-) -> Vec<ChannelBlock> {
-    let nvec = c.div_ceil(lanes);
-    // Widest tile whose panels for one row's taps (`row_taps × M`) stay within the L2 budget.
-    let vec_bytes = (row_taps * m * lanes * size).max(1);
-    let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
-    let nblocks = nvec.div_ceil(nv_fit);
-    let mut blocks = Vec::with_capacity(nblocks);
-    let (mut v0, mut panel) = (0, 0);
-    for b in 0..nblocks {
-        let nv = nvec / nblocks + usize::from(b < nvec % nblocks);
-        let c0 = v0 * lanes;
-        blocks.push(ChannelBlock {
-            c0,
-            len: (c - c0).min(nv * lanes),
-            nv,
-            panel,
-        });
-        panel += taps * m * nv * lanes;
-        v0 += nv;
-    }
-    blocks
-}
-
-/// The filter packed per channel block as `[tap][m][nv·lanes]`, zero-padded past `C`.
-fn pack_filter<T: Element>(
-    filter: &ArrayView5<'_, T>,
-    blocks: &[ChannelBlock],
-    lanes: usize,
-) -> Vec<T> {
-    let (kd, kh, kw, _, m) = filter.dim();
-    let total: usize = blocks.iter().map(|b| kd * kh * kw * m * b.nv * lanes).sum();
-    let mut out = vec![T::ZERO; total];
-    for b in blocks {
-        let width = b.nv * lanes;
-        let mut o = b.panel;
-        for a in 0..kd {
-            for bb in 0..kh {
-                for e in 0..kw {
-                    for mm in 0..m {
-                        for cc in 0..b.len {
-                            out[o + cc] = filter[[a, bb, e, b.c0 + cc, mm]];
-                        }
-                        o += width;
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Everything a row task needs, shared read-only by all threads.
 struct Plan<'a, T> {
     isa: Isa,
@@ -166,18 +83,6 @@ struct Plan<'a, T> {
     kh_taps: Vec<Vec<(usize, usize)>>,
     /// Loop tiles outside channel blocks (when every block's panels fit in L2 together).
     tile_major: bool,
-}
-
-/// Balanced tiles `(j0, mr)` of at most `mr_max` rows over the interior of `ph`.
-fn tiles(ph: &Phase, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
-    let (lo, rows) = (ph.lo, ph.hi - ph.lo);
-    let ntiles = rows.div_ceil(mr_max.max(1));
-    (0..ntiles).scan(lo, move |j0, t| {
-        let mr = rows / ntiles + usize::from(t < rows % ntiles);
-        let start = *j0;
-        *j0 += mr;
-        Some((start, mr))
-    })
 }
 
 /// Per-thread scratch buffers.
@@ -220,31 +125,20 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                     }
                 }
             }
-            let edges = (0..ph.lo).chain(ph.hi..ph.len);
-            if self.tile_major {
-                // All blocks' panels fit in L2: keep each tile's `dy` rows hot in L1 instead.
-                let mr_max = self.blocks.iter().map(|b| self.isa.mr_max(b.nv)).min();
-                for (j0, mr) in tiles(ph, mr_max.unwrap_or(1)) {
-                    for blk in &self.blocks {
-                        self.interior(blk, ph, j0, mr, s, out);
-                    }
-                }
-                for j in edges {
-                    for blk in &self.blocks {
+            let cols = (ph.lo, ph.hi, ph.len);
+            visit_tiles(
+                self.isa,
+                &self.blocks,
+                self.tile_major,
+                cols,
+                |blk, j, mr, inner| {
+                    if inner {
+                        self.interior(blk, ph, j, mr, s, out);
+                    } else {
                         self.edge(blk, ph, j, s, out);
                     }
-                }
-            } else {
-                // Block-major, so one block's packed panels stay in L2 while its tiles run.
-                for blk in &self.blocks {
-                    for (j0, mr) in tiles(ph, self.isa.mr_max(blk.nv)) {
-                        self.interior(blk, ph, j0, mr, s, out);
-                    }
-                    for j in edges.clone() {
-                        self.edge(blk, ph, j, s, out);
-                    }
-                }
-            }
+                },
+            );
         }
     }
 
@@ -366,7 +260,10 @@ pub(super) fn compute_on<T: Element>(
     let tile_major = blocks.len() > 1 && row_taps * p.m * nvec * lanes * size <= PANEL_BYTES;
     ctx.limit
         .check("the packed filter", packed_len as u64, size as u64)?;
-    let packed = pack_filter(&filter, &blocks, lanes);
+    let [_, kh_, kw_] = p.kernel;
+    let packed = pack_panels(&blocks, ntaps, p.m, lanes, |tap, mm, c| {
+        filter[[tap / (kh_ * kw_), (tap / kw_) % kh_, tap % kw_, c, mm]]
+    });
     let dy = dy.as_standard_layout();
     let dy = dy.as_slice().ok_or(KernelError::Overflow {
         what: "out_backprop layout",
@@ -383,24 +280,17 @@ pub(super) fn compute_on<T: Element>(
         kh_taps: (0..h_).map(|h| taps_1d(h, 1, p)).collect(),
         tile_major,
     };
-    let done = AtomicUsize::new(0);
-    let report_every = (rows / 100).max(1);
-    let work = |s: &mut Scratch, row: usize, out: &mut [T]| -> Result<(), KernelError> {
-        ctx.check_cancelled()?;
-        plan.row(row, out, s);
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress
-            && (finished.is_multiple_of(report_every) || finished == rows)
-        {
-            progress(finished as f64 / rows as f64);
-        }
-        Ok(())
-    };
-    let macs_per_row = (row_len * ntaps * p.m).max(1);
-    let parallel =
-        macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
-    let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
-    let dx = crate::simd::build_rows(rows, row_len, parallel, min_rows, Scratch::default, work)?;
+    let macs_per_row = row_len * ntaps * p.m;
+    let dx = run_rows(
+        rows,
+        row_len,
+        macs_per_row,
+        ctx,
+        Scratch::default,
+        |s, row, out| {
+            plan.row(row, out, s);
+        },
+    )?;
     Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })

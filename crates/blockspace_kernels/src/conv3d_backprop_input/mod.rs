@@ -41,15 +41,15 @@
 //! - output: exactly `input_sizes`.
 
 mod fast;
-mod params;
+pub(crate) mod params;
 pub mod reference;
 mod winograd;
 
 use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
 
 pub use params::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding, WindowedOutput,
-    windowed_output_size,
+    Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
+    WindowedOutput, windowed_output_size,
 };
 
 use crate::simd::Isa;

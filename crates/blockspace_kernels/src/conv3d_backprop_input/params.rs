@@ -112,20 +112,24 @@ impl FromStr for DataFormat {
     }
 }
 
-/// The op's attributes, as TensorFlow names them. Lists are in `data_format` order.
+/// The attributes of TensorFlow's 3-D convolution ops (`Conv3D`, `Conv3DBackpropInputV2`,
+/// `Conv3DBackpropFilterV2`), as TensorFlow names them. Lists are in `data_format` order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Conv3dBackpropInputAttrs {
+pub struct Conv3dAttrs {
     /// Window strides; exactly 5, with 1 in the batch and channel entries.
     pub strides: Vec<i64>,
     /// `SAME` or `VALID`.
     pub padding: Padding,
-    /// Layout of `input_sizes`, `out_backprop` and the output.
+    /// Layout of the activations (`input`, `out_backprop`, the output; not the filter).
     pub data_format: DataFormat,
     /// Filter dilations; exactly 5, with 1 in the batch and channel entries.
     pub dilations: Vec<i64>,
 }
 
-impl Default for Conv3dBackpropInputAttrs {
+/// The attributes of `Conv3DBackpropInputV2`: the same as [`Conv3dAttrs`].
+pub type Conv3dBackpropInputAttrs = Conv3dAttrs;
+
+impl Default for Conv3dAttrs {
     fn default() -> Self {
         Self {
             strides: vec![1; 5],
@@ -212,6 +216,15 @@ fn effective_filter_size(filter: i64, dilation: i64) -> Result<i64, KernelError>
         .ok_or(KernelError::Overflow {
             what: "the dilated filter size",
         })
+}
+
+/// Whether the non-zero entries of `dims` multiply to at most `isize::MAX` (what ndarray needs
+/// to describe a shape; TensorFlow lets a 0 absorb any product).
+pub(crate) fn nonzero_dims_fit(dims: &[usize]) -> bool {
+    dims.iter()
+        .filter(|&&v| v != 0)
+        .try_fold(1usize, |acc, &v| acc.checked_mul(v))
+        .is_some_and(|v| isize::try_from(v).is_ok())
 }
 
 /// A validated problem: every size in NDHWC terms, ready for a kernel.
@@ -423,12 +436,7 @@ impl Conv3dBackpropInputParams {
         // TensorFlow accepts e.g. [0, 2^62, 2^62, 1, 1] (the 0 absorbs the product), but an
         // ndarray cannot even describe it: its non-zero dimensions must multiply within isize.
         let [d, h, w] = params.input_spatial;
-        let fits = [params.n, d, h, w, params.c]
-            .iter()
-            .filter(|&&v| v != 0)
-            .try_fold(1usize, |acc, &v| acc.checked_mul(v))
-            .is_some_and(|v| isize::try_from(v).is_ok());
-        if !fits {
+        if !nonzero_dims_fit(&[params.n, d, h, w, params.c]) {
             return Err(KernelError::Overflow {
                 what: "the output shape (its non-zero dimensions multiply past isize::MAX)",
             });

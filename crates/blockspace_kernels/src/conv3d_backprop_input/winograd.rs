@@ -36,9 +36,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
 
-use super::fast::{ChannelBlock, channel_blocks};
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, RowWriter, SimdElement, Tile, Vectorized, build_by_rows, with_isa};
+use crate::tiling::{ChannelBlock, channel_blocks, signed};
 use crate::{Element, KernelContext, KernelError};
 
 /// Outputs per tile along one dimension.
@@ -72,10 +72,6 @@ struct DimPhase {
     e: isize,
     /// The two filter taps, `[k_a, k_b]`.
     taps: [usize; 2],
-}
-
-fn signed(v: usize) -> isize {
-    isize::try_from(v).unwrap_or(isize::MAX)
 }
 
 /// The stride phases of spatial dimension `dim` that hold at least one output.

@@ -1,0 +1,179 @@
+//! Machinery shared by the gather kernels built on [`crate::simd::Tile`]: channel blocking,
+//! filter packing, balanced row tiles, and the row-parallel driver with cancel and progress.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::simd::Isa;
+use crate::{Element, KernelContext, KernelError};
+
+/// Problems with fewer multiply-adds than this run on the calling thread.
+const SERIAL_MACS: usize = 1 << 20;
+/// L2 budget for one channel block's packed panels (Zen 4: 1 MiB L2 per core).
+pub(crate) const PANEL_BYTES: usize = 480 << 10;
+/// Target multiply-adds per parallel task.
+const TASK_MACS: usize = 1 << 18;
+
+/// A block of output channels handled by one tile column.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChannelBlock {
+    /// First channel.
+    pub(crate) c0: usize,
+    /// Channels in the block (`≤ nv·lanes`).
+    pub(crate) len: usize,
+    /// Vectors per tile row.
+    pub(crate) nv: usize,
+    /// Offset of this block's panels in the packed filter.
+    pub(crate) panel: usize,
+}
+
+/// Splits the `c` output channels (`c.div_ceil(lanes)` vectors) into balanced blocks of at
+/// most `isa.nv_max()` vectors, each with `taps` panels of `k` rows.
+///
+/// `row_taps` is how many taps one output row can touch: a block is kept narrow enough that
+/// those panels (`row_taps × k` rows) stay within the L2 budget.
+pub(crate) fn channel_blocks(
+    c: usize,
+    k: usize,
+    taps: usize,
+    row_taps: usize,
+    lanes: usize,
+    size: usize,
+    isa: Isa,
+) -> Vec<ChannelBlock> {
+    let nvec = c.div_ceil(lanes);
+    let vec_bytes = (row_taps * k * lanes * size).max(1);
+    let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
+    let nblocks = nvec.div_ceil(nv_fit);
+    let mut blocks = Vec::with_capacity(nblocks);
+    let (mut v0, mut panel) = (0, 0);
+    for b in 0..nblocks {
+        let nv = nvec / nblocks + usize::from(b < nvec % nblocks);
+        let c0 = v0 * lanes;
+        blocks.push(ChannelBlock {
+            c0,
+            len: (c - c0).min(nv * lanes),
+            nv,
+            panel,
+        });
+        panel += taps * k * nv * lanes;
+        v0 += nv;
+    }
+    blocks
+}
+
+/// Packs a filter per channel block as `[tap][k][nv·lanes]`, zero-padded past the block's
+/// channels: `value(tap, kk, channel)` gives each entry.
+pub(crate) fn pack_panels<T: Element>(
+    blocks: &[ChannelBlock],
+    taps: usize,
+    k: usize,
+    lanes: usize,
+    value: impl Fn(usize, usize, usize) -> T,
+) -> Vec<T> {
+    let total: usize = blocks.iter().map(|b| taps * k * b.nv * lanes).sum();
+    let mut out = vec![T::ZERO; total];
+    for b in blocks {
+        let width = b.nv * lanes;
+        let mut o = b.panel;
+        for tap in 0..taps {
+            for kk in 0..k {
+                for cc in 0..b.len {
+                    out[o + cc] = value(tap, kk, b.c0 + cc);
+                }
+                o += width;
+            }
+        }
+    }
+    out
+}
+
+/// Balanced tiles `(j0, mr)` of at most `mr_max` rows covering `lo..hi`.
+fn tiles(lo: usize, hi: usize, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+    let rows = hi.saturating_sub(lo);
+    let ntiles = rows.div_ceil(mr_max.max(1));
+    (0..ntiles).scan(lo, move |j0, t| {
+        let mr = rows / ntiles + usize::from(t < rows % ntiles);
+        let start = *j0;
+        *j0 += mr;
+        Some((start, mr))
+    })
+}
+
+/// Visits the columns `0..len` of one output row for every channel block: the interior
+/// `lo..hi` as balanced tiles of up to `isa.mr_max(nv)` rows, `visit(block, j0, mr, true)`,
+/// the border columns one by one, `visit(block, j, 1, false)`.
+///
+/// Tile-major (every block for one tile, so the tile's input rows stay hot in L1) when
+/// `tile_major`, i.e. when all blocks' panels fit in L2 together; block-major otherwise, so one
+/// block's panels stay in L2 while its tiles run.
+pub(crate) fn visit_tiles(
+    isa: Isa,
+    blocks: &[ChannelBlock],
+    tile_major: bool,
+    (lo, hi, len): (usize, usize, usize),
+    mut visit: impl FnMut(&ChannelBlock, usize, usize, bool),
+) {
+    let edges = (0..lo).chain(hi..len);
+    if tile_major {
+        let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min();
+        for (j0, mr) in tiles(lo, hi, mr_max.unwrap_or(1)) {
+            for blk in blocks {
+                visit(blk, j0, mr, true);
+            }
+        }
+        for j in edges {
+            for blk in blocks {
+                visit(blk, j, 1, false);
+            }
+        }
+    } else {
+        for blk in blocks {
+            for (j0, mr) in tiles(lo, hi, isa.mr_max(blk.nv)) {
+                visit(blk, j0, mr, true);
+            }
+            for j in edges.clone() {
+                visit(blk, j, 1, false);
+            }
+        }
+    }
+}
+
+/// `v` as `isize` (saturating; sizes of real arrays always fit).
+pub(crate) fn signed(v: usize) -> isize {
+    isize::try_from(v).unwrap_or(isize::MAX)
+}
+
+/// Builds an output of `rows` rows of `row_len` values, `row(scratch, index, out_row)` filling
+/// each (zeroed on entry), in parallel on rayon's pool unless the problem is small
+/// (`macs_per_row` multiply-adds per row). Checks `ctx.cancel` before every row and reports
+/// progress about every 1 % of rows.
+///
+/// # Errors
+/// [`KernelError::Cancelled`].
+pub(crate) fn run_rows<T: Element, S>(
+    rows: usize,
+    row_len: usize,
+    macs_per_row: usize,
+    ctx: &KernelContext,
+    init: impl Fn() -> S + Sync + Send,
+    row: impl Fn(&mut S, usize, &mut [T]) + Sync + Send,
+) -> Result<Vec<T>, KernelError> {
+    let done = AtomicUsize::new(0);
+    let report_every = (rows / 100).max(1);
+    let work = |s: &mut S, r: usize, out: &mut [T]| -> Result<(), KernelError> {
+        ctx.check_cancelled()?;
+        row(s, r, out);
+        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = &ctx.progress
+            && (finished.is_multiple_of(report_every) || finished == rows)
+        {
+            progress(finished as f64 / rows as f64);
+        }
+        Ok(())
+    };
+    let macs_per_row = macs_per_row.max(1);
+    let parallel =
+        macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
+    let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
+    crate::simd::build_rows(rows, row_len, parallel, min_rows, init, work)
+}
