@@ -33,15 +33,21 @@
 //! ```
 
 pub mod bench;
+mod blocking;
 mod context;
+pub mod conv3d_backprop_filter;
 pub mod conv3d_backprop_input;
 mod element;
 mod error;
 mod simd;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
+pub use conv3d_backprop_filter::{
+    Conv3dBackpropFilterParams, conv3d_backprop_filter_v2, conv3d_backprop_filter_v2_on_path,
+    conv3d_backprop_filter_v2_with_params,
+};
 pub use conv3d_backprop_input::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
+    Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
     conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path,
     conv3d_backprop_input_v2_with_params, reference,
 };

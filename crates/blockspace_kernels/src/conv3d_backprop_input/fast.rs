@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
+pub(super) use crate::blocking::ChannelBlock;
+use crate::blocking::split_blocks;
 use crate::simd::{Isa, SimdElement, Tile};
 use crate::{Element, KernelContext, KernelError};
 
@@ -22,19 +24,6 @@ const SERIAL_MACS: usize = 1 << 20;
 const PANEL_BYTES: usize = 480 << 10;
 /// Target multiply-adds per parallel task.
 const TASK_MACS: usize = 1 << 18;
-
-/// A block of output channels handled by one tile column.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ChannelBlock {
-    /// First channel.
-    pub(super) c0: usize,
-    /// Channels in the block (`≤ nv·lanes`).
-    pub(super) len: usize,
-    /// Vectors per tile row.
-    pub(super) nv: usize,
-    /// Offset of this block's panels in the packed filter.
-    pub(super) panel: usize,
-}
 
 /// The filter-tap pattern of one W stride phase.
 #[derive(Debug, Clone)]
@@ -103,26 +92,10 @@ pub(super) fn channel_blocks(
     size: usize,
     isa: Isa,
 ) -> Vec<ChannelBlock> {
-    let nvec = c.div_ceil(lanes);
     // Widest tile whose panels for one row's taps (`row_taps × M`) stay within the L2 budget.
     let vec_bytes = (row_taps * m * lanes * size).max(1);
     let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
-    let nblocks = nvec.div_ceil(nv_fit);
-    let mut blocks = Vec::with_capacity(nblocks);
-    let (mut v0, mut panel) = (0, 0);
-    for b in 0..nblocks {
-        let nv = nvec / nblocks + usize::from(b < nvec % nblocks);
-        let c0 = v0 * lanes;
-        blocks.push(ChannelBlock {
-            c0,
-            len: (c - c0).min(nv * lanes),
-            nv,
-            panel,
-        });
-        panel += taps * m * nv * lanes;
-        v0 += nv;
-    }
-    blocks
+    split_blocks(c, lanes, nv_fit, taps * m)
 }
 
 /// The filter packed per channel block as `[tap][m][nv·lanes]`, zero-padded past `C`.

@@ -48,9 +48,10 @@ mod winograd;
 use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
 
 pub use params::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding, WindowedOutput,
-    windowed_output_size,
+    Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
+    WindowedOutput, windowed_output_size,
 };
+pub(crate) use params::{check_attrs, make_shape, ndarray_fits, spatial_dims, work_is_empty};
 
 use crate::simd::Isa;
 use crate::{Element, KernelContext, KernelError, KernelPath};
