@@ -45,14 +45,15 @@ fn go<T: Element>(case: &blockspace_kernels::bench::BenchCase, runs: usize) {
     let gflop = p.nominal_flops() / 1e9;
     let (gf, gi) = (gflop / tf.median_s, gflop / ti.median_s);
     println!(
-        "| {} | {} | {:.5} | {:.1} | {:.5} | {:.1} | {:.2} |",
+        "| {} | {} | {:.5} | {:.1} | {:.5} | {:.1} | {:.2} | {:.2} |",
         case.name,
         T::NAME,
         tf.median_s,
         gf,
         ti.median_s,
         gi,
-        gf / gi
+        gf / gi,
+        ti.min_s / tf.min_s
     );
 }
 
@@ -63,9 +64,9 @@ fn main() {
     let which = a.get(2).cloned().unwrap_or_else(|| "B1,B2,B3,B4,B5".into());
     with_threads(threads, || {
         println!(
-            "| case | dtype | filter grad median s | GFLOP/s | input grad median s | GFLOP/s | ratio |"
+            "| case | dtype | filter grad median s | GFLOP/s | input grad median s | GFLOP/s | ratio | ratio of min |"
         );
-        println!("|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|");
         for case in CASES.iter().filter(|c| which.split(',').any(|w| w == c.name)) {
             go::<f32>(case, runs);
             go::<f64>(case, runs);

@@ -1,46 +1,54 @@
 //! The production kernel (see the module docs of [`super`]).
 //!
-//! `dfᵀ[oc, col] = Σ_p dy[p, oc] · xp[pix(p) + off(col)]`, where `xp` is `x` zero-padded by
-//! the convolution's padding (NDHWC), `pix(p)` the padded-input offset of position `p`'s
-//! window corner and `off(col)` the offset of column `col = (tap, ic)` inside the window.
-//! For a fixed `(kd, kh)` and unit W dilation, the columns `(kw, ic)` are one contiguous run
-//! of `KW·IC` values of `xp` (with a W dilation, each tap's `IC` channels are). Runs are cut
-//! into blocks of at most `NV·L` columns.
+//! `dfᵀ[oc, col] = Σ_p dy[p, oc] · x[window(p) + off(col)]` over the positions `p` whose tap
+//! lies inside the input. For a fixed `(kd, kh)` and unit W dilation, the columns
+//! `(kw, ic)` are one contiguous run of `KW·IC` values of `x` (NDHWC); with a W dilation,
+//! each tap's `IC` channels are. Runs are cut into blocks of at most `NV·L` columns.
 //!
-//! The microkernels of [`crate::simd`] then need no packing and no transposition at all: one
-//! *tap* of a tile is one output position, with `k = 1`: `a` = `dy` (rows `oc` one apart,
-//! `lda = 1`, tap offset `p·OC`), `b` = `xp` (tap offset `pix(p) + off(block)`, the block's
-//! `NV·L` consecutive values). Positions are taken in fixed chunks of [`CHUNK`]; a tile
-//! accumulates a whole chunk in registers and is added into the block's accumulator. Lanes
-//! past a block's end read neighbouring values of `xp` but are never stored.
+//! The microkernels of [`crate::simd`] then need no packing and no transposition: one *tap*
+//! of a tile is one output position, with `k = 1`: `a` = `dy` (rows `oc` one apart,
+//! `lda = 1`, tap offset `p·OC`), `b` = `x` (tap offset: where the block's `NV·L` values
+//! start for that position). Positions whose `(kd, kh)` falls outside the input are skipped;
+//! positions whose block straddles the W border (or would read past the end of `x`) get the
+//! block's values copied, zero-filled where outside, into a small border buffer and run as a
+//! second tap list. Lanes past a block's end read neighbouring values but are never stored.
 //!
-//! Task: a contiguous group of blocks × a contiguous group of `oc` rows. Every element is summed
-//! chunk by chunk, positions in order, whatever the tasks are, so the result does not depend
-//! on the thread count.
+//! Positions are taken in fixed chunks of [`CHUNK`]; per chunk and block, a tile sums the
+//! chunk's direct positions in order, then its border positions, in registers, and each sum
+//! is added into the block's accumulator. Task: a contiguous group of blocks × a contiguous
+//! group of `oc` rows. Every element is summed in this same order whatever the tasks are, so
+//! the result does not depend on the thread count.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{Array5, ArrayView5, ArrayViewMut5, Zip, s};
+use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropFilterParams;
 use crate::blocking::split_blocks;
 use crate::simd::{Isa, SimdElement, Tile};
 use crate::{Element, KernelContext, KernelError};
 
-/// Positions per chunk: the taps of one microkernel call. Fixed (never derived from the
-/// thread count), since it fixes the summation order.
+/// Positions per chunk. Fixed (never derived from the thread count), since it fixes the
+/// summation order.
 pub(super) const CHUNK: usize = 256;
 /// Problems with fewer multiply-adds than this run on the calling thread.
 const SERIAL_MACS: usize = 1 << 20;
+/// Tasks per thread to aim for.
+const TASKS_PER_THREAD: usize = 2;
 /// Fewest `oc` rows worth a task of their own.
 const MIN_TASK_ROWS: usize = 16;
 
-/// Columns `col0..col0 + len` of `dfᵀ`, read at `xp[pix(p) + x_off..]`.
+/// Columns `col0..col0 + len` of `dfᵀ`: taps `(kd, kh, kw_first..=kw_last)`, starting at
+/// channel `ic0` of `kw_first`.
 #[derive(Debug, Clone, Copy)]
 struct Block {
-    /// Offset of the first column inside a window of `xp`.
-    x_off: usize,
+    kd: usize,
+    kh: usize,
+    kw_first: usize,
+    kw_last: usize,
+    /// First channel (of tap `kw_first`).
+    ic0: usize,
     /// First column (`(tap, ic)` flattened, as in the output).
     col0: usize,
     /// Columns (`≤ nv·lanes`).
@@ -56,11 +64,12 @@ struct Task {
     rows: Range<usize>,
 }
 
-/// The padded input geometry.
+/// One output position: its `dy` offset and window corner (may be negative: padding).
 #[derive(Debug, Clone, Copy)]
-struct Padded {
-    /// `[Dp, Hp, Wp]`.
-    dims: [usize; 3],
+struct Pos {
+    dy: usize,
+    n: usize,
+    corner: [isize; 3],
 }
 
 /// Everything a task needs, shared read-only by all threads.
@@ -68,13 +77,22 @@ struct Plan<'a, T> {
     isa: Isa,
     p: &'a Conv3dBackpropFilterParams,
     lanes: usize,
-    /// Padded `input`, NDHWC, with slack after the end.
-    xp: &'a [T],
-    xdims: Padded,
+    /// `input`, NDHWC, contiguous.
+    x: &'a [T],
     /// `out_backprop`, NDHWC, contiguous: `[positions][OC]`.
     dy: &'a [T],
     blocks: Vec<Block>,
     positions: usize,
+}
+
+/// Per-task buffers.
+#[derive(Default)]
+struct Scratch<T> {
+    pos: Vec<Pos>,
+    direct: Vec<(usize, usize)>,
+    border: Vec<(usize, usize)>,
+    border_x: Vec<T>,
+    tmp: Vec<T>,
 }
 
 /// `len` items split into `parts` balanced contiguous ranges.
@@ -88,34 +106,32 @@ fn balanced(len: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
     })
 }
 
-/// The column blocks: runs of columns contiguous in `xp`, cut into tiles' widths.
-fn blocks(p: &Conv3dBackpropFilterParams, xd: Padded, lanes: usize, nv_max: usize) -> Vec<Block> {
+/// The column blocks: runs of columns contiguous in `x`, cut into tiles' widths.
+fn blocks(p: &Conv3dBackpropFilterParams, lanes: usize, nv_max: usize) -> Vec<Block> {
     let [kd_, kh_, kw_] = p.kernel;
-    let [dd, dh, dw] = p.dilations;
-    let [_, hp, wp] = xd.dims;
     let ic = p.ic;
-    // (x offset, first column, length) of each run.
+    // (kd, kh, first kw, length) of each run.
     let mut runs = Vec::new();
     for kd in 0..kd_ {
         for kh in 0..kh_ {
-            let base = (kd * dd * hp + kh * dh) * wp;
-            let col = (kd * kh_ + kh) * kw_ * ic;
-            if dw == 1 {
-                runs.push((base * ic, col, kw_ * ic));
+            if p.dilations[2] == 1 {
+                runs.push((kd, kh, 0, kw_ * ic));
             } else {
-                for kw in 0..kw_ {
-                    runs.push(((base + kw * dw) * ic, col + kw * ic, ic));
-                }
+                runs.extend((0..kw_).map(|kw| (kd, kh, kw, ic)));
             }
         }
     }
     runs.into_iter()
-        .flat_map(|(x_off, col0, len)| {
+        .flat_map(|(kd, kh, kw0, len)| {
             split_blocks(len, lanes, nv_max, 0)
                 .into_iter()
                 .map(move |b| Block {
-                    x_off: x_off + b.c0,
-                    col0: col0 + b.c0,
+                    kd,
+                    kh,
+                    kw_first: kw0 + b.c0 / ic,
+                    kw_last: kw0 + (b.c0 + b.len - 1) / ic,
+                    ic0: b.c0 % ic,
+                    col0: ((kd * kh_ + kh) * kw_ + kw0) * ic + b.c0,
                     len: b.len,
                     nv: b.nv,
                 })
@@ -123,22 +139,32 @@ fn blocks(p: &Conv3dBackpropFilterParams, xd: Padded, lanes: usize, nv_max: usiz
         .collect()
 }
 
+fn signed(v: usize) -> isize {
+    isize::try_from(v).unwrap_or(isize::MAX)
+}
+
 impl<T: Element + SimdElement> Plan<'_, T> {
-    /// `(p·OC, pix(p))` of positions `p0..p0 + k`.
-    fn chunk_offsets(&self, p0: usize, k: usize, out: &mut Vec<(usize, usize)>) {
+    /// Positions `p0..p0 + k`.
+    fn chunk_positions(&self, p0: usize, k: usize, out: &mut Vec<Pos>) {
         let p = self.p;
         let [od_, oh_, ow_] = p.out_spatial;
         let [sd, sh, sw] = p.strides;
-        let [dp, hp, wp] = self.xdims.dims;
-        let (ic, oc) = (p.ic, p.oc);
+        let [pd, ph, pw] = p.pad_before.map(signed);
         let mut ow = p0 % ow_;
         let mut oh = (p0 / ow_) % oh_;
         let mut od = (p0 / (ow_ * oh_)) % od_;
         let mut n = p0 / (ow_ * oh_ * od_);
         out.clear();
         for j in 0..k {
-            let pix = (((n * dp + od * sd) * hp + oh * sh) * wp + ow * sw) * ic;
-            out.push(((p0 + j) * oc, pix));
+            out.push(Pos {
+                dy: (p0 + j) * p.oc,
+                n,
+                corner: [
+                    signed(od * sd) - pd,
+                    signed(oh * sh) - ph,
+                    signed(ow * sw) - pw,
+                ],
+            });
             ow += 1;
             if ow == ow_ {
                 ow = 0;
@@ -155,6 +181,54 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         }
     }
 
+    /// The chunk's tap lists for `blk`: direct reads of `x`, and border rows copied into
+    /// `s.border_x` (rows `width` apart).
+    fn taps(&self, blk: &Block, width: usize, s: &mut Scratch<T>) {
+        let p = self.p;
+        let [d_, h_, w_] = p.input_spatial.map(signed);
+        let [dd, dh, dw] = p.dilations.map(signed);
+        let ic = p.ic;
+        let (kd, kh) = (signed(blk.kd), signed(blk.kh));
+        let (kw_first, kw_last) = (signed(blk.kw_first), signed(blk.kw_last));
+        s.direct.clear();
+        s.border.clear();
+        let mut rows = 0;
+        for pos in &s.pos {
+            let d = pos.corner[0] + kd * dd;
+            let h = pos.corner[1] + kh * dh;
+            let (wl, wh) = (pos.corner[2] + kw_first * dw, pos.corner[2] + kw_last * dw);
+            if d < 0 || d >= d_ || h < 0 || h >= h_ || wh < 0 || wl >= w_ {
+                continue;
+            }
+            // Non-negative and in range: checked just above.
+            let base = ((pos.n * p.input_spatial[0] + d.unsigned_abs()) * p.input_spatial[1]
+                + h.unsigned_abs())
+                * p.input_spatial[2];
+            if wl >= 0 && wh < w_ {
+                let xo = (base + wl.unsigned_abs()) * ic + blk.ic0;
+                if xo + width <= self.x.len() {
+                    s.direct.push((pos.dy, xo));
+                    continue;
+                }
+            }
+            if s.border_x.len() < (rows + 1) * width {
+                s.border_x.resize((rows + 1) * width, T::ZERO);
+            }
+            let row = &mut s.border_x[rows * width..rows * width + blk.len];
+            for (c, v) in row.iter_mut().enumerate() {
+                let col = blk.ic0 + c;
+                let w = wl + signed(col / ic) * dw;
+                *v = if w >= 0 && w < w_ {
+                    self.x[(base + w.unsigned_abs()) * ic + col % ic]
+                } else {
+                    T::ZERO
+                };
+            }
+            s.border.push((pos.dy, rows * width));
+            rows += 1;
+        }
+    }
+
     /// Runs one task over every chunk; returns its accumulators, per block `rows × NV·L`.
     fn task(&self, t: &Task, ctx: &KernelContext, tick: &dyn Fn()) -> Result<Vec<T>, KernelError> {
         let lanes = self.lanes;
@@ -162,43 +236,48 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         let blocks = &self.blocks[t.blocks.clone()];
         let max_w = blocks.iter().map(|b| b.nv * lanes).max().unwrap_or(0);
         let mut acc = vec![T::ZERO; r_len * blocks.iter().map(|b| b.nv * lanes).sum::<usize>()];
-        let mut tmp = vec![T::ZERO; self.isa.mr_max(1) * max_w];
-        let mut offsets = Vec::with_capacity(CHUNK);
-        let mut taps = Vec::with_capacity(CHUNK);
+        let mut s = Scratch {
+            tmp: vec![T::ZERO; self.isa.mr_max(1) * max_w],
+            ..Scratch::default()
+        };
         let dy = &self.dy[t.rows.start..];
         let mut p0 = 0;
         while p0 < self.positions {
             ctx.check_cancelled()?;
             let k = CHUNK.min(self.positions - p0);
-            self.chunk_offsets(p0, k, &mut offsets);
+            self.chunk_positions(p0, k, &mut s.pos);
             let mut off = 0;
             for blk in blocks {
                 let width = blk.nv * lanes;
-                taps.clear();
-                taps.extend(offsets.iter().map(|&(a, x)| (a, x + blk.x_off)));
+                self.taps(blk, width, &mut s);
                 let mr_max = self.isa.mr_max(blk.nv);
                 let last = blk.len - (blk.nv - 1) * lanes;
                 let mut r0 = 0;
                 for tile_rows in balanced(r_len, r_len.div_ceil(mr_max)) {
                     let mr = tile_rows.len();
-                    T::tile(
-                        self.isa,
-                        mr,
-                        blk.nv,
-                        Tile {
-                            a: &dy[r0..],
-                            lda: 1,
-                            taps: &taps,
-                            k: 1,
-                            b: self.xp,
-                            out: &mut tmp,
-                            ldo: width,
-                            last,
-                        },
-                    );
-                    let dst = &mut acc[off + r0 * width..off + (r0 + mr) * width];
-                    for (a, &v) in dst.iter_mut().zip(&tmp[..mr * width]) {
-                        *a += v;
+                    for (taps, b) in [(&s.direct, self.x), (&s.border, &s.border_x[..])] {
+                        if taps.is_empty() {
+                            continue;
+                        }
+                        T::tile(
+                            self.isa,
+                            mr,
+                            blk.nv,
+                            Tile {
+                                a: &dy[r0..],
+                                lda: 1,
+                                taps,
+                                k: 1,
+                                b,
+                                out: &mut s.tmp,
+                                ldo: width,
+                                last,
+                            },
+                        );
+                        let dst = &mut acc[off + r0 * width..off + (r0 + mr) * width];
+                        for (a, &v) in dst.iter_mut().zip(&s.tmp[..mr * width]) {
+                            *a += v;
+                        }
                     }
                     r0 += mr;
                 }
@@ -209,34 +288,6 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         }
         Ok(acc)
     }
-}
-
-/// `x` zero-padded to `dims`, with `pad` before, and `slack` zeros after the end.
-fn pad_input<T: Element>(
-    x: &ArrayView5<'_, T>,
-    dims: [usize; 3],
-    pad: [usize; 3],
-    slack: usize,
-    parallel: bool,
-) -> Result<Vec<T>, KernelError> {
-    let (n, d, h, w, c) = x.dim();
-    let [dp, hp, wp] = dims;
-    let len = n * dp * hp * wp * c;
-    let mut buf = vec![T::ZERO; len + slack];
-    let mut view = ArrayViewMut5::from_shape((n, dp, hp, wp, c), &mut buf[..len]).map_err(|_| {
-        KernelError::Overflow {
-            what: "the padded input shape",
-        }
-    })?;
-    let [pd, ph, pw] = pad;
-    let inner = view.slice_mut(s![.., pd..pd + d, ph..ph + h, pw..pw + w, ..]);
-    let zip = Zip::from(inner).and(x);
-    if parallel {
-        zip.par_for_each(|o, &v| *o = v);
-    } else {
-        zip.for_each(|o, &v| *o = v);
-    }
-    Ok(buf)
 }
 
 /// Computes `[KD, KH, KW, IC, OC]` with the microkernels of `isa`; `x` and `dy` are NDHWC.
@@ -262,44 +313,15 @@ pub(super) fn compute_on<T: Element>(
     let threads = rayon::current_num_threads();
     let macs = positions.saturating_mul(cols).saturating_mul(p.oc);
     let parallel = threads > 1 && macs >= SERIAL_MACS;
-    // Padded geometry: every window of every position lies inside.
-    let mut dims = [0usize; 3];
-    for (i, dim) in dims.iter_mut().enumerate() {
-        let reach = (p.out_spatial[i] - 1) * p.strides[i] + (p.kernel[i] - 1) * p.dilations[i] + 1;
-        *dim = (p.pad_before[i] + p.input_spatial[i]).max(reach);
-    }
-    let xd = Padded { dims };
-    let blocks = blocks(p, xd, lanes, isa.nv_max());
-    // The furthest any tile reads in xp.
-    let [dp, hp, wp] = dims;
-    let padded_len = p.n * dp * hp * wp * p.ic;
-    let last_pix = ((((p.n - 1) * dp + (od_ - 1) * p.strides[0]) * hp
-        + (oh_ - 1) * p.strides[1])
-        * wp
-        + (ow_ - 1) * p.strides[2])
-        * p.ic;
-    let reach = last_pix
-        + blocks
-            .iter()
-            .map(|b| b.x_off + b.nv * lanes)
-            .max()
-            .unwrap_or(0);
-    let direct = p.pad_before == [0; 3]
-        && dims == p.input_spatial
-        && x.is_standard_layout()
-        && reach <= padded_len;
-    let copied;
-    let xp: &[T] = if direct {
-        x.as_slice().ok_or(KernelError::Overflow {
-            what: "input layout",
-        })?
-    } else {
-        let slack = reach.saturating_sub(padded_len);
+    let blocks = blocks(p, lanes, isa.nv_max());
+    if !x.is_standard_layout() {
         ctx.limit
-            .check("the padded input", (padded_len + slack) as u64, size as u64)?;
-        copied = pad_input(&x, dims, p.pad_before, slack, parallel)?;
-        &copied
-    };
+            .check("the NDHWC copy of input", x.len() as u64, size as u64)?;
+    }
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().ok_or(KernelError::Overflow {
+        what: "input layout",
+    })?;
     if !dy.is_standard_layout() {
         ctx.limit
             .check("the NDHWC copy of out_backprop", dy.len() as u64, size as u64)?;
@@ -312,14 +334,15 @@ pub(super) fn compute_on<T: Element>(
         isa,
         p,
         lanes,
-        xp,
-        xdims: xd,
+        x: xs,
         dy: dys,
         blocks,
         positions,
     };
     // Tasks: block groups × row groups.
-    let target = if parallel { 2 * threads } else { 1 };
+    // Few tasks: splitting rows re-reads `x`, splitting blocks re-reads `dy`; two per thread
+    // still lets rayon balance them.
+    let target = if parallel { TASKS_PER_THREAD * threads } else { 1 };
     let nb = plan.blocks.len();
     let bgroups = nb.min(target);
     let rgroups = target
