@@ -1,18 +1,33 @@
 //! Numerical kernels for Blockspace: ndarray in, ndarray out, parallel with rayon.
 //!
-//! This crate knows nothing of blocks, pages or files. Its one op today is TensorFlow's
-//! [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient of a 3-D convolution
-//! with respect to its input), for `f32` and `f64`, with TensorFlow's answers and errors.
+//! This crate knows nothing of blocks, pages or files. Its ops are TensorFlow's two
+//! 3-D convolution gradients, for `f32` and `f64`, with TensorFlow's answers and errors:
+//! - [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient with respect to the
+//!   input), module [`conv3d_backprop_input`];
+//! - [`conv3d_backprop_filter_v2`] (`Conv3DBackpropFilterV2`, the gradient with respect to the
+//!   filter), module [`conv3d_backprop_filter`].
+//!
+//! Both take a [`Conv3dAttrs`] (`strides`, `padding`, `data_format`, `dilations`), validate
+//! into a params struct ([`Conv3dBackpropInputParams`], [`Conv3dBackpropFilterParams`]) and
+//! have a naive reference implementation kept as a test oracle ([`reference`] and
+//! [`conv3d_backprop_filter::reference`]).
 //!
 //! # Shapes
-//! NDHWC: `input_sizes = [N, D, H, W, C]`, `filter = [KD, KH, KW, C, M]`,
-//! `out_backprop = [N, OD, OH, OW, M]`; the output has shape `input_sizes`.
-//! NCDHW moves the channel axis of `input_sizes`, `out_backprop` and the output to index 1.
+//! `Conv3DBackpropInputV2`, NDHWC: `input_sizes = [N, D, H, W, C]`,
+//! `filter = [KD, KH, KW, C, M]`, `out_backprop = [N, OD, OH, OW, M]`; the output has shape
+//! `input_sizes`. NCDHW moves the channel axis of `input_sizes`, `out_backprop` and the output
+//! to index 1.
+//!
+//! `Conv3DBackpropFilterV2`, NDHWC: `input = [N, D, H, W, IC]`,
+//! `filter_sizes = [KD, KH, KW, IC, OC]`, `out_backprop = [N, OD, OH, OW, OC]`; the output is
+//! `[KD, KH, KW, IC, OC]` in both layouts. NCDHW moves the channel axis of `input` and
+//! `out_backprop` to index 1.
 //!
 //! # Errors
 //! Every validation rule of TensorFlow's stock CPU kernel, in its order, as a [`KernelError`]
 //! whose `Display` is TensorFlow's text; buffers beyond a [`MemoryLimit`] are refused up front;
-//! a [`CancelToken`] stops a call between rows.
+//! a [`CancelToken`] stops a call between rows (between chunks of positions for the filter
+//! gradient).
 //!
 //! # Example
 //! ```

@@ -72,7 +72,9 @@ fn fill(len: usize, seed: u64, ints: bool) -> Vec<f64> {
     let mut s = seed;
     (0..len)
         .map(|_| {
-            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let u = (s >> 11) as f64 / (1u64 << 53) as f64;
             if ints {
                 (u * 7.0).floor() - 3.0
@@ -97,7 +99,7 @@ fn problem(c: &Case) -> Option<Problem> {
     let mut strides = vec![1i64; 5];
     let mut dilations = vec![1i64; 5];
     let mut out = [0usize; 3];
-    for i in 0..3 {
+    for (i, o) in out.iter_mut().enumerate() {
         let t = c.format.spatial_dim(i);
         strides[t] = to_i64(c.strides[i]);
         dilations[t] = to_i64(c.dilations[i]);
@@ -109,7 +111,7 @@ fn problem(c: &Case) -> Option<Problem> {
             c.padding,
         )
         .ok()?;
-        out[i] = usize::try_from(win.output).ok()?;
+        *o = usize::try_from(win.output).ok()?;
     }
     let attrs = Conv3dAttrs {
         strides,
@@ -151,8 +153,9 @@ fn check<T: Element>(pr: &Problem, seed: u64, ints: bool, rtol: f64) -> Result<(
     let dyv = fill(pr.dy_shape.iter().product(), seed ^ 0x5555, ints);
     let (x, dy) = (array::<T>(&pr.x_shape, &xv), array::<T>(&pr.dy_shape, &dyv));
     let sizes = arr1(&pr.sizes).into_dyn();
-    let want = bwf_reference::conv3d_backprop_filter_v2(x.view(), sizes.view(), dy.view(), &pr.attrs)
-        .expect("reference");
+    let want =
+        bwf_reference::conv3d_backprop_filter_v2(x.view(), sizes.view(), dy.view(), &pr.attrs)
+            .expect("reference");
     let abs: Vec<f64> = xv.iter().map(|v| v.abs()).collect();
     let dabs: Vec<f64> = dyv.iter().map(|v| v.abs()).collect();
     let bound = bwf_reference::conv3d_backprop_filter_v2(

@@ -323,8 +323,11 @@ pub(super) fn compute_on<T: Element>(
         what: "input layout",
     })?;
     if !dy.is_standard_layout() {
-        ctx.limit
-            .check("the NDHWC copy of out_backprop", dy.len() as u64, size as u64)?;
+        ctx.limit.check(
+            "the NDHWC copy of out_backprop",
+            dy.len() as u64,
+            size as u64,
+        )?;
     }
     let dy = dy.as_standard_layout();
     let dys = dy.as_slice().ok_or(KernelError::Overflow {
@@ -342,7 +345,11 @@ pub(super) fn compute_on<T: Element>(
     // Tasks: block groups × row groups.
     // Few tasks: splitting rows re-reads `x`, splitting blocks re-reads `dy`; two per thread
     // still lets rayon balance them.
-    let target = if parallel { TASKS_PER_THREAD * threads } else { 1 };
+    let target = if parallel {
+        TASKS_PER_THREAD * threads
+    } else {
+        1
+    };
     let nb = plan.blocks.len();
     let bgroups = nb.min(target);
     let rgroups = target

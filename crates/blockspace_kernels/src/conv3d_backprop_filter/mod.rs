@@ -11,23 +11,27 @@
 //! adjoint.
 //!
 //! # Algorithm
-//! With `P` = every output position `(n, od, oh, ow)` flattened and `T` = the filter taps,
-//! the transposed gradient is one GEMM, `dfᵀ[oc, (tap, ic)] = Σ_p dyᵀ[oc, p] · col[p, (tap, ic)]`,
-//! where `col` is the (never materialised) im2col matrix of `x`. The `T·IC` columns are split
-//! into blocks of `NV·L` (`L` = SIMD lanes) and the positions into fixed chunks of
-//! [`fast::CHUNK`] positions. For each chunk, the task transposes its rows of `dy` once
-//! (`dyᵀ` rows, contiguous over the chunk), and for each of its column blocks packs
-//! `col[chunk, block]` as `[position][NV·L]` (each position and tap copies a contiguous run
-//! of `IC` values of `x`, or zeros outside it) and runs the register-blocked `MR × NV`
-//! microkernels of the crate (AVX-512, AVX2+FMA or portable) over its `oc` rows, adding each
-//! chunk's tile into the block's accumulator.
+//! With `P` = every output position `(n, od, oh, ow)` flattened, the transposed gradient is
+//! one GEMM, `dfᵀ[oc, (tap, ic)] = Σ_p dy[p, oc] · col[p, (tap, ic)]`, where `col` is the
+//! im2col matrix of `x` — never materialised: for a fixed `(kd, kh)` (and unit W dilation)
+//! the columns `(kw, ic)` of one position are a contiguous run of `KW·IC` values of `x`
+//! (NDHWC), so the register-blocked `MR × NV` microkernels of the crate (AVX-512, AVX2+FMA or
+//! portable) read `x` and `dy` where they lie: a tile's rows are `MR` consecutive output
+//! channels of `dy` (`lda = 1`), its columns `NV·L` consecutive values of such a run (`L` =
+//! SIMD lanes), and each output position is one microkernel *tap* of length 1. Positions
+//! whose `(kd, kh)` tap falls outside the input are skipped; the few whose run straddles the
+//! W border are copied, zero-filled, into a small buffer. No packing, no transposition.
 //!
-//! Work is split over (column block group × `oc` row group) tasks on rayon's global pool, so
-//! even a pointwise filter with a single column block uses every thread; every element is
-//! summed in the same order (chunk by chunk, positions in order inside a chunk), so the
-//! result is identical for any thread count. Extra memory: the output, per task one chunk of
-//! `dyᵀ`, one packed block and its accumulators; NCDHW operands are first copied to NDHWC.
-//! Denormals are not flushed to zero (TensorFlow flushes them).
+//! Positions are taken in fixed chunks of 256; a tile sums one chunk in registers and is added
+//! into its accumulator. Work is split over (column block group × `oc` row group) tasks on
+//! rayon's global pool, so even a pointwise filter with a single column block uses every
+//! thread; every element is summed in the same order (chunk by chunk, positions in order
+//! inside a chunk, border positions after the others), so the result is identical for any
+//! thread count. Extra memory: the output, the accumulators (the output padded to whole
+//! vectors), small per-task lists; NCDHW operands are first copied to NDHWC. Denormals are not
+//! flushed to zero (TensorFlow flushes them). Unlike TensorFlow's im2col, taps outside the
+//! input are skipped rather than multiplied by zero, so an infinite `dy` next to the padding
+//! does not turn into NaN there.
 //!
 //! # Shapes
 //! - `input`: `[N, D, H, W, IC]` (NDHWC) or `[N, IC, D, H, W]` (NCDHW).

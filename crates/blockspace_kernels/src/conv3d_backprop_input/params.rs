@@ -370,10 +370,9 @@ pub(crate) fn spatial_dims(
         dilations: [0; 3],
         pad_before: [0; 3],
     };
-    for i in 0..3 {
+    for (i, &k) in kernel.iter().enumerate() {
         let t = fmt.spatial_dim(i);
-        let (in_size, k, stride, dilation) =
-            (input[t], kernel[i], attrs.strides[t], attrs.dilations[t]);
+        let (in_size, stride, dilation) = (input[t], attrs.strides[t], attrs.dilations[t]);
         let win = windowed_output_size(in_size, k, dilation, stride, attrs.padding)?;
         if i64::try_from(dy[t]).ok() != Some(win.output) {
             return Err(KernelError::OutBackpropSizeMismatch {
