@@ -41,6 +41,11 @@ fn go<T: Element>(case: &blockspace_kernels::bench::BenchCase, runs: usize) {
         conv3d_backprop_filter_v2_with_params(&p, x.view(), dy.view(), &ctx).map(drop)
     })
     .expect("runs");
+    // BWF_ONLY=1 times the filter gradient alone (for profilers).
+    if std::env::var_os("BWF_ONLY").is_some() {
+        println!("{} {}: {:.5} s", case.name, T::NAME, tf.median_s);
+        return;
+    }
     let ti = time(2, runs, || bwi.run(&ctx).map(drop)).expect("runs");
     let gflop = p.nominal_flops() / 1e9;
     let (gf, gi) = (gflop / tf.median_s, gflop / ti.median_s);
