@@ -352,10 +352,16 @@ pub(super) fn compute_on<T: Element>(
     };
     let nb = plan.blocks.len();
     let bgroups = nb.min(target);
-    let rgroups = target
-        .div_ceil(bgroups)
-        .min(p.oc.div_ceil(MIN_TASK_ROWS))
-        .max(1);
+    // Rows are split only when there are too few block groups to feed every thread: each row
+    // group reads all of `x` again.
+    let rgroups = if parallel && bgroups < threads {
+        threads
+            .div_ceil(bgroups)
+            .min(p.oc.div_ceil(MIN_TASK_ROWS))
+            .max(1)
+    } else {
+        1
+    };
     let tasks: Vec<Task> = balanced(nb, bgroups)
         .flat_map(|b| {
             balanced(p.oc, rgroups).map(move |r| Task {
