@@ -250,6 +250,23 @@ fn big_case(format: DataFormat) -> Case {
     }
 }
 
+/// A problem with 5120 positions: several spans of partial sums (the kernel sums spans of
+/// 2048 positions separately).
+fn spans_case() -> Case {
+    Case {
+        n: 2,
+        spatial: [8, 16, 20],
+        kernel: [3, 2, 3],
+        strides: [1, 1, 1],
+        dilations: [1, 1, 1],
+        ic: 5,
+        oc: 20,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 12,
+    }
+}
+
 #[test]
 fn large_problems_match_reference_on_every_path() {
     for format in [DataFormat::Ndhwc, DataFormat::Ncdhw] {
@@ -257,11 +274,21 @@ fn large_problems_match_reference_on_every_path() {
         check::<f32>(&pr, 3, true, 0.0).expect("f32 exact");
         check::<f64>(&pr, 4, false, 1e-13).expect("f64 close");
     }
+    let pr = problem(&spans_case()).expect("valid");
+    check::<f32>(&pr, 5, true, 0.0).expect("f32 exact");
+    check::<f32>(&pr, 6, false, 1e-5).expect("f32 close");
+    check::<f64>(&pr, 7, false, 1e-13).expect("f64 close");
 }
 
 #[test]
 fn result_is_identical_for_any_thread_count() {
-    let pr = problem(&big_case(DataFormat::Ndhwc)).expect("valid");
+    for case in [big_case(DataFormat::Ndhwc), spans_case()] {
+        identical_for_any_thread_count(&case);
+    }
+}
+
+fn identical_for_any_thread_count(case: &Case) {
+    let pr = problem(case).expect("valid");
     let x = array::<f32>(&pr.x_shape, &fill(pr.x_shape.iter().product(), 5, false));
     let dy = array::<f32>(&pr.dy_shape, &fill(pr.dy_shape.iter().product(), 6, false));
     let run = |threads: usize| {

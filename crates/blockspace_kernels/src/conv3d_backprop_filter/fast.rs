@@ -15,9 +15,10 @@
 //!
 //! Positions are taken in fixed chunks of [`CHUNK`]; per chunk and block, a tile sums the
 //! chunk's direct positions in order, then its border positions, in registers, and each sum
-//! is added into the block's accumulator. Task: a contiguous group of blocks × a contiguous
-//! group of `oc` rows. Every element is summed in this same order whatever the tasks are, so
-//! the result does not depend on the thread count.
+//! is added into the block's accumulator. Task: a fixed span of chunks × a contiguous group of
+//! blocks × a contiguous group of `oc` rows; the spans' accumulators are added in span order
+//! at the end. Every element is summed in this same order whatever the tasks are, so the
+//! result does not depend on the thread count.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,8 +35,12 @@ use crate::{Element, KernelContext, KernelError};
 pub(super) const CHUNK: usize = 256;
 /// Problems with fewer multiply-adds than this run on the calling thread.
 const SERIAL_MACS: usize = 1 << 20;
-/// Tasks per thread to aim for.
-const TASKS_PER_THREAD: usize = 2;
+/// Tasks per thread to aim for (many, so rayon can balance them on a busy machine).
+const TASKS_PER_THREAD: usize = 4;
+/// Fewest chunks in a span of positions.
+const SPAN_CHUNKS: usize = 8;
+/// Budget for the partial accumulators of all spans together.
+const PARTIAL_BYTES: usize = 64 << 20;
 /// Fewest `oc` rows worth a task of their own.
 const MIN_TASK_ROWS: usize = 16;
 
@@ -57,9 +62,11 @@ struct Block {
     nv: usize,
 }
 
-/// One parallel task: blocks × `oc` rows.
+/// One parallel task: a span of positions × blocks × `oc` rows.
 #[derive(Debug, Clone)]
 struct Task {
+    /// A fixed range of whole chunks of positions (a *span*).
+    positions: Range<usize>,
     blocks: Range<usize>,
     rows: Range<usize>,
 }
@@ -82,7 +89,6 @@ struct Plan<'a, T> {
     /// `out_backprop`, NDHWC, contiguous: `[positions][OC]`.
     dy: &'a [T],
     blocks: Vec<Block>,
-    positions: usize,
 }
 
 /// Per-task buffers.
@@ -241,10 +247,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             ..Scratch::default()
         };
         let dy = &self.dy[t.rows.start..];
-        let mut p0 = 0;
-        while p0 < self.positions {
+        let mut p0 = t.positions.start;
+        while p0 < t.positions.end {
             ctx.check_cancelled()?;
-            let k = CHUNK.min(self.positions - p0);
+            let k = CHUNK.min(t.positions.end - p0);
             self.chunk_positions(p0, k, &mut s.pos);
             let mut off = 0;
             for blk in blocks {
@@ -340,41 +346,52 @@ pub(super) fn compute_on<T: Element>(
         x: xs,
         dy: dys,
         blocks,
-        positions,
     };
-    // Tasks: block groups × row groups.
-    // Few tasks: splitting rows re-reads `x`, splitting blocks re-reads `dy`; two per thread
-    // still lets rayon balance them.
-    let target = if parallel {
+    // Spans: fixed runs of whole chunks, each summed into its own partial accumulators, which
+    // are added in span order at the end. Their size depends only on the problem (never on
+    // the thread count), so neither does the result.
+    let nb = plan.blocks.len();
+    let padded: usize = plan.blocks.iter().map(|b| b.nv * lanes).sum::<usize>() * p.oc;
+    let chunks = positions.div_ceil(CHUNK);
+    let max_spans = (PARTIAL_BYTES / (padded * size).max(1)).max(1);
+    let span_chunks = chunks.div_ceil(max_spans).max(SPAN_CHUNKS);
+    let spans = chunks.div_ceil(span_chunks);
+    ctx.limit.check(
+        "the partial accumulators",
+        (padded as u64).saturating_mul(spans as u64),
+        size as u64,
+    )?;
+    // Tasks: spans × block groups × row groups. Splitting blocks re-reads `dy`, splitting rows
+    // re-reads `x`, so both are split only when the spans cannot feed every thread.
+    let want = if parallel {
         TASKS_PER_THREAD * threads
     } else {
         1
     };
-    let nb = plan.blocks.len();
-    let bgroups = nb.min(target);
-    // Rows are split only when there are too few block groups to feed every thread: each row
-    // group reads all of `x` again.
-    let rgroups = if parallel && bgroups < threads {
+    let bgroups = nb.min(want.div_ceil(spans)).max(1);
+    let rgroups = if parallel && spans * bgroups < threads {
         threads
-            .div_ceil(bgroups)
+            .div_ceil(spans * bgroups)
             .min(p.oc.div_ceil(MIN_TASK_ROWS))
             .max(1)
     } else {
         1
     };
-    let tasks: Vec<Task> = balanced(nb, bgroups)
-        .flat_map(|b| {
-            balanced(p.oc, rgroups).map(move |r| Task {
-                blocks: b.clone(),
-                rows: r,
+    let span_len = span_chunks * CHUNK;
+    let tasks: Vec<Task> = (0..spans)
+        .flat_map(|sp| {
+            let pr = sp * span_len..((sp + 1) * span_len).min(positions);
+            balanced(nb, bgroups).flat_map(move |b| {
+                let pr = pr.clone();
+                balanced(p.oc, rgroups).map(move |r| Task {
+                    positions: pr.clone(),
+                    blocks: b.clone(),
+                    rows: r,
+                })
             })
         })
         .collect();
-    let padded: usize = plan.blocks.iter().map(|b| b.nv * lanes).sum::<usize>() * p.oc;
-    ctx.limit
-        .check("the accumulators", padded as u64, size as u64)?;
-    let chunks = positions.div_ceil(CHUNK);
-    let total = tasks.len() * chunks;
+    let total = bgroups * rgroups * chunks;
     let done = AtomicUsize::new(0);
     let report_every = (total / 100).max(1);
     let tick = || {
@@ -395,7 +412,8 @@ pub(super) fn compute_on<T: Element>(
     } else {
         tasks.iter().map(run).collect::<Result<_, _>>()?
     };
-    // dfᵀ accumulators -> [KD, KH, KW, IC, OC].
+    // dfᵀ partial accumulators, added in span order (tasks are span-major) ->
+    // [KD, KH, KW, IC, OC].
     let oc = p.oc;
     let mut df = vec![T::ZERO; cols * oc];
     for (t, acc) in tasks.iter().zip(&accs) {
@@ -405,7 +423,7 @@ pub(super) fn compute_on<T: Element>(
             for (r, row) in t.rows.clone().enumerate() {
                 let src = &acc[off + r * width..off + r * width + blk.len];
                 for (c, &v) in src.iter().enumerate() {
-                    df[(blk.col0 + c) * oc + row] = v;
+                    df[(blk.col0 + c) * oc + row] += v;
                 }
             }
             off += t.rows.len() * width;

@@ -23,12 +23,17 @@
 //! W border are copied, zero-filled, into a small buffer. No packing, no transposition.
 //!
 //! Positions are taken in fixed chunks of 256; a tile sums one chunk in registers and is added
-//! into its accumulator. Work is split over (column block group × `oc` row group) tasks on
-//! rayon's global pool, so even a pointwise filter with a single column block uses every
-//! thread; every element is summed in the same order (chunk by chunk, positions in order
-//! inside a chunk, border positions after the others), so the result is identical for any
-//! thread count. Extra memory: the output, the accumulators (the output padded to whole
-//! vectors), small per-task lists; NCDHW operands are first copied to NDHWC. Denormals are not
+//! into its accumulator. Chunks are grouped into fixed *spans* (at least 8 chunks, more when
+//! the output is large, so that all spans' partial sums stay within 64 MiB), each summed into
+//! its own partial accumulators, which are added in span order at the end. Work is split over
+//! (span × column block group × `oc` row group) tasks on rayon's global pool — blocks and rows
+//! only when the spans cannot feed every thread, since each block group re-reads `dy` and
+//! each row group re-reads `x` — so even a pointwise filter uses every thread. Chunk and span
+//! sizes depend only on the problem, and every element is summed in the same order (span by
+//! span, chunk by chunk, positions in order inside a chunk, border positions after the
+//! others), so the result is identical for any thread count. Extra memory: the output, the
+//! partial accumulators (the output padded to whole vectors, per span), small per-task lists;
+//! NCDHW operands are first copied to NDHWC. Denormals are not
 //! flushed to zero (TensorFlow flushes them). Unlike TensorFlow's im2col, taps outside the
 //! input are skipped rather than multiplied by zero, so an infinite `dy` next to the padding
 //! does not turn into NaN there.
