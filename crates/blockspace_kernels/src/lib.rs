@@ -9,7 +9,7 @@
 //!
 //! Both take a [`Conv3dAttrs`] (`strides`, `padding`, `data_format`, `dilations`), validate
 //! into a params struct ([`Conv3dBackpropInputParams`], [`Conv3dBackpropFilterParams`]) and
-//! have a naive reference implementation kept as a test oracle ([`reference`] and
+//! have a naive reference implementation kept as a test oracle ([`mod@reference`] and
 //! [`conv3d_backprop_filter::reference`]).
 //!
 //! # Shapes
