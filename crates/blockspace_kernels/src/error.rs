@@ -122,12 +122,14 @@ pub enum KernelError {
         /// `filter` dimension 4.
         filter: usize,
     },
-    /// Batch sizes differ between `input_sizes` and `out_backprop`.
+    /// Batch sizes differ between `input_sizes` (or `input`) and `out_backprop`.
     #[error(
-        "Conv3DBackpropInputOp: input and out_backprop must have the same batch size. Input batch: {input}, outbackprop batch: {out_backprop}, batch_dim: 0"
+        "{op}: input and out_backprop must have the same batch size. Input batch: {input}, outbackprop batch: {out_backprop}, batch_dim: 0"
     )]
     BatchMismatch {
-        /// Batch in `input_sizes`.
+        /// TensorFlow's label for the op (`Conv3DBackpropInputOp`, `Conv3DBackpropFilterOp`).
+        op: &'static str,
+        /// Batch in `input_sizes` (or `input`).
         input: i64,
         /// Batch in `out_backprop`.
         out_backprop: usize,
@@ -163,9 +165,11 @@ pub enum KernelError {
     },
     /// `out_backprop`'s spatial size differs from the size the forward convolution would give.
     #[error(
-        "Conv3DBackpropInputOp: Size of out_backprop doesn't match computed: actual = {actual}, computed = {computed} spatial_dim: {spatial_dim} input: {input} filter: {filter} output: {actual} stride: {stride} dilation: {dilation}"
+        "{op}: Size of out_backprop doesn't match computed: actual = {actual}, computed = {computed} spatial_dim: {spatial_dim} input: {input} filter: {filter} output: {actual} stride: {stride} dilation: {dilation}"
     )]
     OutBackpropSizeMismatch {
+        /// TensorFlow's label for the op (`Conv3DBackpropInputOp`, `Conv3DBackpropFilterOp`).
+        op: &'static str,
         /// `out_backprop`'s size along the dimension.
         actual: usize,
         /// What the forward convolution gives.
@@ -281,6 +285,41 @@ pub enum KernelError {
         /// `filter` dimension 3.
         filter: usize,
     },
+    // Conv3DBackpropFilterV2
+    /// `filter_sizes` is not a rank-1 tensor.
+    #[error("filter_sizes shape must be rank 1 but is rank {rank}")]
+    FilterSizesNotVector {
+        /// Rank of the `filter_sizes` operand.
+        rank: usize,
+    },
+    /// The `input` tensor of `Conv3DBackpropFilterV2` is not rank 5.
+    #[error("input tensor must have 5 dimensions")]
+    FilterOpInputRank {
+        /// Shape of `input`.
+        shape: Vec<usize>,
+    },
+    /// `filter_sizes` does not have 5 entries.
+    #[error("filter_sizes tensor must have 5 dimensions")]
+    FilterSizesRank {
+        /// The `filter_sizes` values.
+        sizes: Vec<i64>,
+    },
+    /// Input channels differ between `input` and `filter_sizes`.
+    #[error(
+        "input and filter_sizes must have the same number of channels. Got {input} for input and {filter} for filter_sizes"
+    )]
+    FilterOpInputChannelMismatch {
+        /// Channels of `input`.
+        input: usize,
+        /// `filter_sizes[3]`.
+        filter: i64,
+    },
+    /// `filter_sizes[3]` (the filter's input channels) is zero.
+    #[error("{op}: filter depth must be strictly greated than zero")]
+    FilterDepthNotPositive {
+        /// TensorFlow's label for the op (`Conv3DBackpropFilterOp`).
+        op: &'static str,
+    },
 }
 
 impl KernelError {
@@ -305,7 +344,9 @@ impl KernelError {
             Self::InputSizesNotVector { .. } | Self::InputRank { .. } => {
                 "input_sizes must be a vector of 5 sizes, e.g. [1, 8, 8, 8, 3]".to_owned()
             }
-            Self::NegativeDimension { .. } => "every input size must be 0 or more".to_owned(),
+            Self::NegativeDimension { .. } => {
+                "every entry of input_sizes or filter_sizes must be 0 or more".to_owned()
+            }
             Self::FilterRank { shape } => {
                 format!("filter has shape {shape:?}: it must be [KD, KH, KW, C, M]")
             }
@@ -316,10 +357,14 @@ impl KernelError {
                 format!("make the channel entry of input_sizes equal filter dimension 3 ({filter})")
             }
             Self::OutputChannelMismatch { filter, .. } => format!(
-                "make out_backprop's channel dimension equal filter dimension 4 ({filter})"
+                "make out_backprop's channel dimension equal the filter's output channels, its dimension 4 ({filter})"
             ),
-            Self::BatchMismatch { .. } => {
-                "input_sizes[0] and out_backprop's batch must be equal".to_owned()
+            Self::BatchMismatch { op, .. } => {
+                if *op == "Conv3DBackpropFilterOp" {
+                    "input's and out_backprop's batch sizes must be equal".to_owned()
+                } else {
+                    "input_sizes[0] and out_backprop's batch must be equal".to_owned()
+                }
             }
             Self::FilterDepthZero => "the filter needs at least one input channel".to_owned(),
             Self::StrideNotPositive { .. } => "spatial strides must be 1 or more".to_owned(),
@@ -363,6 +408,19 @@ impl KernelError {
             }
             Self::FilterEmpty { shape } => {
                 format!("filter has shape {shape:?}: every dimension must be 1 or more")
+            }
+            Self::FilterSizesNotVector { .. } | Self::FilterSizesRank { .. } => {
+                "filter_sizes must be a vector of 5 sizes, [KD, KH, KW, IC, OC]".to_owned()
+            }
+            Self::FilterOpInputRank { shape } => format!(
+                "input has shape {shape:?}: it must be 5-D, [N, D, H, W, C] (NDHWC) or [N, C, D, H, W] (NCDHW)"
+            ),
+            Self::FilterOpInputChannelMismatch { input, .. } => {
+                format!("make filter_sizes[3] equal the input's channel count ({input})")
+            }
+            Self::FilterDepthNotPositive { .. } => {
+                "the filter needs at least one input channel: filter_sizes[3] must be 1 or more"
+                    .to_owned()
             }
             Self::TooManyDimensions { .. }
             | Self::ShapeOverflow { .. }

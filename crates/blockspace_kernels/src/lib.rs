@@ -2,22 +2,31 @@
 //!
 //! This crate knows nothing of blocks, pages or files. Its ops, for `f32` and `f64`, with
 //! TensorFlow's answers and errors:
-//! - [`conv3d`] (`Conv3D`, the forward 3-D convolution; module [`mod@conv3d`], reference
-//!   oracle [`conv3d::reference::conv3d`]);
-//! - [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient of a 3-D convolution
-//!   with respect to its input; module [`conv3d_backprop_input`], oracle [`reference`]).
+//! - [`conv3d`] (`Conv3D`, the forward 3-D convolution), module [`mod@conv3d`], oracle
+//!   [`conv3d::reference::conv3d`];
+//! - [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient with respect to the
+//!   input), module [`conv3d_backprop_input`], oracle [`mod@reference`];
+//! - [`conv3d_backprop_filter_v2`] (`Conv3DBackpropFilterV2`, the gradient with respect to the
+//!   filter), module [`conv3d_backprop_filter`], oracle [`conv3d_backprop_filter::reference`];
+//! - [`binary`] (`AddV2`, `Sub`, `Mul` with NumPy broadcasting), [`abs`] (`Abs`) and [`reduce`]
+//!   (`Sum`, `Max`), module [`math`].
 //!
-//! Both take their attributes as [`Conv3dAttrs`].
+//! The convolutions take a [`Conv3dAttrs`] (`strides`, `padding`, `data_format`, `dilations`)
+//! and validate into a params struct ([`Conv3dParams`], [`Conv3dBackpropInputParams`],
+//! [`Conv3dBackpropFilterParams`]).
 //!
 //! # Shapes
-//! NDHWC: `input = [N, D, H, W, C]` (`Conv3D`'s operand, `Conv3DBackpropInputV2`'s
-//! `input_sizes`), `filter = [KD, KH, KW, C, M]`, `out_backprop` and `Conv3D`'s output
-//! `[N, OD, OH, OW, M]`. NCDHW moves the channel axis of every tensor but the filter to index 1.
+//! NDHWC: `input = [N, D, H, W, IC]` (`Conv3D`'s and `Conv3DBackpropFilterV2`'s operand,
+//! `Conv3DBackpropInputV2`'s `input_sizes` and output), `filter = [KD, KH, KW, IC, OC]` (also
+//! `Conv3DBackpropFilterV2`'s `filter_sizes` and output, in both layouts), `out_backprop` and
+//! `Conv3D`'s output `[N, OD, OH, OW, OC]`. NCDHW moves the channel axis of every tensor but the
+//! filter to index 1.
 //!
 //! # Errors
 //! Every validation rule of TensorFlow's stock CPU kernel, in its order, as a [`KernelError`]
 //! whose `Display` is TensorFlow's text; buffers beyond a [`MemoryLimit`] are refused up front;
-//! a [`CancelToken`] stops a call between rows.
+//! a [`CancelToken`] stops a call between rows (between chunks of positions for the filter
+//! gradient).
 //!
 //! # Example
 //! ```
@@ -40,6 +49,7 @@
 pub mod bench;
 mod context;
 pub mod conv3d;
+pub mod conv3d_backprop_filter;
 pub mod conv3d_backprop_input;
 mod element;
 mod error;
@@ -49,6 +59,10 @@ mod tiling;
 
 pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
 pub use conv3d::{Conv3dParams, conv3d, conv3d_on_path, conv3d_with_params};
+pub use conv3d_backprop_filter::{
+    Conv3dBackpropFilterParams, conv3d_backprop_filter_v2, conv3d_backprop_filter_v2_on_path,
+    conv3d_backprop_filter_v2_with_params,
+};
 pub use conv3d_backprop_input::{
     Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
     conv3d_backprop_input_v2, conv3d_backprop_input_v2_on_path,

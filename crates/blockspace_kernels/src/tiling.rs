@@ -13,8 +13,8 @@ pub(crate) const PANEL_BYTES: usize = 480 << 10;
 /// Target multiply-adds per parallel task.
 const TASK_MACS: usize = 1 << 18;
 
-/// A block of output channels handled by one tile column.
-#[derive(Debug, Clone, Copy)]
+/// A block of consecutive channels (or any columns) handled by one tile column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChannelBlock {
     /// First channel.
     pub(crate) c0: usize,
@@ -22,7 +22,7 @@ pub(crate) struct ChannelBlock {
     pub(crate) len: usize,
     /// Vectors per tile row.
     pub(crate) nv: usize,
-    /// Offset of this block's panels in the packed filter.
+    /// Offset of this block's panels in the packed buffer (see [`split_blocks`]).
     pub(crate) panel: usize,
 }
 
@@ -40,10 +40,22 @@ pub(crate) fn channel_blocks(
     size: usize,
     isa: Isa,
 ) -> Vec<ChannelBlock> {
-    let nvec = c.div_ceil(lanes);
     let vec_bytes = (row_taps * k * lanes * size).max(1);
     let nv_fit = (PANEL_BYTES / vec_bytes).clamp(1, isa.nv_max());
-    let nblocks = nvec.div_ceil(nv_fit);
+    split_blocks(c, lanes, nv_fit, taps * k)
+}
+
+/// Splits `len` columns into the fewest balanced blocks of at most `nv_max` vectors of
+/// `lanes` lanes (vector counts differ by at most one; only the last block has a partial
+/// vector). Block `b`'s panels start `panel_rows · nv·lanes` elements after block `b - 1`'s.
+pub(crate) fn split_blocks(
+    len: usize,
+    lanes: usize,
+    nv_max: usize,
+    panel_rows: usize,
+) -> Vec<ChannelBlock> {
+    let nvec = len.div_ceil(lanes.max(1));
+    let nblocks = nvec.div_ceil(nv_max.max(1));
     let mut blocks = Vec::with_capacity(nblocks);
     let (mut v0, mut panel) = (0, 0);
     for b in 0..nblocks {
@@ -51,11 +63,11 @@ pub(crate) fn channel_blocks(
         let c0 = v0 * lanes;
         blocks.push(ChannelBlock {
             c0,
-            len: (c - c0).min(nv * lanes),
+            len: (len - c0).min(nv * lanes),
             nv,
             panel,
         });
-        panel += taps * k * nv * lanes;
+        panel += panel_rows * nv * lanes;
         v0 += nv;
     }
     blocks
@@ -176,4 +188,27 @@ pub(crate) fn run_rows<T: Element, S>(
         macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
     let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
     crate::simd::build_rows(rows, row_len, parallel, min_rows, init, work)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_balanced_and_cover_every_column() {
+        let b = split_blocks(216, 16, 4, 3);
+        assert_eq!(
+            b.iter().map(|b| b.nv).collect::<Vec<_>>(),
+            [4, 4, 3, 3],
+            "14 vectors in 4 blocks"
+        );
+        assert_eq!(b.iter().map(|b| b.len).sum::<usize>(), 216);
+        assert_eq!(b[1].c0, 64);
+        assert_eq!(b[1].panel, 3 * 64);
+        assert_eq!(b[3].len, 216 - 176, "last block holds the tail");
+        assert!(
+            split_blocks(0, 16, 4, 1).is_empty(),
+            "no columns, no blocks"
+        );
+    }
 }

@@ -51,6 +51,7 @@ pub use params::{
     Conv3dAttrs, Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, Padding,
     WindowedOutput, windowed_output_size,
 };
+pub(crate) use params::{check_attrs, make_shape, nonzero_dims_fit, spatial_dims, work_is_empty};
 
 use crate::simd::Isa;
 use crate::{Element, KernelContext, KernelError, KernelPath};

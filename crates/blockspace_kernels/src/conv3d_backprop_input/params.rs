@@ -259,8 +259,154 @@ pub struct Conv3dBackpropInputParams {
     pub data_format: DataFormat,
 }
 
+/// The label TensorFlow's `ConvBackpropComputeDimensionsV2` puts before its errors here.
+const OP: &str = "Conv3DBackpropInputOp";
+
 /// Largest rank TensorFlow's `TensorShape` allows.
 const MAX_DIMS: usize = 254;
+
+/// The attribute checks every 3-D convolution kernel makes before it looks at a tensor, in
+/// TensorFlow's order: the op definition's `strides` minimum length, then the kernel
+/// constructor's dilation and stride rules (`data_format`'s channel entry is the "depth" one).
+///
+/// # Errors
+/// The first rule that fails.
+pub(crate) fn check_attrs(attrs: &Conv3dAttrs) -> Result<(), KernelError> {
+    let cdim = attrs.data_format.channel_dim();
+    // Op definition.
+    if attrs.strides.len() < 5 {
+        return Err(KernelError::StridesTooShort {
+            len: attrs.strides.len(),
+        });
+    }
+    // Kernel construction.
+    if attrs.dilations.len() != 5 {
+        return Err(KernelError::DilationsLength {
+            len: attrs.dilations.len(),
+        });
+    }
+    if attrs.dilations[0] != 1 || attrs.dilations[cdim] != 1 {
+        return Err(KernelError::DilationInBatchOrChannel {
+            dilations: attrs.dilations.clone(),
+        });
+    }
+    if attrs.strides.len() != 5 {
+        return Err(KernelError::StridesLength {
+            len: attrs.strides.len(),
+        });
+    }
+    if attrs.strides[0] != 1 || attrs.strides[cdim] != 1 {
+        return Err(KernelError::StrideInBatchOrChannel {
+            strides: attrs.strides.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// TensorFlow's `TensorShapeUtils::MakeShape` on a vector of sizes: at most 254 entries, none
+/// negative, and a product within `2^63 - 1` (a 0 absorbs everything after it).
+///
+/// # Errors
+/// [`KernelError::TooManyDimensions`], [`KernelError::NegativeDimension`] or
+/// [`KernelError::ShapeOverflow`], as TensorFlow checks them.
+pub(crate) fn make_shape(sizes: &[i64]) -> Result<(), KernelError> {
+    if sizes.len() > MAX_DIMS {
+        return Err(KernelError::TooManyDimensions { len: sizes.len() });
+    }
+    let mut elements: i64 = 1;
+    for &dim in sizes {
+        if dim < 0 {
+            return Err(KernelError::NegativeDimension { value: dim });
+        }
+        // MultiplyWithoutOverflow: 0 absorbs everything after it.
+        elements = if elements == 0 {
+            0
+        } else {
+            elements
+                .checked_mul(dim)
+                .ok_or_else(|| KernelError::ShapeOverflow {
+                    dims: sizes.to_vec(),
+                })?
+        };
+    }
+    Ok(())
+}
+
+/// The spatial part of a validated problem, in `[D, H, W]` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SpatialDims {
+    /// Input (activation) sizes.
+    pub(crate) input: [usize; 3],
+    /// `out_backprop` sizes.
+    pub(crate) out: [usize; 3],
+    /// Strides.
+    pub(crate) strides: [usize; 3],
+    /// Dilations.
+    pub(crate) dilations: [usize; 3],
+    /// Padding before the first element.
+    pub(crate) pad_before: [usize; 3],
+}
+
+/// The per-dimension loop of TensorFlow's `ConvBackpropComputeDimensionsV2`
+/// (`ConvBackpropExtractAndVerifyDimension`): the windowed output size of each spatial
+/// dimension, which `out_backprop` must match. `input` and `dy` are in `data_format` order,
+/// `kernel` is `[KD, KH, KW]`; `op` labels the size-mismatch error as TensorFlow does.
+///
+/// # Errors
+/// The padding arithmetic's errors, then [`KernelError::OutBackpropSizeMismatch`].
+pub(crate) fn spatial_dims(
+    op: &'static str,
+    input: [i64; 5],
+    kernel: [i64; 3],
+    dy: [usize; 5],
+    attrs: &Conv3dAttrs,
+) -> Result<SpatialDims, KernelError> {
+    let fmt = attrs.data_format;
+    let mut sp = SpatialDims {
+        input: [0; 3],
+        out: [0; 3],
+        strides: [0; 3],
+        dilations: [0; 3],
+        pad_before: [0; 3],
+    };
+    for (i, &k) in kernel.iter().enumerate() {
+        let t = fmt.spatial_dim(i);
+        let (in_size, stride, dilation) = (input[t], attrs.strides[t], attrs.dilations[t]);
+        let win = windowed_output_size(in_size, k, dilation, stride, attrs.padding)?;
+        if i64::try_from(dy[t]).ok() != Some(win.output) {
+            return Err(KernelError::OutBackpropSizeMismatch {
+                op,
+                actual: dy[t],
+                computed: win.output,
+                spatial_dim: i + 1,
+                input: in_size,
+                filter: effective_filter_size(k, dilation)?,
+                stride,
+                dilation: 1,
+            });
+        }
+        let conv = |v: i64| {
+            usize::try_from(v).map_err(|_| KernelError::Overflow {
+                what: "a spatial size",
+            })
+        };
+        sp.pad_before[i] = conv(win.pad_before)?;
+        sp.strides[i] = conv(stride)?;
+        sp.dilations[i] = conv(dilation)?;
+        sp.input[i] = conv(in_size)?;
+        sp.out[i] = dy[t];
+    }
+    Ok(sp)
+}
+
+/// TensorFlow's `work_unit_size` (CVE-2021-29522 fix) is zero: `OV·KV·C + OV·M + KV·C·M`
+/// with `OV` the output volume and `KV` the filter volume.
+pub(crate) fn work_is_empty(out: [usize; 3], kernel: [usize; 3], c: usize, m: usize) -> bool {
+    let u = |v: usize| v as u128;
+    let out_vol = u(out[0]) * u(out[1]) * u(out[2]);
+    let k_vol = u(kernel[0]) * u(kernel[1]) * u(kernel[2]);
+    out_vol * u(m) + k_vol * u(c) * u(m) + out_vol * k_vol * u(c) == 0
+}
 
 impl Conv3dBackpropInputParams {
     /// Validates a problem with every rule of TensorFlow's stock CPU kernel, in its order.
@@ -276,64 +422,18 @@ impl Conv3dBackpropInputParams {
         input_sizes: &[i64],
         filter_shape: &[usize],
         out_backprop_shape: &[usize],
-        attrs: &Conv3dBackpropInputAttrs,
+        attrs: &Conv3dAttrs,
     ) -> Result<Self, KernelError> {
         let fmt = attrs.data_format;
         let cdim = fmt.channel_dim();
-        // Op definition.
-        if attrs.strides.len() < 5 {
-            return Err(KernelError::StridesTooShort {
-                len: attrs.strides.len(),
-            });
-        }
-        // Kernel construction.
-        if attrs.dilations.len() != 5 {
-            return Err(KernelError::DilationsLength {
-                len: attrs.dilations.len(),
-            });
-        }
-        if attrs.dilations[0] != 1 || attrs.dilations[cdim] != 1 {
-            return Err(KernelError::DilationInBatchOrChannel {
-                dilations: attrs.dilations.clone(),
-            });
-        }
-        if attrs.strides.len() != 5 {
-            return Err(KernelError::StridesLength {
-                len: attrs.strides.len(),
-            });
-        }
-        if attrs.strides[0] != 1 || attrs.strides[cdim] != 1 {
-            return Err(KernelError::StrideInBatchOrChannel {
-                strides: attrs.strides.clone(),
-            });
-        }
+        check_attrs(attrs)?;
         // Compute: input_sizes -> shape (tensor::MakeShape).
         if input_sizes_shape.len() != 1 {
             return Err(KernelError::InputSizesNotVector {
                 shape: input_sizes_shape.to_vec(),
             });
         }
-        if input_sizes.len() > MAX_DIMS {
-            return Err(KernelError::TooManyDimensions {
-                len: input_sizes.len(),
-            });
-        }
-        let mut elements: i64 = 1;
-        for &dim in input_sizes {
-            if dim < 0 {
-                return Err(KernelError::NegativeDimension { value: dim });
-            }
-            // MultiplyWithoutOverflow: 0 absorbs everything after it.
-            elements = if elements == 0 {
-                0
-            } else {
-                elements
-                    .checked_mul(dim)
-                    .ok_or_else(|| KernelError::ShapeOverflow {
-                        dims: input_sizes.to_vec(),
-                    })?
-            };
-        }
+        make_shape(input_sizes)?;
         let input: [i64; 5] = input_sizes.try_into().map_err(|_| KernelError::InputRank {
             rank: input_sizes.len(),
         })?;
@@ -363,6 +463,7 @@ impl Conv3dBackpropInputParams {
         // ConvBackpropComputeDimensionsV2.
         if i64::try_from(dy[0]).ok() != Some(input[0]) {
             return Err(KernelError::BatchMismatch {
+                op: OP,
                 input: input[0],
                 out_backprop: dy[0],
             });
@@ -375,62 +476,22 @@ impl Conv3dBackpropInputParams {
                 what: "a tensor dimension",
             })
         };
-        let mut pad_before = [0usize; 3];
-        let mut strides = [0usize; 3];
-        let mut dilations = [0usize; 3];
-        let mut input_spatial = [0usize; 3];
-        let mut out_spatial = [0usize; 3];
-        for i in 0..3 {
-            let t = fmt.spatial_dim(i);
-            let (in_size, k, stride, dilation) = (
-                input[t],
-                to_i64(filter[i])?,
-                attrs.strides[t],
-                attrs.dilations[t],
-            );
-            let win = windowed_output_size(in_size, k, dilation, stride, attrs.padding)?;
-            if i64::try_from(dy[t]).ok() != Some(win.output) {
-                return Err(KernelError::OutBackpropSizeMismatch {
-                    actual: dy[t],
-                    computed: win.output,
-                    spatial_dim: i + 1,
-                    input: in_size,
-                    filter: effective_filter_size(k, dilation)?,
-                    stride,
-                    dilation: 1,
-                });
-            }
-            let conv = |v: i64| {
-                usize::try_from(v).map_err(|_| KernelError::Overflow {
-                    what: "a spatial size",
-                })
-            };
-            pad_before[i] = conv(win.pad_before)?;
-            strides[i] = conv(stride)?;
-            dilations[i] = conv(dilation)?;
-            input_spatial[i] = conv(in_size)?;
-            out_spatial[i] = dy[t];
-        }
+        let kernel = [to_i64(filter[0])?, to_i64(filter[1])?, to_i64(filter[2])?];
+        let sp = spatial_dims(OP, input, kernel, dy, attrs)?;
         let params = Self {
             n: dy[0],
-            input_spatial,
+            input_spatial: sp.input,
             c: filter[3],
             kernel: [filter[0], filter[1], filter[2]],
             m: filter[4],
-            out_spatial,
-            strides,
-            dilations,
-            pad_before,
+            out_spatial: sp.out,
+            strides: sp.strides,
+            dilations: sp.dilations,
+            pad_before: sp.pad_before,
             data_format: fmt,
         };
         // Rule 20 (CVE-2021-29522): work_unit_size must be positive.
-        let u = |v: usize| v as u128;
-        let out_vol = u(out_spatial[0]) * u(out_spatial[1]) * u(out_spatial[2]);
-        let k_vol = u(params.kernel[0]) * u(params.kernel[1]) * u(params.kernel[2]);
-        let work = out_vol * u(params.m)
-            + k_vol * u(params.c) * u(params.m)
-            + out_vol * k_vol * u(params.c);
-        if work == 0 {
+        if work_is_empty(sp.out, params.kernel, params.c, params.m) {
             return Err(KernelError::EmptyWork);
         }
         // TensorFlow accepts e.g. [0, 2^62, 2^62, 1, 1] (the 0 absorbs the product), but an
@@ -453,7 +514,7 @@ impl Conv3dBackpropInputParams {
         input_sizes: ndarray::ArrayViewD<'_, i64>,
         filter_shape: &[usize],
         out_backprop_shape: &[usize],
-        attrs: &Conv3dBackpropInputAttrs,
+        attrs: &Conv3dAttrs,
     ) -> Result<Self, KernelError> {
         let values: Vec<i64> = input_sizes.iter().copied().collect();
         Self::new(
