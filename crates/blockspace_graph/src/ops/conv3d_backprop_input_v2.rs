@@ -1,16 +1,11 @@
 //! `Conv3DBackpropInputV2`: the gradient of a 3-D convolution with respect to its input
 //! (TensorFlow semantics), evaluated by `blockspace_kernels`.
 
-use super::common::{FLOATS, kernel_error, known_ints, same_dtype, sized_output, wired};
-use super::{
-    AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError,
-    PortLayout, PortSpec, attr_list, attr_str,
-};
-use crate::kernels::{
-    Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, DataFormat, KernelError, Padding,
-    conv3d_backprop_input_v2,
-};
-use crate::tensor::{DType, Tensor, TensorMeta};
+use super::common::{FLOATS, INDICES, known_ints, same_dtype, sized_output, wired};
+use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
+use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
+use crate::kernels::{Conv3dBackpropInputParams, KernelError, conv3d_backprop_input_v2};
+use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 
 /// The `Conv3DBackpropInputV2` block type.
@@ -24,7 +19,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
         PortSpec {
             name: "input_sizes",
             doc: "Shape of the forward input, 5 integers in data_format order (int32 or int64).",
-            dtypes: &[DType::Int32, DType::Int64],
+            dtypes: INDICES,
             rank: Some(1),
             layout: PortLayout::Plain,
         },
@@ -50,36 +45,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
         rank: Some(5),
         layout: PortLayout::DataFormat,
     }],
-    attrs: &[
-        AttrSpec {
-            name: "strides",
-            doc: "Window strides, 5 values in data_format order; batch and channel strides must be 1.",
-            kind: AttrKind::IntList { len: 5 },
-            default: AttrDefault::IntList(&[1, 1, 1, 1, 1]),
-            visible_when: None,
-        },
-        AttrSpec {
-            name: "padding",
-            doc: "SAME (output size = ceil(input / stride)) or VALID (no padding).",
-            kind: AttrKind::Enum(&["SAME", "VALID"]),
-            default: AttrDefault::Str("SAME"),
-            visible_when: None,
-        },
-        AttrSpec {
-            name: "data_format",
-            doc: "Layout of input_sizes, out_backprop and output: NDHWC or NCDHW.",
-            kind: AttrKind::Enum(&["NDHWC", "NCDHW"]),
-            default: AttrDefault::Str("NDHWC"),
-            visible_when: None,
-        },
-        AttrSpec {
-            name: "dilations",
-            doc: "Filter dilation, 5 values in data_format order; batch and channel must be 1.",
-            kind: AttrKind::IntList { len: 5 },
-            default: AttrDefault::IntList(&[1, 1, 1, 1, 1]),
-            visible_when: None,
-        },
-    ],
+    attrs: CONV_ATTRS,
     infer,
     eval,
     fold_constants: false,
@@ -88,57 +54,24 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
 
 const PORTS: [&str; 3] = ["input_sizes", "filter", "out_backprop"];
 
-fn kernel_attrs(attrs: &Attrs) -> Result<Conv3dBackpropInputAttrs, OpError> {
-    let padding: Padding = attr_str(attrs, "padding")?
-        .parse()
-        .map_err(|e: KernelError| {
-            OpError::attr("padding", format!("{e}; use \"SAME\" or \"VALID\""))
-        })?;
-    let data_format: DataFormat =
-        attr_str(attrs, "data_format")?
-            .parse()
-            .map_err(|e: KernelError| {
-                OpError::attr("data_format", format!("{e}; use \"NDHWC\" or \"NCDHW\""))
-            })?;
-    Ok(Conv3dBackpropInputAttrs {
-        strides: attr_list(attrs, "strides")?.to_vec(),
-        padding,
-        data_format,
-        dilations: attr_list(attrs, "dilations")?.to_vec(),
-    })
-}
-
-/// Maps a kernel validation error onto the port or attribute it is about, keeping
-/// TensorFlow's text and adding the kernel's hint on how to fix it.
-fn blame(e: KernelError) -> OpError {
+fn port_of(e: &KernelError) -> Option<&'static str> {
     use KernelError as K;
-    let (port, attr) = match &e {
-        K::Cancelled => return OpError::cancelled(),
-        K::StridesTooShort { .. }
-        | K::StridesLength { .. }
-        | K::StrideInBatchOrChannel { .. }
-        | K::StrideNotPositive { .. } => (None, Some("strides")),
-        K::InvalidPadding { .. } => (None, Some("padding")),
-        K::InvalidDataFormat { .. } => (None, Some("data_format")),
-        K::DilationsLength { .. }
-        | K::DilationInBatchOrChannel { .. }
-        | K::DilationNotPositive { .. } => (None, Some("dilations")),
+    match e {
         K::InputSizesNotVector { .. }
         | K::TooManyDimensions { .. }
         | K::NegativeDimension { .. }
         | K::ShapeOverflow { .. }
         | K::InputRank { .. }
-        | K::NegativeOutputSize { .. } => (Some("input_sizes"), None),
+        | K::NegativeOutputSize { .. } => Some("input_sizes"),
         K::FilterRank { .. } | K::FilterDepthZero | K::InputChannelMismatch { .. } => {
-            (Some("filter"), None)
+            Some("filter")
         }
         K::OutBackpropRank { .. }
         | K::OutputChannelMismatch { .. }
         | K::BatchMismatch { .. }
-        | K::OutBackpropSizeMismatch { .. } => (Some("out_backprop"), None),
-        _ => (None, None),
-    };
-    kernel_error(e, port, attr)
+        | K::OutBackpropSizeMismatch { .. } => Some("out_backprop"),
+        _ => None,
+    }
 }
 
 fn infer(
@@ -146,7 +79,7 @@ fn infer(
     attrs: &Attrs,
     inputs: &[Option<InferInput<'_>>],
 ) -> Result<Vec<TensorMeta>, OpError> {
-    let kattrs = kernel_attrs(attrs)?;
+    let kattrs = conv_attrs(attrs)?;
     let [sizes, filter, dy] = wired(inputs, PORTS)?;
     same_dtype("filter", filter.meta.dtype, "out_backprop", dy.meta.dtype)?;
     let values = known_ints("input_sizes", sizes)?;
@@ -157,7 +90,7 @@ fn infer(
         &dy.meta.shape,
         &kattrs,
     )
-    .map_err(blame)?;
+    .map_err(|e| blame(e, port_of))?;
     sized_output(
         ctx,
         "Conv3DBackpropInputV2 output",
@@ -168,7 +101,7 @@ fn infer(
 }
 
 fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
-    let kattrs = kernel_attrs(attrs)?;
+    let kattrs = conv_attrs(attrs)?;
     let [sizes, filter, dy] = inputs else {
         return Err(OpError::new(format!(
             "expected 3 inputs, got {}",
@@ -184,11 +117,11 @@ fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tens
     let out = match (filter, dy) {
         (Tensor::F32(f), Tensor::F32(d)) => Tensor::F32(
             conv3d_backprop_input_v2(sizes.view(), f.view(), d.view(), &kattrs, ctx.kernel)
-                .map_err(blame)?,
+                .map_err(|e| blame(e, port_of))?,
         ),
         (Tensor::F64(f), Tensor::F64(d)) => Tensor::F64(
             conv3d_backprop_input_v2(sizes.view(), f.view(), d.view(), &kattrs, ctx.kernel)
-                .map_err(blame)?,
+                .map_err(|e| blame(e, port_of))?,
         ),
         (f, d) => {
             return Err(OpError::port(

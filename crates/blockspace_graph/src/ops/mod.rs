@@ -7,7 +7,10 @@
 pub mod abs;
 pub mod add_v2;
 mod common;
+pub mod conv3d;
+pub mod conv3d_backprop_filter_v2;
 pub mod conv3d_backprop_input_v2;
+mod conv_common;
 mod elementwise;
 pub mod input;
 pub mod max;
@@ -25,7 +28,9 @@ use std::path::Path;
 /// The built-in block types, in "Add block" menu order. Add a line here for a new block type.
 pub static BUILTIN: &[&OpDescriptor] = &[
     &input::DESCRIPTOR,
+    &conv3d::DESCRIPTOR,
     &conv3d_backprop_input_v2::DESCRIPTOR,
+    &conv3d_backprop_filter_v2::DESCRIPTOR,
     &add_v2::DESCRIPTOR,
     &sub::DESCRIPTOR,
     &mul::DESCRIPTOR,

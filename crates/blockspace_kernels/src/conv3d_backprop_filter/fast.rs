@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropFilterParams;
-use crate::tiling::split_blocks;
 use crate::simd::{Isa, SimdElement, Tile};
+use crate::tiling::split_blocks;
 use crate::{Element, KernelContext, KernelError};
 
 /// Positions per chunk. Fixed (never derived from the thread count), since it fixes the
