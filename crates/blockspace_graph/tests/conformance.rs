@@ -58,7 +58,7 @@ fn every_tensorflow_case_passes() {
                 Case::Op(c) => c.op.clone(),
             });
             if let Err(why) = run_case(case) {
-                failures.push(format!("{} / {}: {why}", file.display(), case.name));
+                failures.push(format!("{} / {}: {why}", file.display(), case.name()));
             }
         }
     }

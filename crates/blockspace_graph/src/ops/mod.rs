@@ -547,7 +547,9 @@ mod tests {
             ids,
             [
                 "Input",
+                "Conv3D",
                 "Conv3DBackpropInputV2",
+                "Conv3DBackpropFilterV2",
                 "AddV2",
                 "Sub",
                 "Mul",

@@ -241,3 +241,80 @@ pub fn adjoint_check() -> Page {
     }
     b.page
 }
+
+/// The scalar value of block `name`'s first output.
+fn scalar(results: &super::Results, name: &str) -> f64 {
+    match super::get(results, name) {
+        blockspace_graph::Tensor::F64(a) => a.iter().copied().next().unwrap(),
+        other => panic!("{name} is {:?}", other.dtype()),
+    }
+}
+
+#[test]
+fn adjoint_check_gaps_are_rounding_only() {
+    let (_, results) = super::run_file(&super::examples_dir().join("adjoint_check.bspage.json"));
+    let dot = scalar(&results, "y.dy");
+    assert!(dot.abs() > 1.0, "a meaningful inner product: {dot}");
+    for gap in ["gap_input", "gap_filter"] {
+        let g = scalar(&results, gap);
+        assert!(
+            g >= 0.0 && g < 1e-12 * dot.abs().max(1.0),
+            "{gap} = {g:e} (dot {dot})"
+        );
+    }
+    let x_dx = scalar(&results, "x.dx");
+    assert!(
+        (x_dx - dot).abs() <= 1e-12 * dot.abs(),
+        "<x, dx> = {x_dx}, <y, dy> = {dot}"
+    );
+}
+
+#[test]
+fn layer_gradients_match_the_naive_references() {
+    use blockspace_kernels::{Conv3dAttrs, conv3d_backprop_filter, conv3d_backprop_input};
+    let (page, results) =
+        super::run_file(&super::examples_dir().join("conv_layer_gradients.bspage.json"));
+    let attrs: Conv3dAttrs = super::kernel_attrs(&page, "y");
+    let f32_of = |name: &str| match super::get(&results, name) {
+        blockspace_graph::Tensor::F32(a) => a.clone(),
+        other => panic!("{name} is {:?}", other.dtype()),
+    };
+    let (x, f, dy) = (f32_of("x"), f32_of("filter"), f32_of("dy"));
+    let close = |got: &ndarray::ArrayD<f32>, want: &ndarray::ArrayD<f32>, what: &str| {
+        assert_eq!(got.shape(), want.shape(), "{what}");
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 * scale, "{what}: {g} vs {w}");
+        }
+    };
+    let y = blockspace_kernels::conv3d::reference::conv3d(x.view(), f.view(), &attrs).unwrap();
+    close(&f32_of("y"), &y, "y");
+    let sizes = ndarray::arr1(&[1i64, 8, 8, 8, 4]).into_dyn();
+    let dx = conv3d_backprop_input::reference::conv3d_backprop_input_v2(
+        sizes.view(),
+        f.view(),
+        dy.view(),
+        &attrs,
+    )
+    .unwrap();
+    close(&f32_of("dx"), &dx, "dx");
+    let fsizes = ndarray::arr1(&[3i64, 3, 3, 4, 8]).into_dyn();
+    let df = conv3d_backprop_filter::reference::conv3d_backprop_filter_v2(
+        x.view(),
+        fsizes.view(),
+        dy.view(),
+        &attrs,
+    )
+    .unwrap();
+    close(&f32_of("dfilter"), &df, "dfilter");
+}
+
+#[test]
+fn enuspace_demo_round_trips_the_input_shape() {
+    let (_, results) = super::run_file(&super::examples_dir().join("enuspace_demo.bspage.json"));
+    assert_eq!(super::get(&results, "Conv3D").shape(), [1, 8, 8, 8, 4]);
+    assert_eq!(
+        super::get(&results, "Conv3DBackpropInputV2").shape(),
+        [1, 8, 8, 8, 2]
+    );
+}
