@@ -379,6 +379,11 @@ impl Executor {
                 ) {
                     cur.done += 1;
                 }
+                if matches!(e, ExecEvent::Finished { .. }) {
+                    // The last event of a run: it is over for the caller, even if the worker
+                    // thread has not yet dropped its guard.
+                    cur.running.store(false, Ordering::SeqCst);
+                }
                 events.push(e);
             }
         }
