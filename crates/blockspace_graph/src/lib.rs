@@ -9,6 +9,7 @@
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
+//! | [`export`] | [`export_page`]: a page as a runnable TensorFlow or PyTorch script; [`write_export`] |
 //! | [`file`](mod@file) | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
 //! | [`tensor`], [`value`], [`ids`] | [`Tensor`], [`DType`], [`AttrValue`], [`BlockId`], [`Wire`], ... |
 //!
@@ -34,6 +35,7 @@ pub mod check;
 pub mod command;
 pub mod conformance;
 pub mod exec;
+pub mod export;
 pub mod file;
 pub mod history;
 pub mod ids;
@@ -47,6 +49,10 @@ pub use check::{
 };
 pub use command::{Command, CommandError};
 pub use exec::{BlockResult, ExecEvent, Executor};
+pub use export::{
+    ExportError, ExportMode, ExportOptions, Exported, Framework, export_page, inputs_dir_name,
+    npy_name, write_export,
+};
 pub use file::{
     FileError, PageFile, Problem, load_page, page_from_json, page_to_json, save_page, save_text,
 };

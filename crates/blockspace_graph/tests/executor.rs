@@ -75,6 +75,7 @@ static PANIC: OpDescriptor = OpDescriptor {
     eval: eval_panic,
     fold_constants: false,
     cache_salt: None,
+    python: None,
 };
 
 static SLOW: OpDescriptor = OpDescriptor {
@@ -104,6 +105,7 @@ static SLOW: OpDescriptor = OpDescriptor {
     eval: eval_slow,
     fold_constants: false,
     cache_salt: None,
+    python: None,
 };
 
 fn eval_pass(_: &EvalCtx<'_>, _: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
@@ -134,6 +136,7 @@ static PASS: OpDescriptor = OpDescriptor {
     eval: eval_pass,
     fold_constants: false,
     cache_salt: None,
+    python: None,
 };
 
 fn test_registry() -> Arc<Registry> {

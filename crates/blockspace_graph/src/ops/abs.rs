@@ -1,7 +1,8 @@
 //! `Abs`: `y = |x|` elementwise (TensorFlow's `tf.raw_ops.Abs`).
 
-use super::elementwise::{eval_abs, unary_descriptor};
+use super::elementwise::{eval_abs, unary_descriptor, unary_python};
 use super::{EvalCtx, OpDescriptor, OpError};
+use crate::export::{PyBlock, PyCall};
 use crate::tensor::Tensor;
 use crate::value::Attrs;
 
@@ -10,8 +11,13 @@ pub static DESCRIPTOR: OpDescriptor = unary_descriptor(
     "Abs",
     "Absolute value y = |x|, elementwise (TensorFlow's Abs). float32 or float64.",
     eval,
+    python,
 );
 
 fn eval(ctx: &EvalCtx<'_>, _attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     eval_abs(ctx, inputs)
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    unary_python(b, "Abs", "torch.abs")
 }

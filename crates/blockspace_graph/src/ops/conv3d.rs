@@ -3,7 +3,9 @@
 
 use super::common::{FLOATS, same_dtype, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
+use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
+use crate::export::{PyBlock, PyCall};
 use crate::kernels::{Conv3dParams, KernelError, conv3d};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
@@ -44,6 +46,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
     eval,
     fold_constants: false,
     cache_salt: None,
+    python: Some(python),
 };
 
 fn port_of(e: &KernelError) -> Option<&'static str> {
@@ -90,4 +93,8 @@ fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tens
         conv3d(x.view(), f.view(), &kattrs, ctx.kernel).map_err(|e| blame(e, port_of))?
     });
     Ok(vec![out])
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    conv_python(ConvOp::Forward, b)
 }

@@ -3,7 +3,9 @@
 
 use super::common::{FLOATS, INDICES, known_ints, same_dtype, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
+use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
+use crate::export::{PyBlock, PyCall};
 use crate::kernels::{Conv3dBackpropFilterParams, KernelError, conv3d_backprop_filter_v2};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
@@ -51,6 +53,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
     eval,
     fold_constants: false,
     cache_salt: None,
+    python: Some(python),
 };
 
 fn port_of(e: &KernelError) -> Option<&'static str> {
@@ -118,4 +121,8 @@ fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tens
             .map_err(|e| blame(e, port_of))?
     });
     Ok(vec![out])
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    conv_python(ConvOp::BackpropFilter, b)
 }

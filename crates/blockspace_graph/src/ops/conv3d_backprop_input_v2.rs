@@ -3,7 +3,9 @@
 
 use super::common::{FLOATS, INDICES, known_ints, same_dtype, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
+use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
+use crate::export::{PyBlock, PyCall};
 use crate::kernels::{Conv3dBackpropInputParams, KernelError, conv3d_backprop_input_v2};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
@@ -50,6 +52,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
     eval,
     fold_constants: false,
     cache_salt: None,
+    python: Some(python),
 };
 
 const PORTS: [&str; 3] = ["input_sizes", "filter", "out_backprop"];
@@ -135,4 +138,8 @@ fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tens
         }
     };
     Ok(vec![out])
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    conv_python(ConvOp::BackpropInput, b)
 }

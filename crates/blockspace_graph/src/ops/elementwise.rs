@@ -2,6 +2,7 @@
 
 use super::common::{FLOATS, float_one, float_pair, kernel_error, same_dtype, sized_output, wired};
 use super::{EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
+use crate::export::{Framework, PyBlock, PyCall, PythonFn};
 use crate::kernels::{BinaryOp, abs, binary, broadcast_shape};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
@@ -11,6 +12,7 @@ pub(crate) const fn binary_descriptor(
     type_id: &'static str,
     doc: &'static str,
     eval: EvalFn,
+    python: PythonFn,
 ) -> OpDescriptor {
     OpDescriptor {
         type_id,
@@ -45,6 +47,7 @@ pub(crate) const fn binary_descriptor(
         eval,
         fold_constants: false,
         cache_salt: None,
+        python: Some(python),
     }
 }
 
@@ -87,6 +90,7 @@ pub(crate) const fn unary_descriptor(
     type_id: &'static str,
     doc: &'static str,
     eval: EvalFn,
+    python: PythonFn,
 ) -> OpDescriptor {
     OpDescriptor {
         type_id,
@@ -112,6 +116,7 @@ pub(crate) const fn unary_descriptor(
         eval,
         fold_constants: false,
         cache_salt: None,
+        python: Some(python),
     }
 }
 
@@ -135,4 +140,35 @@ pub(crate) fn eval_abs(ctx: &EvalCtx<'_>, inputs: &[&Tensor]) -> Result<Vec<Tens
     let y = float_one!(("x", x), |a| abs(a.view(), ctx.kernel)
         .map_err(|e| kernel_error(e, Some("x"), None))?);
     Ok(vec![y])
+}
+
+/// The Python form of a binary op: TensorFlow's `tf.raw_ops.<tf_op>(x=…, y=…)` or PyTorch's
+/// `<torch_fn>(x, y)` (both broadcast as NumPy does).
+pub(crate) fn binary_python(
+    b: &PyBlock<'_>,
+    tf_op: &str,
+    torch_fn: &str,
+) -> Result<PyCall, OpError> {
+    let [x, y] = b.inputs else {
+        return Err(OpError::new("expected 2 inputs"));
+    };
+    Ok(PyCall::plain(match b.framework {
+        Framework::TensorFlow => format!("tf.raw_ops.{tf_op}(x={}, y={})", x.var, y.var),
+        Framework::PyTorch => format!("{torch_fn}({}, {})", x.var, y.var),
+    }))
+}
+
+/// The Python form of a unary op: `tf.raw_ops.<tf_op>(x=…)` or `<torch_fn>(x)`.
+pub(crate) fn unary_python(
+    b: &PyBlock<'_>,
+    tf_op: &str,
+    torch_fn: &str,
+) -> Result<PyCall, OpError> {
+    let [x] = b.inputs else {
+        return Err(OpError::new("expected 1 input"));
+    };
+    Ok(PyCall::plain(match b.framework {
+        Framework::TensorFlow => format!("tf.raw_ops.{tf_op}(x={})", x.var),
+        Framework::PyTorch => format!("{torch_fn}({})", x.var),
+    }))
 }

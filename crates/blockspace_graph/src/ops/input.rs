@@ -137,6 +137,7 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
     eval,
     fold_constants: true,
     cache_salt: Some(cache_salt),
+    python: None,
 };
 
 fn dtype_attr(attrs: &Attrs) -> Result<DType, OpError> {

@@ -11,6 +11,7 @@ pub mod conv3d;
 pub mod conv3d_backprop_filter_v2;
 pub mod conv3d_backprop_input_v2;
 mod conv_common;
+mod conv_python;
 mod elementwise;
 pub mod input;
 pub mod max;
@@ -19,6 +20,7 @@ mod reduction;
 pub mod sub;
 pub mod sum;
 
+use crate::export::PythonFn;
 use crate::kernels::{KernelContext, KernelError, MemoryLimit};
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::{AttrValue, Attrs};
@@ -377,6 +379,10 @@ pub struct OpDescriptor {
     pub fold_constants: bool,
     /// Extra cache-key text for blocks that read outside state.
     pub cache_salt: Option<CacheSaltFn>,
+    /// The block's Python code for an exported script ([`crate::export`]), per framework.
+    /// `None` for source blocks (no inputs), which export as their evaluated values, and for
+    /// block types that cannot be exported.
+    pub python: Option<PythonFn>,
 }
 
 impl fmt::Debug for OpDescriptor {

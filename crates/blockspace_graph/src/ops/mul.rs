@@ -1,7 +1,8 @@
 //! `Mul`: `z = x * y` elementwise with NumPy broadcasting (TensorFlow's `tf.raw_ops.Mul`).
 
-use super::elementwise::{binary_descriptor, eval_binary};
+use super::elementwise::{binary_descriptor, binary_python, eval_binary};
 use super::{EvalCtx, OpDescriptor, OpError};
+use crate::export::{PyBlock, PyCall};
 use crate::kernels::BinaryOp;
 use crate::tensor::Tensor;
 use crate::value::Attrs;
@@ -12,8 +13,13 @@ pub static DESCRIPTOR: OpDescriptor = binary_descriptor(
     "Product z = x * y, elementwise; x and y broadcast as in NumPy (TensorFlow's Mul). \
      float32 or float64, both the same.",
     eval,
+    python,
 );
 
 fn eval(ctx: &EvalCtx<'_>, _attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     eval_binary(BinaryOp::Mul, ctx, inputs)
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    binary_python(b, "Mul", "torch.mul")
 }

@@ -5,6 +5,7 @@ use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError,
     PortLayout, PortSpec, attr_bool,
 };
+use crate::export::{Framework, PyBlock, PyCall, PythonFn};
 use crate::kernels::{ReduceOp, ReduceParams, reduce_with_params};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
@@ -14,6 +15,7 @@ pub(crate) const fn reduction_descriptor(
     type_id: &'static str,
     doc: &'static str,
     eval: EvalFn,
+    python: PythonFn,
 ) -> OpDescriptor {
     OpDescriptor {
         type_id,
@@ -55,6 +57,7 @@ pub(crate) const fn reduction_descriptor(
         eval,
         fold_constants: false,
         cache_salt: None,
+        python: Some(python),
     }
 }
 
@@ -106,4 +109,72 @@ pub(crate) fn eval_reduction(
     )
     .map_err(|e| kernel_error(e, Some("input"), None))?);
     Ok(vec![out])
+}
+
+/// The Python form of a reduction: TensorFlow's `tf.raw_ops.<Sum|Max>(input=…, axis=…,
+/// keep_dims=…)`, or PyTorch's `torch.sum` / `torch.amax` over the axes known at check time,
+/// made non-negative and distinct. PyTorch reduces everything for `dim=[]`, so no axes is a
+/// copy; and `torch.amax` refuses an empty extent, where TensorFlow's `Max` gives the dtype's
+/// lowest finite value, so that case is written as that constant.
+pub(crate) fn reduction_python(b: &PyBlock<'_>, op: ReduceOp) -> Result<PyCall, OpError> {
+    let [x, axis] = b.inputs else {
+        return Err(OpError::new("expected 2 inputs"));
+    };
+    let keep_dims = attr_bool(b.attrs, "keep_dims")?;
+    let keep = if keep_dims { "True" } else { "False" };
+    let tf_op = match op {
+        ReduceOp::Sum => "Sum",
+        ReduceOp::Max => "Max",
+    };
+    if b.framework == Framework::TensorFlow {
+        return Ok(PyCall::plain(format!(
+            "tf.raw_ops.{tf_op}(input={}, axis={}, keep_dims={keep})",
+            x.var, axis.var
+        )));
+    }
+    let axes = known_ints(
+        "axis",
+        InferInput {
+            meta: axis.meta,
+            value: axis.value,
+        },
+    )?;
+    let p = params(&x.meta.shape, &axes, b.attrs)?;
+    let rank = x.meta.shape.len() as i64;
+    let mut dims: Vec<i64> = axes
+        .iter()
+        .map(|&a| if a < 0 { a + rank } else { a })
+        .collect();
+    dims.sort_unstable();
+    dims.dedup();
+    if dims.is_empty() {
+        return Ok(PyCall {
+            expr: format!("{}.clone()", x.var),
+            helpers: Vec::new(),
+            notes: vec![
+                "No axes: nothing is reduced (PyTorch would reduce everything for dim=[]).".into(),
+            ],
+        });
+    }
+    let empty_extent = dims
+        .iter()
+        .any(|&d| x.meta.shape.get(d as usize).copied() == Some(0));
+    let expr = match op {
+        ReduceOp::Max if empty_extent => {
+            return Ok(PyCall {
+                expr: format!(
+                    "torch.full({:?}, torch.finfo({}.dtype).min, dtype={}.dtype)",
+                    p.output_shape, x.var, x.var
+                ),
+                helpers: Vec::new(),
+                notes: vec![
+                    "Max over an empty extent is the dtype's lowest finite value in TensorFlow                      (torch.amax refuses it)."
+                        .into(),
+                ],
+            });
+        }
+        ReduceOp::Max => format!("torch.amax({}, dim={dims:?}, keepdim={keep})", x.var),
+        ReduceOp::Sum => format!("torch.sum({}, dim={dims:?}, keepdim={keep})", x.var),
+    };
+    Ok(PyCall::plain(expr))
 }

@@ -1,7 +1,8 @@
 //! `Sub`: `z = x - y` elementwise with NumPy broadcasting (TensorFlow's `tf.raw_ops.Sub`).
 
-use super::elementwise::{binary_descriptor, eval_binary};
+use super::elementwise::{binary_descriptor, binary_python, eval_binary};
 use super::{EvalCtx, OpDescriptor, OpError};
+use crate::export::{PyBlock, PyCall};
 use crate::kernels::BinaryOp;
 use crate::tensor::Tensor;
 use crate::value::Attrs;
@@ -12,8 +13,13 @@ pub static DESCRIPTOR: OpDescriptor = binary_descriptor(
     "Difference z = x - y, elementwise; x and y broadcast as in NumPy (TensorFlow's Sub). \
      float32 or float64, both the same.",
     eval,
+    python,
 );
 
 fn eval(ctx: &EvalCtx<'_>, _attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     eval_binary(BinaryOp::Sub, ctx, inputs)
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    binary_python(b, "Sub", "torch.sub")
 }

@@ -1,7 +1,8 @@
 //! `Sum`: the sum over `axis` (TensorFlow's `tf.raw_ops.Sum`).
 
-use super::reduction::{eval_reduction, reduction_descriptor};
+use super::reduction::{eval_reduction, reduction_descriptor, reduction_python};
 use super::{EvalCtx, OpDescriptor, OpError};
+use crate::export::{PyBlock, PyCall};
 use crate::kernels::ReduceOp;
 use crate::tensor::Tensor;
 use crate::value::Attrs;
@@ -12,8 +13,13 @@ pub static DESCRIPTOR: OpDescriptor = reduction_descriptor(
     "Sum of input over the axes in axis (TensorFlow's Sum; pairwise summation, so float32 sums \
      of millions of elements stay accurate). An empty extent sums to 0.",
     eval,
+    python,
 );
 
 fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     eval_reduction(ReduceOp::Sum, ctx, attrs, inputs)
+}
+
+fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {
+    reduction_python(b, ReduceOp::Sum)
 }
