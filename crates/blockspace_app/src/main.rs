@@ -34,6 +34,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Load a page and check every block (shapes, dtypes, wiring); runs nothing.
     Check(cli::check::CheckArgs),
+    /// Write a page as a runnable Python script (TensorFlow or PyTorch) with its inputs.
+    Export(cli::export::ExportArgs),
     /// Time the kernel on the benchmark shapes B1–B5 against an f32 GEMM yardstick.
     Bench(cli::bench::BenchArgs),
 }
@@ -46,6 +48,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Some(Command::Conformance(a)) => cli::conformance::run(&a, stdout, stderr)?,
         Some(Command::Run(a)) => cli::run::run(&a, stdout, stderr)?,
         Some(Command::Check(a)) => cli::check::run(&a, stdout, stderr)?,
+        Some(Command::Export(a)) => cli::export::run(&a, stdout, stderr)?,
         Some(Command::Bench(a)) => cli::bench::run(&a, stdout, stderr)?,
         None => {
             env_logger::Builder::from_env(

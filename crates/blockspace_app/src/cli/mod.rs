@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod check;
 pub mod conformance;
+pub mod export;
 pub mod run;

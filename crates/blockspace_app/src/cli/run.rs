@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use blockspace_graph::{Block, BlockResult, Executor, Page, Registry, load_page, topo_order};
+use blockspace_graph::{
+    Block, BlockResult, Executor, Page, Registry, load_page, npy_name, topo_order,
+};
 use serde_json::{Value, json};
 
 /// Arguments of `blockspace run`.
@@ -33,18 +35,6 @@ pub(crate) fn ordered_blocks(page: &Page) -> Vec<&Block> {
     match topo_order(page) {
         Ok(order) => order.iter().filter_map(|id| page.block(*id)).collect(),
         Err(_) => page.blocks().collect(),
-    }
-}
-
-fn npy_name(block: &str, port: &str, outputs: usize) -> String {
-    let safe: String = block
-        .chars()
-        .map(|c| if c == '/' { '_' } else { c })
-        .collect();
-    if outputs == 1 {
-        format!("{safe}.npy")
-    } else {
-        format!("{safe}.{port}.npy")
     }
 }
 
