@@ -292,12 +292,16 @@ fn exported_example_scripts_are_fresh() {
 }
 
 fn compare_every_example(module: &str, fw: Framework) {
+    compare_pages(module, fw, example_pages());
+}
+
+fn compare_pages(module: &str, fw: Framework, pages: Vec<(String, PathBuf)>) {
     if !importable(module) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
-    for (name, path) in example_pages() {
+    for (name, path) in pages {
         let reference = tmp.path().join(format!("{name}_blockspace"));
         run_blockspace(&path, &reference);
         let script = export_to(&path, fw, tmp.path());
@@ -322,6 +326,238 @@ fn tensorflow_scripts_agree_with_blockspace() {
 #[test]
 fn pytorch_scripts_agree_with_blockspace() {
     compare_every_example("torch", Framework::PyTorch);
+}
+
+fn s(v: &str) -> AttrValue {
+    AttrValue::Str(v.to_owned())
+}
+fn list(v: &[i64]) -> AttrValue {
+    AttrValue::IntList(v.to_vec())
+}
+
+/// The corners the example pages do not reach: NCDHW and dilations for all three convolutions,
+/// SAME with negative padding (Eigen's shifted Conv3D window), float32 and float64, and the
+/// reductions over no axes, negative axes and an empty extent.
+fn corner_page(dtype: &str) -> Page {
+    let reg = Registry::builtin();
+    let mut p = Page::new(format!("corners_{dtype}"));
+    let mut seed = 0;
+    let mut normal = |p: &mut Page, name: &str, shape: &[i64]| {
+        seed += 1;
+        p.add(
+            &reg,
+            "Input",
+            name,
+            &[
+                ("mode", s("normal")),
+                ("dtype", s(dtype)),
+                ("shape", list(shape)),
+                ("seed", AttrValue::Int(seed)),
+            ],
+        )
+        .unwrap()
+    };
+    let sizes = |p: &mut Page, name: &str, v: &[i64]| {
+        let text = v
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        p.add(
+            &reg,
+            "Input",
+            name,
+            &[("dtype", s("int64")), ("values", s(&text))],
+        )
+        .unwrap()
+    };
+    let conv = |p: &mut Page,
+                ty: &str,
+                name: &str,
+                attrs: [(&str, AttrValue); 4],
+                ins: &[(BlockId, &str)]| {
+        let c = p.add(&reg, ty, name, &attrs).unwrap();
+        for (src, port) in ins {
+            p.connect(&reg, *src, "output", c, port).unwrap();
+        }
+    };
+    // Conv3D, NCDHW, dilated, strided, SAME.
+    let x = normal(&mut p, "a_x", &[2, 3, 7, 6, 8]);
+    let f = normal(&mut p, "a_f", &[2, 3, 2, 3, 4]);
+    conv(
+        &mut p,
+        "Conv3D",
+        "a_conv",
+        [
+            ("data_format", s("NCDHW")),
+            ("padding", s("SAME")),
+            ("strides", list(&[1, 1, 1, 2, 3])),
+            ("dilations", list(&[1, 1, 2, 1, 2])),
+        ],
+        &[(x, "input"), (f, "filter")],
+    );
+    // Conv3D, SAME with negative padding (Eigen shifts this window).
+    let x = normal(&mut p, "b_x", &[2, 4, 6, 8, 2]);
+    let f = normal(&mut p, "b_f", &[1, 1, 1, 2, 3]);
+    conv(
+        &mut p,
+        "Conv3D",
+        "b_conv",
+        [
+            ("data_format", s("NDHWC")),
+            ("padding", s("SAME")),
+            ("strides", list(&[1, 1, 3, 2, 1])),
+            ("dilations", list(&[1, 1, 1, 1, 1])),
+        ],
+        &[(x, "input"), (f, "filter")],
+    );
+    // Conv3DBackpropInputV2, NDHWC, dilated, strided, SAME.
+    let n = sizes(&mut p, "c_sizes", &[1, 7, 6, 9, 2]);
+    let f = normal(&mut p, "c_f", &[3, 2, 3, 2, 3]);
+    let dy = normal(&mut p, "c_dy", &[1, 4, 6, 5, 3]);
+    conv(
+        &mut p,
+        "Conv3DBackpropInputV2",
+        "c_dx",
+        [
+            ("data_format", s("NDHWC")),
+            ("padding", s("SAME")),
+            ("strides", list(&[1, 2, 1, 2, 1])),
+            ("dilations", list(&[1, 2, 1, 2, 1])),
+        ],
+        &[(n, "input_sizes"), (f, "filter"), (dy, "out_backprop")],
+    );
+    // Conv3DBackpropFilterV2, NCDHW, dilated, strided, VALID.
+    let x = normal(&mut p, "d_x", &[1, 2, 9, 8, 7]);
+    let n = sizes(&mut p, "d_sizes", &[3, 2, 2, 2, 3]);
+    let dy = normal(&mut p, "d_dy", &[1, 3, 3, 5, 3]);
+    conv(
+        &mut p,
+        "Conv3DBackpropFilterV2",
+        "d_df",
+        [
+            ("data_format", s("NCDHW")),
+            ("padding", s("VALID")),
+            ("strides", list(&[1, 1, 2, 1, 2])),
+            ("dilations", list(&[1, 1, 2, 3, 1])),
+        ],
+        &[(x, "input"), (n, "filter_sizes"), (dy, "out_backprop")],
+    );
+    // Both gradients where SAME padding is negative (stride beyond the window), NCDHW.
+    let n = sizes(&mut p, "e_sizes", &[1, 2, 6, 5, 4]);
+    let f = normal(&mut p, "e_f", &[1, 2, 1, 2, 3]);
+    let dy = normal(&mut p, "e_dy", &[1, 3, 2, 3, 2]);
+    conv(
+        &mut p,
+        "Conv3DBackpropInputV2",
+        "e_dx",
+        [
+            ("data_format", s("NCDHW")),
+            ("padding", s("SAME")),
+            ("strides", list(&[1, 1, 3, 2, 3])),
+            ("dilations", list(&[1, 1, 1, 1, 1])),
+        ],
+        &[(n, "input_sizes"), (f, "filter"), (dy, "out_backprop")],
+    );
+    let x = normal(&mut p, "e_x", &[1, 2, 6, 5, 4]);
+    let fs = sizes(&mut p, "e_fsizes", &[1, 2, 1, 2, 3]);
+    conv(
+        &mut p,
+        "Conv3DBackpropFilterV2",
+        "e_df",
+        [
+            ("data_format", s("NCDHW")),
+            ("padding", s("SAME")),
+            ("strides", list(&[1, 1, 3, 2, 3])),
+            ("dilations", list(&[1, 1, 1, 1, 1])),
+        ],
+        &[(x, "input"), (fs, "filter_sizes"), (dy, "out_backprop")],
+    );
+    // Reductions: no axes, negative axes with keep_dims, an empty extent.
+    let r = normal(&mut p, "r_x", &[2, 3, 4]);
+    let none = p
+        .add(
+            &reg,
+            "Input",
+            "r_none",
+            &[("dtype", s("int32")), ("values", s("[]"))],
+        )
+        .unwrap();
+    let neg = p
+        .add(
+            &reg,
+            "Input",
+            "r_neg",
+            &[("dtype", s("int32")), ("values", s("-1, 0"))],
+        )
+        .unwrap();
+    let empty = p
+        .add(
+            &reg,
+            "Input",
+            "r_empty",
+            &[
+                ("mode", s("fill")),
+                ("dtype", s(dtype)),
+                ("shape", list(&[2, 0, 3])),
+            ],
+        )
+        .unwrap();
+    let one = p
+        .add(
+            &reg,
+            "Input",
+            "r_one",
+            &[("dtype", s("int32")), ("values", s("1"))],
+        )
+        .unwrap();
+    for (ty, name, input, axis, keep) in [
+        ("Sum", "sum_none", r, none, false),
+        ("Max", "max_none", r, none, true),
+        ("Sum", "sum_neg", r, neg, true),
+        ("Max", "max_neg", r, neg, false),
+        ("Sum", "sum_empty", empty, one, false),
+        ("Max", "max_empty", empty, one, true),
+    ] {
+        let b = p
+            .add(&reg, ty, name, &[("keep_dims", AttrValue::Bool(keep))])
+            .unwrap();
+        p.connect(&reg, input, "output", b, "input").unwrap();
+        p.connect(&reg, axis, "output", b, "axis").unwrap();
+    }
+    p
+}
+
+fn corner_pages(dir: &Path) -> Vec<(String, PathBuf)> {
+    let reg = Registry::builtin();
+    ["float64", "float32"]
+        .iter()
+        .map(|dtype| {
+            let page = corner_page(dtype);
+            let check = blockspace_graph::check_page(&reg, &page);
+            let errors: Vec<String> = check.errors().map(ToString::to_string).collect();
+            assert!(errors.is_empty(), "{errors:#?}");
+            let path = dir.join(format!("corners_{dtype}.bspage.json"));
+            blockspace_graph::save_page(&page, &path).unwrap();
+            (format!("corners_{dtype}"), path)
+        })
+        .collect()
+}
+
+#[test]
+fn tensorflow_agrees_on_layouts_dilations_negative_padding_and_reductions() {
+    let tmp = tempfile::tempdir().unwrap();
+    compare_pages(
+        "tensorflow",
+        Framework::TensorFlow,
+        corner_pages(tmp.path()),
+    );
+}
+
+#[test]
+fn pytorch_agrees_on_layouts_dilations_negative_padding_and_reductions() {
+    let tmp = tempfile::tempdir().unwrap();
+    compare_pages("torch", Framework::PyTorch, corner_pages(tmp.path()));
 }
 
 #[test]

@@ -114,24 +114,15 @@ pub(crate) fn eval_reduction(
 /// The Python form of a reduction: TensorFlow's `tf.raw_ops.<Sum|Max>(input=…, axis=…,
 /// keep_dims=…)`, or PyTorch's `torch.sum` / `torch.amax` over the axes known at check time,
 /// made non-negative and distinct. PyTorch reduces everything for `dim=[]`, so no axes is a
-/// copy; and `torch.amax` refuses an empty extent, where TensorFlow's `Max` gives the dtype's
-/// lowest finite value, so that case is written as that constant.
+/// copy. `Max` over an empty extent is the dtype's lowest finite value in Blockspace (the
+/// conformance notes' definition); `torch.amax` refuses it and TensorFlow 2.21's CPU kernel gives
+/// `-inf`, so both write that constant instead.
 pub(crate) fn reduction_python(b: &PyBlock<'_>, op: ReduceOp) -> Result<PyCall, OpError> {
     let [x, axis] = b.inputs else {
         return Err(OpError::new("expected 2 inputs"));
     };
     let keep_dims = attr_bool(b.attrs, "keep_dims")?;
     let keep = if keep_dims { "True" } else { "False" };
-    let tf_op = match op {
-        ReduceOp::Sum => "Sum",
-        ReduceOp::Max => "Max",
-    };
-    if b.framework == Framework::TensorFlow {
-        return Ok(PyCall::plain(format!(
-            "tf.raw_ops.{tf_op}(input={}, axis={}, keep_dims={keep})",
-            x.var, axis.var
-        )));
-    }
     let axes = known_ints(
         "axis",
         InferInput {
@@ -147,34 +138,55 @@ pub(crate) fn reduction_python(b: &PyBlock<'_>, op: ReduceOp) -> Result<PyCall, 
         .collect();
     dims.sort_unstable();
     dims.dedup();
-    if dims.is_empty() {
-        return Ok(PyCall {
-            expr: format!("{}.clone()", x.var),
-            helpers: Vec::new(),
-            notes: vec![
-                "No axes: nothing is reduced (PyTorch would reduce everything for dim=[]).".into(),
-            ],
-        });
-    }
     let empty_extent = dims
         .iter()
         .any(|&d| x.meta.shape.get(d as usize).copied() == Some(0));
-    let expr = match op {
-        ReduceOp::Max if empty_extent => {
+    let (xv, shape) = (x.var, &p.output_shape);
+    if op == ReduceOp::Max && empty_extent {
+        let expr = match b.framework {
+            Framework::TensorFlow => {
+                format!("tf.fill({shape:?}, tf.constant({xv}.dtype.min, dtype={xv}.dtype))")
+            }
+            Framework::PyTorch => {
+                format!("torch.full({shape:?}, torch.finfo({xv}.dtype).min, dtype={xv}.dtype)")
+            }
+        };
+        return Ok(PyCall {
+            expr,
+            helpers: Vec::new(),
+            notes: vec![format!(
+                "Max over an empty extent: the dtype's lowest finite value, as Blockspace defines \
+                 it ({}).",
+                match b.framework {
+                    Framework::TensorFlow => "TensorFlow 2.21's CPU kernel gives -inf",
+                    Framework::PyTorch => "torch.amax refuses an empty extent",
+                }
+            )],
+        });
+    }
+    let tf_op = match op {
+        ReduceOp::Sum => "Sum",
+        ReduceOp::Max => "Max",
+    };
+    let expr = match b.framework {
+        Framework::TensorFlow => format!(
+            "tf.raw_ops.{tf_op}(input={xv}, axis={}, keep_dims={keep})",
+            axis.var
+        ),
+        Framework::PyTorch if dims.is_empty() => {
             return Ok(PyCall {
-                expr: format!(
-                    "torch.full({:?}, torch.finfo({}.dtype).min, dtype={}.dtype)",
-                    p.output_shape, x.var, x.var
-                ),
+                expr: format!("{xv}.clone()"),
                 helpers: Vec::new(),
                 notes: vec![
-                    "Max over an empty extent is the dtype's lowest finite value in TensorFlow                      (torch.amax refuses it)."
+                    "No axes: nothing is reduced (PyTorch would reduce everything for dim=[])."
                         .into(),
                 ],
             });
         }
-        ReduceOp::Max => format!("torch.amax({}, dim={dims:?}, keepdim={keep})", x.var),
-        ReduceOp::Sum => format!("torch.sum({}, dim={dims:?}, keepdim={keep})", x.var),
+        Framework::PyTorch => match op {
+            ReduceOp::Max => format!("torch.amax({xv}, dim={dims:?}, keepdim={keep})"),
+            ReduceOp::Sum => format!("torch.sum({xv}, dim={dims:?}, keepdim={keep})"),
+        },
     };
     Ok(PyCall::plain(expr))
 }
