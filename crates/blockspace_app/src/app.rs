@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blockspace_graph::{
-    AttrValue, BlockId, Clipboard, Command, InPort, OutPort, Page, PortLayout, Registry,
+    AttrValue, BlockId, Clipboard, Command, Framework, InPort, OutPort, Page, PortLayout, Registry,
     TensorMeta, Wire,
 };
 use egui::{Color32, RichText};
@@ -705,6 +705,68 @@ impl BlockspaceApp {
                 }
             }
             UiCommand::AddBlock => self.add_menu_open = true,
+            UiCommand::ExportPython(framework) => {
+                let Some(tab) = self.tab() else { return };
+                let purpose = DialogPurpose::ExportPython {
+                    tab: tab.uid,
+                    framework,
+                };
+                let name = format!("{}_{}.py", tab.title, framework.as_str());
+                let dir = tab.base_dir();
+                if let Err(e) = self.dialogs.spawn(&self.ctx, purpose, dir, Some(name)) {
+                    self.error("Export as Python", &e);
+                }
+            }
+            UiCommand::CopyPython(framework) => self.copy_python(&selection, framework),
+        }
+    }
+
+    /// Writes the tab with uid `tab` as a Python script for `framework` to `path` (and its
+    /// `.npy` inputs beside it); says so in a toast, or shows why not.
+    pub fn export_python(&mut self, tab: u64, framework: Framework, path: &Path) {
+        let Some(idx) = self.tab_index(tab) else {
+            return;
+        };
+        let t = &self.tabs[idx];
+        let opts = blockspace_graph::ExportOptions::script(framework, path);
+        let result =
+            blockspace_graph::export_page(&self.registry, &t.page, t.base_dir().as_deref(), &opts)
+                .and_then(|e| blockspace_graph::write_export(&e, path).map(|()| e.files.len()));
+        match result {
+            Ok(files) => self.info(format!(
+                "Exported {} for {framework}{}",
+                path.display(),
+                if files > 0 {
+                    format!(" ({files} input file(s) beside it)")
+                } else {
+                    String::new()
+                }
+            )),
+            Err(e) => self.error(
+                &format!("Could not export {}", path.display()),
+                &e.to_string(),
+            ),
+        }
+    }
+
+    /// Copies `ids` (and the blocks they read) as a Python snippet for `framework`.
+    fn copy_python(&mut self, ids: &[BlockId], framework: Framework) {
+        let Some(tab) = self.tab() else { return };
+        let opts = blockspace_graph::ExportOptions::snippet(framework, ids.to_vec());
+        match blockspace_graph::export_page(
+            &self.registry,
+            &tab.page,
+            tab.base_dir().as_deref(),
+            &opts,
+        ) {
+            Ok(e) => {
+                self.ctx.copy_text(e.script);
+                self.info(format!(
+                    "Copied {} block(s) as Python ({framework})",
+                    ids.len()
+                ));
+            }
+            Err(e) => self.error("Copy as Python", &e.to_string()),
         }
     }
 
@@ -719,6 +781,7 @@ impl BlockspaceApp {
                 !tab.selection.is_empty()
             }
             UiCommand::Paste => self.clipboard.is_some(),
+            UiCommand::CopyPython(_) => !tab.selection.is_empty(),
             UiCommand::Cancel => tab.executor.is_running(),
             _ => true,
         }
@@ -753,6 +816,9 @@ impl BlockspaceApp {
                 }
             }
             DialogPurpose::ExportNpy => self.export_npy(&first),
+            DialogPurpose::ExportPython { tab, framework } => {
+                self.export_python(tab, framework, &first);
+            }
             DialogPurpose::AttrPath { tab, block, attr } => {
                 if let Some(idx) = self.tab_index(tab) {
                     let base = self.tabs[idx].base_dir();
@@ -957,6 +1023,14 @@ impl BlockspaceApp {
                         text,
                     });
                 }
+                ui.menu_button("Export as Python…", |ui| {
+                    for f in Framework::ALL {
+                        let c = UiCommand::ExportPython(f);
+                        if c.menu_button(ui, self.command_enabled(c)) {
+                            self.run_command(c);
+                        }
+                    }
+                });
                 if UiCommand::CloseTab.menu_button(ui, true) {
                     self.run_command(UiCommand::CloseTab);
                 }
@@ -998,6 +1072,8 @@ impl BlockspaceApp {
                     UiCommand::Duplicate,
                     UiCommand::Delete,
                     UiCommand::SelectAll,
+                    UiCommand::CopyPython(Framework::TensorFlow),
+                    UiCommand::CopyPython(Framework::PyTorch),
                 ] {
                     if c.menu_button(ui, self.command_enabled(c)) {
                         self.run_command(c);

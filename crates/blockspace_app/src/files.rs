@@ -20,6 +20,13 @@ pub enum DialogPurpose {
     },
     /// Export the tensor shown in the viewer.
     ExportNpy,
+    /// Export the tab with this uid as a Python script for `framework`.
+    ExportPython {
+        /// The tab.
+        tab: u64,
+        /// The framework.
+        framework: blockspace_graph::Framework,
+    },
     /// Pick a file for an attribute (tab, block, attr).
     AttrPath {
         /// The tab.
@@ -99,6 +106,16 @@ impl Dialogs {
                         let d = d
                             .add_filter("NumPy array", &["npy"])
                             .set_title("Export tensor as .npy");
+                        let d = match file_name {
+                            Some(n) => d.set_file_name(n),
+                            None => d,
+                        };
+                        d.save_file().into_iter().collect()
+                    }
+                    DialogPurpose::ExportPython { framework, .. } => {
+                        let d = d
+                            .add_filter("Python script", &["py"])
+                            .set_title(format!("Export page as Python ({framework})"));
                         let d = match file_name {
                             Some(n) => d.set_file_name(n),
                             None => d,

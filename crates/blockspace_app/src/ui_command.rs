@@ -1,6 +1,7 @@
 //! Menu and keyboard commands, in the style of rerun's `UICommand`: one enum, each with its text,
 //! tooltip and shortcut, so menus, shortcuts and the command list never disagree.
 
+use blockspace_graph::Framework;
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 /// Something the user asks the app to do from a menu, a button or a shortcut.
@@ -40,11 +41,15 @@ pub enum UiCommand {
     ZoomToFit,
     /// Open the search box to add a block.
     AddBlock,
+    /// Export the current page as a runnable Python script for this framework (save dialog).
+    ExportPython(Framework),
+    /// Copy the selected blocks (and what they read) as a Python snippet, inputs inline.
+    CopyPython(Framework),
 }
 
 impl UiCommand {
     /// Every command, in menu order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 21] = [
         Self::NewPage,
         Self::Open,
         Self::Save,
@@ -62,6 +67,10 @@ impl UiCommand {
         Self::Run,
         Self::Cancel,
         Self::ZoomToFit,
+        Self::ExportPython(Framework::TensorFlow),
+        Self::ExportPython(Framework::PyTorch),
+        Self::CopyPython(Framework::TensorFlow),
+        Self::CopyPython(Framework::PyTorch),
     ];
 
     /// The menu text.
@@ -85,6 +94,10 @@ impl UiCommand {
             Self::Cancel => "Cancel run",
             Self::ZoomToFit => "Zoom to fit",
             Self::AddBlock => "Add block…",
+            Self::ExportPython(Framework::TensorFlow) => "Export as Python (TensorFlow)…",
+            Self::ExportPython(Framework::PyTorch) => "Export as Python (PyTorch)…",
+            Self::CopyPython(Framework::TensorFlow) => "Copy as Python (TensorFlow)",
+            Self::CopyPython(Framework::PyTorch) => "Copy as Python (PyTorch)",
         }
     }
 
@@ -109,6 +122,14 @@ impl UiCommand {
             Self::Cancel => "Stop the run in flight",
             Self::ZoomToFit => "Pan and zoom so that every block is visible",
             Self::AddBlock => "Search the block types and add one to the page",
+            Self::ExportPython(_) => {
+                "Write the page as a runnable Python script (with its larger inputs as .npy files \
+                 beside it); `python OUT.py --compare DIR` checks it against `blockspace run`"
+            }
+            Self::CopyPython(_) => {
+                "Copy the selected blocks, and the blocks they read, as Python code with the \
+                 inputs inline, to paste into a notebook"
+            }
         }
     }
 
@@ -141,6 +162,7 @@ impl UiCommand {
             Self::Cancel => plain(Key::Escape),
             Self::ZoomToFit => plain(Key::Home),
             Self::AddBlock => Some(KeyboardShortcut::new(Modifiers::SHIFT, Key::A)),
+            Self::ExportPython(_) | Self::CopyPython(_) => None,
         }
     }
 

@@ -231,7 +231,7 @@ fn build_minimal_page_run_save_reopen_undo() {
     let sizes = block_named(&h, "Input");
     let filter = block_named(&h, "Input_1");
     let grad = block_named(&h, "Input_2");
-    let conv = block_named(&h, "Conv3DBackpropInputV2");
+    let conv = block_named(&h, "input_grad");
 
     // Move blocks apart so that pins are easy to hit (one drag = one undo step).
     let undo_len_before = h.state().tab().unwrap().history.undo_len();
@@ -903,7 +903,7 @@ fn dropping_a_wire_on_empty_canvas_adds_a_connected_block() {
     h.run_steps(3);
     let tab = h.state().tab().unwrap();
     assert_eq!(tab.page.blocks().count(), 2, "the conv block was added");
-    let conv = block_named(&h, "Conv3DBackpropInputV2");
+    let conv = block_named(&h, "input_grad");
     let tab = h.state().tab().unwrap();
     let w = tab.page.wires().next().expect("and wired");
     assert_eq!(
@@ -1429,4 +1429,51 @@ fn tabs_reorder_by_dragging() {
     click_at(&mut h, first);
     assert_eq!(h.state().active, 0, "clicked tab is active");
     assert_eq!(titles(&h)[0], before[1], "nothing moved");
+}
+
+#[test]
+fn copy_and_export_as_python_from_the_menus() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    // Edit → Copy as Python (PyTorch) with the demo's conv block selected: a snippet with the
+    // blocks it reads, inputs inline.
+    let conv = block_named(&h, "input_grad");
+    select_on_canvas(&mut h, conv);
+    h.get_by_label("Edit").click();
+    h.run_steps(2);
+    h.get_by_label("Copy as Python (PyTorch)").click();
+    h.step();
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("Copy as Python put text on the clipboard");
+    assert!(
+        copied.contains("import torch") && copied.contains("_pt_conv3d_backprop_input("),
+        "{copied}"
+    );
+    assert!(copied.contains("np.array(["), "inputs inline: {copied}");
+    h.run_steps(2);
+    // File → Export as Python… ends in export_python once the save dialog answers.
+    let script = dir.path().join("demo.py");
+    let uid = h.state().tab().unwrap().uid;
+    h.state_mut()
+        .export_python(uid, blockspace_graph::Framework::TensorFlow, &script);
+    h.run_steps(2);
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("tf.raw_ops.Conv3DBackpropInputV2("), "{text}");
+    assert!(
+        h.state()
+            .toast_texts()
+            .iter()
+            .any(|t| t.contains("Exported") && t.contains("TensorFlow")),
+        "{:?}",
+        h.state().toast_texts()
+    );
 }
