@@ -44,22 +44,32 @@ fn python() -> String {
     std::env::var("BLOCKSPACE_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
+/// The Python for scripts that import `module`: `$BLOCKSPACE_TORCH_PYTHON` for PyTorch when
+/// set (PyTorch often lives in another environment than TensorFlow), else [`python`].
+fn python_for(module: &str) -> String {
+    match std::env::var("BLOCKSPACE_TORCH_PYTHON") {
+        Ok(p) if module == "torch" => p,
+        _ => python(),
+    }
+}
+
 /// Whether `python -c "import <module>"` works; prints why not.
 fn importable(module: &str) -> bool {
-    match Command::new(python())
+    let python = python_for(module);
+    match Command::new(&python)
         .args(["-c", &format!("import {module}")])
         .output()
     {
         Ok(o) if o.status.success() => true,
         Ok(_) => {
             println!(
-                "skipped: {module} is not importable by {} (set BLOCKSPACE_PYTHON to a Python that has it)",
-                python()
+                "skipped: {module} is not importable by {python} (set BLOCKSPACE_PYTHON, or \
+                 BLOCKSPACE_TORCH_PYTHON for PyTorch, to a Python that has it)"
             );
             false
         }
         Err(e) => {
-            println!("skipped: cannot start {}: {e}", python());
+            println!("skipped: cannot start {python}: {e}");
             false
         }
     }
@@ -103,7 +113,15 @@ fn run_blockspace(page_path: &Path, dir: &Path) {
 }
 
 fn run_python(args: &[&str]) -> (bool, String) {
-    let o = Command::new(python()).args(args).output().unwrap();
+    run_python_with(&python(), args)
+}
+
+fn run_python_with(python: &str, args: &[&str]) -> (bool, String) {
+    let o = Command::new(python)
+        .args(args)
+        .env("TF_CPP_MIN_LOG_LEVEL", "2")
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -305,11 +323,14 @@ fn compare_pages(module: &str, fw: Framework, pages: Vec<(String, PathBuf)>) {
         let reference = tmp.path().join(format!("{name}_blockspace"));
         run_blockspace(&path, &reference);
         let script = export_to(&path, fw, tmp.path());
-        let (ok, out) = run_python(&[
-            script.to_str().unwrap(),
-            "--compare",
-            reference.to_str().unwrap(),
-        ]);
+        let (ok, out) = run_python_with(
+            &python_for(module),
+            &[
+                script.to_str().unwrap(),
+                "--compare",
+                reference.to_str().unwrap(),
+            ],
+        );
         println!("== {name} ({fw})\n{out}");
         if !ok {
             failures.push(name);
