@@ -300,7 +300,7 @@ pub(crate) trait Target {
     /// The `_to_numpy` function and other framework glue, module level.
     fn glue(&self) -> &'static str;
     /// A framework tensor from a NumPy expression.
-    fn from_numpy(&self, np_expr: &str) -> String;
+    fn tensor_of(&self, np_expr: &str) -> String;
     /// One line saying what the script targets, for its docstring.
     fn flavour(&self) -> &'static str;
 }
@@ -413,11 +413,11 @@ pub fn export_page(
                             max: opts.inline_max,
                         });
                     }
-                    t.from_numpy(&literal::np_literal(v, indent, 100))
+                    t.tensor_of(&literal::np_literal(v, indent, 100))
                 } else {
                     let file = format!("{out_var}.npy");
                     files.push((file.clone(), v.clone()));
-                    t.from_numpy(&format!("_load({})", py_str(&file)))
+                    t.tensor_of(&format!("_load({})", py_str(&file)))
                 };
                 lines.push(format!("{out_var} = {expr}"));
             }

@@ -12,7 +12,7 @@ impl Target for PyTorch {
     fn glue(&self) -> &'static str {
         "def _to_numpy(t):\n    return t.detach().cpu().numpy()\n"
     }
-    fn from_numpy(&self, np_expr: &str) -> String {
+    fn tensor_of(&self, np_expr: &str) -> String {
         format!("torch.from_numpy({np_expr})")
     }
     fn flavour(&self) -> &'static str {

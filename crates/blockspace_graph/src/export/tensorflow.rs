@@ -12,7 +12,7 @@ impl Target for TensorFlow {
     fn glue(&self) -> &'static str {
         "def _to_numpy(t):\n    return t.numpy()\n"
     }
-    fn from_numpy(&self, np_expr: &str) -> String {
+    fn tensor_of(&self, np_expr: &str) -> String {
         format!("tf.constant({np_expr})")
     }
     fn flavour(&self) -> &'static str {
