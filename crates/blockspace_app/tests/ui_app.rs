@@ -231,7 +231,7 @@ fn build_minimal_page_run_save_reopen_undo() {
     let sizes = block_named(&h, "Input");
     let filter = block_named(&h, "Input_1");
     let grad = block_named(&h, "Input_2");
-    let conv = block_named(&h, "input_grad");
+    let conv = block_named(&h, "Conv3DBackpropInputV2");
 
     // Move blocks apart so that pins are easy to hit (one drag = one undo step).
     let undo_len_before = h.state().tab().unwrap().history.undo_len();
@@ -903,7 +903,7 @@ fn dropping_a_wire_on_empty_canvas_adds_a_connected_block() {
     h.run_steps(3);
     let tab = h.state().tab().unwrap();
     assert_eq!(tab.page.blocks().count(), 2, "the conv block was added");
-    let conv = block_named(&h, "input_grad");
+    let conv = block_named(&h, "Conv3DBackpropInputV2");
     let tab = h.state().tab().unwrap();
     let w = tab.page.wires().next().expect("and wired");
     assert_eq!(
