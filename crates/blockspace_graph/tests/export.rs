@@ -603,12 +603,19 @@ fn a_snippet_is_self_contained_and_inline() {
         assert!(e.script.contains("out_backprop = "), "{}", e.script);
         assert!(!e.script.contains("def main"), "{}", e.script);
     }
-    if importable("tensorflow") {
+    // Pasted into a notebook, the block's variable holds Blockspace's tensor.
+    for (module, fw) in [
+        ("tensorflow", Framework::TensorFlow),
+        ("torch", Framework::PyTorch),
+    ] {
+        if !importable(module) {
+            continue;
+        }
         let e = export_page(
             &reg,
             &page,
             path.parent(),
-            &ExportOptions::snippet(Framework::TensorFlow, vec![conv]),
+            &ExportOptions::snippet(fw, vec![conv]),
         )
         .unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -622,8 +629,8 @@ fn a_snippet_is_self_contained_and_inline() {
                 .to_str()
                 .unwrap()
         );
-        let (ok, out) = run_python(&["-c", &code]);
-        assert!(ok, "{out}\n{code}");
+        let (ok, out) = run_python_with(&python_for(module), &["-c", &code]);
+        assert!(ok, "{fw}: {out}\n{code}");
     }
     let empty = export_page(
         &reg,

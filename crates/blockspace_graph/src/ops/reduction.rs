@@ -6,7 +6,7 @@ use super::{
     PortLayout, PortSpec, attr_bool,
 };
 use crate::export::{Framework, PyBlock, PyCall, PythonFn};
-use crate::kernels::{ReduceOp, ReduceParams, reduce_with_params};
+use crate::kernels::{KernelContext, ReduceOp, ReduceParams, reduce_with_params};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 
@@ -111,12 +111,22 @@ pub(crate) fn eval_reduction(
     Ok(vec![out])
 }
 
+/// The value Blockspace's `Max` gives over an empty extent (the kernel's own answer: TensorFlow
+/// 2.21 gives `-inf`; older kernels gave the lowest finite value), asked of the kernel so the
+/// export follows it.
+fn max_of_nothing() -> Option<f64> {
+    let p = ReduceParams::new(&[0], &[0], false).ok()?;
+    let x = ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(&[0]));
+    let y = reduce_with_params(ReduceOp::Max, &p, x.view(), &KernelContext::default()).ok()?;
+    y.iter().next().copied()
+}
+
 /// The Python form of a reduction: TensorFlow's `tf.raw_ops.<Sum|Max>(input=…, axis=…,
 /// keep_dims=…)`, or PyTorch's `torch.sum` / `torch.amax` over the axes known at check time,
 /// made non-negative and distinct. PyTorch reduces everything for `dim=[]`, so no axes is a
-/// copy. `Max` over an empty extent is the dtype's lowest finite value in Blockspace (the
-/// conformance notes' definition); `torch.amax` refuses it and TensorFlow 2.21's CPU kernel gives
-/// `-inf`, so both write that constant instead.
+/// copy. `torch.amax` refuses an empty extent, so `Max` over one is written as the constant
+/// Blockspace's kernel gives there; for TensorFlow too, unless that constant is TensorFlow's
+/// own `-inf`.
 pub(crate) fn reduction_python(b: &PyBlock<'_>, op: ReduceOp) -> Result<PyCall, OpError> {
     let [x, axis] = b.inputs else {
         return Err(OpError::new("expected 2 inputs"));
@@ -142,21 +152,39 @@ pub(crate) fn reduction_python(b: &PyBlock<'_>, op: ReduceOp) -> Result<PyCall, 
         .iter()
         .any(|&d| x.meta.shape.get(d as usize).copied() == Some(0));
     let (xv, shape) = (x.var, &p.output_shape);
-    if op == ReduceOp::Max && empty_extent {
+    let identity = if op == ReduceOp::Max && empty_extent {
+        max_of_nothing()
+    } else {
+        None
+    };
+    let tf_gives_it = identity.is_some_and(|v| v == f64::NEG_INFINITY);
+    if let Some(v) = identity
+        && !(b.framework == Framework::TensorFlow && tf_gives_it)
+    {
+        let value = if v == f64::NEG_INFINITY {
+            "float(\"-inf\")".to_owned()
+        } else {
+            match b.framework {
+                Framework::TensorFlow => format!("{xv}.dtype.min"),
+                Framework::PyTorch => format!("torch.finfo({xv}.dtype).min"),
+            }
+        };
         let expr = match b.framework {
             Framework::TensorFlow => {
-                format!("tf.fill({shape:?}, tf.constant({xv}.dtype.min, dtype={xv}.dtype))")
+                format!("tf.fill({shape:?}, tf.constant({value}, dtype={xv}.dtype))")
             }
-            Framework::PyTorch => {
-                format!("torch.full({shape:?}, torch.finfo({xv}.dtype).min, dtype={xv}.dtype)")
-            }
+            Framework::PyTorch => format!("torch.full({shape:?}, {value}, dtype={xv}.dtype)"),
         };
         return Ok(PyCall {
             expr,
             helpers: Vec::new(),
             notes: vec![format!(
-                "Max over an empty extent: the dtype's lowest finite value, as Blockspace defines \
-                 it ({}).",
+                "Max over an empty extent: {}, as Blockspace gives it ({}).",
+                if tf_gives_it {
+                    "-inf"
+                } else {
+                    "the dtype's lowest finite value"
+                },
                 match b.framework {
                     Framework::TensorFlow => "TensorFlow 2.21's CPU kernel gives -inf",
                     Framework::PyTorch => "torch.amax refuses an empty extent",
