@@ -47,6 +47,16 @@ pub enum KernelPath {
 impl KernelPath {
     /// Every path, fastest first.
     pub const ALL: [Self; 3] = [Self::Avx512, Self::Avx2, Self::Portable];
+
+    /// The name used by `BLOCKSPACE_ISA` and in benchmark output: `avx512`, `avx2`, `portable`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512 => "avx512",
+            Self::Avx2 => "avx2",
+            Self::Portable => "portable",
+        }
+    }
 }
 
 /// A [`KernelPath`] the running CPU supports (the only way to reach the SIMD code).
@@ -71,12 +81,26 @@ impl Isa {
         ok.then_some(Self(path))
     }
 
-    /// The fastest path this CPU supports.
+    /// The fastest path this CPU supports, or the one `BLOCKSPACE_ISA` (`avx512`, `avx2`,
+    /// `portable`) names when this CPU supports it (to measure or test a slower path on a
+    /// faster machine). Read once per process.
     pub(crate) fn best() -> Self {
-        KernelPath::ALL
-            .into_iter()
-            .find_map(Self::new)
-            .unwrap_or(Self(KernelPath::Portable))
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| {
+            let forced = std::env::var("BLOCKSPACE_ISA").ok().and_then(|v| {
+                let path = KernelPath::ALL.into_iter().find(|p| p.name() == v.trim());
+                if path.is_none() {
+                    log::warn!("BLOCKSPACE_ISA={v:?} is not avx512, avx2 or portable; ignored");
+                }
+                path.and_then(Self::new)
+            });
+            forced.unwrap_or_else(|| {
+                KernelPath::ALL
+                    .into_iter()
+                    .find_map(Self::new)
+                    .unwrap_or(Self(KernelPath::Portable))
+            })
+        })
     }
 
     /// The path.

@@ -117,14 +117,17 @@ pub fn binary<T: Element>(
     Ok(standard(out))
 }
 
+/// Two broadcast operands walked together.
+type PairZip<'a, T> = Zip<
+    (
+        ndarray::ArrayView<'a, T, IxDyn>,
+        ndarray::ArrayView<'a, T, IxDyn>,
+    ),
+    IxDyn,
+>;
+
 fn collect<T: Element>(
-    zip: Zip<
-        (
-            ndarray::ArrayView<'_, T, IxDyn>,
-            ndarray::ArrayView<'_, T, IxDyn>,
-        ),
-        IxDyn,
-    >,
+    zip: PairZip<'_, T>,
     len: usize,
     f: impl Fn(T, T) -> T + Sync + Send,
 ) -> ArrayD<T> {
