@@ -152,11 +152,11 @@ fn missing_or_bad_version() {
 #[test]
 fn unknown_type_attr_and_field() {
     let p = problems(&page(
-        r#"{"id": 1, "type": "Conv3D", "name": "a"}, {"id": 2, "type": "Input", "name": "b", "attrs": {"colour": 1}, "extra": true}"#,
+        r#"{"id": 1, "type": "Conv2D", "name": "a"}, {"id": 2, "type": "Input", "name": "b", "attrs": {"colour": 1}, "extra": true}"#,
         "",
         3,
     ));
-    has(&p, "blocks[0].type", "unknown block type \"Conv3D\"");
+    has(&p, "blocks[0].type", "unknown block type \"Conv2D\"");
     has(&p, "blocks[0].type", "Conv3DBackpropInputV2");
     has(&p, "blocks[1].attrs.colour", "unknown attribute");
     has(&p, "blocks[1].extra", "unknown field");
