@@ -53,6 +53,6 @@ pub use file::{
 pub use history::History;
 pub use ids::{BlockId, InPort, OutPort, PageId, Wire};
 pub use ops::{AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry};
-pub use page::{Block, Clipboard, Page};
+pub use page::{Block, Clipboard, InputsIndex, Page};
 pub use tensor::{DType, Tensor, TensorMeta, TensorStats};
 pub use value::{AttrValue, Attrs};
