@@ -778,7 +778,7 @@ fn autosave_writes_recovery_and_restores() {
             t.page.blocks().any(|b| b.type_id == "Input") && t.page.blocks().count() == 1
         });
     assert!(
-        restored.is_some_and(blockspace_app::page_tab::PageTab::is_dirty),
+        restored.is_some_and(blockspace_app::app::PageTab::is_dirty),
         "the unsaved page came back, still unsaved"
     );
 }
