@@ -1,10 +1,16 @@
-//! Frame time of a 200-block page while panning, zooming and dragging a block, in a release
-//! build. It drives the real app with a plain `egui::Context` (as a window does, without the
-//! accessibility tree that kittest always builds) and times the UI pass and the tessellation.
+//! Frame time of a 200-block page while panning, zooming and dragging a block (the frames of the
+//! `frame_scenario` test). It drives the real app with a plain `egui::Context` (as a window does,
+//! without the accessibility tree that kittest always builds), times the UI pass and the
+//! tessellation of each frame, and prints their medians; nothing is asserted about time.
 //!
 //! ```sh
-//! cargo test --release -p blockspace_app --test frame_time -- --nocapture
+//! cargo bench -p blockspace_app --bench frame_time
 //! ```
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark: a failure is a bug to see at once"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -56,8 +62,7 @@ fn summary(v: &mut [Duration]) -> (f64, f64, f64) {
     (ms(v[v.len() / 2]), ms(mean), ms(v[v.len() - 1]))
 }
 
-#[test]
-fn frame_time_of_a_200_block_page() {
+fn main() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = egui::Context::default();
     let app = BlockspaceApp::new(
@@ -175,11 +180,8 @@ fn frame_time_of_a_200_block_page() {
     let (tm, ta, tx) = summary(&mut b.tess_times);
     println!(
         "200-block page, {n} frames of pan/zoom/drag (release): UI pass median {um:.2} ms, mean {ua:.2} ms, \
-         max {ux:.2} ms; tessellation median {tm:.2} ms, mean {ta:.2} ms, max {tx:.2} ms"
-    );
-    assert!(
-        ua + ta < 16.7,
-        "UI + tessellation fit in a 60 fps frame on average ({:.2} ms)",
+         max {ux:.2} ms; tessellation median {tm:.2} ms, mean {ta:.2} ms, max {tx:.2} ms; \
+         UI + tessellation mean {:.2} ms (a 60 fps frame is 16.7 ms)",
         ua + ta
     );
 }
