@@ -8,9 +8,11 @@
 //! | `result.rs` | the result section: which output, its state, export |
 //! | `view_prep.rs` | converting a result for the viewer, off the UI thread when big; axis names |
 //! | `tensor_viewer.rs` | the tensor viewer widget (stats, heatmap slices, value table) |
+//! | `tensor_format.rs` | axis names, the colour map, value text |
 
 pub mod inspector;
 pub mod result;
+pub mod tensor_format;
 pub mod tensor_viewer;
 pub mod view_prep;
 
