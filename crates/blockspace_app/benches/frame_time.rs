@@ -7,10 +7,10 @@
 //!    the UI pass and the tessellation timed separately;
 //! 2. the viewer on a 5-D tensor of a million elements: first, idle and slice-change frames
 //!    (`ui_viewer::five_d_million_elements_browse_smoothly`);
-//! 3. an attribute edit to the new result in the viewer (`ui_app::attr_edit_to_new_result_latency`);
+//! 3. an attribute edit to the new result in the viewer (`runs::attr_edit_to_new_result_latency`);
 //! 4. the slowest frame while a 4M-element result is prepared for the viewer, and while a
-//!    seconds-long kernel runs (`ui_app::big_result_is_prepared_for_the_viewer_off_the_ui_thread`,
-//!    `ui_app::long_run_keeps_ui_responsive_and_cancels`).
+//!    seconds-long kernel runs (`runs::big_result_is_prepared_for_the_viewer_off_the_ui_thread`,
+//!    `runs::long_run_keeps_ui_responsive_and_cancels`).
 //!
 //! Sections 2-4 use the tests' own harness (`tests/app/harness.rs`).
 //!
