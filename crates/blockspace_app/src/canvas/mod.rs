@@ -3,7 +3,7 @@
 //! The page model is the source of truth. `Snarl<BlockId>` is only a mirror, reconciled from the
 //! page whenever its revision changes ([`mirror::Mirror::sync`]). Gestures in the canvas never
 //! touch the mirror's wires: the [`viewer::CanvasViewer`] hooks turn them into
-//! [`AppCommand`](crate::app::AppCommand)s, which the app applies after the frame; the next sync
+//! [`AppCommand`]s, which the app applies after the frame; the next sync
 //! shows the result.
 //!
 //! Node drags are the one exception: snarl moves its own nodes while the pointer is down (so the

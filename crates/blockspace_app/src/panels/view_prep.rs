@@ -113,7 +113,8 @@ pub fn hash_key<T: std::hash::Hash>(v: &T) -> u64 {
     h.finish()
 }
 
-/// The axis names of a rank-`rank` output of block `id` (see [`layout_hint`]).
+/// The axis names of a rank-`rank` output of block `id`, from the layout its port declares (or
+/// the layout of the input it feeds).
 pub fn axes_of(tab: &PageTab, reg: &Registry, id: BlockId, rank: usize) -> Vec<String> {
     let layout = layout_hint(tab, reg, id, rank);
     axis_names(rank, layout.as_deref())
