@@ -6,6 +6,7 @@
 //! | [`page`] | [`Page`] (blocks, wires, one name scope, a never-reused block-id counter), [`Block`], [`Clipboard`] |
 //! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input.rs`, `ops/conv3d_backprop_input_v2.rs`) |
 //! | [`command`] | [`Command`]: the only way to change a page; [`Page::apply`] returns the exact inverse |
+//! | [`edit`] | gestures' multi-command edits: [`Page::connect_replacing`], [`Page::add_block_wired`], paste placement, Save-As path rebasing |
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
@@ -33,6 +34,7 @@ pub(crate) use blockspace_kernels as kernels;
 pub mod check;
 pub mod command;
 pub mod conformance;
+pub mod edit;
 pub mod exec;
 pub mod file;
 pub mod history;
@@ -46,6 +48,7 @@ pub use check::{
     BlockError, CheckOptions, CycleError, PageCheck, check_page, check_page_with, topo_order,
 };
 pub use command::{Command, CommandError};
+pub use edit::{AutoWire, PortRef};
 pub use exec::{BlockResult, ExecEvent, Executor};
 pub use file::{
     FileError, PageFile, Problem, load_page, page_from_json, page_to_json, save_page, save_text,

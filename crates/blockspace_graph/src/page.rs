@@ -186,25 +186,16 @@ impl Page {
     }
 
     /// A command adding a new block of `type_id` at `pos`, with the next id, a unique name and
-    /// default attributes. Apply it to add the block (the id is reserved only then).
+    /// default attributes. Apply it to add the block (the id is reserved only then). The block
+    /// itself: [`Page::new_block`].
     pub fn add_block_command(
         &self,
         reg: &Registry,
         type_id: &str,
         pos: [f32; 2],
     ) -> Result<Command, CommandError> {
-        let d = reg.get(type_id).ok_or_else(|| CommandError::UnknownType {
-            type_id: type_id.to_owned(),
-            known: reg.type_ids(),
-        })?;
         Ok(Command::AddBlock {
-            block: Block {
-                id: self.next_block_id(),
-                type_id: type_id.to_owned(),
-                name: self.unique_name(d.display_name),
-                attrs: d.default_attrs(),
-                pos,
-            },
+            block: self.new_block(reg, type_id, pos)?,
         })
     }
 
