@@ -39,6 +39,7 @@ pub mod exec;
 pub mod file;
 pub mod history;
 pub mod ids;
+pub mod npy;
 pub mod ops;
 pub mod page;
 pub mod tensor;

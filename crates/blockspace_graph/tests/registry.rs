@@ -25,6 +25,9 @@ fn type_ids_are_stable() {
     );
 }
 
+/// `(op, input ports, output port, attributes with their defaults)`.
+type Expected<'a> = (&'a str, &'a [&'a str], &'a str, &'a [(&'a str, &'a str)]);
+
 /// Every op block is named as TensorFlow names it: type = op name, input ports = the op's
 /// argument names (in TensorFlow's order), output = TensorFlow's output name, attributes =
 /// TensorFlow's attribute names with TensorFlow's defaults.
@@ -36,7 +39,7 @@ fn blocks_use_tensorflow_names_and_defaults() {
         ("padding", "\"SAME\""),
         ("strides", "[1, 1, 1, 1, 1]"),
     ];
-    let table: &[(&str, &[&str], &str, &[(&str, &str)])] = &[
+    let table: &[Expected<'_>] = &[
         ("Conv3D", &["input", "filter"], "output", conv_attrs),
         (
             "Conv3DBackpropInputV2",
