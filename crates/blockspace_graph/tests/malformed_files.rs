@@ -327,3 +327,26 @@ fn broken_fixture_reports_each_problem() {
         );
     }
 }
+
+#[test]
+fn duplicate_keys_are_refused_and_a_byte_order_mark_is_accepted() {
+    let reg = Registry::builtin();
+    let text = r#"{"format": "blockspace.page", "version": 1, "next_block_id": 1, "blocks": [], "blocks": []}"#;
+    let e = page_from_json(&reg, text, "dup.bspage.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("$.blocks") && e.contains("twice"), "{e}");
+    let ok = format!(
+        "\u{feff}{}",
+        r#"{"format": "blockspace.page", "version": 1, "next_block_id": 1, "blocks": []}"#
+    );
+    assert!(page_from_json(&reg, &ok, "bom.bspage.json").is_ok());
+}
+
+#[test]
+fn folders_and_devices_are_not_read_as_pages() {
+    let reg = Registry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_page(&reg, dir.path()).unwrap_err().to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+}
