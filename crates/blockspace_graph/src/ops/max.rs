@@ -10,7 +10,7 @@ use crate::value::Attrs;
 pub static DESCRIPTOR: OpDescriptor = reduction_descriptor(
     "Max",
     "Largest element of input over the axes in axis (TensorFlow's Max): NaN if any element is \
-     NaN; over an empty extent, the dtype's lowest finite value.",
+     NaN; over an empty extent -inf (as TensorFlow 2.21 gives).",
     infer,
     eval,
 );
