@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropFilterParams;
-use crate::simd::{Isa, SimdElement, Tile};
+use crate::simd::{Isa, SimdElement, Taps, Tile};
 use crate::tiling::split_blocks;
 use crate::{Element, KernelContext, KernelError};
 
@@ -256,12 +256,16 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             for blk in blocks {
                 let width = blk.nv * lanes;
                 self.taps(blk, width, &mut s);
+                let lists = [
+                    (Taps::new(&s.direct), self.x),
+                    (Taps::new(&s.border), &s.border_x[..]),
+                ];
                 let mr_max = self.isa.mr_max(blk.nv);
                 let last = blk.len - (blk.nv - 1) * lanes;
                 let mut r0 = 0;
                 for tile_rows in balanced(r_len, r_len.div_ceil(mr_max)) {
                     let mr = tile_rows.len();
-                    for (taps, b) in [(&s.direct, self.x), (&s.border, &s.border_x[..])] {
+                    for &(taps, b) in &lists {
                         if taps.is_empty() {
                             continue;
                         }
