@@ -220,15 +220,20 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             if s.border_x.len() < (rows + 1) * width {
                 s.border_x.resize((rows + 1) * width, T::ZERO);
             }
+            // Tap by tap: its channels copied whole, or zeros where it lies outside.
             let row = &mut s.border_x[rows * width..rows * width + blk.len];
-            for (c, v) in row.iter_mut().enumerate() {
-                let col = blk.ic0 + c;
-                let w = wl + signed(col / ic) * dw;
-                *v = if w >= 0 && w < w_ {
-                    self.x[(base + w.unsigned_abs()) * ic + col % ic]
+            let (mut c, mut ch0, mut w) = (0, blk.ic0, wl);
+            while c < blk.len {
+                let seg = &mut row[c..(c + ic - ch0).min(blk.len)];
+                if w >= 0 && w < w_ {
+                    let xo = (base + w.unsigned_abs()) * ic + ch0;
+                    seg.copy_from_slice(&self.x[xo..xo + seg.len()]);
                 } else {
-                    T::ZERO
-                };
+                    seg.fill(T::ZERO);
+                }
+                c += seg.len();
+                ch0 = 0;
+                w += dw;
             }
             s.border.push((pos.dy, rows * width));
             rows += 1;
