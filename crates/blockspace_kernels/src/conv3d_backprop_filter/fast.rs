@@ -40,7 +40,7 @@ const TASKS_PER_THREAD: usize = 4;
 /// Fewest chunks in a span of positions.
 const SPAN_CHUNKS: usize = 8;
 /// Budget for the partial accumulators of all spans together.
-const PARTIAL_BYTES: usize = 64 << 20;
+const PARTIAL_BYTES: usize = 8 << 20;
 /// Fewest `oc` rows worth a task of their own.
 const MIN_TASK_ROWS: usize = 16;
 
