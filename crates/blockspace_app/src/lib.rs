@@ -6,6 +6,19 @@
 //! gestures only: every edit becomes a `blockspace_graph::Command` applied through the page's
 //! `History`.
 //!
+//! The folders are the map (see `docs/architecture.md`):
+//!
+//! | room | what |
+//! |---|---|
+//! | [`app`] | the state, the `eframe::App` impl, the [`AppCommand`] queue and its handling, tabs, files, autosave |
+//! | [`ui`] | menu bar, tab bar, toolbar, status bar, modals, toasts, the menu/shortcut table, style |
+//! | [`canvas`] | the snarl mirror, the snarl viewer, geometry, selection and drag interaction |
+//! | [`panels`] | the inspector, the result viewer and the background view preparation |
+//! | [`cli`] | the headless subcommands |
+//!
+//! UI code only pushes [`AppCommand`]s; [`BlockspaceApp::drain_commands`] applies them once per
+//! frame, after drawing.
+//!
 //! ```no_run
 //! let options = blockspace_app::AppOptions::default();
 //! blockspace_app::run_gui(options).expect("the window opens");
@@ -15,13 +28,10 @@ pub mod adapter;
 pub mod app;
 pub mod canvas;
 pub mod cli;
-pub mod files;
-pub mod page_tab;
 pub mod panels;
-pub mod style;
-pub mod ui_command;
+pub mod ui;
 
-pub use app::{AppOptions, BlockspaceApp};
+pub use app::{AppCommand, AppOptions, BlockspaceApp};
 
 /// The window icon (embedded at build time).
 pub const ICON_PNG: &[u8] = include_bytes!("../../../assets/icon.png");

@@ -4,7 +4,7 @@
 use crate::ids::{BlockId, OutPort};
 use crate::kernels::{KernelContext, MemoryLimit};
 use crate::ops::{EvalCtx, InferCtx, InferInput, OpError, Registry, dtype_list};
-use crate::page::Page;
+use crate::page::{InputsIndex, Page};
 use crate::tensor::{Tensor, TensorMeta};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -75,38 +75,42 @@ pub struct CycleError {
 
 /// Topological order of the page's blocks (by id among equals), or the blocks stuck in a cycle.
 pub fn topo_order(page: &Page) -> Result<Vec<BlockId>, CycleError> {
-    let mut indeg: BTreeMap<BlockId, usize> = page.blocks.keys().map(|&id| (id, 0)).collect();
+    // Kahn's algorithm over an adjacency list: O(blocks + wires) (plus the ordered ready set's
+    // log factor), so a page of 100,000 blocks orders in milliseconds.
+    let index: BTreeMap<BlockId, usize> = page
+        .blocks
+        .keys()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let ids: Vec<BlockId> = page.blocks.keys().copied().collect();
+    let mut indeg = vec![0usize; ids.len()];
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
     for w in &page.wires {
-        if let Some(d) = indeg.get_mut(&w.to.block) {
-            *d += 1;
+        if let (Some(&from), Some(&to)) = (index.get(&w.from.block), index.get(&w.to.block)) {
+            indeg[to] += 1;
+            next[from].push(to);
         }
     }
-    let mut ready: BTreeSet<BlockId> = indeg
-        .iter()
-        .filter(|(_, d)| **d == 0)
-        .map(|(id, _)| *id)
-        .collect();
-    let mut order = Vec::with_capacity(indeg.len());
-    while let Some(id) = ready.pop_first() {
-        order.push(id);
-        for w in page.wires.iter().filter(|w| w.from.block == id) {
-            if let Some(d) = indeg.get_mut(&w.to.block) {
-                *d -= 1;
-                if *d == 0 {
-                    ready.insert(w.to.block);
-                }
+    // Block ids sort like their indices, so the smallest ready index is the smallest ready id.
+    let mut ready: BTreeSet<usize> = (0..ids.len()).filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(ids.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(ids[i]);
+        for &j in &next[i] {
+            indeg[j] -= 1;
+            if indeg[j] == 0 {
+                ready.insert(j);
             }
         }
     }
-    if order.len() == indeg.len() {
+    if order.len() == ids.len() {
         Ok(order)
     } else {
-        let done: BTreeSet<BlockId> = order.into_iter().collect();
         Err(CycleError {
-            blocks: indeg
-                .keys()
-                .filter(|id| !done.contains(id))
-                .copied()
+            blocks: (0..ids.len())
+                .filter(|&i| indeg[i] > 0)
+                .map(|i| ids[i])
                 .collect(),
         })
     }
@@ -166,12 +170,17 @@ pub fn check_page_with(reg: &Registry, page: &Page, opts: &CheckOptions) -> Page
     let order = match topo_order(page) {
         Ok(o) => o,
         Err(cycle) => {
-            let names: Vec<String> = cycle
+            // Name a few (a message per block must not grow with the page).
+            let mut names: Vec<String> = cycle
                 .blocks
                 .iter()
                 .filter_map(|id| page.block(*id))
+                .take(4)
                 .map(|b| format!("{:?}", b.name))
                 .collect();
+            if cycle.blocks.len() > 4 {
+                names.push(format!("{} more", cycle.blocks.len() - 4));
+            }
             for id in &cycle.blocks {
                 let name = page.block(*id).map_or(String::new(), |b| b.name.clone());
                 out.blocks.insert(
@@ -198,10 +207,11 @@ pub fn check_page_with(reg: &Registry, page: &Page, opts: &CheckOptions) -> Page
         base_dir: opts.base_dir.as_deref(),
         limit: opts.limit,
     };
+    let wiring = page.inputs_index();
     for &id in &order {
-        let result = check_block(reg, page, &out, &ictx, id);
+        let result = check_block(reg, page, &wiring, &out, &ictx, id);
         if let Ok(metas) = &result {
-            fold(reg, page, &mut out, opts, id, metas);
+            fold(reg, page, &wiring, &mut out, opts, id, metas);
         }
         out.blocks.insert(id, result);
     }
@@ -212,6 +222,7 @@ pub fn check_page_with(reg: &Registry, page: &Page, opts: &CheckOptions) -> Page
 fn check_block(
     reg: &Registry,
     page: &Page,
+    wiring: &InputsIndex,
     so_far: &PageCheck,
     ictx: &InferCtx<'_>,
     id: BlockId,
@@ -240,7 +251,7 @@ fn check_block(
             message,
         });
     }
-    let sources = page.inputs_of(id, d.inputs.len());
+    let sources = wiring.inputs_of(id, d.inputs.len());
     let mut inputs: Vec<Option<InferInput<'_>>> = Vec::with_capacity(sources.len());
     for (spec, src) in d.inputs.iter().zip(&sources) {
         let port_err = |message: String| BlockError {
@@ -331,6 +342,7 @@ fn check_block(
 fn fold(
     reg: &Registry,
     page: &Page,
+    wiring: &InputsIndex,
     out: &mut PageCheck,
     opts: &CheckOptions,
     id: BlockId,
@@ -347,7 +359,7 @@ fn fold(
     if !d.fold_constants || total > FOLD_MAX_ELEMENTS {
         return;
     }
-    let sources = page.inputs_of(id, d.inputs.len());
+    let sources = wiring.inputs_of(id, d.inputs.len());
     let mut inputs = Vec::with_capacity(sources.len());
     for src in sources.iter().flatten() {
         match out.values.get(src) {

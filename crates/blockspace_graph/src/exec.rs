@@ -253,6 +253,7 @@ impl Executor {
         };
         let mut keys: HashMap<BlockId, u64> = HashMap::new();
         let mut nodes = Vec::with_capacity(order.len());
+        let wiring = page.inputs_index();
         for id in order {
             let Some(b) = page.block(id) else { continue };
             let Some(d) = self.registry.get(&b.type_id) else {
@@ -270,7 +271,7 @@ impl Executor {
                 ));
                 continue;
             };
-            let inputs = page.inputs_of(id, d.inputs.len());
+            let inputs = wiring.inputs_of(id, d.inputs.len());
             let mut h = DefaultHasher::new();
             b.type_id.hash(&mut h);
             format!("{:?}", b.attrs).hash(&mut h);

@@ -6,6 +6,7 @@
 //! | [`page`] | [`Page`] (blocks, wires, one name scope, a never-reused block-id counter), [`Block`], [`Clipboard`] |
 //! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input.rs`, `ops/conv3d_backprop_input_v2.rs`) |
 //! | [`command`] | [`Command`]: the only way to change a page; [`Page::apply`] returns the exact inverse |
+//! | [`edit`] | gestures' multi-command edits: [`Page::connect_replacing`], [`Page::add_block_wired`], paste placement, Save-As path rebasing |
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
@@ -34,11 +35,13 @@ pub(crate) use blockspace_kernels as kernels;
 pub mod check;
 pub mod command;
 pub mod conformance;
+pub mod edit;
 pub mod exec;
 pub mod export;
 pub mod file;
 pub mod history;
 pub mod ids;
+pub mod npy;
 pub mod ops;
 pub mod page;
 pub mod tensor;
@@ -48,6 +51,7 @@ pub use check::{
     BlockError, CheckOptions, CycleError, PageCheck, check_page, check_page_with, topo_order,
 };
 pub use command::{Command, CommandError};
+pub use edit::{AutoWire, PortRef};
 pub use exec::{BlockResult, ExecEvent, Executor};
 pub use export::{
     ExportError, ExportMode, ExportOptions, Exported, Framework, export_page, inputs_dir_name,
@@ -59,6 +63,6 @@ pub use file::{
 pub use history::History;
 pub use ids::{BlockId, InPort, OutPort, PageId, Wire};
 pub use ops::{AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry};
-pub use page::{Block, Clipboard, Page};
+pub use page::{Block, Clipboard, InputsIndex, Page};
 pub use tensor::{DType, Tensor, TensorMeta, TensorStats};
 pub use value::{AttrValue, Attrs};

@@ -132,6 +132,7 @@ impl Page {
     }
     /// The source of each input of `block` (`None` = not connected), `n_inputs` long.
     pub fn inputs_of(&self, block: BlockId, n_inputs: usize) -> Vec<Option<OutPort>> {
+        // One block: a scan of the wires. Whole-page passes use `inputs_index` instead.
         let mut v = vec![None; n_inputs];
         for w in self.wires.iter().filter(|w| w.to.block == block) {
             if let Some(slot) = v.get_mut(w.to.port) {
@@ -139,6 +140,19 @@ impl Page {
             }
         }
         v
+    }
+    /// Every block's incoming wires, built in one pass over the wires, for whole-page passes
+    /// (checking, planning a run) that would otherwise scan all wires once per block.
+    pub fn inputs_index(&self) -> InputsIndex {
+        let mut by_block: std::collections::HashMap<BlockId, Vec<(usize, OutPort)>> =
+            std::collections::HashMap::new();
+        for w in &self.wires {
+            by_block
+                .entry(w.to.block)
+                .or_default()
+                .push((w.to.port, w.from));
+        }
+        InputsIndex { by_block }
     }
     /// Incremented by every applied command.
     pub fn revision(&self) -> u64 {
@@ -172,25 +186,16 @@ impl Page {
     }
 
     /// A command adding a new block of `type_id` at `pos`, with the next id, a unique name and
-    /// default attributes. Apply it to add the block (the id is reserved only then).
+    /// default attributes. Apply it to add the block (the id is reserved only then). The block
+    /// itself: [`Page::new_block`].
     pub fn add_block_command(
         &self,
         reg: &Registry,
         type_id: &str,
         pos: [f32; 2],
     ) -> Result<Command, CommandError> {
-        let d = reg.get(type_id).ok_or_else(|| CommandError::UnknownType {
-            type_id: type_id.to_owned(),
-            known: reg.type_ids(),
-        })?;
         Ok(Command::AddBlock {
-            block: Block {
-                id: self.next_block_id(),
-                type_id: type_id.to_owned(),
-                name: self.unique_name(d.display_name),
-                attrs: d.default_attrs(),
-                pos,
-            },
+            block: self.new_block(reg, type_id, pos)?,
         })
     }
 
@@ -369,5 +374,24 @@ mod tests {
         assert!(validate_name("_x").is_err());
         assert!(validate_name("a b").is_err());
         assert!(validate_name("").is_err());
+    }
+}
+
+/// Every block's incoming wires (see [`Page::inputs_index`]).
+#[derive(Debug, Clone, Default)]
+pub struct InputsIndex {
+    by_block: std::collections::HashMap<BlockId, Vec<(usize, OutPort)>>,
+}
+
+impl InputsIndex {
+    /// The source of each of `block`'s `n_inputs` input ports, as [`Page::inputs_of`].
+    pub fn inputs_of(&self, block: BlockId, n_inputs: usize) -> Vec<Option<OutPort>> {
+        let mut v = vec![None; n_inputs];
+        for &(port, from) in self.by_block.get(&block).into_iter().flatten() {
+            if let Some(slot) = v.get_mut(port) {
+                *slot = Some(from);
+            }
+        }
+        v
     }
 }

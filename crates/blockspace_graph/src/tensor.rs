@@ -1,10 +1,9 @@
 //! Tensors that flow along wires: dtype, shape, values, statistics and `.npy` output.
 
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::WriteNpyExt;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 /// Element type of a tensor.
@@ -178,17 +177,6 @@ impl TensorStats {
     }
 }
 
-/// Writing a tensor to a `.npy` file failed.
-#[derive(Debug, thiserror::Error)]
-#[error("could not write .npy file: {source} ({path})")]
-pub struct NpyWriteError {
-    /// The file that could not be written.
-    pub path: PathBuf,
-    /// What went wrong.
-    #[source]
-    pub source: ndarray_npy::WriteNpyError,
-}
-
 impl Tensor {
     /// Element type.
     pub fn dtype(&self) -> DType {
@@ -254,22 +242,10 @@ impl Tensor {
             Tensor::F64(a) => TensorStats::of_values(a.iter().copied()),
         }
     }
-    /// Writes the tensor as a `.npy` file (little-endian, C order).
-    pub fn write_npy(&self, path: &Path) -> Result<(), NpyWriteError> {
-        let err = |source| NpyWriteError {
-            path: path.to_owned(),
-            source,
-        };
-        let file =
-            std::fs::File::create(path).map_err(|e| err(ndarray_npy::WriteNpyError::Io(e)))?;
-        let writer = std::io::BufWriter::new(file);
-        match self {
-            Tensor::I32(a) => a.write_npy(writer),
-            Tensor::I64(a) => a.write_npy(writer),
-            Tensor::F32(a) => a.write_npy(writer),
-            Tensor::F64(a) => a.write_npy(writer),
-        }
-        .map_err(err)
+    /// Writes the tensor as a `.npy` file (little-endian, C order), atomically: through a
+    /// temporary file in the same folder renamed over `path` (see [`crate::npy::write_npy`]).
+    pub fn write_npy(&self, path: &Path) -> Result<(), crate::npy::NpyError> {
+        crate::npy::write_npy(self, path)
     }
     /// A tensor of zeros.
     pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {

@@ -378,7 +378,9 @@ fn corner_page(dtype: &str) -> Page {
         )
         .unwrap()
     };
-    let sizes = |p: &mut Page, name: &str, v: &[i64]| {
+    // input_sizes may be int32 or int64 (int64 here); filter_sizes is int32 only, as in
+    // TensorFlow.
+    let sizes = |p: &mut Page, name: &str, dtype: &str, v: &[i64]| {
         let text = v
             .iter()
             .map(ToString::to_string)
@@ -388,7 +390,7 @@ fn corner_page(dtype: &str) -> Page {
             &reg,
             "Input",
             name,
-            &[("dtype", s("int64")), ("values", s(&text))],
+            &[("dtype", s(dtype)), ("values", s(&text))],
         )
         .unwrap()
     };
@@ -433,7 +435,7 @@ fn corner_page(dtype: &str) -> Page {
         &[(x, "input"), (f, "filter")],
     );
     // Conv3DBackpropInputV2, NDHWC, dilated, strided, SAME.
-    let n = sizes(&mut p, "c_sizes", &[1, 7, 6, 9, 2]);
+    let n = sizes(&mut p, "c_sizes", "int64", &[1, 7, 6, 9, 2]);
     let f = normal(&mut p, "c_f", &[3, 2, 3, 2, 3]);
     let dy = normal(&mut p, "c_dy", &[1, 4, 6, 5, 3]);
     conv(
@@ -450,7 +452,7 @@ fn corner_page(dtype: &str) -> Page {
     );
     // Conv3DBackpropFilterV2, NCDHW, dilated, strided, VALID.
     let x = normal(&mut p, "d_x", &[1, 2, 9, 8, 7]);
-    let n = sizes(&mut p, "d_sizes", &[3, 2, 2, 2, 3]);
+    let n = sizes(&mut p, "d_sizes", "int32", &[3, 2, 2, 2, 3]);
     let dy = normal(&mut p, "d_dy", &[1, 3, 3, 5, 3]);
     conv(
         &mut p,
@@ -465,7 +467,7 @@ fn corner_page(dtype: &str) -> Page {
         &[(x, "input"), (n, "filter_sizes"), (dy, "out_backprop")],
     );
     // Both gradients where SAME padding is negative (stride beyond the window), NCDHW.
-    let n = sizes(&mut p, "e_sizes", &[1, 2, 6, 5, 4]);
+    let n = sizes(&mut p, "e_sizes", "int64", &[1, 2, 6, 5, 4]);
     let f = normal(&mut p, "e_f", &[1, 2, 1, 2, 3]);
     let dy = normal(&mut p, "e_dy", &[1, 3, 2, 3, 2]);
     conv(
@@ -481,7 +483,7 @@ fn corner_page(dtype: &str) -> Page {
         &[(n, "input_sizes"), (f, "filter"), (dy, "out_backprop")],
     );
     let x = normal(&mut p, "e_x", &[1, 2, 6, 5, 4]);
-    let fs = sizes(&mut p, "e_fsizes", &[1, 2, 1, 2, 3]);
+    let fs = sizes(&mut p, "e_fsizes", "int32", &[1, 2, 1, 2, 3]);
     conv(
         &mut p,
         "Conv3DBackpropFilterV2",
@@ -639,4 +641,44 @@ fn a_snippet_is_self_contained_and_inline() {
         &ExportOptions::snippet(Framework::PyTorch, vec![]),
     );
     assert!(matches!(empty, Err(ExportError::EmptySelection)));
+}
+
+/// `Max` over an empty extent is `-inf` in the kernel (as in TensorFlow 2.21), so the TensorFlow
+/// script calls `tf.raw_ops.Max` itself; PyTorch (whose `amax` refuses an empty extent) writes
+/// the `-inf` constant.
+#[test]
+fn max_over_an_empty_extent_is_the_plain_call_in_tensorflow() {
+    let reg = Registry::builtin();
+    let page = corner_page("float32");
+    let script = Path::new("corners.py");
+    let tf = export_page(
+        &reg,
+        &page,
+        None,
+        &ExportOptions::script(Framework::TensorFlow, script),
+    )
+    .unwrap()
+    .script;
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.trim_start().starts_with("max_empty ="))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no max_empty line in\n{s}"))
+    };
+    let tf_line = line(&tf);
+    assert!(tf_line.contains("tf.raw_ops.Max("), "{tf_line}");
+    assert!(!tf_line.contains("tf.fill"), "{tf_line}");
+    let pt = export_page(
+        &reg,
+        &page,
+        None,
+        &ExportOptions::script(Framework::PyTorch, script),
+    )
+    .unwrap()
+    .script;
+    let pt_line = line(&pt);
+    assert!(
+        pt_line.contains("torch.full(") && pt_line.contains("float(\"-inf\")"),
+        "{pt_line}"
+    );
 }

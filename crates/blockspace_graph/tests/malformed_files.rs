@@ -152,11 +152,11 @@ fn missing_or_bad_version() {
 #[test]
 fn unknown_type_attr_and_field() {
     let p = problems(&page(
-        r#"{"id": 1, "type": "Conv3D", "name": "a"}, {"id": 2, "type": "Input", "name": "b", "attrs": {"colour": 1}, "extra": true}"#,
+        r#"{"id": 1, "type": "Conv2D", "name": "a"}, {"id": 2, "type": "Input", "name": "b", "attrs": {"colour": 1}, "extra": true}"#,
         "",
         3,
     ));
-    has(&p, "blocks[0].type", "unknown block type \"Conv3D\"");
+    has(&p, "blocks[0].type", "unknown block type \"Conv2D\"");
     has(&p, "blocks[0].type", "Conv3DBackpropInputV2");
     has(&p, "blocks[1].attrs.colour", "unknown attribute");
     has(&p, "blocks[1].extra", "unknown field");
@@ -326,4 +326,27 @@ fn broken_fixture_reports_each_problem() {
             "missing {want} in {paths:?}"
         );
     }
+}
+
+#[test]
+fn duplicate_keys_are_refused_and_a_byte_order_mark_is_accepted() {
+    let reg = Registry::builtin();
+    let text = r#"{"format": "blockspace.page", "version": 1, "next_block_id": 1, "blocks": [], "blocks": []}"#;
+    let e = page_from_json(&reg, text, "dup.bspage.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("$.blocks") && e.contains("twice"), "{e}");
+    let ok = format!(
+        "\u{feff}{}",
+        r#"{"format": "blockspace.page", "version": 1, "next_block_id": 1, "blocks": []}"#
+    );
+    assert!(page_from_json(&reg, &ok, "bom.bspage.json").is_ok());
+}
+
+#[test]
+fn folders_and_devices_are_not_read_as_pages() {
+    let reg = Registry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_page(&reg, dir.path()).unwrap_err().to_string();
+    assert!(e.contains("not a regular file"), "{e}");
 }

@@ -8,7 +8,86 @@ use std::collections::BTreeSet;
 fn type_ids_are_stable() {
     // These ids are stored in page files: never change or reuse one.
     let ids: Vec<&str> = Registry::builtin().iter().map(|d| d.type_id).collect();
-    assert_eq!(ids, ["Input", "Conv3DBackpropInputV2"]);
+    assert_eq!(
+        ids,
+        [
+            "Input",
+            "Conv3D",
+            "Conv3DBackpropInputV2",
+            "Conv3DBackpropFilterV2",
+            "AddV2",
+            "Sub",
+            "Mul",
+            "Abs",
+            "Sum",
+            "Max"
+        ]
+    );
+}
+
+/// `(op, input ports, output port, attributes with their defaults)`.
+type Expected<'a> = (&'a str, &'a [&'a str], &'a str, &'a [(&'a str, &'a str)]);
+
+/// Every op block is named as TensorFlow names it: type = op name, input ports = the op's
+/// argument names (in TensorFlow's order), output = TensorFlow's output name, attributes =
+/// TensorFlow's attribute names with TensorFlow's defaults.
+#[test]
+fn blocks_use_tensorflow_names_and_defaults() {
+    let conv_attrs: &[(&str, &str)] = &[
+        ("data_format", "\"NDHWC\""),
+        ("dilations", "[1, 1, 1, 1, 1]"),
+        ("padding", "\"SAME\""),
+        ("strides", "[1, 1, 1, 1, 1]"),
+    ];
+    let table: &[Expected<'_>] = &[
+        ("Conv3D", &["input", "filter"], "output", conv_attrs),
+        (
+            "Conv3DBackpropInputV2",
+            &["input_sizes", "filter", "out_backprop"],
+            "output",
+            conv_attrs,
+        ),
+        (
+            "Conv3DBackpropFilterV2",
+            &["input", "filter_sizes", "out_backprop"],
+            "output",
+            conv_attrs,
+        ),
+        ("AddV2", &["x", "y"], "z", &[]),
+        ("Sub", &["x", "y"], "z", &[]),
+        ("Mul", &["x", "y"], "z", &[]),
+        ("Abs", &["x"], "y", &[]),
+        (
+            "Sum",
+            &["input", "axis"],
+            "output",
+            &[("keep_dims", "false")],
+        ),
+        (
+            "Max",
+            &["input", "axis"],
+            "output",
+            &[("keep_dims", "false")],
+        ),
+    ];
+    let reg = Registry::builtin();
+    for (op, inputs, output, attrs) in table {
+        let d = reg.get(op).unwrap_or_else(|| panic!("no block type {op}"));
+        let ins: Vec<&str> = d.inputs.iter().map(|p| p.name).collect();
+        assert_eq!(&ins, inputs, "{op} inputs");
+        assert_eq!(d.outputs.len(), 1, "{op}");
+        assert_eq!(d.outputs[0].name, *output, "{op} output");
+        let got: Vec<(String, String)> = d
+            .default_attrs()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        let want: Vec<(String, String)> = attrs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(got, want, "{op} attributes and defaults");
+    }
 }
 
 fn sweep(d: &OpDescriptor) {

@@ -11,6 +11,10 @@ use ndarray::{Array2, ArrayD, Axis, IxDyn, linalg::general_mat_mul};
 use rayon::prelude::*;
 
 use crate::conv3d::{Conv3dParams, conv3d_with_params};
+use crate::conv3d_backprop_filter::{
+    Conv3dBackpropFilterParams, conv3d_backprop_filter_v2_with_params,
+};
+use crate::conv3d_backprop_input::Conv3dAttrs;
 use crate::conv3d_backprop_input::{Conv3dBackpropInputAttrs, Conv3dBackpropInputParams, Padding};
 use crate::{Element, KernelContext, KernelError, conv3d_backprop_input_v2_with_params};
 
@@ -80,6 +84,33 @@ pub const CASES: [BenchCase; 5] = [
         padding: Padding::Valid,
         target_s: [0.0155, 0.0167],
     },
+];
+
+/// TensorFlow 2.21's `Conv3DBackpropInputV2`, median seconds on B1–B5 at 2 threads on the
+/// project's machine kind (`shared/docs/peer-benchmarks.md`): `[f32 default (oneDNN), f64]`.
+const TF_INPUT_S: [[f64; 2]; 5] = [
+    [0.0007, 0.0031],
+    [0.0070, 0.0335],
+    [0.0977, 0.6429],
+    [0.0430, 0.1682],
+    [0.0155, 0.0501],
+];
+/// TensorFlow 2.21's `Conv3D`, measured like [`TF_INPUT_S`] with
+/// `crates/blockspace_kernels/benches/peers/tf_peers.py` (`docs/op-reference.md` has the table).
+const TF_CONV3D_S: [[f64; 2]; 5] = [
+    [0.00051, 0.0008],
+    [0.00676, 0.01829],
+    [0.0954, 0.2837],
+    [0.0782, 0.2388],
+    [0.0242, 0.0859],
+];
+/// TensorFlow 2.21's `Conv3DBackpropFilterV2`, measured like [`TF_CONV3D_S`].
+const TF_FILTER_S: [[f64; 2]; 5] = [
+    [0.00048, 0.00874],
+    [0.00663, 0.02604],
+    [0.1083, 0.3896],
+    [0.0944, 0.3194],
+    [0.01685, 0.0904],
 ];
 
 /// A ready-to-run problem with random data in `[-1, 1)`.
@@ -219,6 +250,155 @@ impl<T: Element> Conv3dBenchProblem<T> {
     }
 }
 
+/// A ready-to-run `Conv3DBackpropFilterV2` problem with random data in `[-1, 1)`.
+#[derive(Debug, Clone)]
+pub struct FilterBenchProblem<T> {
+    /// The validated shapes.
+    pub params: Conv3dBackpropFilterParams,
+    /// The forward input, NDHWC (`input_sizes` of the case).
+    pub input: ArrayD<T>,
+    /// `out_backprop`, NDHWC (the forward output's shape).
+    pub out_backprop: ArrayD<T>,
+}
+
+impl BenchCase {
+    /// The `Conv3DBackpropFilterV2` problem of this shape: input `input_sizes`,
+    /// `filter_sizes` the case's filter, `out_backprop` the forward output's shape.
+    ///
+    /// # Errors
+    /// Never for the built-in cases; validation errors for custom ones.
+    pub fn filter_params(&self) -> Result<Conv3dBackpropFilterParams, KernelError> {
+        let forward = self.conv3d_params()?;
+        let s = i64::try_from(self.stride).unwrap_or(i64::MAX);
+        let attrs = Conv3dAttrs {
+            strides: vec![1, s, s, s, 1],
+            padding: self.padding,
+            ..Conv3dAttrs::default()
+        };
+        let sizes: Vec<i64> = self
+            .filter
+            .iter()
+            .map(|&v| i64::try_from(v).unwrap_or(i64::MAX))
+            .collect();
+        Conv3dBackpropFilterParams::new(
+            &self.input_sizes,
+            &[5],
+            &sizes,
+            &forward.output_ndhwc(),
+            &attrs,
+        )
+    }
+
+    /// Random `Conv3DBackpropFilterV2` operands (uniform in `[-1, 1)`, from `seed`).
+    ///
+    /// # Errors
+    /// As [`BenchCase::filter_params`].
+    pub fn filter_problem<T: Element>(
+        &self,
+        seed: u64,
+    ) -> Result<FilterBenchProblem<T>, KernelError> {
+        let params = self.filter_params()?;
+        let mut rng = SplitMix(seed);
+        let input = random(&self.input_sizes, &mut rng);
+        let out_backprop = random(&params.out_backprop_ndhwc(), &mut rng);
+        Ok(FilterBenchProblem {
+            params,
+            input,
+            out_backprop,
+        })
+    }
+
+    /// A ready-to-run problem of `op` on this shape, boxed so callers can time any op alike.
+    ///
+    /// # Errors
+    /// As the op's params.
+    pub fn op_problem<T: Element>(&self, op: BenchOp, seed: u64) -> Result<OpRunner, KernelError> {
+        Ok(match op {
+            BenchOp::Conv3D => {
+                let p = self.conv3d_problem::<T>(seed)?;
+                Box::new(move |ctx| p.run(ctx).map(drop))
+            }
+            BenchOp::Conv3DBackpropInputV2 => {
+                let p = self.problem::<T>(seed)?;
+                Box::new(move |ctx| p.run(ctx).map(drop))
+            }
+            BenchOp::Conv3DBackpropFilterV2 => {
+                let p = self.filter_problem::<T>(seed)?;
+                Box::new(move |ctx| p.run(ctx).map(drop))
+            }
+        })
+    }
+}
+
+impl<T: Element> FilterBenchProblem<T> {
+    /// Runs the production `Conv3DBackpropFilterV2` kernel once.
+    ///
+    /// # Errors
+    /// Whatever the kernel returns.
+    pub fn run(&self, ctx: &KernelContext) -> Result<ArrayD<T>, KernelError> {
+        conv3d_backprop_filter_v2_with_params(
+            &self.params,
+            self.input.view(),
+            self.out_backprop.view(),
+            ctx,
+        )
+    }
+}
+
+/// One run of a benchmark problem, whatever its op.
+pub type OpRunner = Box<dyn Fn(&KernelContext) -> Result<(), KernelError> + Sync>;
+
+/// Which op a benchmark times. The three have the same nominal FLOPs on a case's shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BenchOp {
+    /// The forward convolution.
+    Conv3D,
+    /// The gradient with respect to the input (the default).
+    Conv3DBackpropInputV2,
+    /// The gradient with respect to the filter.
+    Conv3DBackpropFilterV2,
+}
+
+impl BenchOp {
+    /// All three, in `blockspace bench --op` order.
+    pub const ALL: [Self; 3] = [
+        Self::Conv3D,
+        Self::Conv3DBackpropInputV2,
+        Self::Conv3DBackpropFilterV2,
+    ];
+
+    /// TensorFlow's op name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Conv3D => "Conv3D",
+            Self::Conv3DBackpropInputV2 => "Conv3DBackpropInputV2",
+            Self::Conv3DBackpropFilterV2 => "Conv3DBackpropFilterV2",
+        }
+    }
+
+    /// The op called `name` (TensorFlow's spelling, case-insensitive).
+    #[must_use]
+    pub fn by_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// TensorFlow's median seconds on this case, measured on the project's machine kind
+    /// (2 threads; f32 with TensorFlow's default kernel, oneDNN there; f64 its Eigen kernel):
+    /// `[f32, f64]`, or `None` where not measured.
+    #[must_use]
+    pub fn tensorflow_s(self, case: &BenchCase) -> Option<[f64; 2]> {
+        let i = CASES.iter().position(|c| c.name == case.name)?;
+        match self {
+            Self::Conv3DBackpropInputV2 => Some(TF_INPUT_S[i]),
+            Self::Conv3D => Some(TF_CONV3D_S[i]),
+            Self::Conv3DBackpropFilterV2 => Some(TF_FILTER_S[i]),
+        }
+    }
+}
+
 impl<T: Element> BenchProblem<T> {
     /// Runs the production kernel once.
     ///
@@ -343,6 +523,13 @@ pub fn with_threads<R: Send>(
         .num_threads(threads)
         .build()?;
     Ok(pool.install(f))
+}
+
+/// The microkernel path the kernels use in this process (`avx512`, `avx2` or `portable`;
+/// `BLOCKSPACE_ISA` can force a slower one).
+#[must_use]
+pub fn isa_name() -> &'static str {
+    crate::simd::Isa::best().path().name()
 }
 
 /// Threads of the current rayon pool.

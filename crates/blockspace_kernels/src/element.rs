@@ -29,8 +29,8 @@ pub trait Element:
 {
     /// Additive identity.
     const ZERO: Self;
-    /// The lowest finite value (TensorFlow's identity for `Max`).
-    const LOWEST: Self;
+    /// Negative infinity (the identity of `Max`: TensorFlow 2.21 gives it over an empty extent).
+    const NEG_INFINITY: Self;
     /// TensorFlow's dtype name (`"float32"` or `"float64"`).
     const NAME: &'static str;
     /// Converts from `f64` (rounding for `f32`).
@@ -45,7 +45,7 @@ pub trait Element:
 
 impl Element for f32 {
     const ZERO: Self = 0.0;
-    const LOWEST: Self = f32::MIN;
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
     const NAME: &'static str = "float32";
     #[expect(
         clippy::cast_possible_truncation,
@@ -67,7 +67,7 @@ impl Element for f32 {
 
 impl Element for f64 {
     const ZERO: Self = 0.0;
-    const LOWEST: Self = f64::MIN;
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
     const NAME: &'static str = "float64";
     fn from_f64(v: f64) -> Self {
         v

@@ -2,7 +2,7 @@
 //!
 //! This crate knows nothing of blocks, pages or files. Its ops, for `f32` and `f64`, with
 //! TensorFlow's answers and errors:
-//! - [`conv3d`] (`Conv3D`, the forward 3-D convolution), module [`mod@conv3d`], oracle
+//! - [`conv3d()`] (`Conv3D`, the forward 3-D convolution), module [`mod@conv3d`], oracle
 //!   [`conv3d::reference::conv3d`];
 //! - [`conv3d_backprop_input_v2`] (`Conv3DBackpropInputV2`, the gradient with respect to the
 //!   input), module [`conv3d_backprop_input`], oracle [`mod@reference`];

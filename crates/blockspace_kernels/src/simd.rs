@@ -47,6 +47,16 @@ pub enum KernelPath {
 impl KernelPath {
     /// Every path, fastest first.
     pub const ALL: [Self; 3] = [Self::Avx512, Self::Avx2, Self::Portable];
+
+    /// The name used by `BLOCKSPACE_ISA` and in benchmark output: `avx512`, `avx2`, `portable`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512 => "avx512",
+            Self::Avx2 => "avx2",
+            Self::Portable => "portable",
+        }
+    }
 }
 
 /// A [`KernelPath`] the running CPU supports (the only way to reach the SIMD code).
@@ -71,12 +81,26 @@ impl Isa {
         ok.then_some(Self(path))
     }
 
-    /// The fastest path this CPU supports.
+    /// The fastest path this CPU supports, or the one `BLOCKSPACE_ISA` (`avx512`, `avx2`,
+    /// `portable`) names when this CPU supports it (to measure or test a slower path on a
+    /// faster machine). Read once per process.
     pub(crate) fn best() -> Self {
-        KernelPath::ALL
-            .into_iter()
-            .find_map(Self::new)
-            .unwrap_or(Self(KernelPath::Portable))
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| {
+            let forced = std::env::var("BLOCKSPACE_ISA").ok().and_then(|v| {
+                let path = KernelPath::ALL.into_iter().find(|p| p.name() == v.trim());
+                if path.is_none() {
+                    log::warn!("BLOCKSPACE_ISA={v:?} is not avx512, avx2 or portable; ignored");
+                }
+                path.and_then(Self::new)
+            });
+            forced.unwrap_or_else(|| {
+                KernelPath::ALL
+                    .into_iter()
+                    .find_map(Self::new)
+                    .unwrap_or(Self(KernelPath::Portable))
+            })
+        })
     }
 
     /// The path.
@@ -117,14 +141,38 @@ impl Isa {
 
 const PORTABLE_LANES: usize = 8;
 
+/// A tap list (`(offset in a, offset in b)` of each tap, in summation order) with its largest
+/// offsets, found once, so that the tiles sharing one list check their bounds in O(1).
+#[derive(Debug, Clone, Copy)]
+pub struct Taps<'a> {
+    list: &'a [(usize, usize)],
+    max_a: usize,
+    max_b: usize,
+}
+
+impl<'a> Taps<'a> {
+    /// Scans `list` once for its largest offsets.
+    pub fn new(list: &'a [(usize, usize)]) -> Self {
+        let (max_a, max_b) = list
+            .iter()
+            .fold((0, 0), |(ma, mb), &(a, b)| (ma.max(a), mb.max(b)));
+        Self { list, max_a, max_b }
+    }
+
+    /// Whether there are no taps.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 /// Operands of one tile (see the module docs).
 pub struct Tile<'a, T> {
     /// Left operand (`out_backprop`), rows `lda` apart.
     pub a: &'a [T],
     /// Row stride of `a`.
     pub lda: usize,
-    /// `(offset in a, offset in b)` of each tap, in summation order.
-    pub taps: &'a [(usize, usize)],
+    /// The taps, in summation order.
+    pub taps: Taps<'a>,
     /// Reduction length per tap.
     pub k: usize,
     /// Right operand: packed panels, `k` rows of `NV·L` each per tap.
@@ -144,13 +192,20 @@ impl<T> Tile<'_, T> {
         assert!(self.last >= 1 && self.last <= lanes, "bad tail");
         let a_span = (mr - 1) * self.lda + self.k;
         let b_span = self.k * nv * lanes;
-        for &(ao, bo) in self.taps {
+        // Every tap's offsets are at most the list's maxima, so checking those covers all.
+        if !self.taps.is_empty() {
             assert!(
-                ao.checked_add(a_span).is_some_and(|e| e <= self.a.len()),
+                self.taps
+                    .max_a
+                    .checked_add(a_span)
+                    .is_some_and(|e| e <= self.a.len()),
                 "tile reads past out_backprop"
             );
             assert!(
-                bo.checked_add(b_span).is_some_and(|e| e <= self.b.len()),
+                self.taps
+                    .max_b
+                    .checked_add(b_span)
+                    .is_some_and(|e| e <= self.b.len()),
                 "tile reads past the packed filter"
             );
         }
@@ -262,6 +317,31 @@ macro_rules! x86_tile {
             last: usize,
         ) {
             let mut acc = [[$zero(); NV]; MR];
+            // Taps of length 1 (the filter gradient: one output position per tap): no
+            // prefetch and no inner `k` loop, just one row of `b` and `MR` broadcasts per tap.
+            let taps = if k == 1 {
+                for &(ao, bo) in taps {
+                    // SAFETY: `Tile::check` proved `ao + (MR-1)·lda + 1 ≤ a.len()` and
+                    // `bo + NV·L ≤ b.len()`.
+                    unsafe {
+                        let ap = a.add(ao);
+                        let bp = b.add(bo);
+                        let mut bv = [$zero(); NV];
+                        for v in 0..NV {
+                            bv[v] = $load(bp.add(v * $lanes));
+                        }
+                        for r in 0..MR {
+                            let av = $set1(*ap.add(r * lda));
+                            for v in 0..NV {
+                                acc[r][v] = $fmadd(av, bv[v], acc[r][v]);
+                            }
+                        }
+                    }
+                }
+                &[]
+            } else {
+                taps
+            };
             for &(ao, bo) in taps {
                 // SAFETY: `Tile::check` proved `ao + (MR-1)·lda + k ≤ a.len()` and
                 // `bo + k·NV·L ≤ b.len()`, so every pointer below stays inside its slice.
@@ -416,7 +496,7 @@ where
 {
     const L: usize = PORTABLE_LANES;
     let mut acc = [[[T::default(); L]; NV]; MR];
-    for &(ao, bo) in t.taps {
+    for &(ao, bo) in t.taps.list {
         for kk in 0..t.k {
             let brow = &t.b[bo + kk * NV * L..bo + (kk + 1) * NV * L];
             for r in 0..MR {
@@ -446,7 +526,7 @@ macro_rules! impl_simd_element {
                 let lanes = isa.lanes(std::mem::size_of::<$t>());
                 t.check(mr, nv, lanes);
                 let (a, b, out) = (t.a.as_ptr(), t.b.as_ptr(), t.out.as_mut_ptr());
-                let (lda, ldo, k, last, taps) = (t.lda, t.ldo, t.k, t.last, t.taps);
+                let (lda, ldo, k, last, taps) = (t.lda, t.ldo, t.k, t.last, t.taps.list);
                 match isa.path() {
                     #[cfg(target_arch = "x86_64")]
                     KernelPath::Avx512 => {

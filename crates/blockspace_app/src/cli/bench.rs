@@ -1,15 +1,18 @@
-//! `blockspace bench`: times the production kernel on the issue-5 shapes B1–B5.
+//! `blockspace bench`: times a production convolution kernel on the shapes B1–B5.
 
 use std::io::Write;
 
 use blockspace_kernels::bench::{
-    BenchCase, CASES, GEMM_YARDSTICK, Timing, gemm_yardstick, time, with_threads,
+    BenchCase, BenchOp, CASES, GEMM_YARDSTICK, Timing, gemm_yardstick, time, with_threads,
 };
 use blockspace_kernels::{Element, KernelContext};
 
 /// Arguments of `blockspace bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    /// The op to time: Conv3D, Conv3DBackpropInputV2 or Conv3DBackpropFilterV2.
+    #[arg(long, default_value = "Conv3DBackpropInputV2")]
+    pub op: String,
     /// Comma-separated cases to run (B1..B5).
     #[arg(long, value_delimiter = ',', default_value = "B1,B2,B3,B4,B5")]
     pub shapes: Vec<String>,
@@ -36,10 +39,15 @@ struct Row {
     gflops: f64,
 }
 
-fn run_case<T: Element>(case: &BenchCase, warmup: usize, runs: usize) -> anyhow::Result<Row> {
-    let problem = case.problem::<T>(0x5eed)?;
+fn run_case<T: Element>(
+    op: BenchOp,
+    case: &BenchCase,
+    warmup: usize,
+    runs: usize,
+) -> anyhow::Result<Row> {
+    let problem = case.op_problem::<T>(op, 0x5eed)?;
     let ctx = KernelContext::default();
-    let timing = time(warmup, runs, || problem.run(&ctx).map(drop))?;
+    let timing = time(warmup, runs, || problem(&ctx))?;
     let gflops = case.gflop()? / timing.median_s;
     Ok(Row {
         case: *case,
@@ -53,6 +61,16 @@ fn run_case<T: Element>(case: &BenchCase, warmup: usize, runs: usize) -> anyhow:
 /// # Errors
 /// When the thread pool cannot be built, a kernel call fails, or writing fails.
 pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+    let Some(op) = BenchOp::by_name(&args.op) else {
+        let known: Vec<&str> = BenchOp::ALL.iter().map(|o| o.name()).collect();
+        writeln!(
+            err,
+            "error: unknown op {:?}; use one of {}",
+            args.op,
+            known.join(", ")
+        )?;
+        return Ok(2);
+    };
     let mut cases = Vec::new();
     for name in &args.shapes {
         match BenchCase::by_name(name) {
@@ -77,9 +95,9 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         let mut rows = Vec::new();
         for case in &cases {
             rows.push(if f64_dtype {
-                run_case::<f64>(case, warmup, runs)?
+                run_case::<f64>(op, case, warmup, runs)?
             } else {
-                run_case::<f32>(case, warmup, runs)?
+                run_case::<f32>(op, case, warmup, runs)?
             });
         }
         Ok((threads, gemm, rows))
@@ -96,11 +114,14 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
                     "max_s": r.timing.max_s,
                     "gflops": r.gflops,
                     "gemm_fraction": r.gflops / gemm,
-                    "target_s": r.case.target_s[usize::from(f64_dtype)],
+                    "target_s": target(op, &r.case)[usize::from(f64_dtype)],
+                    "tensorflow_s": op.tensorflow_s(&r.case).map(|t| t[usize::from(f64_dtype)]),
                 })
             })
             .collect();
         let doc = serde_json::json!({
+            "op": op.name(),
+            "isa": blockspace_kernels::bench::isa_name(),
             "cases": cases,
             "gemm_gflops": gemm,
             "gemm": GEMM_YARDSTICK,
@@ -112,13 +133,21 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     }
     writeln!(
         out,
-        "Conv3DBackpropInputV2, {}, {threads} thread(s), median of {runs} runs after {warmup} warm-up(s)",
-        args.dtype
+        "{}, {}, {threads} thread(s), {} kernels, median of {runs} runs after {warmup} warm-up(s)",
+        op.name(),
+        args.dtype,
+        blockspace_kernels::bench::isa_name()
     )?;
     writeln!(out, "yardstick: {GEMM_YARDSTICK}: {gemm:.1} GFLOP/s")?;
     writeln!(
         out,
-        "targets (issue 5, 2 threads): f32 = TensorFlow oneDNN, f64 = TensorFlow / 3; target/median > 1 is faster"
+        "{}; target/median > 1 is faster",
+        match op {
+            BenchOp::Conv3DBackpropInputV2 =>
+                "targets (2 threads): f32 = TensorFlow's default (oneDNN), f64 = TensorFlow / 3",
+            _ =>
+                "targets (2 threads): TensorFlow's default kernel (oneDNN for f32), measured on the project's machine kind",
+        }
     )?;
     writeln!(
         out,
@@ -146,11 +175,19 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
             r.timing.max_s,
             r.gflops,
             r.gflops / gemm,
-            r.case.target_s[usize::from(f64_dtype)],
-            r.case.target_s[usize::from(f64_dtype)] / r.timing.median_s
+            target(op, &r.case)[usize::from(f64_dtype)],
+            target(op, &r.case)[usize::from(f64_dtype)] / r.timing.median_s
         )?;
     }
     Ok(0)
+}
+
+/// The speed target of `op` on `case`: `[f32, f64]` seconds.
+fn target(op: BenchOp, case: &BenchCase) -> [f64; 2] {
+    match op {
+        BenchOp::Conv3DBackpropInputV2 => case.target_s,
+        _ => op.tensorflow_s(case).unwrap_or([f64::NAN; 2]),
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +196,7 @@ mod tests {
 
     fn args(json: bool) -> BenchArgs {
         BenchArgs {
+            op: "Conv3DBackpropInputV2".into(),
             shapes: vec!["b1".into()],
             dtype: "f64".into(),
             threads: 1,
@@ -197,5 +235,33 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert_eq!(run(&bad, &mut out, &mut err).expect("runs"), 2);
         assert!(String::from_utf8_lossy(&err).contains("B9"));
+    }
+
+    #[test]
+    fn every_op_is_timed_and_unknown_ops_are_refused() {
+        for op in ["Conv3D", "conv3dbackpropfilterv2"] {
+            let mut a = args(true);
+            a.op = op.into();
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            assert_eq!(run(&a, &mut out, &mut err).expect("runs"), 0, "{op}");
+            let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+            assert!(
+                doc["op"]
+                    .as_str()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(op)),
+                "{doc}"
+            );
+            assert!(
+                doc["cases"][0]["median_s"]
+                    .as_f64()
+                    .is_some_and(|v| v > 0.0),
+                "{doc}"
+            );
+        }
+        let mut bad = args(false);
+        bad.op = "Conv2D".into();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(&bad, &mut out, &mut err).expect("runs"), 2);
+        assert!(String::from_utf8_lossy(&err).contains("Conv3DBackpropFilterV2"));
     }
 }

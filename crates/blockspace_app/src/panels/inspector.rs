@@ -6,29 +6,18 @@
 
 use std::collections::HashMap;
 
+use blockspace_graph::page::validate_name;
 use blockspace_graph::{
     AttrKind, AttrValue, Block, BlockError, BlockId, Command, OpDescriptor, Registry, TensorMeta,
 };
 use egui::RichText;
 
-use crate::canvas::Edit;
-
-/// What the inspector asks of the app besides edits.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InspectorRequest {
-    /// Open a native file picker for a `Path` attribute.
-    PickPath {
-        /// The block.
-        block: BlockId,
-        /// The attribute.
-        attr: String,
-    },
-}
+use crate::app::{AppCommand, Edit, TabId};
 
 /// Buffered edits, keyed by (tab, block, attr).
 #[derive(Default)]
 pub struct Inspector {
-    buffers: HashMap<(u64, BlockId, String), Buffer>,
+    buffers: HashMap<(TabId, BlockId, String), Buffer>,
     /// Focus the name field next frame (after "Rename…").
     pub focus_name: bool,
 }
@@ -67,7 +56,7 @@ fn list_text(v: &[i64]) -> String {
 
 impl Inspector {
     /// Forgets buffers of other blocks (called when the selection changes).
-    pub fn retain_block(&mut self, tab: u64, block: Option<BlockId>) {
+    pub fn retain_block(&mut self, tab: TabId, block: Option<BlockId>) {
         self.buffers
             .retain(|(t, b, _), _| *t == tab && Some(*b) == block);
     }
@@ -78,14 +67,13 @@ impl Inspector {
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
-        tab: u64,
+        tab: TabId,
         registry: &Registry,
         block: &Block,
         name_taken: &dyn Fn(&str) -> bool,
         inputs_meta: &[Option<TensorMeta>],
         outputs: Option<&Result<Vec<TensorMeta>, BlockError>>,
-        edits: &mut Vec<Edit>,
-        requests: &mut Vec<InspectorRequest>,
+        commands: &mut Vec<AppCommand>,
     ) {
         let Some(desc) = registry.get(&block.type_id) else {
             ui.colored_label(
@@ -100,7 +88,7 @@ impl Inspector {
         });
         ui.label(RichText::new(desc.doc).weak());
         ui.add_space(4.0);
-        self.name_ui(ui, tab, block, name_taken, edits);
+        self.name_ui(ui, tab, block, name_taken, commands);
         // A problem comes first, where it is seen without scrolling.
         if let Some(Err(e)) = outputs {
             ui.add_space(2.0);
@@ -149,8 +137,7 @@ impl Inspector {
                             &spec.kind,
                             &current,
                             inputs_meta,
-                            edits,
-                            requests,
+                            commands,
                         );
                     });
                     ui.end_row();
@@ -210,10 +197,10 @@ impl Inspector {
     fn name_ui(
         &mut self,
         ui: &mut egui::Ui,
-        tab: u64,
+        tab: TabId,
         block: &Block,
         name_taken: &dyn Fn(&str) -> bool,
-        edits: &mut Vec<Edit>,
+        commands: &mut Vec<AppCommand>,
     ) {
         let key = (tab, block.id, "\u{0}name".to_owned());
         let mut text = match self.buffers.get(&key) {
@@ -231,8 +218,9 @@ impl Inspector {
                 self.focus_name = false;
             }
             let trimmed = text.trim().to_owned();
-            let problem = if trimmed.is_empty() {
-                Some("a name cannot be empty".to_owned())
+            // The page's own naming rule, then its scope.
+            let problem = if let Err(e) = validate_name(&trimmed) {
+                Some(e)
             } else if trimmed != block.name && name_taken(&trimmed) {
                 Some(format!("{trimmed:?} is already used on this page"))
             } else {
@@ -244,13 +232,13 @@ impl Inspector {
             if resp.lost_focus() {
                 self.buffers.remove(&key);
                 if problem.is_none() && trimmed != block.name {
-                    edits.push(Edit {
-                        label: format!("Rename {} to {trimmed}", block.name),
-                        cmd: Command::RenameBlock {
+                    commands.push(AppCommand::Edit(Edit::new(
+                        format!("Rename {} to {trimmed}", block.name),
+                        Command::RenameBlock {
                             block: block.id,
                             name: trimmed,
                         },
-                    });
+                    )));
                 }
             }
             if let Some(p) = problem
@@ -266,24 +254,25 @@ impl Inspector {
     fn attr_ui(
         &mut self,
         ui: &mut egui::Ui,
-        tab: u64,
+        tab: TabId,
         desc: &OpDescriptor,
         block: &Block,
         attr: &str,
         kind: &AttrKind,
         current: &AttrValue,
         inputs_meta: &[Option<TensorMeta>],
-        edits: &mut Vec<Edit>,
-        requests: &mut Vec<InspectorRequest>,
+        commands: &mut Vec<AppCommand>,
     ) {
         let key = (tab, block.id, attr.to_owned());
-        let set = |value: AttrValue| Edit {
-            label: format!("Set {}.{attr}", block.name),
-            cmd: Command::SetAttr {
-                block: block.id,
-                attr: attr.to_owned(),
-                value,
-            },
+        let set = |value: AttrValue| {
+            AppCommand::Edit(Edit::new(
+                format!("Set {}.{attr}", block.name),
+                Command::SetAttr {
+                    block: block.id,
+                    attr: attr.to_owned(),
+                    value,
+                },
+            ))
         };
         match kind {
             AttrKind::Enum(choices) => {
@@ -297,7 +286,7 @@ impl Inspector {
                         }
                     });
                 if chosen != cur {
-                    edits.push(set(AttrValue::Str(chosen)));
+                    commands.push(set(AttrValue::Str(chosen)));
                 }
             }
             AttrKind::Bool => {
@@ -305,7 +294,7 @@ impl Inspector {
                 let mut v = cur;
                 ui.checkbox(&mut v, "");
                 if v != cur {
-                    edits.push(set(AttrValue::Bool(v)));
+                    commands.push(set(AttrValue::Bool(v)));
                 }
             }
             AttrKind::Int { min, max } => {
@@ -314,7 +303,7 @@ impl Inspector {
                     _ => current.as_int().unwrap_or_default(),
                 };
                 let resp = ui.add(egui::DragValue::new(&mut v).range(*min..=*max).speed(0.1));
-                self.commit_when_released(&resp, &key, AttrValue::Int(v), current, edits, &set);
+                self.commit_when_released(&resp, &key, AttrValue::Int(v), current, commands, &set);
             }
             AttrKind::Float => {
                 let mut v = match self.buffers.get(&key) {
@@ -322,7 +311,14 @@ impl Inspector {
                     _ => current.as_float().unwrap_or_default(),
                 };
                 let resp = ui.add(egui::DragValue::new(&mut v).speed(0.01));
-                self.commit_when_released(&resp, &key, AttrValue::Float(v), current, edits, &set);
+                self.commit_when_released(
+                    &resp,
+                    &key,
+                    AttrValue::Float(v),
+                    current,
+                    commands,
+                    &set,
+                );
             }
             AttrKind::IntList { len } => {
                 let mut v: Vec<i64> = match self.buffers.get(&key) {
@@ -357,7 +353,7 @@ impl Inspector {
                     self.buffers.remove(&key);
                     let value = AttrValue::IntList(v);
                     if &value != current {
-                        edits.push(set(value));
+                        commands.push(set(value));
                     }
                 }
             }
@@ -386,7 +382,7 @@ impl Inspector {
                     if let Ok(list) = parsed {
                         let value = AttrValue::IntList(list);
                         if &value != current {
-                            edits.push(set(value));
+                            commands.push(set(value));
                         }
                     }
                 }
@@ -415,7 +411,7 @@ impl Inspector {
                     match crate::adapter::infer(desc, &attrs, inputs_meta) {
                         Ok(metas) => {
                             if let Some(m) = metas.first() {
-                                ui.weak(format!("→ {}", crate::page_tab::meta_text(m)));
+                                ui.weak(format!("→ {}", crate::canvas::block_view::meta_text(m)));
                             }
                         }
                         Err(e) => {
@@ -430,7 +426,7 @@ impl Inspector {
                     self.buffers.remove(&key);
                     let value = AttrValue::Str(text);
                     if &value != current {
-                        edits.push(set(value));
+                        commands.push(set(value));
                     }
                     if ctrl_enter {
                         resp.surrender_focus();
@@ -458,7 +454,7 @@ impl Inspector {
                         self.buffers.remove(&key);
                         let value = AttrValue::Str(text.clone());
                         if &value != current {
-                            edits.push(set(value));
+                            commands.push(set(value));
                         }
                     }
                     if ui
@@ -466,7 +462,8 @@ impl Inspector {
                         .on_hover_text("Choose a file")
                         .clicked()
                     {
-                        requests.push(InspectorRequest::PickPath {
+                        commands.push(AppCommand::PickAttrPath {
+                            tab,
                             block: block.id,
                             attr: attr.to_owned(),
                         });
@@ -479,11 +476,11 @@ impl Inspector {
     fn commit_when_released(
         &mut self,
         resp: &egui::Response,
-        key: &(u64, BlockId, String),
+        key: &(TabId, BlockId, String),
         value: AttrValue,
         current: &AttrValue,
-        edits: &mut Vec<Edit>,
-        set: &dyn Fn(AttrValue) -> Edit,
+        commands: &mut Vec<AppCommand>,
+        set: &dyn Fn(AttrValue) -> AppCommand,
     ) {
         if resp.changed() {
             self.buffers
@@ -491,7 +488,7 @@ impl Inspector {
         }
         let active = resp.dragged() || resp.has_focus();
         if !active && self.buffers.remove(key).is_some() && &value != current {
-            edits.push(set(value));
+            commands.push(set(value));
         }
     }
 }

@@ -1,4 +1,109 @@
-//! The side panels.
+//! The side panel: the inspector on top, the result viewer below, and the background
+//! preparation of big tensors for the viewer.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `mod.rs` | the side panel's layout and the inspector's glue |
+//! | `inspector.rs` | the inspector widget (attribute editors; edits buffered until released) |
+//! | `result.rs` | the result section: which output, its state, export |
+//! | `view_prep.rs` | converting a result for the viewer, off the UI thread when big; axis names |
+//! | `tensor_viewer.rs` | the tensor viewer widget (stats, heatmap slices, value table) |
+//! | `tensor_format.rs` | axis names, the colour map, value text |
 
 pub mod inspector;
+pub mod result;
+pub mod tensor_format;
 pub mod tensor_viewer;
+pub mod view_prep;
+
+use std::sync::Arc;
+
+use blockspace_graph::{BlockId, OutPort, Registry, TensorMeta};
+
+use crate::app::{BlockspaceApp, PageTab};
+
+impl BlockspaceApp {
+    pub(crate) fn side_panel(&mut self, ui: &mut egui::Ui) {
+        // Inspector on top (40 % of the height), result below; each scrolls on its own.
+        let height = ui.available_height();
+        egui::ScrollArea::vertical()
+            .id_salt("inspector-scroll")
+            .max_height((height * 0.4).max(120.0))
+            .auto_shrink([false, true])
+            .show(ui, |ui| self.inspector_ui(ui));
+        ui.separator();
+        // Fit the heatmap into what is left (headers, stats and sliders take about 225 points).
+        self.viewer.heatmap_max_height = (ui.available_height() - 225.0).clamp(120.0, 420.0);
+        egui::ScrollArea::vertical()
+            .id_salt("viewer-scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| self.viewer_ui(ui));
+    }
+
+    fn inspector_ui(&mut self, ui: &mut egui::Ui) {
+        let reg = Arc::clone(&self.registry);
+        ui.heading("Inspector");
+        let Some(tab) = self.tabs.get_mut(self.active) else {
+            return;
+        };
+        let selected = if tab.selection.len() == 1 {
+            tab.selection.iter().next().copied()
+        } else {
+            None
+        };
+        if self.inspected != selected.map(|s| (tab.uid, s)) {
+            self.inspector.retain_block(tab.uid, selected);
+            self.inspected = selected.map(|s| (tab.uid, s));
+            tab.viewer_output = 0;
+        }
+        match selected.and_then(|id| tab.page.block(id).cloned()) {
+            Some(block) => {
+                let inputs_meta = input_metas(tab, &reg, block.id);
+                let outputs = tab.block_check(&reg, block.id);
+                let page = &tab.page;
+                let taken = |n: &str| page.blocks().any(|b| b.name == n);
+                self.inspector.ui(
+                    ui,
+                    tab.uid,
+                    &reg,
+                    &block,
+                    &taken,
+                    &inputs_meta,
+                    outputs.as_ref(),
+                    &mut self.commands,
+                );
+            }
+            None => {
+                if tab.selection.len() > 1 {
+                    ui.label(format!("{} blocks selected.", tab.selection.len()));
+                } else {
+                    ui.weak("Select a block to see and edit its attributes.");
+                }
+            }
+        }
+    }
+}
+
+/// Metas of the blocks feeding each input of `id` (for live checks in the inspector).
+fn input_metas(tab: &mut PageTab, reg: &Registry, id: BlockId) -> Vec<Option<TensorMeta>> {
+    let n = tab
+        .page
+        .block(id)
+        .and_then(|b| reg.get(&b.type_id))
+        .map_or(0, |d| d.inputs.len());
+    let feeds: Vec<(usize, OutPort)> = tab
+        .page
+        .wires()
+        .filter(|w| w.to.block == id)
+        .map(|w| (w.to.port, w.from))
+        .collect();
+    let mut out = vec![None; n];
+    for (port, from) in feeds {
+        if let Some(Ok(metas)) = tab.block_check(reg, from.block)
+            && let (Some(slot), Some(m)) = (out.get_mut(port), metas.get(from.port))
+        {
+            *slot = Some(m.clone());
+        }
+    }
+    out
+}

@@ -135,9 +135,10 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, ConformanceFileError> {
         message,
         path: path.to_owned(),
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err("$", format!("cannot read the file ({e})")))?;
-    let root: Value = serde_json::from_str(&non_finite_as_strings(&text))
+    let text =
+        crate::file::strict_json::read_text_file(path, crate::file::strict_json::MAX_JSON_BYTES)
+            .map_err(|e| err("$", format!("cannot read the file ({e})")))?;
+    let root: Value = crate::file::strict_json::from_str(&non_finite_as_strings(&text))
         .map_err(|e| err("$", format!("not valid JSON ({e})")))?;
     let cases = root
         .get("cases")

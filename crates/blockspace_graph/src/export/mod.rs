@@ -20,10 +20,11 @@ pub use names::{PyNames, comment_text, is_python_keyword, npy_name, py_str};
 use crate::check::{BlockError, CheckOptions, check_page_with};
 use crate::ids::BlockId;
 use crate::kernels::KernelContext;
+use crate::npy::NpyError;
 use crate::ops::EvalCtx;
 use crate::ops::{OpError, Registry};
 use crate::page::Page;
-use crate::tensor::{NpyWriteError, Tensor, TensorMeta};
+use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -278,7 +279,7 @@ pub enum ExportError {
     },
     /// Writing an input `.npy` file failed.
     #[error(transparent)]
-    Npy(#[from] NpyWriteError),
+    Npy(#[from] NpyError),
 }
 
 // ---------------------------------------------------------------------------------------------

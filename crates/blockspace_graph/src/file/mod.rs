@@ -3,6 +3,7 @@
 //! See `docs/file-format.md`.
 
 pub mod migrate;
+pub mod strict_json;
 
 use crate::ids::{BlockId, InPort, OutPort, Wire};
 use crate::ops::{AttrKind, AttrSpec, Registry, kind_text};
@@ -353,16 +354,19 @@ pub fn save_text(text: &str, path: &Path) -> Result<(), FileError> {
 
 /// Loads and validates a page file. Every problem is reported with its JSON path.
 pub fn load_page(reg: &Registry, path: &Path) -> Result<Page, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        strict_json::read_text_file(path, strict_json::MAX_JSON_BYTES).map_err(|source| {
+            FileError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     page_from_json(reg, &text, &path.display().to_string())
 }
 
 /// Parses and validates page-file text; `origin` names the file in messages.
 pub fn page_from_json(reg: &Registry, text: &str, origin: &str) -> Result<Page, FileError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| FileError::Syntax {
+    let value: Value = strict_json::from_str(text).map_err(|e| FileError::Syntax {
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),

@@ -45,6 +45,86 @@ pub(crate) fn same_dtype(a_name: &str, a: DType, b_name: &str, b: DType) -> Resu
     }
 }
 
+/// How TensorFlow types an input: by the op's float attribute `T`, fixed int32, or by an index
+/// attribute (`Tshape`, `Tidx`: int32 or int64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ty {
+    /// The op's `T`; `Some(list)` gives TensorFlow's allowed list for its error text.
+    T(Option<&'static str>),
+    /// Always int32.
+    Int32,
+    /// int32 or int64, by the named attribute.
+    Index(&'static str),
+}
+
+/// TensorFlow's C++ name of a dtype, as its messages print it.
+fn tf_name(d: DType) -> &'static str {
+    match d {
+        DType::Float32 => "float",
+        DType::Float64 => "double",
+        DType::Int32 => "int32",
+        DType::Int64 => "int64",
+    }
+}
+
+/// The conv ops' `T` list, as TensorFlow prints it.
+pub(crate) const CONV_T: Option<&str> = Some("half, bfloat16, float, double");
+
+/// Checks the inputs' dtypes as TensorFlow types `op`'s arguments, in input order, with
+/// TensorFlow's texts (and how to fix it): `inputs` are `(port, dtype, how typed)`.
+pub(crate) fn check_dtypes(op: &str, inputs: &[(&str, DType, Ty)]) -> Result<(), OpError> {
+    let mut t: Option<(&str, DType)> = None;
+    for (i, &(name, dt, ty)) in inputs.iter().enumerate() {
+        match (ty, t) {
+            (Ty::T(allowed), None) => {
+                if !dt.is_float() {
+                    let message = match allowed {
+                        Some(list) => format!(
+                            "Value for attr 'T' of {} is not in the list of allowed values: {list}; Blockspace computes float32 and float64: give `{name}` one of those",
+                            tf_name(dt)
+                        ),
+                        None => format!(
+                            "`{name}` is {dt}; Blockspace's {op} computes float32 and float64: give it one of those"
+                        ),
+                    };
+                    return Err(OpError::port(name, message));
+                }
+                t = Some((name, dt));
+            }
+            (Ty::T(_), Some((first, tdt))) if tdt != dt => {
+                return Err(OpError::port(
+                    name,
+                    format!(
+                        "cannot compute {op} as input #{i}(zero-based) was expected to be a {} tensor but is a {} tensor; give `{name}` the dtype of `{first}` ({tdt})",
+                        tf_name(tdt),
+                        tf_name(dt)
+                    ),
+                ));
+            }
+            (Ty::Int32, _) if dt != DType::Int32 => {
+                return Err(OpError::port(
+                    name,
+                    format!(
+                        "cannot compute {op} as input #{i}(zero-based) was expected to be a int32 tensor but is a {} tensor; make `{name}` int32",
+                        tf_name(dt)
+                    ),
+                ));
+            }
+            (Ty::Index(attr), _) if !matches!(dt, DType::Int32 | DType::Int64) => {
+                return Err(OpError::port(
+                    name,
+                    format!(
+                        "Value for attr '{attr}' of {} is not in the list of allowed values: int32, int64; make `{name}` int32 or int64",
+                        tf_name(dt)
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The integer values of a shape or axis operand known at check time, or an error saying
 /// how to make them known.
 pub(crate) fn known_ints(port: &str, x: InferInput<'_>) -> Result<Vec<i64>, OpError> {

@@ -1,7 +1,7 @@
 //! `Conv3D`: the forward 3-D convolution (TensorFlow's `tf.raw_ops.Conv3D`), evaluated by
 //! `blockspace_kernels`.
 
-use super::common::{FLOATS, same_dtype, sized_output, wired};
+use super::common::{CONV_T, FLOATS, Ty, check_dtypes, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
 use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
@@ -69,7 +69,13 @@ fn infer(
 ) -> Result<Vec<TensorMeta>, OpError> {
     let kattrs = conv_attrs(attrs)?;
     let [input, filter] = wired(inputs, ["input", "filter"])?;
-    same_dtype("input", input.meta.dtype, "filter", filter.meta.dtype)?;
+    check_dtypes(
+        "Conv3D",
+        &[
+            ("input", input.meta.dtype, Ty::T(CONV_T)),
+            ("filter", filter.meta.dtype, Ty::T(CONV_T)),
+        ],
+    )?;
     let params = Conv3dParams::new(&input.meta.shape, &filter.meta.shape, &kattrs)
         .map_err(|e| blame(e, port_of))?;
     sized_output(

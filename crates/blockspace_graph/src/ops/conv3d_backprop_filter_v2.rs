@@ -1,13 +1,13 @@
 //! `Conv3DBackpropFilterV2`: the gradient of a 3-D convolution with respect to its filter
 //! (TensorFlow's `tf.raw_ops.Conv3DBackpropFilterV2`), evaluated by `blockspace_kernels`.
 
-use super::common::{FLOATS, INDICES, known_ints, same_dtype, sized_output, wired};
+use super::common::{CONV_T, FLOATS, Ty, check_dtypes, known_ints, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
 use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
 use crate::export::{PyBlock, PyCall};
 use crate::kernels::{Conv3dBackpropFilterParams, KernelError, conv3d_backprop_filter_v2};
-use crate::tensor::{Tensor, TensorMeta};
+use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::Attrs;
 
 /// The `Conv3DBackpropFilterV2` block type.
@@ -28,8 +28,8 @@ pub static DESCRIPTOR: OpDescriptor = OpDescriptor {
         },
         PortSpec {
             name: "filter_sizes",
-            doc: "Shape of the filter, 5 integers [KD, KH, KW, IC, OC] (int32 or int64).",
-            dtypes: INDICES,
+            doc: "Shape of the filter, 5 int32 values [KD, KH, KW, IC, OC] (int32, as in TensorFlow).",
+            dtypes: &[DType::Int32],
             rank: Some(1),
             layout: PortLayout::Plain,
         },
@@ -83,7 +83,14 @@ fn infer(
 ) -> Result<Vec<TensorMeta>, OpError> {
     let kattrs = conv_attrs(attrs)?;
     let [input, sizes, dy] = wired(inputs, ["input", "filter_sizes", "out_backprop"])?;
-    same_dtype("input", input.meta.dtype, "out_backprop", dy.meta.dtype)?;
+    check_dtypes(
+        "Conv3DBackpropFilterV2",
+        &[
+            ("input", input.meta.dtype, Ty::T(CONV_T)),
+            ("filter_sizes", sizes.meta.dtype, Ty::Int32),
+            ("out_backprop", dy.meta.dtype, Ty::T(CONV_T)),
+        ],
+    )?;
     let values = known_ints("filter_sizes", sizes)?;
     let params = Conv3dBackpropFilterParams::new(
         &input.meta.shape,

@@ -1,7 +1,7 @@
 //! `Conv3DBackpropInputV2`: the gradient of a 3-D convolution with respect to its input
 //! (TensorFlow semantics), evaluated by `blockspace_kernels`.
 
-use super::common::{FLOATS, INDICES, known_ints, same_dtype, sized_output, wired};
+use super::common::{CONV_T, FLOATS, INDICES, Ty, check_dtypes, known_ints, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
 use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
@@ -84,7 +84,14 @@ fn infer(
 ) -> Result<Vec<TensorMeta>, OpError> {
     let kattrs = conv_attrs(attrs)?;
     let [sizes, filter, dy] = wired(inputs, PORTS)?;
-    same_dtype("filter", filter.meta.dtype, "out_backprop", dy.meta.dtype)?;
+    check_dtypes(
+        "Conv3DBackpropInputV2",
+        &[
+            ("input_sizes", sizes.meta.dtype, Ty::Index("Tshape")),
+            ("filter", filter.meta.dtype, Ty::T(CONV_T)),
+            ("out_backprop", dy.meta.dtype, Ty::T(CONV_T)),
+        ],
+    )?;
     let values = known_ints("input_sizes", sizes)?;
     let params = Conv3dBackpropInputParams::new(
         &sizes.meta.shape,

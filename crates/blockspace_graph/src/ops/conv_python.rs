@@ -281,18 +281,11 @@ pub(crate) fn conv_python(op: ConvOp, b: &PyBlock<'_>) -> Result<PyCall, OpError
                     "tf.raw_ops.Conv3DBackpropInputV2(input_sizes={x0}, filter={x1}, \
                      out_backprop={x2}, {attrs})"
                 ),
-                ConvOp::BackpropFilter => {
-                    // Conv3DBackpropFilterV2 takes int32 filter sizes only.
-                    let sizes = if b.inputs[1].meta.dtype == crate::tensor::DType::Int32 {
-                        x1.to_owned()
-                    } else {
-                        format!("tf.cast({x1}, tf.int32)")
-                    };
-                    format!(
-                        "tf.raw_ops.Conv3DBackpropFilterV2(input={x0}, filter_sizes={sizes}, \
-                         out_backprop={x2}, {attrs})"
-                    )
-                }
+                // filter_sizes is int32, as TensorFlow requires (the check refuses int64).
+                ConvOp::BackpropFilter => format!(
+                    "tf.raw_ops.Conv3DBackpropFilterV2(input={x0}, filter_sizes={x1}, \
+                     out_backprop={x2}, {attrs})"
+                ),
             };
             Ok(PyCall::plain(expr))
         }

@@ -1,16 +1,20 @@
 //! What `AddV2`, `Sub`, `Mul` and `Abs` share: ports, broadcasting inference, evaluation.
 
-use super::common::{FLOATS, float_one, float_pair, kernel_error, same_dtype, sized_output, wired};
-use super::{EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
+use super::common::{
+    FLOATS, Ty, check_dtypes, float_one, float_pair, kernel_error, sized_output, wired,
+};
+use super::{
+    EvalCtx, EvalFn, InferCtx, InferFn, InferInput, OpDescriptor, OpError, PortLayout, PortSpec,
+};
 use crate::export::{Framework, PyBlock, PyCall, PythonFn};
 use crate::kernels::{BinaryOp, abs, binary, broadcast_shape};
 use crate::tensor::{Tensor, TensorMeta};
-use crate::value::Attrs;
 
 /// A descriptor for TensorFlow's binary op `type_id` (`x`, `y` → `z`, NumPy broadcasting).
 pub(crate) const fn binary_descriptor(
     type_id: &'static str,
     doc: &'static str,
+    infer: InferFn,
     eval: EvalFn,
     python: PythonFn,
 ) -> OpDescriptor {
@@ -43,7 +47,7 @@ pub(crate) const fn binary_descriptor(
             layout: PortLayout::Plain,
         }],
         attrs: &[],
-        infer: infer_binary,
+        infer,
         eval,
         fold_constants: false,
         cache_salt: None,
@@ -51,13 +55,20 @@ pub(crate) const fn binary_descriptor(
     }
 }
 
-fn infer_binary(
+/// Infers the broadcast output of the binary op `op_name`, with TensorFlow's dtype checks.
+pub(crate) fn infer_binary(
+    op_name: &str,
     ctx: &InferCtx<'_>,
-    _attrs: &Attrs,
     inputs: &[Option<InferInput<'_>>],
 ) -> Result<Vec<TensorMeta>, OpError> {
     let [x, y] = wired(inputs, ["x", "y"])?;
-    same_dtype("x", x.meta.dtype, "y", y.meta.dtype)?;
+    check_dtypes(
+        op_name,
+        &[
+            ("x", x.meta.dtype, Ty::T(None)),
+            ("y", y.meta.dtype, Ty::T(None)),
+        ],
+    )?;
     let shape = broadcast_shape(&x.meta.shape, &y.meta.shape)
         .map_err(|e| kernel_error(e, Some("y"), None))?;
     sized_output(ctx, "the result", "y", x.meta.dtype, shape)
@@ -89,6 +100,7 @@ pub(crate) fn eval_binary(
 pub(crate) const fn unary_descriptor(
     type_id: &'static str,
     doc: &'static str,
+    infer: InferFn,
     eval: EvalFn,
     python: PythonFn,
 ) -> OpDescriptor {
@@ -112,7 +124,7 @@ pub(crate) const fn unary_descriptor(
             layout: PortLayout::Plain,
         }],
         attrs: &[],
-        infer: infer_unary,
+        infer,
         eval,
         fold_constants: false,
         cache_salt: None,
@@ -120,12 +132,14 @@ pub(crate) const fn unary_descriptor(
     }
 }
 
-fn infer_unary(
+/// Infers the output of the unary op `op_name` (same shape and dtype as `x`).
+pub(crate) fn infer_unary(
+    op_name: &str,
     ctx: &InferCtx<'_>,
-    _attrs: &Attrs,
     inputs: &[Option<InferInput<'_>>],
 ) -> Result<Vec<TensorMeta>, OpError> {
     let [x] = wired(inputs, ["x"])?;
+    check_dtypes(op_name, &[("x", x.meta.dtype, Ty::T(None))])?;
     sized_output(ctx, "the result", "x", x.meta.dtype, x.meta.shape.clone())
 }
 

@@ -11,6 +11,7 @@ use super::{
     PortLayout, PortSpec, attr_f64, attr_i64, attr_list, attr_str,
 };
 use crate::kernels::MemoryLimit;
+use crate::npy::{self, NpyError, NpyHeader};
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::Attrs;
 use ndarray::{ArrayD, IxDyn};
@@ -215,7 +216,7 @@ fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, _inputs: &[&Tensor]) -> Result<Vec<Ten
             let path = npy_path(attrs, ctx.base_dir)?;
             let header = npy_header(&path, dtype, &shape_attr(attrs)?)?;
             guard(limit, &header.shape, dtype, "shape")?;
-            read_npy(&path, dtype)?
+            read_npy(&path, limit)?
         }
         mode => {
             check_mode_params(mode, attrs, dtype)?;
@@ -735,51 +736,20 @@ fn npy_path(attrs: &Attrs, base_dir: Option<&Path>) -> Result<PathBuf, OpError> 
     }
 }
 
-struct NpyHeader {
-    shape: Vec<usize>,
-}
-
-fn npy_dtype(descr: &str) -> Option<DType> {
-    let d = descr.trim_matches(|c| c == '\'' || c == '"');
-    let body = d.trim_start_matches(['<', '>', '=', '|']);
-    match body {
-        "i4" => Some(DType::Int32),
-        "i8" => Some(DType::Int64),
-        "f4" => Some(DType::Float32),
-        "f8" => Some(DType::Float64),
-        _ => None,
-    }
+/// Maps a `.npy` problem onto the attribute it is about.
+fn npy_error(e: NpyError) -> OpError {
+    OpError::attr("path", e.to_string())
 }
 
 fn npy_header(path: &Path, dtype: DType, shape_attr: &[usize]) -> Result<NpyHeader, OpError> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        OpError::attr(
-            "path",
-            format!(
-                "cannot open .npy file: {e}; check the path ({})",
-                path.display()
-            ),
-        )
-    })?;
-    let mut reader = std::io::BufReader::new(file);
-    let header = ndarray_npy::npy::header::Header::from_reader(&mut reader).map_err(|e| {
-        OpError::attr(
-            "path",
-            format!("not a valid .npy file: {e} ({})", path.display()),
-        )
-    })?;
-    let descr = header.type_descriptor.to_string();
-    let file_dtype = npy_dtype(&descr).ok_or_else(|| {
-        OpError::attr(
-            "path",
-            format!("the file holds dtype {descr}, which Input cannot load; save it as int32, int64, float32 or float64 ({})", path.display()),
-        )
-    })?;
-    if file_dtype != dtype {
+    let header = npy::read_header(path).map_err(npy_error)?;
+    if header.dtype != dtype {
         return Err(OpError::attr(
             "dtype",
             format!(
-                "is {dtype} but the file holds {file_dtype}; set dtype to {file_dtype} ({})",
+                "is {dtype} but the file holds {}; set dtype to {} ({})",
+                header.dtype,
+                header.dtype,
                 path.display()
             ),
         ));
@@ -796,35 +766,11 @@ fn npy_header(path: &Path, dtype: DType, shape_attr: &[usize]) -> Result<NpyHead
             ),
         ));
     }
-    Ok(NpyHeader {
-        shape: header.shape,
-    })
+    Ok(header)
 }
 
-fn read_npy(path: &Path, dtype: DType) -> Result<Tensor, OpError> {
-    use ndarray_npy::ReadNpyExt;
-    let file = std::fs::File::open(path).map_err(|e| {
-        OpError::attr(
-            "path",
-            format!(
-                "cannot open .npy file: {e}; check the path ({})",
-                path.display()
-            ),
-        )
-    })?;
-    let r = std::io::BufReader::new(file);
-    let err = |e: ndarray_npy::ReadNpyError| {
-        OpError::attr(
-            "path",
-            format!("cannot read .npy file: {e} ({})", path.display()),
-        )
-    };
-    Ok(match dtype {
-        DType::Int32 => Tensor::I32(ArrayD::<i32>::read_npy(r).map_err(err)?),
-        DType::Int64 => Tensor::I64(ArrayD::<i64>::read_npy(r).map_err(err)?),
-        DType::Float32 => Tensor::F32(ArrayD::<f32>::read_npy(r).map_err(err)?),
-        DType::Float64 => Tensor::F64(ArrayD::<f64>::read_npy(r).map_err(err)?),
-    })
+fn read_npy(path: &Path, limit: &MemoryLimit) -> Result<Tensor, OpError> {
+    npy::read_npy(path, limit).map_err(npy_error)
 }
 
 #[cfg(test)]

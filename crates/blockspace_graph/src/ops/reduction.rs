@@ -1,9 +1,11 @@
 //! What `Sum` and `Max` share: ports, the `keep_dims` attribute, inference and evaluation.
 
-use super::common::{FLOATS, INDICES, float_one, kernel_error, known_ints, sized_output, wired};
+use super::common::{
+    FLOATS, INDICES, Ty, check_dtypes, float_one, kernel_error, known_ints, sized_output, wired,
+};
 use super::{
-    AttrDefault, AttrKind, AttrSpec, EvalCtx, EvalFn, InferCtx, InferInput, OpDescriptor, OpError,
-    PortLayout, PortSpec, attr_bool,
+    AttrDefault, AttrKind, AttrSpec, EvalCtx, EvalFn, InferCtx, InferFn, InferInput, OpDescriptor,
+    OpError, PortLayout, PortSpec, attr_bool,
 };
 use crate::export::{Framework, PyBlock, PyCall, PythonFn};
 use crate::kernels::{KernelContext, ReduceOp, ReduceParams, reduce_with_params};
@@ -14,6 +16,7 @@ use crate::value::Attrs;
 pub(crate) const fn reduction_descriptor(
     type_id: &'static str,
     doc: &'static str,
+    infer: InferFn,
     eval: EvalFn,
     python: PythonFn,
 ) -> OpDescriptor {
@@ -53,7 +56,7 @@ pub(crate) const fn reduction_descriptor(
             default: AttrDefault::Bool(false),
             visible_when: None,
         }],
-        infer: infer_reduction,
+        infer,
         eval,
         fold_constants: false,
         cache_salt: None,
@@ -66,12 +69,21 @@ fn params(shape: &[usize], axis: &[i64], attrs: &Attrs) -> Result<ReduceParams, 
     ReduceParams::new(shape, axis, keep_dims).map_err(|e| kernel_error(e, Some("axis"), None))
 }
 
-fn infer_reduction(
+/// Infers the output of the reduction `op_name`, with TensorFlow's dtype and axis checks.
+pub(crate) fn infer_reduction(
+    op_name: &str,
     ctx: &InferCtx<'_>,
     attrs: &Attrs,
     inputs: &[Option<InferInput<'_>>],
 ) -> Result<Vec<TensorMeta>, OpError> {
     let [input, axis] = wired(inputs, ["input", "axis"])?;
+    check_dtypes(
+        op_name,
+        &[
+            ("input", input.meta.dtype, Ty::T(None)),
+            ("axis", axis.meta.dtype, Ty::Index("Tidx")),
+        ],
+    )?;
     let p = params(&input.meta.shape, &known_ints("axis", axis)?, attrs)?;
     sized_output(ctx, "the result", "input", input.meta.dtype, p.output_shape)
 }

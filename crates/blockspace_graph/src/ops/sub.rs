@@ -1,10 +1,10 @@
 //! `Sub`: `z = x - y` elementwise with NumPy broadcasting (TensorFlow's `tf.raw_ops.Sub`).
 
-use super::elementwise::{binary_descriptor, binary_python, eval_binary};
-use super::{EvalCtx, OpDescriptor, OpError};
+use super::elementwise::{binary_descriptor, binary_python, eval_binary, infer_binary};
+use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError};
 use crate::export::{PyBlock, PyCall};
 use crate::kernels::BinaryOp;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 
 /// The `Sub` block type.
@@ -12,12 +12,21 @@ pub static DESCRIPTOR: OpDescriptor = binary_descriptor(
     "Sub",
     "Difference z = x - y, elementwise; x and y broadcast as in NumPy (TensorFlow's Sub). \
      float32 or float64, both the same.",
+    infer,
     eval,
     python,
 );
 
 fn eval(ctx: &EvalCtx<'_>, _attrs: &Attrs, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     eval_binary(BinaryOp::Sub, ctx, inputs)
+}
+
+fn infer(
+    ctx: &InferCtx<'_>,
+    _attrs: &Attrs,
+    inputs: &[Option<InferInput<'_>>],
+) -> Result<Vec<TensorMeta>, OpError> {
+    infer_binary("Sub", ctx, inputs)
 }
 
 fn python(b: &PyBlock<'_>) -> Result<PyCall, OpError> {

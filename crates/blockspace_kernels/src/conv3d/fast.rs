@@ -11,7 +11,7 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dParams;
-use crate::simd::{Isa, SimdElement, Tile};
+use crate::simd::{Isa, SimdElement, Taps, Tile};
 use crate::tiling::{
     ChannelBlock, PANEL_BYTES, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
 };
@@ -156,7 +156,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             Tile {
                 a: self.x,
                 lda: p.strides[2] * p.ic,
-                taps,
+                taps: Taps::new(taps),
                 k: p.ic,
                 b: &self.packed,
                 out,

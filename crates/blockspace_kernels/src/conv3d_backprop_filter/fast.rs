@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropFilterParams;
-use crate::simd::{Isa, SimdElement, Tile};
+use crate::simd::{Isa, SimdElement, Taps, Tile, Vectorized, with_isa};
 use crate::tiling::split_blocks;
 use crate::{Element, KernelContext, KernelError};
 
@@ -40,7 +40,7 @@ const TASKS_PER_THREAD: usize = 4;
 /// Fewest chunks in a span of positions.
 const SPAN_CHUNKS: usize = 8;
 /// Budget for the partial accumulators of all spans together.
-const PARTIAL_BYTES: usize = 64 << 20;
+const PARTIAL_BYTES: usize = 8 << 20;
 /// Fewest `oc` rows worth a task of their own.
 const MIN_TASK_ROWS: usize = 16;
 
@@ -71,10 +71,13 @@ struct Task {
     rows: Range<usize>,
 }
 
-/// One output position: its `dy` offset and window corner (may be negative: padding).
+/// A run of consecutive output positions along W (same `n`, `od`, `oh`): the first one's `dy`
+/// offset and window corner (may be negative: padding); position `j` of the run has `dy`
+/// offset `dy + j·OC` and W corner `corner[2] + j·SW`.
 #[derive(Debug, Clone, Copy)]
-struct Pos {
+struct Run {
     dy: usize,
+    len: usize,
     n: usize,
     corner: [isize; 3],
 }
@@ -94,11 +97,27 @@ struct Plan<'a, T> {
 /// Per-task buffers.
 #[derive(Default)]
 struct Scratch<T> {
-    pos: Vec<Pos>,
+    runs: Vec<Run>,
     direct: Vec<(usize, usize)>,
     border: Vec<(usize, usize)>,
     border_x: Vec<T>,
     tmp: Vec<T>,
+}
+
+/// `dst += src` element by element, compiled for the microkernels' instruction set.
+struct AddInto<'a, T> {
+    dst: &'a mut [T],
+    src: &'a [T],
+}
+
+impl<T: Element> Vectorized for AddInto<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for (a, &v) in self.dst.iter_mut().zip(self.src) {
+            *a += v;
+        }
+    }
 }
 
 /// `len` items split into `parts` balanced contiguous ranges.
@@ -150,20 +169,23 @@ fn signed(v: usize) -> isize {
 }
 
 impl<T: Element + SimdElement> Plan<'_, T> {
-    /// Positions `p0..p0 + k`.
-    fn chunk_positions(&self, p0: usize, k: usize, out: &mut Vec<Pos>) {
+    /// Positions `p0..p0 + k`, as runs along W.
+    fn chunk_runs(&self, p0: usize, k: usize, out: &mut Vec<Run>) {
         let p = self.p;
         let [od_, oh_, ow_] = p.out_spatial;
         let [sd, sh, sw] = p.strides;
         let [pd, ph, pw] = p.pad_before.map(signed);
-        let mut ow = p0 % ow_;
-        let mut oh = (p0 / ow_) % oh_;
-        let mut od = (p0 / (ow_ * oh_)) % od_;
-        let mut n = p0 / (ow_ * oh_ * od_);
         out.clear();
-        for j in 0..k {
-            out.push(Pos {
-                dy: (p0 + j) * p.oc,
+        let mut q = p0;
+        while q < p0 + k {
+            let ow = q % ow_;
+            let oh = (q / ow_) % oh_;
+            let od = (q / (ow_ * oh_)) % od_;
+            let n = q / (ow_ * oh_ * od_);
+            let len = (ow_ - ow).min(p0 + k - q);
+            out.push(Run {
+                dy: q * p.oc,
+                len,
                 n,
                 corner: [
                     signed(od * sd) - pd,
@@ -171,19 +193,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                     signed(ow * sw) - pw,
                 ],
             });
-            ow += 1;
-            if ow == ow_ {
-                ow = 0;
-                oh += 1;
-                if oh == oh_ {
-                    oh = 0;
-                    od += 1;
-                    if od == od_ {
-                        od = 0;
-                        n += 1;
-                    }
-                }
-            }
+            q += len;
         }
     }
 
@@ -199,39 +209,62 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         s.direct.clear();
         s.border.clear();
         let mut rows = 0;
-        for pos in &s.pos {
-            let d = pos.corner[0] + kd * dd;
-            let h = pos.corner[1] + kh * dh;
-            let (wl, wh) = (pos.corner[2] + kw_first * dw, pos.corner[2] + kw_last * dw);
-            if d < 0 || d >= d_ || h < 0 || h >= h_ || wh < 0 || wl >= w_ {
+        let sw = signed(p.strides[2]);
+        let span = (kw_last - kw_first) * dw;
+        for run in &s.runs {
+            let d = run.corner[0] + kd * dd;
+            let h = run.corner[1] + kh * dh;
+            if d < 0 || d >= d_ || h < 0 || h >= h_ {
                 continue;
             }
             // Non-negative and in range: checked just above.
-            let base = ((pos.n * p.input_spatial[0] + d.unsigned_abs()) * p.input_spatial[1]
+            let base = ((run.n * p.input_spatial[0] + d.unsigned_abs()) * p.input_spatial[1]
                 + h.unsigned_abs())
                 * p.input_spatial[2];
-            if wl >= 0 && wh < w_ {
-                let xo = (base + wl.unsigned_abs()) * ic + blk.ic0;
-                if xo + width <= self.x.len() {
-                    s.direct.push((pos.dy, xo));
+            let len = signed(run.len);
+            // W of the block's first tap at position 0 of the run; positions
+            // `j_lo..j_hi` have the whole block inside the input (read directly).
+            let w0 = run.corner[2] + kw_first * dw;
+            let j_lo = if w0 >= 0 { 0 } else { (-w0 + sw - 1) / sw }.min(len);
+            let j_hi = if w0 + span >= w_ {
+                0
+            } else {
+                ((w_ - 1 - span - w0) / sw + 1).min(len)
+            }
+            .max(j_lo);
+            for j in 0..len {
+                let wl = w0 + j * sw;
+                let dy = run.dy + j.unsigned_abs() * p.oc;
+                if j >= j_lo && j < j_hi {
+                    let xo = (base + wl.unsigned_abs()) * ic + blk.ic0;
+                    if xo + width <= self.x.len() {
+                        s.direct.push((dy, xo));
+                        continue;
+                    }
+                } else if wl + span < 0 || wl >= w_ {
                     continue;
                 }
+                if s.border_x.len() < (rows + 1) * width {
+                    s.border_x.resize((rows + 1) * width, T::ZERO);
+                }
+                // Tap by tap: its channels copied whole, or zeros where it lies outside.
+                let row = &mut s.border_x[rows * width..rows * width + blk.len];
+                let (mut c, mut ch0, mut w) = (0, blk.ic0, wl);
+                while c < blk.len {
+                    let seg = &mut row[c..(c + ic - ch0).min(blk.len)];
+                    if w >= 0 && w < w_ {
+                        let xo = (base + w.unsigned_abs()) * ic + ch0;
+                        seg.copy_from_slice(&self.x[xo..xo + seg.len()]);
+                    } else {
+                        seg.fill(T::ZERO);
+                    }
+                    c += seg.len();
+                    ch0 = 0;
+                    w += dw;
+                }
+                s.border.push((dy, rows * width));
+                rows += 1;
             }
-            if s.border_x.len() < (rows + 1) * width {
-                s.border_x.resize((rows + 1) * width, T::ZERO);
-            }
-            let row = &mut s.border_x[rows * width..rows * width + blk.len];
-            for (c, v) in row.iter_mut().enumerate() {
-                let col = blk.ic0 + c;
-                let w = wl + signed(col / ic) * dw;
-                *v = if w >= 0 && w < w_ {
-                    self.x[(base + w.unsigned_abs()) * ic + col % ic]
-                } else {
-                    T::ZERO
-                };
-            }
-            s.border.push((pos.dy, rows * width));
-            rows += 1;
         }
     }
 
@@ -251,17 +284,21 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         while p0 < t.positions.end {
             ctx.check_cancelled()?;
             let k = CHUNK.min(t.positions.end - p0);
-            self.chunk_positions(p0, k, &mut s.pos);
+            self.chunk_runs(p0, k, &mut s.runs);
             let mut off = 0;
             for blk in blocks {
                 let width = blk.nv * lanes;
                 self.taps(blk, width, &mut s);
+                let lists = [
+                    (Taps::new(&s.direct), self.x),
+                    (Taps::new(&s.border), &s.border_x[..]),
+                ];
                 let mr_max = self.isa.mr_max(blk.nv);
                 let last = blk.len - (blk.nv - 1) * lanes;
                 let mut r0 = 0;
                 for tile_rows in balanced(r_len, r_len.div_ceil(mr_max)) {
                     let mr = tile_rows.len();
-                    for (taps, b) in [(&s.direct, self.x), (&s.border, &s.border_x[..])] {
+                    for &(taps, b) in &lists {
                         if taps.is_empty() {
                             continue;
                         }
@@ -281,9 +318,8 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                             },
                         );
                         let dst = &mut acc[off + r0 * width..off + (r0 + mr) * width];
-                        for (a, &v) in dst.iter_mut().zip(&s.tmp[..mr * width]) {
-                            *a += v;
-                        }
+                        let src = &s.tmp[..mr * width];
+                        with_isa(self.isa, AddInto { dst, src });
                     }
                     r0 += mr;
                 }
@@ -412,18 +448,30 @@ pub(super) fn compute_on<T: Element>(
     } else {
         tasks.iter().map(run).collect::<Result<_, _>>()?
     };
-    // dfᵀ partial accumulators, added in span order (tasks are span-major) ->
-    // [KD, KH, KW, IC, OC].
+    // dfᵀ partial accumulators, added in span order: tasks are span-major and every span has
+    // the same (block group × row group) tasks, so task `i` of each span has the layout of
+    // task `i` of span 0 and the spans are summed element by element, contiguously; then
+    // transposed once -> [KD, KH, KW, IC, OC].
+    let per_span = tasks.len() / spans;
+    let mut sums: Vec<Vec<T>> = accs[..per_span]
+        .iter()
+        .map(|a| vec![T::ZERO; a.len()])
+        .collect();
+    for span in accs.chunks(per_span) {
+        for (dst, src) in sums.iter_mut().zip(span) {
+            with_isa(isa, AddInto { dst, src });
+        }
+    }
     let oc = p.oc;
     let mut df = vec![T::ZERO; cols * oc];
-    for (t, acc) in tasks.iter().zip(&accs) {
+    for (t, acc) in tasks.iter().zip(&sums) {
         let mut off = 0;
         for blk in &plan.blocks[t.blocks.clone()] {
             let width = blk.nv * lanes;
             for (r, row) in t.rows.clone().enumerate() {
                 let src = &acc[off + r * width..off + r * width + blk.len];
                 for (c, &v) in src.iter().enumerate() {
-                    df[(blk.col0 + c) * oc + row] += v;
+                    df[(blk.col0 + c) * oc + row] = v;
                 }
             }
             off += t.rows.len() * width;

@@ -24,7 +24,7 @@
 //!
 //! Positions are taken in fixed chunks of 256; a tile sums one chunk in registers and is added
 //! into its accumulator. Chunks are grouped into fixed *spans* (at least 8 chunks, more when
-//! the output is large, so that all spans' partial sums stay within 64 MiB), each summed into
+//! the output is large, so that all spans' partial sums stay within 8 MiB), each summed into
 //! its own partial accumulators, which are added in span order at the end. Work is split over
 //! (span × column block group × `oc` row group) tasks on rayon's global pool — blocks and rows
 //! only when the spans cannot feed every thread, since each block group re-reads `dy` and

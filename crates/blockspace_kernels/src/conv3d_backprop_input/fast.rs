@@ -11,7 +11,7 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, SimdElement, Tile};
+use crate::simd::{Isa, SimdElement, Taps, Tile};
 use crate::tiling::{
     ChannelBlock, PANEL_BYTES, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
 };
@@ -204,7 +204,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             Tile {
                 a: self.dy,
                 lda: self.p.m,
-                taps,
+                taps: Taps::new(taps),
                 k: self.p.m,
                 b: &self.packed,
                 out,

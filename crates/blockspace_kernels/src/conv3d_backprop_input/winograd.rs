@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, RowWriter, SimdElement, Tile, Vectorized, build_by_rows, with_isa};
+use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, Vectorized, build_by_rows, with_isa};
 use crate::tiling::{ChannelBlock, channel_blocks, signed};
 use crate::{Element, KernelContext, KernelError};
 
@@ -389,7 +389,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                         Tile {
                             a: &s.v,
                             lda: XI * m,
-                            taps: &taps,
+                            taps: Taps::new(&taps),
                             k: m,
                             b: &self.u,
                             out: &mut s.prod[o..],

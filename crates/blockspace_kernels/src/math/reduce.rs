@@ -17,7 +17,7 @@ use crate::{Element, KernelContext, KernelError};
 pub enum ReduceOp {
     /// Sum of the elements (`0` over an empty extent).
     Sum,
-    /// Largest element, NaN if any is NaN (the lowest finite value over an empty extent).
+    /// Largest element, NaN if any is NaN (`-inf` over an empty extent, as TensorFlow 2.21).
     Max,
 }
 
@@ -34,7 +34,7 @@ impl ReduceOp {
     fn identity<T: Element>(self) -> T {
         match self {
             Self::Sum => T::ZERO,
-            Self::Max => T::LOWEST,
+            Self::Max => T::NEG_INFINITY,
         }
     }
 
@@ -373,7 +373,7 @@ mod tests {
         );
         assert_eq!(
             reduce(ReduceOp::Max, e.view(), &[1], false, &ctx).unwrap(),
-            arr1(&[f32::MIN, f32::MIN]).into_dyn()
+            arr1(&[f32::NEG_INFINITY, f32::NEG_INFINITY]).into_dyn()
         );
         assert_eq!(
             reduce(ReduceOp::Max, e.view(), &[0], false, &ctx)

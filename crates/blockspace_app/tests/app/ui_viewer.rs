@@ -1,8 +1,8 @@
 //! The viewer panel on a 5-D tensor of a million elements stays smooth: statistics once per
-//! tensor, the slice texture only when the slice changes, and short frames while browsing.
+//! tensor, the slice texture only when the slice changes (its frame times: the `frame_time`
+//! benchmark).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use blockspace_app::panels::tensor_viewer::{TensorViewer, ViewTensor, axis_names};
 use egui_kittest::Harness;
@@ -36,9 +36,7 @@ fn five_d_million_elements_browse_smoothly() {
             },
             TensorViewer::default(),
         );
-    let t0 = Instant::now();
     h.run_steps(2);
-    let first = t0.elapsed();
     assert_eq!(
         h.state().stats().count,
         1_000_000,
@@ -53,9 +51,7 @@ fn five_d_million_elements_browse_smoothly() {
     let builds = h.state().texture_builds;
 
     // Idle frames rebuild nothing.
-    let t0 = Instant::now();
     h.run_steps(20);
-    let idle = t0.elapsed() / 20;
     assert_eq!(
         h.state().texture_builds,
         builds,
@@ -63,32 +59,14 @@ fn five_d_million_elements_browse_smoothly() {
     );
 
     // Moving the D slider rebuilds the slice once per change.
-    let mut change = Duration::ZERO;
     for d in 1..8 {
         h.state_mut().index[1] = d;
-        let t0 = Instant::now();
         h.step();
-        change += t0.elapsed();
     }
-    let change = change / 7;
     assert_eq!(
         h.state().texture_builds,
         builds + 7,
         "one rebuild per slider change"
-    );
-    println!(
-        "viewer, 5-D 1M elements: first frame {:.1} ms, idle frame {:.2} ms, slice change {:.2} ms",
-        first.as_secs_f64() * 1e3,
-        idle.as_secs_f64() * 1e3,
-        change.as_secs_f64() * 1e3
-    );
-    assert!(
-        idle < Duration::from_millis(16),
-        "idle frames are fast ({idle:?})"
-    );
-    assert!(
-        change < Duration::from_millis(50),
-        "browsing slices is smooth ({change:?})"
     );
 }
 

@@ -1,7 +1,7 @@
 //! Renders the app to PNG files, for looking at the UI while developing it:
 //!
 //! ```sh
-//! WGPU_BACKEND=vulkan RENDER_OUT=/tmp cargo test --release -p blockspace_app --test debug_render -- --ignored
+//! WGPU_BACKEND=vulkan RENDER_OUT=/tmp cargo test --release -p blockspace_app --test app -- --ignored render_app
 //! ```
 use blockspace_app::{AppOptions, BlockspaceApp};
 use egui_kittest::Harness;
@@ -114,7 +114,7 @@ fn harness(theme: egui::Theme) -> (Harness<'static, BlockspaceApp>, tempfile::Te
 /// The pictures in docs/user-guide.md:
 ///
 /// ```sh
-/// WGPU_BACKEND=vulkan cargo test --release -p blockspace_app --test debug_render -- --ignored user_guide_pictures
+/// WGPU_BACKEND=vulkan cargo test --release -p blockspace_app --test app -- --ignored user_guide_pictures
 /// ```
 #[test]
 #[ignore = "writes docs/user-guide-*.png"]

@@ -2,7 +2,7 @@
 //! file is also its generator:
 //!
 //! ```sh
-//! cargo test --release -p blockspace_app --test demo_page -- --ignored write_demo_page
+//! cargo test --release -p blockspace_app --test app -- --ignored write_demo_page
 //! ```
 
 use blockspace_graph::{AttrValue, Command, Page, Registry};

@@ -7,12 +7,36 @@ use std::time::{Duration, Instant};
 
 use blockspace_graph::check::{CheckOptions, check_page_with};
 use blockspace_graph::{
-    AttrKind, AttrValue, BlockError, BlockId, Command, ExecEvent, Executor, History, Page,
-    PageCheck, Registry, TensorMeta,
+    BlockError, BlockId, Command, CommandError, ExecEvent, Executor, History, Page, PageCheck,
+    Registry, TensorMeta,
 };
 use egui::emath::TSTransform;
 
-use crate::canvas::{BlockView, CanvasGeometry, Edit, Mirror, category_color};
+use crate::app::command::Edit;
+use crate::canvas::block_view::{BlockView, build_views};
+use crate::canvas::geometry::CanvasGeometry;
+use crate::canvas::mirror::Mirror;
+
+/// A tab's identity, unique per process (egui ids, recovery files, dialogs that answer later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TabId(pub u64);
+
+impl std::fmt::Display for TabId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An edit was refused; the page is unchanged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{label}: {source}")]
+pub struct EditError {
+    /// The edit's label ("Connect", "Set strides", ...).
+    pub label: String,
+    /// Why the page refused it.
+    #[source]
+    pub source: Box<CommandError>,
+}
 
 /// Run progress of one page.
 #[derive(Clone, Debug, Default)]
@@ -34,7 +58,7 @@ pub struct RunState {
 /// One page tab.
 pub struct PageTab {
     /// Unique per process (egui ids, recovery files).
-    pub uid: u64,
+    pub uid: TabId,
     /// Tab title (file stem, or "Untitled N").
     pub title: String,
     /// The page model: the source of truth.
@@ -78,16 +102,13 @@ pub struct PageTab {
     pub snarl_selected_prev: Vec<egui_snarl::NodeId>,
 }
 
-/// How many attributes a block shows on the canvas (the inspector shows all).
-const KEY_ATTRS: usize = 4;
-
 /// Total output elements above which auto-run starts switched off.
 const AUTO_RUN_MAX_ELEMENTS: u64 = 64 * 1024 * 1024;
 
 impl PageTab {
     /// A tab for `page`.
     pub fn new(
-        uid: u64,
+        uid: TabId,
         title: String,
         page: Page,
         path: Option<PathBuf>,
@@ -197,16 +218,22 @@ impl PageTab {
             .sum()
     }
 
-    /// Applies one edit through the history; on error returns the message.
-    pub fn apply(&mut self, registry: &Registry, edit: Edit) -> Result<(), String> {
+    /// Applies one edit through the history.
+    ///
+    /// # Errors
+    /// The page refused the command; the page is unchanged.
+    pub fn apply(&mut self, registry: &Registry, edit: Edit) -> Result<(), EditError> {
         match self
             .history
             .apply(&mut self.page, registry, &edit.label, edit.cmd)
         {
             Ok(()) => Ok(()),
-            Err(e) => {
+            Err(source) => {
                 self.mirror.invalidate();
-                Err(format!("{}: {e}", edit.label))
+                Err(EditError {
+                    label: edit.label,
+                    source: Box::new(source),
+                })
             }
         }
     }
@@ -287,7 +314,7 @@ impl PageTab {
     pub fn views(&mut self, registry: &Registry, dark: bool) -> Arc<HashMap<BlockId, BlockView>> {
         let key = (self.page.revision(), self.results_gen, dark);
         if self.views_key != Some(key) {
-            self.views = Arc::new(self.build_views(registry, dark));
+            self.views = Arc::new(build_views(self, registry, dark));
             self.views_key = Some(key);
         }
         Arc::clone(&self.views)
@@ -297,69 +324,6 @@ impl PageTab {
     #[must_use]
     pub fn cached_views(&self) -> &HashMap<BlockId, BlockView> {
         &self.views
-    }
-
-    fn build_views(&mut self, registry: &Registry, dark: bool) -> HashMap<BlockId, BlockView> {
-        let rev = self.page.revision();
-        let last_rev = self.run.last.map(|(r, _, _)| r);
-        let ids: Vec<BlockId> = self.page.blocks().map(|b| b.id).collect();
-        let mut out = HashMap::with_capacity(ids.len());
-        for id in ids {
-            let check = self.block_check(registry, id);
-            let Some(b) = self.page.block(id) else {
-                continue;
-            };
-            let desc = registry.get(&b.type_id);
-            let mut v = BlockView {
-                name: b.name.clone(),
-                type_name: desc.map_or_else(|| b.type_id.clone(), |d| d.display_name.to_owned()),
-                color: category_color(desc.map_or("", |d| d.category), dark),
-                inputs: desc
-                    .map(|d| d.inputs.iter().map(|p| p.name.to_owned()).collect())
-                    .unwrap_or_default(),
-                outputs: desc
-                    .map(|d| d.outputs.iter().map(|p| p.name.to_owned()).collect())
-                    .unwrap_or_default(),
-                ..BlockView::default()
-            };
-            if desc.is_none() {
-                v.error = Some(format!("unknown block type {:?}", b.type_id));
-            }
-            if let Some(d) = desc {
-                for spec in d
-                    .attrs
-                    .iter()
-                    .filter(|s| s.visible(&b.attrs))
-                    .take(KEY_ATTRS)
-                {
-                    let value = b
-                        .attrs
-                        .get(spec.name)
-                        .cloned()
-                        .unwrap_or_else(|| spec.default_value());
-                    v.key_attrs.push(format!(
-                        "{} = {}",
-                        spec.name,
-                        short_value(&value, &spec.kind)
-                    ));
-                }
-            }
-            match &check {
-                Some(Ok(metas)) => v.output_meta = metas.iter().map(meta_text).collect(),
-                Some(Err(e)) => v.error = Some(e.to_string()),
-                None => {}
-            }
-            v.running = self.run.running.contains(&id);
-            if let Some(res) = self.executor.result(id) {
-                v.run_time = Some(fmt_duration(res.elapsed));
-                if let (Err(e), None) = (&res.outputs, &v.error) {
-                    v.error = Some(e.to_string());
-                }
-                v.stale = last_rev != Some(rev) && self.run.active;
-            }
-            out.insert(id, v);
-        }
-        out
     }
 
     /// Positions of all blocks in the model.
@@ -397,52 +361,13 @@ impl PageTab {
             cmd: Command::MoveBlocks { moves },
         })
     }
-}
 
-/// `float32[1, 4, 4, 4, 2]` → compact text for a pin.
-#[must_use]
-pub fn meta_text(m: &TensorMeta) -> String {
-    let dims: Vec<String> = m.shape.iter().map(ToString::to_string).collect();
-    format!("{}[{}]", m.dtype, dims.join("×"))
-}
-
-/// A short form of an attribute value for the block body.
-#[must_use]
-pub fn short_value(v: &AttrValue, kind: &AttrKind) -> String {
-    match v {
-        AttrValue::Int(i) => i.to_string(),
-        AttrValue::Float(f) => format!("{f}"),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::IntList(l) => {
-            let parts: Vec<String> = l.iter().map(ToString::to_string).collect();
-            format!("[{}]", parts.join(","))
-        }
-        AttrValue::Str(s) => {
-            let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-            let limit = if matches!(kind, AttrKind::Text) {
-                22
-            } else {
-                28
-            };
-            if one_line.chars().count() > limit {
-                let cut: String = one_line.chars().take(limit).collect();
-                format!("{cut}…")
-            } else {
-                one_line
-            }
-        }
-    }
-}
-
-/// `1.234 ms` / `12 µs` / `3.2 s`.
-#[must_use]
-pub fn fmt_duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else if s >= 1e-3 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{:.0} µs", s * 1e6)
+    /// Number of blocks with a problem (from the cached views).
+    #[must_use]
+    pub fn views_snapshot_errors(&self) -> usize {
+        self.cached_views()
+            .values()
+            .filter(|v| v.error.is_some())
+            .count()
     }
 }

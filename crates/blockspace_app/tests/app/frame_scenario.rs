@@ -1,12 +1,10 @@
-//! Frame time of a 200-block page while panning, zooming and dragging a block, in a release
-//! build. It drives the real app with a plain `egui::Context` (as a window does, without the
-//! accessibility tree that kittest always builds) and times the UI pass and the tessellation.
+//! A 200-block page while panning, zooming and dragging a block, driven through the real app
+//! with a plain `egui::Context` (as a window does): everything is drawn and the drag moves the
+//! block. No timing here: the same frames are timed by the frame-time benchmark,
 //!
 //! ```sh
-//! cargo test --release -p blockspace_app --test frame_time -- --nocapture
+//! cargo bench -p blockspace_app --bench frame_time
 //! ```
-
-use std::time::{Duration, Instant};
 
 use blockspace_app::{AppOptions, BlockspaceApp};
 use blockspace_graph::{BlockId, InPort, OutPort};
@@ -17,8 +15,6 @@ struct Bench {
     ctx: egui::Context,
     app: BlockspaceApp,
     frame: eframe::Frame,
-    ui_times: Vec<Duration>,
-    tess_times: Vec<Duration>,
 }
 
 impl Bench {
@@ -28,14 +24,10 @@ impl Bench {
             events,
             ..RawInput::default()
         };
-        let t0 = Instant::now();
         let out = self
             .ctx
             .run_ui(input, |ui| self.app.ui(ui, &mut self.frame));
-        self.ui_times.push(t0.elapsed());
-        let t0 = Instant::now();
         let prims = self.ctx.tessellate(out.shapes, out.pixels_per_point);
-        self.tess_times.push(t0.elapsed());
         assert!(!prims.is_empty(), "something is drawn");
     }
 }
@@ -49,15 +41,8 @@ fn press(pos: Pos2, pressed: bool) -> Event {
     }
 }
 
-fn summary(v: &mut [Duration]) -> (f64, f64, f64) {
-    v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let mean = v.iter().sum::<Duration>().div_f64(v.len() as f64);
-    (ms(v[v.len() / 2]), ms(mean), ms(v[v.len() - 1]))
-}
-
 #[test]
-fn frame_time_of_a_200_block_page() {
+fn pan_zoom_and_drag_a_200_block_page() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = egui::Context::default();
     let app = BlockspaceApp::new(
@@ -72,8 +57,6 @@ fn frame_time_of_a_200_block_page() {
         ctx,
         app,
         frame: eframe::Frame::_new_kittest(),
-        ui_times: vec![],
-        tess_times: vec![],
     };
     b.frame(vec![]);
     // 200 blocks: 150 Inputs and 50 convs, each conv fed by the three Inputs before it.
@@ -122,8 +105,6 @@ fn frame_time_of_a_200_block_page() {
     for _ in 0..4 {
         b.frame(vec![]);
     }
-    b.ui_times.clear();
-    b.tess_times.clear();
 
     let canvas = b.app.tab().unwrap().geometry.screen_rect;
     // Pan: drag the empty background.
@@ -168,18 +149,5 @@ fn frame_time_of_a_200_block_page() {
     assert!(
         after[0] > before[0],
         "the block was dragged ({before:?} → {after:?})"
-    );
-
-    let n = b.ui_times.len();
-    let (um, ua, ux) = summary(&mut b.ui_times);
-    let (tm, ta, tx) = summary(&mut b.tess_times);
-    println!(
-        "200-block page, {n} frames of pan/zoom/drag (release): UI pass median {um:.2} ms, mean {ua:.2} ms, \
-         max {ux:.2} ms; tessellation median {tm:.2} ms, mean {ta:.2} ms, max {tx:.2} ms"
-    );
-    assert!(
-        ua + ta < 16.7,
-        "UI + tessellation fit in a 60 fps frame on average ({:.2} ms)",
-        ua + ta
     );
 }

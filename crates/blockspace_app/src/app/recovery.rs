@@ -1,184 +1,18 @@
-//! Files around the pages: native dialogs off the UI thread, recent files, autosave/recovery.
+//! Autosave and recovery of unsaved pages, and the recent-files list: what the app keeps in its
+//! state directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
 
-/// The file name suffix of page files.
-pub const PAGE_SUFFIX: &str = ".bspage.json";
+use crate::app::file_dialogs::PAGE_SUFFIX;
+use crate::app::page_tab::TabId;
 
-/// What a native file dialog was opened for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DialogPurpose {
-    /// Open page files.
-    Open,
-    /// Save the tab with this uid under a new name (then close it if `close_after`).
-    SaveAs {
-        /// The tab.
-        tab: u64,
-        /// Close the tab after saving.
-        close_after: bool,
-    },
-    /// Export the tensor shown in the viewer.
-    ExportNpy,
-    /// Export the tab with this uid as a Python script for `framework`.
-    ExportPython {
-        /// The tab.
-        tab: u64,
-        /// The framework.
-        framework: blockspace_graph::Framework,
-    },
-    /// Pick a file for an attribute (tab, block, attr).
-    AttrPath {
-        /// The tab.
-        tab: u64,
-        /// The block.
-        block: u64,
-        /// The attribute.
-        attr: String,
-    },
-}
-
-/// The answer of a native file dialog.
-#[derive(Debug)]
-pub struct DialogAnswer {
-    /// Why it was opened.
-    pub purpose: DialogPurpose,
-    /// The chosen paths (empty when cancelled).
-    pub paths: Vec<PathBuf>,
-    /// How long the dialog was open (an empty answer within moments means no dialog could open).
-    pub open_for: std::time::Duration,
-}
-
-/// Runs native file dialogs on named worker threads so the UI keeps drawing.
-pub struct Dialogs {
-    tx: Sender<DialogAnswer>,
-    rx: Receiver<DialogAnswer>,
-    /// How many dialogs are open.
-    pub open: usize,
-}
-
-impl Default for Dialogs {
-    fn default() -> Self {
-        let (tx, rx) = channel();
-        Self { tx, rx, open: 0 }
-    }
-}
-
-impl Dialogs {
-    /// Opens a dialog; the answer arrives through [`Dialogs::poll`].
-    pub fn spawn(
-        &mut self,
-        ctx: &egui::Context,
-        purpose: DialogPurpose,
-        start_dir: Option<PathBuf>,
-        file_name: Option<String>,
-    ) -> Result<(), String> {
-        let tx = self.tx.clone();
-        let ctx = ctx.clone();
-        let p = purpose.clone();
-        let spawned = std::thread::Builder::new()
-            .name("blockspace-file-dialog".into())
-            .spawn(move || {
-                let started = std::time::Instant::now();
-                let mut d = rfd::FileDialog::new();
-                if let Some(dir) = start_dir {
-                    d = d.set_directory(dir);
-                }
-                let paths = match &p {
-                    DialogPurpose::Open => d
-                        .add_filter("Blockspace page", &["json"])
-                        .set_title("Open page")
-                        .pick_files()
-                        .unwrap_or_default(),
-                    DialogPurpose::SaveAs { .. } => {
-                        let d = d
-                            .add_filter("Blockspace page", &["json"])
-                            .set_title("Save page as");
-                        let d = match file_name {
-                            Some(n) => d.set_file_name(n),
-                            None => d,
-                        };
-                        d.save_file()
-                            .map(|p| vec![with_page_suffix(&p)])
-                            .unwrap_or_default()
-                    }
-                    DialogPurpose::ExportNpy => {
-                        let d = d
-                            .add_filter("NumPy array", &["npy"])
-                            .set_title("Export tensor as .npy");
-                        let d = match file_name {
-                            Some(n) => d.set_file_name(n),
-                            None => d,
-                        };
-                        d.save_file().into_iter().collect()
-                    }
-                    DialogPurpose::ExportPython { framework, .. } => {
-                        let d = d
-                            .add_filter("Python script", &["py"])
-                            .set_title(format!("Export page as Python ({framework})"));
-                        let d = match file_name {
-                            Some(n) => d.set_file_name(n),
-                            None => d,
-                        };
-                        d.save_file().into_iter().collect()
-                    }
-                    DialogPurpose::AttrPath { .. } => d
-                        .add_filter("NumPy array", &["npy"])
-                        .set_title("Choose a .npy file")
-                        .pick_file()
-                        .into_iter()
-                        .collect(),
-                };
-                // The app may have quit meanwhile; then nobody needs the answer.
-                let _ = tx.send(DialogAnswer {
-                    purpose: p,
-                    paths,
-                    open_for: started.elapsed(),
-                });
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => {
-                self.open += 1;
-                Ok(())
-            }
-            Err(e) => Err(format!("could not open a file dialog: {e}")),
-        }
-    }
-
-    /// Answers that arrived since the last call.
-    pub fn poll(&mut self) -> Vec<DialogAnswer> {
-        let answers: Vec<DialogAnswer> = self.rx.try_iter().collect();
-        self.open = self.open.saturating_sub(answers.len());
-        answers
-    }
-}
-
-/// Adds `.bspage.json` unless the name already ends with `.json`.
-#[must_use]
-pub fn with_page_suffix(p: &Path) -> PathBuf {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.ends_with(".json") {
-        p.to_path_buf()
-    } else {
-        p.with_file_name(format!("{name}{PAGE_SUFFIX}"))
-    }
-}
-
-/// The tab title for a page file: its name without `.bspage.json`/`.json`.
-#[must_use]
-pub fn title_for(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.strip_suffix(PAGE_SUFFIX)
-        .or_else(|| name.strip_suffix(".json"))
-        .unwrap_or(&name)
-        .to_owned()
+/// A recovery file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct RecoveryError {
+    /// The failed atomic write.
+    #[source]
+    pub source: blockspace_graph::FileError,
 }
 
 /// Where the app keeps its state (recent files, recovery files): `$XDG_STATE_HOME/blockspace`
@@ -314,7 +148,7 @@ impl Recovery {
         }
     }
 
-    fn files(&self, uid: u64) -> Option<(PathBuf, PathBuf)> {
+    fn files(&self, uid: TabId) -> Option<(PathBuf, PathBuf)> {
         let (d, _) = self.session.as_ref()?;
         Some((
             d.join(format!("page-{uid}{PAGE_SUFFIX}")),
@@ -325,22 +159,25 @@ impl Recovery {
     /// Writes the page text (and where it belongs) for tab `uid`, each file atomically.
     pub fn write(
         &self,
-        uid: u64,
+        uid: TabId,
         title: &str,
         origin: Option<&Path>,
         page_json: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecoveryError> {
         let Some((page_file, meta_file)) = self.files(uid) else {
             return Ok(());
         };
         let meta = serde_json::json!({ "title": title, "origin": origin });
-        blockspace_graph::save_text(&meta.to_string(), &meta_file).map_err(|e| e.to_string())?;
-        blockspace_graph::save_text(page_json, &page_file).map_err(|e| e.to_string())?;
+        let write = |text: &str, file: &Path| {
+            blockspace_graph::save_text(text, file).map_err(|source| RecoveryError { source })
+        };
+        write(&meta.to_string(), &meta_file)?;
+        write(page_json, &page_file)?;
         Ok(())
     }
 
     /// Removes the recovery files of tab `uid` (it was saved or closed).
-    pub fn remove(&self, uid: u64) {
+    pub fn remove(&self, uid: TabId) {
         if let Some((a, b)) = self.files(uid) {
             let _ = std::fs::remove_file(a);
             let _ = std::fs::remove_file(b);
@@ -506,7 +343,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let crashed = Recovery::new(Some(dir.path()));
         crashed
-            .write(7, "demo", Some(Path::new("/x/demo.bspage.json")), "{}")
+            .write(
+                TabId(7),
+                "demo",
+                Some(Path::new("/x/demo.bspage.json")),
+                "{}",
+            )
             .unwrap();
         assert!(
             Recovery::new(Some(dir.path())).list().is_empty(),
@@ -540,8 +382,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Recovery::new(Some(dir.path()));
         let b = Recovery::new(Some(dir.path()));
-        a.write(1, "a", None, "{\"a\":1}").unwrap();
-        b.write(1, "b", None, "{\"b\":1}").unwrap();
+        a.write(TabId(1), "a", None, "{\"a\":1}").unwrap();
+        b.write(TabId(1), "b", None, "{\"b\":1}").unwrap();
         a.clear_own();
         drop(a);
         drop(b); // b "crashes" with its page unsaved
@@ -579,25 +421,6 @@ mod tests {
             again.paths[0],
             Path::new("/nonexistent/p3.bspage.json"),
             "most recent first"
-        );
-    }
-
-    #[test]
-    fn titles_and_suffixes() {
-        assert_eq!(
-            title_for(Path::new("/a/minimal.bspage.json")),
-            "minimal",
-            "title"
-        );
-        assert_eq!(
-            with_page_suffix(Path::new("/a/x")),
-            Path::new("/a/x.bspage.json"),
-            "suffix"
-        );
-        assert_eq!(
-            with_page_suffix(Path::new("/a/x.json")),
-            Path::new("/a/x.json"),
-            "kept"
         );
     }
 }

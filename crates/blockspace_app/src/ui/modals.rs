@@ -1,0 +1,215 @@
+//! Modal dialogs: errors, "save changes?", "quit?", "restore?", typed paths, tab renames. The
+//! dialog's own text field is edited in place; every button pushes [`AppCommand`]s (first
+//! [`AppCommand::CloseDialog`], then the action, so a dialog the action opens, e.g. an error
+//! while saving, stays up).
+
+use std::path::PathBuf;
+
+use egui::RichText;
+
+use crate::app::recovery::Recovered;
+use crate::app::{AppCommand, BlockspaceApp, TabId};
+
+/// A modal dialog.
+#[derive(Clone, Debug)]
+pub enum Dialog {
+    /// A message (e.g. a file failed to load).
+    Error {
+        /// The heading.
+        title: String,
+        /// The message.
+        message: String,
+    },
+    /// Close this tab? It has unsaved changes.
+    CloseTab {
+        /// The tab.
+        tab: TabId,
+    },
+    /// Quit? Some tabs have unsaved changes.
+    Quit,
+    /// Restore pages from the last session?
+    Restore {
+        /// The pages offered.
+        pages: Vec<Recovered>,
+    },
+    /// Rename the tab.
+    RenameTab {
+        /// The tab.
+        tab: TabId,
+        /// The text typed so far.
+        text: String,
+    },
+    /// Type a path (for machines without a native file dialog).
+    PathPrompt {
+        /// Save the active page there (else open it).
+        save_as: bool,
+        /// The text typed so far.
+        text: String,
+    },
+}
+
+impl BlockspaceApp {
+    pub(crate) fn modals(&mut self, ctx: &egui::Context) {
+        let Some(mut dialog) = self.dialog.take() else {
+            return;
+        };
+        let mut close = false;
+        let mut actions = Vec::new();
+        let modal = egui::Modal::new(egui::Id::new("dialog")).show(ctx, |ui| {
+            ui.set_max_width(520.0);
+            self.dialog_ui(ui, &mut dialog, &mut close, &mut actions);
+        });
+        if modal.should_close() && !matches!(dialog, Dialog::Restore { .. }) {
+            close = true;
+        }
+        self.dialog = Some(dialog);
+        if close {
+            self.push(AppCommand::CloseDialog);
+        }
+        for a in actions {
+            self.push(a);
+        }
+    }
+
+    fn dialog_ui(
+        &self,
+        ui: &mut egui::Ui,
+        dialog: &mut Dialog,
+        close: &mut bool,
+        actions: &mut Vec<AppCommand>,
+    ) {
+        match dialog {
+            Dialog::Error { title, message } => {
+                ui.heading(title.as_str());
+                ui.add_space(6.0);
+                egui::ScrollArea::vertical()
+                    .max_height(300.0)
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(message.as_str()).monospace());
+                    });
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Copy message").clicked() {
+                        ui.ctx().copy_text(format!("{title}\n{message}"));
+                    }
+                    if ui.button("OK").clicked() {
+                        *close = true;
+                    }
+                });
+            }
+            Dialog::CloseTab { tab } => {
+                let tab = *tab;
+                let title = self
+                    .tab_index(tab)
+                    .map(|i| self.tabs[i].title.clone())
+                    .unwrap_or_default();
+                ui.heading(format!("Save changes to {title}?"));
+                ui.label("Your changes will be lost if you close the page without saving.");
+                ui.horizontal(|ui| {
+                    if ui.button("Save").clicked() {
+                        actions.push(AppCommand::SaveAndCloseTab(tab));
+                        *close = true;
+                    }
+                    if ui.button("Close without saving").clicked() {
+                        actions.push(AppCommand::CloseTabNow(tab));
+                        *close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        *close = true;
+                    }
+                });
+            }
+            Dialog::Quit => {
+                ui.heading("Quit with unsaved changes?");
+                for t in self.tabs.iter().filter(|t| t.is_dirty()) {
+                    ui.label(format!("• {}", t.title));
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Save all and quit").clicked() {
+                        actions.push(AppCommand::SaveAllAndQuit);
+                        *close = true;
+                    }
+                    if ui.button("Quit without saving").clicked() {
+                        actions.push(AppCommand::QuitWithoutSaving);
+                        *close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        *close = true;
+                    }
+                });
+            }
+            Dialog::Restore { pages } => {
+                ui.heading("Restore unsaved work?");
+                ui.label(
+                    "Blockspace did not close cleanly last time. These pages had unsaved changes:",
+                );
+                for p in pages.iter() {
+                    let from = p
+                        .origin
+                        .as_ref()
+                        .map_or_else(|| "never saved".to_owned(), |o| o.display().to_string());
+                    ui.label(format!("• {} ({from})", p.title));
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Restore").clicked() {
+                        actions.push(AppCommand::Restore(pages.clone()));
+                        *close = true;
+                    }
+                    if ui.button("Discard").clicked() {
+                        actions.push(AppCommand::DiscardRecovery);
+                        *close = true;
+                    }
+                });
+            }
+            Dialog::PathPrompt { save_as, text } => {
+                let save_as = *save_as;
+                ui.heading(if save_as {
+                    "Save page to path"
+                } else {
+                    "Open page from path"
+                });
+                let r = ui.add(egui::TextEdit::singleline(text).desired_width(460.0));
+                if !r.has_focus() && !r.lost_focus() {
+                    r.request_focus();
+                }
+                let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
+                ui.horizontal(|ui| {
+                    let label = if save_as { "Save" } else { "Open" };
+                    if (ui.button(label).clicked() || enter) && !text.trim().is_empty() {
+                        *close = true;
+                        let path = PathBuf::from(text.trim());
+                        actions.push(if save_as {
+                            AppCommand::SaveActiveTo(path)
+                        } else {
+                            AppCommand::OpenPath(path)
+                        });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        *close = true;
+                    }
+                });
+            }
+            Dialog::RenameTab { tab, text } => {
+                let tab = *tab;
+                ui.heading("Rename page");
+                let r = ui.text_edit_singleline(text);
+                if !r.has_focus() && !r.lost_focus() {
+                    r.request_focus();
+                }
+                let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
+                ui.horizontal(|ui| {
+                    if (ui.button("Rename").clicked() || enter) && !text.trim().is_empty() {
+                        actions.push(AppCommand::RenameTab {
+                            tab,
+                            title: text.trim().to_owned(),
+                        });
+                        *close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        *close = true;
+                    }
+                });
+            }
+        }
+    }
+}

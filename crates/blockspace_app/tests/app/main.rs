@@ -1,0 +1,25 @@
+//! The app's tests, in one binary with one shared harness ([`harness`]):
+//!
+//! | module | what |
+//! |---|---|
+//! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
+//! | `ui_viewer` | the tensor viewer widget, with an image snapshot |
+//! | `frame_scenario` | the 200-block pan/zoom/drag scenario, functionally (its timing: `cargo bench -p blockspace_app --bench frame_time`) |
+//! | `demo_page` | the embedded demo page, and its generator (ignored) |
+//! | `debug_render` | PNG renders for looking at the UI (ignored) |
+//!
+//! ```sh
+//! WGPU_BACKEND=vulkan cargo test --release -p blockspace_app --test app
+//! ```
+
+mod clipboard;
+mod debug_render;
+mod demo_page;
+mod editing;
+mod export;
+mod files;
+mod frame_scenario;
+mod harness;
+mod runs;
+mod tabs;
+mod ui_viewer;
