@@ -290,6 +290,16 @@ impl TensorViewer {
             return action;
         }
 
+        if let (1, Some(&v)) = (t.values.len(), t.values.iter().next()) {
+            // A scalar (or one element): its value, large; a 1 × 1 heatmap says nothing.
+            ui.label(
+                egui::RichText::new(format!("{v:.6e}"))
+                    .monospace()
+                    .size(22.0),
+            )
+            .on_hover_text(format!("{v:?}"));
+            return action;
+        }
         self.axes_ui(ui, &shape, &names);
         let dark = ui.visuals().dark_mode;
         self.rebuild_texture(ui.ctx(), t, dark);
