@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use blockspace_graph::{AttrValue, BlockId, Framework};
 
+use crate::app::export_jobs::ExportDone;
 use crate::app::file_dialogs::{DialogAnswer, DialogPurpose, PAGE_SUFFIX, title_for};
 use crate::app::{BlockspaceApp, Edit, TabId};
 
@@ -160,10 +161,32 @@ impl BlockspaceApp {
             return;
         };
         let t = &self.tabs[idx];
-        let opts = blockspace_graph::ExportOptions::script(framework, path);
-        let result =
-            blockspace_graph::export_page(&self.registry, &t.page, t.base_dir().as_deref(), &opts)
-                .and_then(|e| blockspace_graph::write_export(&e, path).map(|()| e.files.len()));
+        let started = self.exports.spawn(
+            &self.ctx,
+            &self.registry,
+            &t.page,
+            t.base_dir(),
+            framework,
+            path,
+        );
+        if let Err(e) = started {
+            self.error(&format!("Could not export {}", path.display()), &e);
+        }
+    }
+
+    /// Python exports still running on worker threads.
+    #[must_use]
+    pub fn exports_running(&self) -> usize {
+        self.exports.running
+    }
+
+    /// Reports an export that finished on its worker thread.
+    pub(crate) fn export_finished(&mut self, done: ExportDone) {
+        let ExportDone {
+            path,
+            framework,
+            result,
+        } = done;
         match result {
             Ok(files) => self.info(format!(
                 "Exported {} for {framework}{}",
@@ -174,10 +197,7 @@ impl BlockspaceApp {
                     String::new()
                 }
             )),
-            Err(e) => self.error(
-                &format!("Could not export {}", path.display()),
-                &e.to_string(),
-            ),
+            Err(e) => self.error(&format!("Could not export {}", path.display()), &e),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod autosave;
 pub mod command;
 pub mod command_handling;
 pub mod edits;
+pub mod export_jobs;
 pub mod file_dialogs;
 pub mod files;
 pub mod page_tab;
@@ -31,6 +32,7 @@ use blockspace_graph::{BlockId, Clipboard, PageId, Registry};
 pub use command::{AppCommand, Edit};
 pub use page_tab::{EditError, PageTab, TabId};
 
+use crate::app::export_jobs::ExportJobs;
 use crate::app::file_dialogs::Dialogs;
 use crate::app::recovery::{Recent, Recovery};
 use crate::panels::inspector::Inspector;
@@ -79,6 +81,8 @@ pub struct BlockspaceApp {
     /// The tab being dragged to a new place in the tab bar.
     pub(crate) tab_drag: Option<usize>,
     pub(crate) dialogs: Dialogs,
+    /// Python exports running on worker threads.
+    pub(crate) exports: ExportJobs,
     pub(crate) recent: Recent,
     pub(crate) recovery: Recovery,
     pub(crate) last_autosave: Instant,
@@ -117,6 +121,7 @@ impl BlockspaceApp {
             commands: Vec::new(),
             tab_drag: None,
             dialogs: Dialogs::default(),
+            exports: ExportJobs::default(),
             recent: Recent::load(state_dir.as_deref()),
             recovery: Recovery::new(state_dir.as_deref()),
             last_autosave: Instant::now(),
@@ -221,6 +226,9 @@ impl BlockspaceApp {
         }
         for a in self.dialogs.poll() {
             self.push(AppCommand::FileDialogAnswer(a));
+        }
+        for done in self.exports.poll() {
+            self.export_finished(done);
         }
         let mut any_running = false;
         for t in &mut self.tabs {

@@ -40,6 +40,16 @@ fn copy_and_export_as_python_from_the_menus() {
     let uid = h.state().tab().unwrap().uid;
     h.state_mut()
         .export_python(uid, blockspace_graph::Framework::TensorFlow, &script);
+    // The export runs on a worker thread; the window keeps drawing until it reports.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.state().exports_running() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the export never finished"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     h.run_steps(2);
     let text = std::fs::read_to_string(&script).unwrap();
     assert!(text.contains("tf.raw_ops.Conv3DBackpropInputV2("), "{text}");

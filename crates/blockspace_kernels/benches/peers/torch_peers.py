@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Times PyTorch's CPU kernels for the three 3-D convolution ops on the B1-B5 shapes of
+`blockspace bench`, NCDHW and channels_last_3d, for a same-machine comparison.
+
+    python3 crates/blockspace_kernels/benches/peers/torch_peers.py [--dtype float32] [--threads 2] [--runs 9]
+
+Padding is TensorFlow's SAME/VALID (explicit F.pad), as in shared/docs/framework-equivalents.md.
+Prints one JSON object: median, min and max seconds per op, layout and case. Needs `pip install torch`.
+"""
+import argparse
+import json
+import statistics
+import time
+
+CASES = {
+    "B1": ([1, 16, 16, 16, 8], [3, 3, 3, 8, 16], 1, "SAME"),
+    "B2": ([1, 64, 64, 64, 16], [3, 3, 3, 16, 32], 2, "SAME"),
+    "B3": ([2, 16, 56, 56, 64], [3, 3, 3, 64, 64], 1, "SAME"),
+    "B4": ([1, 64, 64, 64, 32], [4, 4, 4, 32, 64], 2, "SAME"),
+    "B5": ([4, 32, 32, 32, 64], [1, 1, 1, 64, 128], 1, "VALID"),
+}
+
+
+def pads(i, k, s, padding):
+    if padding == "VALID":
+        return 0, 0
+    out = -(-i // s)
+    total = max((out - 1) * s + k - i, 0)
+    return total // 2, total - total // 2
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    args = ap.parse_args()
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(args.threads)
+    dt = getattr(torch, args.dtype)
+    out = {"torch": torch.__version__, "dtype": args.dtype, "threads": args.threads, "results": []}
+    g = torch.Generator().manual_seed(0)
+    for name in args.shapes.split(","):
+        xs, fs, s, padding = CASES[name]
+        n, d, h, w, c = xs
+        p = [pads(xs[1 + i], fs[i], s, padding) for i in range(3)]
+        x = torch.rand(n, c, d, h, w, generator=g, dtype=dt) * 2 - 1
+        wt = torch.rand(fs[4], fs[3], fs[0], fs[1], fs[2], generator=g, dtype=dt) * 2 - 1
+        flat = [p[2][0], p[2][1], p[1][0], p[1][1], p[0][0], p[0][1]]
+        for layout in ["ncdhw", "channels_last_3d"]:
+            mf = torch.channels_last_3d if layout != "ncdhw" else torch.contiguous_format
+            xp = F.pad(x, flat).contiguous(memory_format=mf)
+            wl = wt.contiguous(memory_format=mf)
+            y = F.conv3d(xp, wl, stride=s)
+            dy = (torch.rand(y.shape, generator=g, dtype=dt) * 2 - 1).contiguous(memory_format=mf)
+            calls = {
+                "Conv3D": lambda: F.conv3d(xp, wl, stride=s),
+                "Conv3DBackpropFilterV2": lambda: torch.nn.grad.conv3d_weight(xp, wl.shape, dy, stride=s),
+                "Conv3DBackpropInputV2": lambda: F.conv_transpose3d(dy, wl, stride=s),
+            }
+            with torch.no_grad():
+                for op, fn in calls.items():
+                    for _ in range(2):
+                        fn()
+                    secs = []
+                    for _ in range(args.runs):
+                        t = time.perf_counter()
+                        fn()
+                        secs.append(time.perf_counter() - t)
+                    out["results"].append({"op": op, "layout": layout, "case": name,
+                                           "median_s": statistics.median(secs),
+                                           "min_s": min(secs), "max_s": max(secs)})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
