@@ -26,6 +26,18 @@ pub(crate) struct ChannelBlock {
     pub(crate) panel: usize,
 }
 
+/// Per-thread scratch of the gather kernels (Conv3D, the input gradient): one output row's
+/// taps and one tile's tap list, reused from row to row.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// The row's taps: `(tap index, operand offset of the row's first column)` (may be negative).
+    pub(crate) row_taps: Vec<(usize, isize)>,
+    /// Which `kw` taps are valid for a border column.
+    pub(crate) edge_ok: Vec<bool>,
+    /// One tile's `(operand offset, packed-filter offset)` per tap.
+    pub(crate) tile_taps: Vec<(usize, usize)>,
+}
+
 /// Splits the `c` output channels (`c.div_ceil(lanes)` vectors) into balanced blocks of at
 /// most `isa.nv_max()` vectors, each with `taps` panels of `k` rows.
 ///

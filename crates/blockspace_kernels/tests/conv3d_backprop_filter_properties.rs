@@ -15,21 +15,14 @@ use blockspace_kernels::{
 use ndarray::{ArrayD, IxDyn, arr1};
 use proptest::prelude::*;
 
-const CHANNELS: [usize; 8] = [1, 2, 3, 7, 16, 17, 24, 33];
+#[expect(
+    dead_code,
+    reason = "this test keeps its own strategy; the shared `case` serves the other property tests"
+)]
+mod common;
+use common::Case;
 
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    spatial: [usize; 3],
-    kernel: [usize; 3],
-    strides: [usize; 3],
-    dilations: [usize; 3],
-    ic: usize,
-    oc: usize,
-    padding: Padding,
-    format: DataFormat,
-    seed: u64,
-}
+const CHANNELS: [usize; 8] = [1, 2, 3, 7, 16, 17, 24, 33];
 
 fn case() -> impl Strategy<Value = Case> {
     (
@@ -50,8 +43,8 @@ fn case() -> impl Strategy<Value = Case> {
                 kernel: [kd, kh, kw],
                 strides: [st.0, st.1, st.2],
                 dilations: [dil.0, dil.1, dil.2],
-                ic: CHANNELS[ci],
-                oc: CHANNELS[oi],
+                c: CHANNELS[ci],
+                m: CHANNELS[oi],
                 padding: if same { Padding::Same } else { Padding::Valid },
                 format: if ncdhw {
                     DataFormat::Ncdhw
@@ -96,13 +89,8 @@ struct Problem {
 /// The problem, or `None` when the shapes are invalid (VALID with a filter larger than the
 /// input).
 fn problem(c: &Case) -> Option<Problem> {
-    let mut strides = vec![1i64; 5];
-    let mut dilations = vec![1i64; 5];
     let mut out = [0usize; 3];
     for (i, o) in out.iter_mut().enumerate() {
-        let t = c.format.spatial_dim(i);
-        strides[t] = to_i64(c.strides[i]);
-        dilations[t] = to_i64(c.dilations[i]);
         let win = windowed_output_size(
             to_i64(c.spatial[i]),
             to_i64(c.kernel[i]),
@@ -113,25 +101,13 @@ fn problem(c: &Case) -> Option<Problem> {
         .ok()?;
         *o = usize::try_from(win.output).ok()?;
     }
-    let attrs = Conv3dAttrs {
-        strides,
-        padding: c.padding,
-        data_format: c.format,
-        dilations,
-    };
-    let [d, h, w] = c.spatial;
-    let x_shape = c.format.shape_from_ndhwc([c.n, d, h, w, c.ic]).to_vec();
+    let attrs = c.attrs();
+    let x_shape = c.input_shape().to_vec();
     let dy_shape = c
         .format
-        .shape_from_ndhwc([c.n, out[0], out[1], out[2], c.oc])
+        .shape_from_ndhwc([c.n, out[0], out[1], out[2], c.m])
         .to_vec();
-    let sizes = vec![
-        to_i64(c.kernel[0]),
-        to_i64(c.kernel[1]),
-        to_i64(c.kernel[2]),
-        to_i64(c.ic),
-        to_i64(c.oc),
-    ];
+    let sizes: Vec<i64> = c.filter_shape().iter().map(|&v| to_i64(v)).collect();
     let params = Conv3dBackpropFilterParams::new(&x_shape, &[5], &sizes, &dy_shape, &attrs).ok()?;
     Some(Problem {
         attrs,
@@ -242,8 +218,8 @@ fn big_case(format: DataFormat) -> Case {
         kernel: [3, 3, 3],
         strides: [1, 1, 2],
         dilations: [1, 2, 1],
-        ic: 16,
-        oc: 24,
+        c: 16,
+        m: 24,
         padding: Padding::Same,
         format,
         seed: 11,
@@ -259,8 +235,8 @@ fn spans_case() -> Case {
         kernel: [3, 2, 3],
         strides: [1, 1, 1],
         dilations: [1, 1, 1],
-        ic: 5,
-        oc: 20,
+        c: 5,
+        m: 20,
         padding: Padding::Same,
         format: DataFormat::Ndhwc,
         seed: 12,
@@ -418,8 +394,8 @@ fn pointwise_and_wide_filters_match_reference() {
             kernel,
             strides,
             dilations: [1, 1, 1],
-            ic,
-            oc,
+            c: ic,
+            m: oc,
             padding: Padding::Same,
             format: DataFormat::Ndhwc,
             seed: 9,

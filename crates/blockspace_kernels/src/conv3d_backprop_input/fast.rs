@@ -13,7 +13,7 @@ use ndarray::{Array5, ArrayView5};
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
+    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -83,17 +83,6 @@ struct Plan<'a, T> {
     kh_taps: Vec<Vec<(usize, usize)>>,
     /// Loop tiles outside channel blocks (when every block's panels fit in L2 together).
     tile_major: bool,
-}
-
-/// Per-thread scratch buffers.
-#[derive(Default)]
-struct Scratch {
-    /// The row's taps of one phase: `(tap index, dy offset of column j = 0)`.
-    row_taps: Vec<(usize, isize)>,
-    /// Which `kw` taps of the phase are valid for an edge column.
-    edge_ok: Vec<bool>,
-    /// One tile's `(dy offset, packed-filter offset)` per tap.
-    tile_taps: Vec<(usize, usize)>,
 }
 
 impl<T: Element + SimdElement> Plan<'_, T> {
