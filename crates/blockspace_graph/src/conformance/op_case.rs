@@ -5,8 +5,7 @@ use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
 use super::{
-    Compare, Expectation, Operand, ParseResult, compare_values, expectation, field, number, string,
-    usize_list,
+    Compare, Expectation, Operand, ParseResult, compare_values, expectation, field, operand, string,
 };
 use crate::Registry;
 use crate::kernels::KernelContext;
@@ -87,32 +86,12 @@ pub struct OpCase {
 
 fn typed_operand(v: &Value, at: &str, key: &str) -> ParseResult<TypedOperand> {
     let (x, path) = field(v, at, key)?;
-    let dtype_text = string(x, &path, "dtype")?;
-    let dtype = dtype_text
+    let dtype = string(x, &path, "dtype")?
         .parse::<DType>()
         .map_err(|e| (format!("{path}.dtype"), e.to_string()))?;
-    let shape = usize_list(x, &path, "shape")?;
-    let (data, data_path) = field(x, &path, "data")?;
-    let data = data
-        .as_array()
-        .ok_or((data_path.clone(), "expected a list of numbers".to_owned()))?
-        .iter()
-        .enumerate()
-        .map(|(i, e)| number(e, &format!("{data_path}[{i}]")))
-        .collect::<ParseResult<Vec<f64>>>()?;
-    let len = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    if len != Some(data.len()) {
-        return Err((
-            data_path,
-            format!(
-                "has {} values but shape {shape:?} needs {len:?}",
-                data.len()
-            ),
-        ));
-    }
     Ok(TypedOperand {
         dtype,
-        operand: Operand { shape, data },
+        operand: operand(v, at, key)?,
     })
 }
 

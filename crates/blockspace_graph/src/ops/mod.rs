@@ -546,24 +546,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_ids_are_unique_and_stable() {
+    fn builtin_ids_are_unique_and_a_second_registration_is_refused() {
+        // The ids themselves (stored in page files, never changed) are pinned in
+        // tests/registry.rs.
         let r = Registry::builtin();
-        let ids: Vec<&str> = r.iter().map(|d| d.type_id).collect();
-        assert_eq!(
-            ids,
-            [
-                "Input",
-                "Conv3D",
-                "Conv3DBackpropInputV2",
-                "Conv3DBackpropFilterV2",
-                "AddV2",
-                "Sub",
-                "Mul",
-                "Abs",
-                "Sum",
-                "Max"
-            ]
-        );
+        let ids: std::collections::BTreeSet<&str> = r.iter().map(|d| d.type_id).collect();
+        assert_eq!(ids.len(), BUILTIN.len(), "every built-in type id is unique");
         let mut again = r.clone();
         assert_eq!(
             again.add(&input::DESCRIPTOR),
