@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
+//! | `crash_safety` | SIGKILL at random moments of `run --output` (the real binary) and of recovery writes: every file old or new, whole; a read-only folder on save |
 //! | `run_output` | `blockspace run --output` through the real binary: links, name collisions, `--force`, the page's own files |
 //! | `ui_viewer` | the tensor viewer widget, with an image snapshot |
 //! | `frame_scenario` | the 200-block pan/zoom/drag scenario, functionally (its timing: `cargo bench -p blockspace_app --bench frame_time`) |
@@ -14,6 +15,7 @@
 //! ```
 
 mod clipboard;
+mod crash_safety;
 mod debug_render;
 mod demo_page;
 mod editing;
