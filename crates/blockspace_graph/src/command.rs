@@ -165,9 +165,26 @@ pub enum CommandError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A canvas position that is not a finite number (it could not be saved).
+    #[error("block {block} cannot move to {pos:?}: positions must be finite numbers")]
+    BadPosition {
+        /// The block.
+        block: BlockId,
+        /// The position asked for.
+        pos: [f32; 2],
+    },
     /// Any other invalid command.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Refuses a position that is not finite (NaN or infinite: the file format cannot hold it).
+fn check_position(block: BlockId, pos: [f32; 2]) -> Result<(), CommandError> {
+    if pos.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(CommandError::BadPosition { block, pos })
+    }
 }
 
 /// How strictly to validate: user commands are checked fully; undo/redo replays states that
@@ -246,8 +263,9 @@ impl Page {
                 Ok(Command::Connect { wire })
             }
             Command::MoveBlocks { moves } => {
-                for (id, _) in &moves {
+                for (id, pos) in &moves {
                     self.block_ref(*id)?;
+                    check_position(*id, *pos)?;
                 }
                 let mut inv = Vec::with_capacity(moves.len());
                 for (id, pos) in moves {
@@ -357,6 +375,7 @@ impl Page {
             });
         }
         validate_name(&block.name).map_err(CommandError::BadName)?;
+        check_position(block.id, block.pos)?;
         if self.blocks.values().any(|b| b.name == block.name) {
             return Err(CommandError::NameTaken(block.name));
         }
@@ -498,6 +517,35 @@ mod tests {
         let inv = p.apply(&reg, Command::RemoveBlock { id: f }).unwrap();
         assert_eq!(p.wires().count(), 0);
         p.apply_replay(&reg, inv).unwrap();
+        assert_eq!(p, before);
+    }
+
+    #[test]
+    fn non_finite_positions_are_refused() {
+        // Found by the `commands` fuzz target: a NaN position saved as `null` and the page
+        // did not load back.
+        let reg = Registry::builtin();
+        let mut p = Page::new("p");
+        let i = p.add(&reg, "Input", "x", &[]).unwrap();
+        let before = p.clone();
+        for pos in [[f32::NAN, 0.0], [0.0, f32::INFINITY]] {
+            let e = p
+                .apply(
+                    &reg,
+                    Command::MoveBlocks {
+                        moves: vec![(i, pos)],
+                    },
+                )
+                .unwrap_err();
+            assert!(matches!(e, CommandError::BadPosition { .. }), "{e}");
+            let Command::AddBlock { mut block } = p.add_block_command(&reg, "Abs", pos).unwrap()
+            else {
+                panic!("not an AddBlock");
+            };
+            block.pos = pos;
+            let e = p.apply(&reg, Command::AddBlock { block }).unwrap_err();
+            assert!(e.to_string().contains("finite"), "{e}");
+        }
         assert_eq!(p, before);
     }
 

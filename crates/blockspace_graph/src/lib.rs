@@ -11,6 +11,7 @@
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
 //! | [`export`] | [`export_page`]: a page as a runnable TensorFlow or PyTorch script; [`write_export`] |
+//! | [`fuzzing`] | fuzz targets (bytes in, invariants asserted), replayed from `fuzz/corpus/` by `tests/fuzz_corpus.rs` |
 //! | [`outputs`] | [`OutputDir`]: `--output` files written atomically, unique names, nothing existing or read by the page replaced |
 //! | [`file`](mod@file) | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
 //! | [`tensor`], [`value`], [`ids`] | [`Tensor`], [`DType`], [`AttrValue`], [`BlockId`], [`Wire`], ... |
@@ -40,6 +41,7 @@ pub mod edit;
 pub mod exec;
 pub mod export;
 pub mod file;
+pub mod fuzzing;
 pub mod history;
 pub mod ids;
 pub mod npy;
