@@ -4,7 +4,7 @@
 //! | Module | What |
 //! |---|---|
 //! | [`page`] | [`Page`] (blocks, wires, one name scope, a never-reused block-id counter), [`Block`], [`Clipboard`] |
-//! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input.rs`, `ops/conv3d_backprop_input_v2.rs`) |
+//! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input/`, `ops/conv3d_backprop_input_v2.rs`) |
 //! | [`command`] | [`Command`]: the only way to change a page; [`Page::apply`] returns the exact inverse |
 //! | [`edit`] | gestures' multi-command edits: [`Page::connect_replacing`], [`Page::add_block_wired`], paste placement, Save-As path rebasing |
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
