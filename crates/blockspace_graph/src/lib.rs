@@ -26,7 +26,7 @@
 //! let x = page.add(&reg, "Input", "x", &[("values", AttrValue::Str("[[1, 2], [3, 4]]".into()))]).unwrap();
 //! let check = check_page(&reg, &page);
 //! assert_eq!(check.block(x).unwrap().as_ref().unwrap()[0].shape, vec![2, 2]);
-//! let text = blockspace_graph::page_to_json(&page);
+//! let text = blockspace_graph::page_to_json(&reg, &page);
 //! assert_eq!(blockspace_graph::page_from_json(&reg, &text, "demo").unwrap(), page);
 //! ```
 
