@@ -8,6 +8,7 @@
 //! | [`command`] | [`Command`]: the only way to change a page; [`Page::apply`] returns the exact inverse |
 //! | [`edit`] | gestures' multi-command edits: [`Page::connect_replacing`], [`Page::add_block_wired`], paste placement, Save-As path rebasing |
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
+//! | [`plan`] | [`plan_page`]: blocks in order with their input sources; [`plan::Step::bind`] validates inputs for checking and running |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
 //! | [`export`] | [`export_page`]: a page as a runnable TensorFlow or PyTorch script; [`write_export`] |
@@ -44,6 +45,7 @@ pub mod ids;
 pub mod npy;
 pub mod ops;
 pub mod page;
+pub mod plan;
 pub mod tensor;
 pub mod value;
 
@@ -62,7 +64,10 @@ pub use file::{
 };
 pub use history::History;
 pub use ids::{BlockId, InPort, OutPort, PageId, Wire};
-pub use ops::{AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry};
+pub use ops::{
+    AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry, UnknownType,
+};
 pub use page::{Block, Clipboard, InputsIndex, Page};
+pub use plan::{Plan, plan_page};
 pub use tensor::{DType, Tensor, TensorMeta, TensorStats};
 pub use value::{AttrValue, Attrs};

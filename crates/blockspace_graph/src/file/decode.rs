@@ -323,19 +323,24 @@ fn decode_block(
         }
     };
     let type_id = obj.get("type").and_then(Value::as_str).unwrap_or("");
-    let desc = reg.get(type_id);
-    if desc.is_none() {
-        problems.push(problem(
-            join(at, "type"),
-            format!(
-                "unknown block type {}; known types: {}",
-                obj.get("type")
-                    .map_or("missing".to_owned(), Value::to_string),
-                reg.type_ids()
-            ),
-        ));
-        ok = false;
-    }
+    let desc = match obj.get("type") {
+        Some(Value::String(t)) => reg
+            .lookup(t)
+            .map_err(|e| problems.push(problem(join(at, "type"), e.to_string())))
+            .ok(),
+        other => {
+            problems.push(problem(
+                join(at, "type"),
+                format!(
+                    "{} is not a block type; use one of: {}",
+                    other.map_or("missing".to_owned(), Value::to_string),
+                    reg.type_ids()
+                ),
+            ));
+            None
+        }
+    };
+    ok &= desc.is_some();
     let bname = match obj.get("name").and_then(Value::as_str) {
         Some(n) => {
             if let Err(m) = validate_name(n) {
