@@ -22,11 +22,11 @@ use crate::app::{BlockspaceApp, PageTab};
 
 impl BlockspaceApp {
     pub(crate) fn side_panel(&mut self, ui: &mut egui::Ui) {
-        // Inspector on top (40 % of the height), result below; each scrolls on its own.
+        // Inspector on top (at most 30 % of the height), result below; each scrolls on its own.
         let height = ui.available_height();
         egui::ScrollArea::vertical()
             .id_salt("inspector-scroll")
-            .max_height((height * 0.4).max(120.0))
+            .max_height((height * 0.3).max(120.0))
             .auto_shrink([false, true])
             .show(ui, |ui| self.inspector_ui(ui));
         ui.separator();
@@ -39,7 +39,7 @@ impl BlockspaceApp {
             ui.horizontal(|ui| {
                 ui.heading("Result");
                 if ui
-                    .button("⮪ Dock")
+                    .button("Dock ↙")
                     .on_hover_text("Put the viewer back into the side panel")
                     .clicked()
                 {

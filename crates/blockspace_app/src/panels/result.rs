@@ -13,11 +13,11 @@ impl BlockspaceApp {
         ui.horizontal(|ui| {
             ui.heading("Result");
             let (text, tip) = if self.viewer.popped_out {
-                ("⮪ Dock", "Put the viewer back into the side panel")
+                ("Dock ↙", "Put the viewer back into the side panel")
             } else {
                 (
-                    "⧉ Pop out",
-                    "Show the viewer in its own window (the canvas keeps working)",
+                    "Pop out ↗",
+                    "Show the viewer in its own, bigger window (the canvas keeps working)",
                 )
             };
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {

@@ -296,12 +296,12 @@ impl VolumeViewer {
 
         // Statistics of the whole tensor (off the UI thread when big).
         let summary = self.summary(&ctx, &vol);
-        table::stats_ui(ui, summary.as_deref(), vol.b().is_some());
-        if vol.is_empty() {
-            ui.label("The tensor is empty (a dimension is 0): nothing to draw.");
-            return action;
-        }
-        if shown.volume.a().tensor().len() == 1 {
+        if vol.is_empty() || shown.volume.a().tensor().len() == 1 {
+            table::stats_ui(ui, summary.as_deref(), vol.b().is_some());
+            if vol.is_empty() {
+                ui.label("The tensor is empty (a dimension is 0): nothing to draw.");
+                return action;
+            }
             let v = shown.volume.a_value(&vec![0; vol.shape().len()]);
             ui.label(
                 egui::RichText::new(table::fmt_value(v))
@@ -312,10 +312,8 @@ impl VolumeViewer {
             self.compare_section(ui, shown, &mut action);
             return action;
         }
-        ui.separator();
+        // The views first (what a user looks at), their controls around them; the numbers below.
         self.mode_ui(ui, &vol, &spatial);
-        self.sliders_ui(ui, &vol, &spatial);
-
         let shows = self.request_views(&ctx, &vol, &spatial);
         self.plane_rects.clear();
         self.tile_rects.clear();
@@ -333,7 +331,9 @@ impl VolumeViewer {
         }
         self.colourbar_ui(ui, &scale, summary.as_deref());
         ui.add(egui::Label::new(egui::RichText::new(&self.readout).monospace()).wrap());
+        self.sliders_ui(ui, &vol, &spatial);
         ui.separator();
+        table::stats_ui(ui, summary.as_deref(), vol.b().is_some());
         self.histogram_section(ui, &ctx, &vol, summary.as_deref(), &scale);
         self.compare_section(ui, shown, &mut action);
         if let Shows::Planes(images) = &shows {
