@@ -68,7 +68,7 @@ impl BlockspaceApp {
         let mut problems = Vec::new();
         for t in &self.tabs {
             if t.is_dirty() {
-                let json = blockspace_graph::page_to_json(&t.page);
+                let json = blockspace_graph::page_to_json(&self.registry, &t.page);
                 if let Err(e) = self
                     .recovery
                     .write(t.uid, &t.title, t.path.as_deref(), &json)

@@ -36,8 +36,7 @@ use crate::app::export_jobs::ExportJobs;
 use crate::app::file_dialogs::Dialogs;
 use crate::app::recovery::{Recent, Recovery};
 use crate::panels::inspector::Inspector;
-use crate::panels::tensor_viewer::TensorViewer;
-use crate::panels::view_prep::ViewPrep;
+use crate::panels::viewer::VolumeViewer;
 use crate::ui::modals::Dialog;
 use crate::ui::toasts::Toasts;
 
@@ -73,8 +72,7 @@ pub struct BlockspaceApp {
     pub(crate) clipboard: Option<(Option<PageId>, Clipboard)>,
     pub(crate) clipboard_text: Option<String>,
     /// The viewer panel.
-    pub viewer: TensorViewer,
-    pub(crate) view_prep: ViewPrep,
+    pub viewer: VolumeViewer,
     pub(crate) inspector: Inspector,
     pub(crate) inspected: Option<(TabId, BlockId)>,
     pub(crate) toasts: Toasts,
@@ -116,8 +114,7 @@ impl BlockspaceApp {
             untitled: 0,
             clipboard: None,
             clipboard_text: None,
-            viewer: TensorViewer::default(),
-            view_prep: ViewPrep::default(),
+            viewer: VolumeViewer::default(),
             inspector: Inspector::default(),
             inspected: None,
             toasts: Toasts::default(),

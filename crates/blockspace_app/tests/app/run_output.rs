@@ -33,7 +33,7 @@ fn literal_page(dir: &Path, names: &[&str]) -> PathBuf {
             .unwrap();
     }
     let path = dir.join("p.bspage.json");
-    save_page(&page, &path).unwrap();
+    save_page(&reg, &page, &path).unwrap();
     path
 }
 
@@ -156,7 +156,7 @@ fn the_pages_own_input_files_are_never_replaced() {
     )
     .unwrap();
     let page_path = data.join("p.bspage.json");
-    save_page(&page, &page_path).unwrap();
+    save_page(&reg, &page, &page_path).unwrap();
 
     // The same folder, spelled differently: canonical paths are compared.
     let other_spelling = dir.path().join("data/../data/.");
