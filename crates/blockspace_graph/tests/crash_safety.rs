@@ -53,7 +53,7 @@ fn crash_child() {
     let pages = [page(0), page(1)];
     let tensors = [tensor(0), tensor(1)];
     for v in (0..2).cycle() {
-        save_page(&pages[v], &dir.join("p.bspage.json")).unwrap();
+        save_page(&Registry::builtin(), &pages[v], &dir.join("p.bspage.json")).unwrap();
         tensors[v].write_npy(&dir.join("x.npy")).unwrap();
     }
 }
@@ -77,9 +77,17 @@ fn iterations(default: usize) -> usize {
 fn writes_survive_kill_9_at_random_moments() {
     let dir = tempfile::tempdir().unwrap();
     let refs = tempfile::tempdir().unwrap();
-    let texts = [page_to_json(&page(0)), page_to_json(&page(1))];
+    let texts = [
+        page_to_json(&Registry::builtin(), &page(0)),
+        page_to_json(&Registry::builtin(), &page(1)),
+    ];
     let npys = [npy_bytes(0, refs.path()), npy_bytes(1, refs.path())];
-    save_page(&page(0), &dir.path().join("p.bspage.json")).unwrap();
+    save_page(
+        &Registry::builtin(),
+        &page(0),
+        &dir.path().join("p.bspage.json"),
+    )
+    .unwrap();
     tensor(0).write_npy(&dir.path().join("x.npy")).unwrap();
     let reg = Registry::builtin();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
@@ -165,10 +173,12 @@ impl Drop for ReadOnly {
 fn saving_into_a_read_only_folder_is_a_clear_error_and_keeps_the_old_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.bspage.json");
-    save_page(&page(0), &path).unwrap();
+    save_page(&Registry::builtin(), &page(0), &path).unwrap();
     let before = std::fs::read(&path).unwrap();
     let _ro = ReadOnly::new(dir.path());
-    let e = save_page(&page(1), &path).unwrap_err().to_string();
+    let e = save_page(&Registry::builtin(), &page(1), &path)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("could not save the page")
             && e.contains("previous file is unchanged")

@@ -55,7 +55,7 @@ fn fill_page(dir: &Path, file: &str, value: f64) -> PathBuf {
         .unwrap();
     }
     let path = dir.join(file);
-    save_page(&page, &path).unwrap();
+    save_page(&Registry::builtin(), &page, &path).unwrap();
     path
 }
 
@@ -154,7 +154,10 @@ fn big_page(v: usize) -> Page {
 #[test]
 fn recovery_writes_survive_kill_9_at_random_moments() {
     let dir = tempfile::tempdir().unwrap();
-    let texts = [page_to_json(&big_page(0)), page_to_json(&big_page(1))];
+    let texts = [
+        page_to_json(&Registry::builtin(), &big_page(0)),
+        page_to_json(&Registry::builtin(), &big_page(1)),
+    ];
     std::fs::write(dir.path().join("v0.json"), &texts[0]).unwrap();
     std::fs::write(dir.path().join("v1.json"), &texts[1]).unwrap();
     let reg = Registry::builtin();

@@ -157,7 +157,7 @@ pub fn commands(data: &[u8]) {
         limit: MemoryLimit::bytes(256 << 20),
     };
     let _ = check_page_with(reg, &page, &opts);
-    let text = crate::file::page_to_json(&page);
+    let text = crate::file::page_to_json(reg, &page);
     match crate::file::page_from_json(reg, &text, "round trip") {
         Ok(again) => assert!(again == page, "the round trip changed the page"),
         Err(e) => panic!("a page built by commands does not load back after saving: {e}"),

@@ -33,7 +33,7 @@ pub fn page_file(data: &[u8]) {
         "more blocks ordered than exist"
     );
     let _ = topo_order(&page);
-    let text = crate::file::page_to_json(&page);
+    let text = crate::file::page_to_json(reg, &page);
     match crate::file::page_from_json(reg, &text, "round trip") {
         Ok(again) => assert!(again == page, "the round trip changed the page"),
         Err(e) => panic!("a loaded page does not load back after saving: {e}"),
