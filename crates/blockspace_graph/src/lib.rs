@@ -9,6 +9,7 @@
 //! | [`edit`] | gestures' multi-command edits: [`Page::connect_replacing`], [`Page::add_block_wired`], paste placement, Save-As path rebasing |
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
 //! | [`plan`] | [`plan_page`]: blocks in order with their input sources; [`plan::Step::bind`] validates inputs for checking and running |
+//! | [`budget`] | the memory budget of a whole run: [`plan_memory`] adds up the tensors a run keeps, [`MachineMemory`] the default |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
 //! | [`export`] | [`export_page`]: a page as a runnable TensorFlow or PyTorch script; [`write_export`] |
@@ -35,6 +36,7 @@
 
 pub(crate) use blockspace_kernels as kernels;
 
+pub mod budget;
 pub mod check;
 pub mod command;
 pub mod conformance;
@@ -53,6 +55,7 @@ pub mod plan;
 pub mod tensor;
 pub mod value;
 
+pub use budget::{MachineMemory, MemoryPlan, format_size, parse_size, plan_memory};
 pub use check::{
     BlockError, CheckOptions, CycleError, PageCheck, check_page, check_page_with, topo_order,
 };

@@ -1,10 +1,11 @@
-//! `blockspace check PAGE [--json]`: loads a page and infers every block's output, reporting
-//! problems. Runs nothing.
+//! `blockspace check PAGE [--memory-limit SIZE] [--json]`: loads a page and infers every
+//! block's output, reporting problems, and whether a run fits the memory budget (the block that
+//! takes it over, with sizes). Runs nothing.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use blockspace_graph::{CheckOptions, FileError, Registry, check_page_with, load_page};
+use blockspace_graph::{FileError, Registry, load_page};
 use serde_json::{Value, json};
 
 use super::run::{base_dir, ordered_blocks};
@@ -17,6 +18,10 @@ pub struct CheckArgs {
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The memory budget of a run (e.g. `4GiB`, `512MB`); default: 75 % of the smallest of
+    /// physical memory, the cgroup limit and the address-space limit.
+    #[arg(long, value_name = "SIZE", value_parser = super::memory::parse_memory_limit)]
+    pub memory_limit: Option<u64>,
 }
 
 /// Exit status: 0 no problems, 1 some block has a problem, 2 the file could not be loaded.
@@ -56,11 +61,10 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::i
             return Ok(2);
         }
     };
-    let opts = CheckOptions {
-        base_dir: Some(base_dir(&args.page)),
-        ..CheckOptions::default()
-    };
-    let check = check_page_with(&registry, &page, &opts);
+    let (budget, source) = super::memory::budget(args.memory_limit);
+    let (check, plan) =
+        super::memory::check_with_budget(&registry, &page, base_dir(&args.page), budget);
+    let over_budget = super::memory::refusal(&plan, &source);
     let mut entries = Vec::new();
     let mut n_errors = 0usize;
     for block in ordered_blocks(&page) {
@@ -102,19 +106,36 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::i
             None => {}
         }
     }
+    if over_budget.is_some() {
+        n_errors += 1;
+    }
     if args.json {
-        let doc =
-            json!({"page": origin, "ok": n_errors == 0, "errors": n_errors, "blocks": entries});
+        let memory = json!({
+            "budget": plan.budget,
+            "peak": plan.peak,
+            "fits": plan.fits(),
+            "over": plan.over.as_ref().map(|o| json!({
+                "id": o.block.0, "name": o.name, "outputs": o.outputs,
+                "workspace": o.workspace, "peak": o.peak,
+            })),
+            "message": over_budget,
+        });
+        let doc = json!({"page": origin, "ok": n_errors == 0, "errors": n_errors, "memory": memory, "blocks": entries});
         writeln!(
             out,
             "{}",
             serde_json::to_string_pretty(&doc).unwrap_or_default()
         )?;
     } else {
+        if let Some(r) = &over_budget {
+            writeln!(err, "error: {r} ({origin})")?;
+        }
         writeln!(
             out,
-            "{origin}: {} blocks, {n_errors} with problems",
-            page.len()
+            "{origin}: {} blocks, {n_errors} with problems; a run needs {} of the {} memory budget",
+            page.len(),
+            blockspace_graph::format_size(plan.peak),
+            blockspace_graph::format_size(plan.budget),
         )?;
     }
     Ok(u8::from(n_errors > 0))
@@ -126,7 +147,16 @@ mod tests {
 
     fn check_text(page: PathBuf, json: bool) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(&CheckArgs { page, json }, &mut out, &mut err).unwrap();
+        let code = run(
+            &CheckArgs {
+                page,
+                json,
+                memory_limit: None,
+            },
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
         (
             code,
             String::from_utf8(out).unwrap(),

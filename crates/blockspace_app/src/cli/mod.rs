@@ -4,4 +4,5 @@ pub mod bench;
 pub mod check;
 pub mod conformance;
 pub mod export;
+pub mod memory;
 pub mod run;

@@ -1,4 +1,5 @@
-//! `blockspace run PAGE [--output DIR [--force]] [--json]`: runs every block of a page headless.
+//! `blockspace run PAGE [--output DIR [--force]] [--memory-limit SIZE] [--json]`: runs every
+//! block of a page headless, after checking that it fits the memory budget.
 //!
 //! `--output` writes through [`OutputDir`]: atomic renames that replace (never follow) a link at
 //! the target, unique names for colliding blocks (`name__2.npy`), no existing file replaced
@@ -30,6 +31,11 @@ pub struct RunArgs {
     /// Print machine-readable JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The memory budget of the run (e.g. `4GiB`, `512MB`): a page whose kept results and
+    /// workspaces would not fit is refused before anything runs; default: 75 % of the smallest
+    /// of physical memory, the cgroup limit and the address-space limit.
+    #[arg(long, value_name = "SIZE", value_parser = super::memory::parse_memory_limit)]
+    pub memory_limit: Option<u64>,
 }
 
 /// The directory relative paths in `page_path` resolve against.
@@ -95,6 +101,13 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
             return Ok(2);
         }
     };
+    let (budget, source) = super::memory::budget(args.memory_limit);
+    let (_, plan) =
+        super::memory::check_with_budget(&registry, &page, base_dir(&args.page), budget);
+    if let Some(r) = super::memory::refusal(&plan, &source) {
+        writeln!(err, "error: {r} ({})", args.page.display())?;
+        return Ok(1);
+    }
     let names = output_file_names(&registry, &page);
     let output = match &args.output {
         Some(dir) => match prepare_output(&registry, &page, &args.page, dir, args.force, &names) {
@@ -109,6 +122,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
         None => None,
     };
     let mut exec = Executor::new(Arc::clone(&registry), Arc::new(|| {}));
+    exec.set_memory_limit(blockspace_kernels::MemoryLimit::bytes(budget));
     exec.run(&page, Some(base_dir(&args.page)));
     exec.wait();
 
@@ -249,6 +263,7 @@ mod tests {
                 page,
                 output: None,
                 force: false,
+                memory_limit: None,
                 json: false,
             });
             assert_eq!(code, 0, "{name}: {out}\n{err}");
@@ -258,6 +273,7 @@ mod tests {
             page: examples().join("minimal.bspage.json"),
             output: None,
             force: false,
+            memory_limit: None,
             json: false,
         });
         assert!(
@@ -269,6 +285,7 @@ mod tests {
             page: examples().join("chain.bspage.json"),
             output: Some(dir.path().join("out")),
             force: false,
+            memory_limit: None,
             json: true,
         };
         let (code, out, _) = run_text(&args);
@@ -287,6 +304,7 @@ mod tests {
             page,
             output: None,
             force: false,
+            memory_limit: None,
             json: false,
         });
         assert_eq!(code, 1);
@@ -298,6 +316,7 @@ mod tests {
             page: PathBuf::from("/nonexistent/p.bspage.json"),
             output: None,
             force: false,
+            memory_limit: None,
             json: false,
         });
         assert_eq!(code, 2);
