@@ -61,7 +61,8 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         None => return Err("a block name cannot be empty; type a name".into()),
         Some(c) if !(c.is_ascii_alphanumeric() || c == '.') => {
             return Err(format!(
-                "block name {name:?} must start with a letter, digit or '.'; rename it"
+                "block name {} must start with a letter, digit or '.'; rename it",
+                crate::value::quote(name)
             ));
         }
         Some(_) => {}
@@ -70,7 +71,8 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')))
     {
         return Err(format!(
-            "block name {name:?} contains {c:?}; use letters, digits, '_', '.', '-' or '/'"
+            "block name {} contains {c:?}; use letters, digits, '_', '.', '-' or '/'",
+            crate::value::quote(name)
         ));
     }
     Ok(())

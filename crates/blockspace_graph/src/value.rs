@@ -83,3 +83,71 @@ impl fmt::Display for AttrValue {
 
 /// All attributes of one block, by name (sorted, so files and cache keys are stable).
 pub type Attrs = BTreeMap<String, AttrValue>;
+
+/// The most characters of user input a message quotes.
+pub const QUOTE_MAX: usize = 80;
+
+/// At most [`QUOTE_MAX`] characters of `text`, with `…` where it was cut (for messages that
+/// echo user input: a 2 MB literal must not become a 2 MB error).
+#[must_use]
+pub fn clip(text: &str) -> String {
+    let mut out: String = text.chars().take(QUOTE_MAX).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// [`clip`] in double quotes, escaped as Rust's `{:?}` does.
+#[must_use]
+pub fn quote(text: &str) -> String {
+    format!("{:?}", clip(text))
+}
+
+/// About [`QUOTE_MAX`] characters of `text` around byte `at`, quoted, with `…` where cut.
+#[must_use]
+pub fn quote_around(text: &str, at: usize) -> String {
+    if text.chars().count() <= QUOTE_MAX {
+        return quote(text);
+    }
+    let at = (0..=at.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let before: String = {
+        let mut v: Vec<char> = text[..at].chars().rev().take(QUOTE_MAX / 2).collect();
+        v.reverse();
+        v.into_iter().collect()
+    };
+    let after: String = text[at..]
+        .chars()
+        .take(QUOTE_MAX - before.chars().count())
+        .collect();
+    let lead = if before.len() < at { "…" } else { "" };
+    let tail = if at + after.len() < text.len() {
+        "…"
+    } else {
+        ""
+    };
+    format!("{:?}", format!("{lead}{before}{after}{tail}"))
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::*;
+
+    #[test]
+    fn quotes_are_bounded() {
+        assert_eq!(quote("abc"), "\"abc\"");
+        let long = "x".repeat(2_000_000);
+        assert!(quote(&long).chars().count() <= QUOTE_MAX + 3);
+        let text = format!("{}BAD{}", "1, ".repeat(1000), ", 2".repeat(1000));
+        let q = quote_around(&text, 3000);
+        assert!(
+            q.contains("BAD") && q.starts_with("\"…") && q.ends_with("…\""),
+            "{q}"
+        );
+        assert!(q.chars().count() <= QUOTE_MAX + 4, "{q}");
+        assert_eq!(quote_around("é,x", 1), "\"é,x\"");
+    }
+}

@@ -27,14 +27,20 @@ fn replay(target: &str) {
         "{target}: a corpus of {} files",
         files.len()
     );
+    let mut panicked = Vec::new();
     for f in &files {
         let data = std::fs::read(f).unwrap();
-        let outcome = std::panic::catch_unwind(|| run(target, &data));
-        match outcome {
+        match std::panic::catch_unwind(|| run(target, &data)) {
             Ok(known) => assert!(known, "unknown target {target}"),
-            Err(_) => panic!("{target} panics on {}", f.display()),
+            Err(_) => panicked.push(f.display().to_string()),
         }
     }
+    assert!(
+        panicked.is_empty(),
+        "{target} panics on {} of {} inputs: {panicked:#?}",
+        panicked.len(),
+        files.len()
+    );
 }
 
 #[test]

@@ -168,7 +168,8 @@ impl AttrSpec {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{s:?} is not allowed; use one of {}",
+                        "{} is not allowed; use one of {}",
+                        crate::value::quote(s),
                         quoted_list(choices)
                     ))
                 }
@@ -194,16 +195,25 @@ impl AttrSpec {
                 if v.len() == len {
                     Ok(())
                 } else {
-                    Err(format!("{v:?} has {} entries; give exactly {len}", v.len()))
+                    Err(format!(
+                        "{} has {} entries; give exactly {len}",
+                        crate::value::clip(&format!("{v:?}")),
+                        v.len()
+                    ))
                 }
             }
             (AttrKind::Shape, AttrValue::IntList(v)) => {
                 if let Some(d) = v.iter().find(|d| **d < 0) {
                     Err(format!(
-                        "{v:?} has the negative dimension {d}; dimensions must be >= 0"
+                        "{} has the negative dimension {d}; dimensions must be >= 0",
+                        crate::value::clip(&format!("{v:?}"))
                     ))
                 } else if v.len() > 32 {
-                    Err(format!("{v:?} has {} dimensions; use at most 32", v.len()))
+                    Err(format!(
+                        "{} has {} dimensions; use at most 32",
+                        crate::value::clip(&format!("{v:?}")),
+                        v.len()
+                    ))
                 } else {
                     Ok(())
                 }
@@ -420,8 +430,9 @@ impl OpDescriptor {
                 (
                     name.clone(),
                     format!(
-                        "{} has no attribute {name:?}; known: {}",
+                        "{} has no attribute {}; known: {}",
                         self.type_id,
+                        crate::value::quote(name),
                         self.attr_names()
                     ),
                 )

@@ -2,9 +2,10 @@
 //! distributions (ChaCha8 keyed by the seed, Box-Muller with `libm`; see the module docs of
 //! [`super`]).
 
-use super::{EvalCtx, MODES, OpError, attr_f64, attr_i64, from_f64s};
+use super::{EvalCtx, MODES, OpError, attr_f64, attr_i64};
 use crate::tensor::{DType, Tensor};
 use crate::value::Attrs;
+use ndarray::{ArrayD, IxDyn};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
@@ -74,21 +75,151 @@ pub(super) fn check_mode_params(mode: &str, attrs: &Attrs, dtype: DType) -> Resu
     }
 }
 
-fn int_fits(v: f64, dtype: DType, attr: &str) -> Result<(), OpError> {
-    let (lo, hi) = match dtype {
-        DType::Int32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
-        DType::Int64 => (i64::MIN as f64, i64::MAX as f64),
-        _ => return Ok(()),
-    };
-    if v < lo || v > hi {
-        return Err(OpError::attr(
+/// `v` (a whole number) as an integer of `dtype`, exactly: through `i128`, so `2^63` is refused
+/// for int64 instead of saturating to `i64::MAX`.
+fn whole_as<T: TryFrom<i128>>(v: f64, dtype: DType, attr: &str) -> Result<T, OpError> {
+    // Whole f64 values below 2^127 in magnitude convert to i128 exactly.
+    let i = (v.abs() < 1.7e38).then_some(v as i128);
+    i.and_then(|i| T::try_from(i).ok()).ok_or_else(|| {
+        OpError::attr(
             attr,
             format!("{v} does not fit in {dtype}; use a smaller value or int64"),
-        ));
+        )
+    })
+}
+
+fn int_fits(v: f64, dtype: DType, attr: &str) -> Result<(), OpError> {
+    match dtype {
+        DType::Int32 => whole_as::<i32>(v, dtype, attr).map(|_| ()),
+        DType::Int64 => whole_as::<i64>(v, dtype, attr).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// Checks for cancellation every 2^20 elements.
+fn every_mib(i: usize, ctx: &EvalCtx<'_>) -> Result<(), OpError> {
+    if i.is_multiple_of(1 << 20) && ctx.kernel.cancel.is_cancelled() {
+        return Err(OpError::cancelled());
     }
     Ok(())
 }
 
+/// Generates the values of a float `dtype` directly as `T` (`to` rounds each f64 once): no
+/// staging buffer, so a fill takes only its output's memory.
+fn floats<T: Clone>(
+    mode: &str,
+    attrs: &Attrs,
+    n: usize,
+    ctx: &EvalCtx<'_>,
+    to: fn(f64) -> T,
+) -> Result<Vec<T>, OpError> {
+    let mut values = Vec::with_capacity(n);
+    match mode {
+        "fill" => values.resize(n, to(attr_f64(attrs, "value")?)),
+        "range" => {
+            let (start, step) = (attr_f64(attrs, "start")?, attr_f64(attrs, "step")?);
+            for i in 0..n {
+                every_mib(i, ctx)?;
+                values.push(to(start + step * i as f64));
+            }
+        }
+        "uniform" => {
+            let (low, high) = (attr_f64(attrs, "low")?, attr_f64(attrs, "high")?);
+            let mut rng = seeded(attr_i64(attrs, "seed")?);
+            for i in 0..n {
+                every_mib(i, ctx)?;
+                values.push(to(low + unit(&mut rng) * (high - low)));
+            }
+        }
+        "normal" => {
+            let (mean, std) = (attr_f64(attrs, "mean")?, attr_f64(attrs, "std")?);
+            let mut rng = seeded(attr_i64(attrs, "seed")?);
+            while values.len() < n {
+                every_mib(values.len(), ctx)?;
+                let (z0, z1) = box_muller(&mut rng);
+                values.push(to(mean + std * z0));
+                if values.len() < n {
+                    values.push(to(mean + std * z1));
+                }
+            }
+        }
+        _ => return Err(not_generated(mode)),
+    }
+    Ok(values)
+}
+
+/// Generates the values of an integer `dtype` directly as `T`, exactly: a range is computed in
+/// `i128` (`start + step * i`), so int64 ranges above 2^53 are exact, and every value is
+/// checked to fit.
+fn ints<T: TryFrom<i128> + Clone>(
+    mode: &str,
+    attrs: &Attrs,
+    dtype: DType,
+    n: usize,
+    ctx: &EvalCtx<'_>,
+) -> Result<Vec<T>, OpError> {
+    let at = |i: usize, e: OpError| {
+        let mut e = e;
+        e.message = format!("element {i}: {}", e.message);
+        e
+    };
+    let mut values = Vec::with_capacity(n);
+    match mode {
+        "fill" => values.resize(n, whole_as::<T>(attr_f64(attrs, "value")?, dtype, "value")?),
+        "range" => {
+            let (start, step) = (attr_f64(attrs, "start")?, attr_f64(attrs, "step")?);
+            let start: i128 = whole_as(start, dtype, "start")?;
+            let step: i128 = whole_as(step, dtype, "step")?;
+            for i in 0..n {
+                every_mib(i, ctx)?;
+                let v = step
+                    .checked_mul(i as i128)
+                    .and_then(|d| d.checked_add(start))
+                    .and_then(|v| T::try_from(v).ok())
+                    .ok_or_else(|| {
+                        at(
+                            i,
+                            OpError::attr(
+                                "step",
+                                format!(
+                                    "{start} + {step}·{i} does not fit in {dtype}; use a smaller step, fewer elements or int64"
+                                ),
+                            ),
+                        )
+                    })?;
+                values.push(v);
+            }
+        }
+        "uniform" => {
+            let (low, high) = (attr_f64(attrs, "low")?, attr_f64(attrs, "high")?);
+            let mut rng = seeded(attr_i64(attrs, "seed")?);
+            for i in 0..n {
+                every_mib(i, ctx)?;
+                let v = (low + unit(&mut rng) * (high - low))
+                    .floor()
+                    .min(high - 1.0);
+                values.push(whole_as(v, dtype, "value").map_err(|e| at(i, e))?);
+            }
+        }
+        "normal" => {
+            return Err(OpError::attr(
+                "dtype",
+                format!(
+                    "normal random values need a float dtype, not {dtype}; set dtype to float32 or float64"
+                ),
+            ));
+        }
+        _ => return Err(not_generated(mode)),
+    }
+    Ok(values)
+}
+
+fn not_generated(mode: &str) -> OpError {
+    let shown: String = mode.chars().take(80).collect();
+    OpError::attr("mode", format!("{shown:?} does not generate values"))
+}
+
+/// The values of a generated mode, written in `dtype` directly (see [`floats`], [`ints`]).
 pub(super) fn generate(
     mode: &str,
     attrs: &Attrs,
@@ -97,62 +228,23 @@ pub(super) fn generate(
     n: usize,
     ctx: &EvalCtx<'_>,
 ) -> Result<Tensor, OpError> {
-    let cancel = &ctx.kernel.cancel;
-    let mut values = Vec::with_capacity(n);
-    match mode {
-        "fill" => values.resize(n, attr_f64(attrs, "value")?),
-        "range" => {
-            let (start, step) = (attr_f64(attrs, "start")?, attr_f64(attrs, "step")?);
-            values.extend((0..n).map(|i| start + step * i as f64));
-        }
-        "uniform" => {
-            let (low, high) = (attr_f64(attrs, "low")?, attr_f64(attrs, "high")?);
-            let mut rng = seeded(attr_i64(attrs, "seed")?);
-            for i in 0..n {
-                if i % (1 << 20) == 0 && cancel.is_cancelled() {
-                    return Err(OpError::cancelled());
-                }
-                let u = unit(&mut rng);
-                let v = low + u * (high - low);
-                values.push(if dtype.is_float() {
-                    v
-                } else {
-                    v.floor().min(high - 1.0)
-                });
-            }
-        }
-        "normal" => {
-            let (mean, std) = (attr_f64(attrs, "mean")?, attr_f64(attrs, "std")?);
-            let mut rng = seeded(attr_i64(attrs, "seed")?);
-            while values.len() < n {
-                if values.len() % (1 << 20) == 0 && cancel.is_cancelled() {
-                    return Err(OpError::cancelled());
-                }
-                let (z0, z1) = box_muller(&mut rng);
-                values.push(mean + std * z0);
-                if values.len() < n {
-                    values.push(mean + std * z1);
-                }
-            }
-        }
-        _ => {
-            return Err(OpError::attr(
-                "mode",
-                format!("{mode:?} does not generate values"),
-            ));
-        }
-    }
-    if !dtype.is_float() {
-        for (i, v) in values.iter().enumerate() {
-            int_fits(*v, dtype, if mode == "range" { "step" } else { "value" }).map_err(
-                |mut e| {
-                    e.message = format!("element {i}: {}", e.message);
-                    e
-                },
-            )?;
-        }
-    }
-    from_f64s(dtype, shape, &values, &[])
+    let s = IxDyn(shape);
+    let shape_err = |e: ndarray::ShapeError| OpError::attr("shape", format!("{shape:?}: {e}"));
+    Ok(match dtype {
+        DType::Float32 => Tensor::F32(
+            ArrayD::from_shape_vec(s, floats(mode, attrs, n, ctx, |v| v as f32)?)
+                .map_err(shape_err)?,
+        ),
+        DType::Float64 => Tensor::F64(
+            ArrayD::from_shape_vec(s, floats(mode, attrs, n, ctx, |v| v)?).map_err(shape_err)?,
+        ),
+        DType::Int32 => Tensor::I32(
+            ArrayD::from_shape_vec(s, ints(mode, attrs, dtype, n, ctx)?).map_err(shape_err)?,
+        ),
+        DType::Int64 => Tensor::I64(
+            ArrayD::from_shape_vec(s, ints(mode, attrs, dtype, n, ctx)?).map_err(shape_err)?,
+        ),
+    })
 }
 
 /// ChaCha8 keyed by the seed's little-endian bytes (portable and documented).
@@ -220,6 +312,56 @@ mod tests {
         assert_eq!(
             run(&a).unwrap().to_i64().unwrap()[[0]],
             9_007_199_254_740_993
+        );
+    }
+
+    #[test]
+    fn integer_generation_is_exact_above_2_pow_53() {
+        let two60 = (1u64 << 60) as f64;
+        let a = attrs(&[
+            ("mode", s("range")),
+            ("dtype", s("int64")),
+            ("start", AttrValue::Float(two60)),
+            ("step", AttrValue::Float(1.0)),
+            ("shape", AttrValue::IntList(vec![3])),
+        ]);
+        let got = run(&a)
+            .unwrap()
+            .to_i64()
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0;
+        assert_eq!(got, vec![1 << 60, (1 << 60) + 1, (1 << 60) + 2]);
+        // 2^63 does not fit int64 (it used to saturate to i64::MAX silently).
+        let a = attrs(&[
+            ("mode", s("fill")),
+            ("dtype", s("int64")),
+            ("value", AttrValue::Float(9_223_372_036_854_775_808.0)),
+        ]);
+        let e = run(&a).unwrap_err();
+        assert!(
+            e.attr.as_deref() == Some("value") && e.message.contains("does not fit"),
+            "{e:?}"
+        );
+        let a = attrs(&[
+            ("mode", s("fill")),
+            ("dtype", s("int64")),
+            ("value", AttrValue::Float(-9_223_372_036_854_775_808.0)),
+        ]);
+        let t = run(&a).unwrap().to_i64().unwrap();
+        assert_eq!(t.iter().copied().collect::<Vec<_>>(), vec![i64::MIN]);
+        // A range that leaves int32 part way says where.
+        let a = attrs(&[
+            ("mode", s("range")),
+            ("dtype", s("int32")),
+            ("start", AttrValue::Float(2_147_483_646.0)),
+            ("step", AttrValue::Float(1.0)),
+            ("shape", AttrValue::IntList(vec![4])),
+        ]);
+        let e = run(&a).unwrap_err();
+        assert!(
+            e.message.starts_with("element 2:") && e.attr.as_deref() == Some("step"),
+            "{e:?}"
         );
     }
 

@@ -59,7 +59,11 @@ pub fn parse_literal(text: &str, dtype: DType) -> Result<Literal, OpError> {
     let err = |byte: usize, msg: String| {
         OpError::attr(
             "values",
-            format!("{msg} at column {} of {text:?}", column(text, byte)),
+            format!(
+                "{msg} at column {} of {}",
+                column(text, byte),
+                crate::value::quote_around(text, byte)
+            ),
         )
     };
     let mut p = Parser {
@@ -132,7 +136,7 @@ fn tok_text(t: &Tok<'_>) -> String {
         Tok::Open => "\"[\"".into(),
         Tok::Close => "\"]\"".into(),
         Tok::Comma => "\",\"".into(),
-        Tok::Num(s) => format!("{s:?}"),
+        Tok::Num(s) => crate::value::quote(s),
     }
 }
 
@@ -152,7 +156,7 @@ impl Parser<'_, '_> {
         if self.dtype.is_float() {
             let v: f64 = s
                 .parse()
-                .map_err(|_| (byte, format!("{s:?} is not a number")))?;
+                .map_err(|_| (byte, format!("{} is not a number", crate::value::quote(s))))?;
             self.values.push(v);
         } else {
             let v: i64 = s.parse().map_err(|_| {
@@ -163,7 +167,11 @@ impl Parser<'_, '_> {
                 };
                 (
                     byte,
-                    format!("{s:?} is not a valid {} value{hint}", self.dtype),
+                    format!(
+                        "{} is not a valid {} value{hint}",
+                        crate::value::quote(s),
+                        self.dtype
+                    ),
                 )
             })?;
             if self.dtype == DType::Int32 && i32::try_from(v).is_err() {
@@ -271,6 +279,16 @@ mod tests {
     use super::super::tests::{attrs, run, s};
     use super::*;
     use crate::value::AttrValue;
+
+    #[test]
+    fn errors_quote_at_most_about_80_characters_of_the_input() {
+        let text = format!("{}, oops{}", "1".repeat(1_000_000), ", 2".repeat(500_000));
+        let e = parse_literal(&text, DType::Float32).unwrap_err();
+        assert!(e.message.len() < 400, "{} bytes", e.message.len());
+        assert!(e.message.contains("oops") && e.message.contains('…'), "{}", e.message);
+        let e = parse_literal(&"z".repeat(1_000_000), DType::Int32).unwrap_err();
+        assert!(e.message.len() < 400, "{} bytes", e.message.len());
+    }
 
     #[test]
     fn literal_flat_and_nested() {
