@@ -285,7 +285,11 @@ mod tests {
         let text = format!("{}, oops{}", "1".repeat(1_000_000), ", 2".repeat(500_000));
         let e = parse_literal(&text, DType::Float32).unwrap_err();
         assert!(e.message.len() < 400, "{} bytes", e.message.len());
-        assert!(e.message.contains("oops") && e.message.contains('…'), "{}", e.message);
+        assert!(
+            e.message.contains("oops") && e.message.contains('…'),
+            "{}",
+            e.message
+        );
         let e = parse_literal(&"z".repeat(1_000_000), DType::Int32).unwrap_err();
         assert!(e.message.len() < 400, "{} bytes", e.message.len());
     }
