@@ -94,3 +94,33 @@ fn filter_gradient_with_an_empty_spatial_extent_is_zeros_at_once() {
     assert_eq!(df.shape(), &[40, 40, 40, 4, 4]);
     assert!(all_zero(&df));
 }
+
+#[test]
+fn zero_sized_output_with_huge_other_dimensions_is_refused_or_empty_never_a_panic() {
+    // input_sizes with batch 0 but a product of the other dimensions beyond isize: ndarray
+    // cannot even describe that array, so it must be refused, not built.
+    let big = 1i64 << 21;
+    let attrs = Conv3dAttrs {
+        strides: vec![1, big, big, big, 1],
+        padding: Padding::Valid,
+        ..Default::default()
+    };
+    let r = conv3d_backprop_input_v2(
+        arr1(&[0i64, big, big, big, 2]).into_dyn().view(),
+        ones(&[1, 1, 1, 2, 1]).view(),
+        ones(&[0, 1, 1, 1, 1]).view(),
+        &attrs,
+        &KernelContext::default(),
+    );
+    if let Ok(dx) = r {
+        assert_eq!(dx.len(), 0);
+    }
+    let r = conv3d_backprop_filter_v2(
+        ones(&[0, 1, 1, 1, 2]).view(),
+        arr1(&[big, big, big, 2, 1]).into_dyn().view(),
+        ones(&[0, 1, 1, 1, 1]).view(),
+        &attrs,
+        &KernelContext::default(),
+    );
+    assert!(r.is_err(), "a filter of 2^63 elements is refused");
+}
