@@ -16,12 +16,13 @@ mod elementwise;
 pub mod input;
 pub mod max;
 pub mod mul;
+pub mod python;
 mod reduction;
 pub mod sub;
 pub mod sum;
 
-use crate::export::PythonFn;
 use crate::kernels::{KernelContext, KernelError, MemoryLimit};
+use crate::ops::python::PythonFn;
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::{AttrValue, Attrs};
 use std::fmt;
