@@ -94,13 +94,13 @@ fn check_block(
 ) -> Result<Vec<TensorMeta>, BlockError> {
     let (block, d) = (step.block, step.desc);
     let (id, name) = (block.id, block.name.as_str());
-    if let Err((attr, message)) = d.validate_attrs(&block.attrs) {
+    if let Err(e) = d.validate_attrs(&block.attrs) {
         return Err(BlockError {
             block: id,
             block_name: name.to_owned(),
             port: None,
-            attr: Some(attr),
-            message,
+            attr: Some(e.attr().to_owned()),
+            message: e.to_string(),
         });
     }
     let metas = step

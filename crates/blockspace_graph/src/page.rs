@@ -52,24 +52,45 @@ impl PartialEq for Page {
     }
 }
 
+/// A block name that breaks TensorFlow's op-name rule `[A-Za-z0-9.][A-Za-z0-9_.\-/]*`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("a block name cannot be empty; type a name")]
+    Empty,
+    /// The first character is not a letter, digit or `.`.
+    #[error("block name {0:?} must start with a letter, digit or '.'; rename it")]
+    BadStart(String),
+    /// A character outside letters, digits, `_`, `.`, `-` and `/`.
+    #[error("block name {name:?} contains {bad:?}; use letters, digits, '_', '.', '-' or '/'")]
+    BadChar {
+        /// The name.
+        name: String,
+        /// The first character not allowed.
+        bad: char,
+    },
+}
+
 /// Checks a block name: TensorFlow's op-name rule `[A-Za-z0-9.][A-Za-z0-9_.\-/]*`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+///
+/// # Errors
+/// [`NameError`] saying which rule the name breaks.
+pub fn validate_name(name: &str) -> Result<(), NameError> {
     let mut chars = name.chars();
     match chars.next() {
-        None => return Err("a block name cannot be empty; type a name".into()),
+        None => return Err(NameError::Empty),
         Some(c) if !(c.is_ascii_alphanumeric() || c == '.') => {
-            return Err(format!(
-                "block name {name:?} must start with a letter, digit or '.'; rename it"
-            ));
+            return Err(NameError::BadStart(name.to_owned()));
         }
         Some(_) => {}
     }
-    if let Some(c) =
+    if let Some(bad) =
         chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')))
     {
-        return Err(format!(
-            "block name {name:?} contains {c:?}; use letters, digits, '_', '.', '-' or '/'"
-        ));
+        return Err(NameError::BadChar {
+            name: name.to_owned(),
+            bad,
+        });
     }
     Ok(())
 }
