@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use blockspace_graph::{BlockId, Clipboard, PageId, Registry};
 
 pub use command::{AppCommand, Edit};
-pub use page_tab::{EditError, PageTab, TabId};
+pub use page_tab::{EditError, PageTab, TabCounters, TabId};
 
 use crate::app::export_jobs::ExportJobs;
 use crate::app::file_dialogs::Dialogs;

@@ -56,7 +56,7 @@ pub(crate) fn build_views(
     registry: &Registry,
     dark: bool,
 ) -> HashMap<BlockId, BlockView> {
-    let rev = tab.page.revision();
+    let rev = tab.page.model_revision();
     let last_rev = tab.run.last.map(|(r, _, _)| r);
     let ids: Vec<BlockId> = tab.page.blocks().map(|b| b.id).collect();
     let mut out = HashMap::with_capacity(ids.len());

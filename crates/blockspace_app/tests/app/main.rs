@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
+//! | `revisions` | moving blocks re-checks and re-runs nothing (counted); an edit checks and runs once |
 //! | `ui_viewer` | the tensor viewer widget, with an image snapshot |
 //! | `frame_scenario` | the 200-block pan/zoom/drag scenario, functionally (its timing: `cargo bench -p blockspace_app --bench frame_time`) |
 //! | `demo_page` | the embedded demo page, and its generator (ignored) |
@@ -20,6 +21,7 @@ mod export;
 mod files;
 mod frame_scenario;
 mod harness;
+mod revisions;
 mod runs;
 mod tabs;
 mod ui_viewer;
