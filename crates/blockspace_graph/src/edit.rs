@@ -130,12 +130,7 @@ impl Page {
         name: &str,
         attrs: &[(&str, AttrValue)],
     ) -> Result<BlockId, CommandError> {
-        let Command::AddBlock { mut block } = self.add_block_command(reg, type_id, [0.0, 0.0])?
-        else {
-            return Err(CommandError::Invalid(
-                "add_block_command returned another command".into(),
-            ));
-        };
+        let mut block = self.new_block(reg, type_id, [0.0, 0.0])?;
         block.name = self.unique_name(name);
         block.pos = [block.id.0 as f32 * 40.0, block.id.0 as f32 * 20.0];
         for (k, v) in attrs {
@@ -320,9 +315,11 @@ impl Page {
     }
 }
 
-/// The command that keeps the page's relative paths (e.g. `.npy` inputs) pointing at the same
-/// files when a page whose relative paths resolve against `old_base` (its file's folder; the
-/// working directory when `None`) is saved to `new_path`. `None` when nothing needs to change.
+/// The command run before every save of a page whose relative paths resolve against `old_base`
+/// (its file's folder; the working directory when `None`) to `new_path`: relative paths (e.g.
+/// `.npy` inputs) keep pointing at the same files, and absolute paths to files in the new
+/// file's folder become relative to it (see [`rebase_paths_command`]). `None` when nothing
+/// needs to change.
 #[must_use]
 pub fn rebase_for_save_as(
     reg: &Registry,
@@ -338,9 +335,6 @@ pub fn rebase_for_save_as(
         None => std::env::current_dir().ok(),
     };
     let (old, new) = (old_dir?, new_dir?);
-    if old == new {
-        return None;
-    }
     let cmd = rebase_paths_command(reg, page, &old, &new);
     (!matches!(&cmd, Command::Batch(c) if c.is_empty())).then_some(cmd)
 }
