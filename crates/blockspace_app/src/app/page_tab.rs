@@ -12,7 +12,6 @@ use blockspace_graph::{
 };
 use egui::emath::TSTransform;
 
-use crate::app::command::Edit;
 use crate::canvas::block_view::{BlockView, build_views};
 use crate::canvas::geometry::CanvasGeometry;
 use crate::canvas::mirror::Mirror;
@@ -24,6 +23,26 @@ pub struct TabId(pub u64);
 impl std::fmt::Display for TabId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// One edit of a page, with the label shown in the undo menu.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Edit {
+    /// E.g. "Connect", "Move 3 blocks".
+    pub label: String,
+    /// The command to apply.
+    pub cmd: Command,
+}
+
+impl Edit {
+    /// An edit called `label`.
+    #[must_use]
+    pub fn new(label: impl Into<String>, cmd: Command) -> Self {
+        Self {
+            label: label.into(),
+            cmd,
+        }
     }
 }
 

@@ -12,7 +12,8 @@ use blockspace_graph::{
 };
 use egui::RichText;
 
-use crate::app::{AppCommand, Edit, TabId};
+use crate::app::command::{AppCommand, Edit};
+use crate::app::page_tab::TabId;
 
 /// Buffered edits, keyed by (tab, block, attr).
 #[derive(Default)]

@@ -7,7 +7,7 @@ use std::sync::mpsc::Receiver;
 
 use blockspace_graph::{BlockId, PortLayout, Registry, Tensor};
 
-use crate::app::PageTab;
+use crate::app::page_tab::PageTab;
 use crate::panels::tensor_viewer::{Stats, ViewTensor, axis_names};
 
 /// Tensors up to this many elements are prepared for the viewer on the UI thread (a few ms).

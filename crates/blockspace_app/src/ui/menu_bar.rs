@@ -3,9 +3,9 @@
 use blockspace_graph::Framework;
 use egui::RichText;
 
+use crate::app::dialog::Dialog;
 use crate::app::file_dialogs::PAGE_SUFFIX;
 use crate::app::{AppCommand, BlockspaceApp, PageTab};
-use crate::ui::modals::Dialog;
 use crate::ui::ui_command::UiCommand;
 
 impl BlockspaceApp {
