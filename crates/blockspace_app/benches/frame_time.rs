@@ -25,7 +25,8 @@
 
 use std::time::{Duration, Instant};
 
-use blockspace_app::panels::tensor_viewer::{TensorViewer, ViewTensor, axis_names};
+use blockspace_app::panels::view_prep::axis_names;
+use blockspace_app::panels::viewer::{Shown, VolumeViewer};
 use blockspace_app::{AppOptions, BlockspaceApp};
 use blockspace_graph::{AttrValue, BlockId, InPort, OutPort};
 use eframe::App as _;
@@ -102,6 +103,7 @@ fn page_200_blocks() {
             pages: vec![],
             state_dir: Some(dir.path().to_path_buf()),
             no_recovery_offer: true,
+            ..Default::default()
         },
     );
     let mut b = Bench {
@@ -224,25 +226,24 @@ fn viewer_5d() {
     let n: usize = shape.iter().product();
     let values = ndarray::ArrayD::from_shape_vec(
         ndarray::IxDyn(&shape),
-        (0..n).map(|i| ((i % 977) as f64).sin()).collect(),
+        (0..n).map(|i| ((i % 977) as f32).sin()).collect(),
     )
     .unwrap();
-    let tensor = ViewTensor {
-        key: 1,
-        dtype: "float32".into(),
-        values: std::sync::Arc::new(values),
-        axis_names: axis_names(5, Some("NDHWC")),
-        stats: None,
-    };
+    let shown = Shown::tensor(
+        1,
+        "x:output",
+        blockspace_graph::Tensor::F32(values),
+        &axis_names(5, Some("NDHWC")),
+    );
     let mut h = egui_kittest::Harness::builder()
         .with_size(egui::vec2(480.0, 900.0))
         .build_ui_state(
-            move |ui, viewer: &mut TensorViewer| {
+            move |ui, viewer: &mut VolumeViewer| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    viewer.ui(ui, &tensor);
+                    viewer.ui(ui, &shown);
                 });
             },
-            TensorViewer::default(),
+            VolumeViewer::default(),
         );
     let t0 = Instant::now();
     h.run_steps(2);

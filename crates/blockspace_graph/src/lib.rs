@@ -12,6 +12,7 @@
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
 //! | [`export`] | [`export_page`]: a page as a runnable TensorFlow or PyTorch script; [`write_export`] |
+//! | [`outputs`] | [`OutputDir`]: `--output` files written atomically, unique names, nothing existing or read by the page replaced |
 //! | [`file`](mod@file) | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
 //! | [`tensor`], [`value`], [`ids`] | [`Tensor`], [`DType`], [`AttrValue`], [`BlockId`], [`Wire`], ... |
 //!
@@ -44,6 +45,7 @@ pub mod history;
 pub mod ids;
 pub mod npy;
 pub mod ops;
+pub mod outputs;
 pub mod page;
 pub mod plan;
 pub mod tensor;
@@ -67,6 +69,7 @@ pub use ids::{BlockId, InPort, OutPort, PageId, Wire};
 pub use ops::{
     AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry, UnknownType,
 };
+pub use outputs::{OutputDir, OutputError, output_file_names, page_input_files};
 pub use page::{Block, Clipboard, InputsIndex, Page};
 pub use plan::{Plan, plan_page};
 pub use tensor::{DType, Tensor, TensorMeta, TensorStats};

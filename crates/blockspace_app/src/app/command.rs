@@ -56,6 +56,10 @@ pub enum AppCommand {
         /// The suggested file name.
         file_name: String,
     },
+    /// Open a file dialog to pick a `.npy` file the viewer compares its result with.
+    PickReferenceNpy,
+    /// Compare the viewer's result with this `.npy` file.
+    LoadReference(PathBuf),
     /// A native file dialog answered.
     FileDialogAnswer(DialogAnswer),
     /// Open a page file (or show its tab).

@@ -67,6 +67,16 @@ impl BlockspaceApp {
                     self.error("Export", &e.to_string());
                 }
             }
+            AppCommand::PickReferenceNpy => {
+                let dir = self.tab().and_then(PageTab::base_dir);
+                if let Err(e) =
+                    self.dialogs
+                        .spawn(&self.ctx, DialogPurpose::ReferenceNpy, dir, None)
+                {
+                    self.error("Compare", &e.to_string());
+                }
+            }
+            AppCommand::LoadReference(path) => self.viewer.load_reference(path),
             AppCommand::FileDialogAnswer(a) => self.handle_dialog_answer(a),
             AppCommand::OpenPath(p) => {
                 self.open_path(&p);

@@ -24,6 +24,8 @@ pub enum DialogPurpose {
     },
     /// Export the tensor shown in the viewer.
     ExportNpy,
+    /// Pick a `.npy` file to compare the viewer's result with.
+    ReferenceNpy,
     /// Export this tab as a Python script for `framework`.
     ExportPython {
         /// The tab.
@@ -135,6 +137,12 @@ impl Dialogs {
                         };
                         d.save_file().into_iter().collect()
                     }
+                    DialogPurpose::ReferenceNpy => d
+                        .add_filter("NumPy array", &["npy"])
+                        .set_title("Choose a .npy reference to compare with")
+                        .pick_file()
+                        .into_iter()
+                        .collect(),
                     DialogPurpose::AttrPath { .. } => d
                         .add_filter("NumPy array", &["npy"])
                         .set_title("Choose a .npy file")

@@ -110,6 +110,7 @@ impl BlockspaceApp {
                 }
             }
             DialogPurpose::ExportNpy => self.export_npy(&first),
+            DialogPurpose::ReferenceNpy => self.viewer.load_reference(first),
             DialogPurpose::ExportPython { tab, framework } => {
                 self.export_python(tab, framework, &first);
             }

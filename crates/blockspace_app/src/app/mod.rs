@@ -39,8 +39,7 @@ use crate::app::export_jobs::ExportJobs;
 use crate::app::file_dialogs::Dialogs;
 use crate::app::recovery::{Recent, Recovery};
 use crate::panels::inspector::Inspector;
-use crate::panels::tensor_viewer::TensorViewer;
-use crate::panels::view_prep::ViewPrep;
+use crate::panels::viewer::VolumeViewer;
 use crate::ui::toasts::Toasts;
 
 /// The demo page shown at start-up (embedded at build time).
@@ -56,6 +55,9 @@ pub struct AppOptions {
     pub state_dir: Option<PathBuf>,
     /// Do not offer to restore recovery files (tests).
     pub no_recovery_offer: bool,
+    /// How often unsaved pages are written to the recovery folder (`None`: 20 s; the binary
+    /// reads `BLOCKSPACE_AUTOSAVE_SECS`).
+    pub autosave_interval: Option<Duration>,
 }
 
 /// The Blockspace desktop app.
@@ -72,8 +74,7 @@ pub struct BlockspaceApp {
     pub(crate) clipboard: Option<(Option<PageId>, Clipboard)>,
     pub(crate) clipboard_text: Option<String>,
     /// The viewer panel.
-    pub viewer: TensorViewer,
-    pub(crate) view_prep: ViewPrep,
+    pub viewer: VolumeViewer,
     pub(crate) inspector: Inspector,
     pub(crate) inspected: Option<(TabId, BlockId)>,
     pub(crate) toasts: Toasts,
@@ -88,6 +89,7 @@ pub struct BlockspaceApp {
     pub(crate) recent: Recent,
     pub(crate) recovery: Recovery,
     pub(crate) last_autosave: Instant,
+    pub(crate) autosave_every: Duration,
     pub(crate) add_search: String,
     pub(crate) add_menu_open: bool,
     pub(crate) quitting: bool,
@@ -114,8 +116,7 @@ impl BlockspaceApp {
             untitled: 0,
             clipboard: None,
             clipboard_text: None,
-            viewer: TensorViewer::default(),
-            view_prep: ViewPrep::default(),
+            viewer: VolumeViewer::default(),
             inspector: Inspector::default(),
             inspected: None,
             toasts: Toasts::default(),
@@ -127,6 +128,9 @@ impl BlockspaceApp {
             recent: Recent::load(state_dir.as_deref()),
             recovery: Recovery::new(state_dir.as_deref()),
             last_autosave: Instant::now(),
+            autosave_every: options
+                .autosave_interval
+                .unwrap_or(autosave::AUTOSAVE_EVERY),
             add_search: String::new(),
             add_menu_open: false,
             quitting: false,
@@ -241,7 +245,6 @@ impl BlockspaceApp {
             // Keep the spinner and progress moving.
             ctx.request_repaint_after(Duration::from_millis(100));
         }
-        self.autosave();
         self.toasts.expire(ctx);
 
         // Closing the window with unsaved work asks first.
@@ -272,6 +275,11 @@ impl BlockspaceApp {
 }
 
 impl eframe::App for BlockspaceApp {
+    /// Runs every pass, also while the window is hidden or minimized (eframe then skips `ui`).
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.autosave(ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let start = Instant::now();
         let ctx = ui.ctx().clone();
@@ -311,6 +319,8 @@ impl eframe::App for BlockspaceApp {
         self.modals(&ctx);
         self.toasts.ui(&ctx);
         self.drain_commands();
+        // An edit made this frame starts the autosave clock without waiting for another event.
+        self.autosave(&ctx);
         self.last_frame_time = start.elapsed();
     }
 

@@ -5,16 +5,14 @@
 //! |---|---|
 //! | `mod.rs` | the side panel's layout and the inspector's glue |
 //! | `inspector.rs` | the inspector widget (attribute editors; edits buffered until released) |
-//! | `result.rs` | the result section: which output, its state, export |
-//! | `view_prep.rs` | converting a result for the viewer, off the UI thread when big; axis names |
-//! | `tensor_viewer.rs` | the tensor viewer widget (stats, heatmap slices, value table) |
-//! | `tensor_format.rs` | axis names, the colour map, value text |
+//! | `result.rs` | the result section: which output, its state, export, the pop-out window |
+//! | `view_prep.rs` | a shown result's key and axis names |
+//! | `viewer/` | the volume viewer (planes, montage, projection, histogram, compare) |
 
 pub mod inspector;
 pub mod result;
-pub mod tensor_format;
-pub mod tensor_viewer;
 pub mod view_prep;
+pub mod viewer;
 
 use std::sync::Arc;
 
@@ -24,16 +22,35 @@ use crate::app::{BlockspaceApp, PageTab};
 
 impl BlockspaceApp {
     pub(crate) fn side_panel(&mut self, ui: &mut egui::Ui) {
-        // Inspector on top (40 % of the height), result below; each scrolls on its own.
+        // Inspector on top (at most 30 % of the height), result below; each scrolls on its own.
         let height = ui.available_height();
         egui::ScrollArea::vertical()
             .id_salt("inspector-scroll")
-            .max_height((height * 0.4).max(120.0))
+            .max_height((height * 0.3).max(120.0))
             .auto_shrink([false, true])
             .show(ui, |ui| self.inspector_ui(ui));
         ui.separator();
-        // Fit the heatmap into what is left (headers, stats and sliders take about 225 points).
-        self.viewer.heatmap_max_height = (ui.available_height() - 225.0).clamp(120.0, 420.0);
+        let ctx = ui.ctx().clone();
+        if self.viewer.popped_out {
+            self.viewer_window(&ctx);
+            if !self.viewer.popped_out {
+                return;
+            }
+            ui.horizontal(|ui| {
+                ui.heading("Result");
+                if ui
+                    .button("Dock ↙")
+                    .on_hover_text("Put the viewer back into the side panel")
+                    .clicked()
+                {
+                    self.viewer.popped_out = false;
+                }
+            });
+            ui.weak("The result viewer is in its own window.");
+            return;
+        }
+        // Planes fit the panel; the pop-out window gives them more room.
+        self.viewer.plane_max = 260.0;
         egui::ScrollArea::vertical()
             .id_salt("viewer-scroll")
             .auto_shrink([false, false])

@@ -1,107 +1,17 @@
-//! Preparing a result for the viewer: converted to `f64` once per result, on the UI thread when
-//! small, on a named worker thread when big (the viewer shows a spinner meanwhile); and the
-//! names of its axes from the layout its ports declare.
+//! Preparing a result for the viewer: its key, and the names of its axes from the layout its
+//! ports declare. (The values are read in their own dtype by `viewer::data`; everything heavy
+//! runs in `viewer::jobs`.)
 
-use std::sync::Arc;
-use std::sync::mpsc::Receiver;
-
-use blockspace_graph::{BlockId, PortLayout, Registry, Tensor};
+use blockspace_graph::{BlockId, PortLayout, Registry};
 
 use crate::app::page_tab::PageTab;
-use crate::panels::tensor_viewer::{Stats, ViewTensor, axis_names};
 
-/// Tensors up to this many elements are prepared for the viewer on the UI thread (a few ms).
-const VIEW_INLINE_MAX: usize = 1 << 21;
-
-/// The prepared view and the one being prepared, by key.
-#[derive(Default)]
-pub struct ViewPrep {
-    cache: Option<(u64, ViewTensor)>,
-    job: Option<(u64, Receiver<ViewTensor>)>,
-}
-
-/// Where the preparation of a view stands.
-pub enum Prepared {
-    /// Ready.
-    Ready(ViewTensor),
-    /// Being prepared off the UI thread.
-    Pending,
-    /// The worker thread could not start.
-    Failed(String),
-}
-
-impl ViewPrep {
-    /// The view of `outputs[out_idx]` under `key` (with the axis names `axis` gives); starts
-    /// preparing it if needed.
-    pub fn get(
-        &mut self,
-        ctx: &egui::Context,
-        key: u64,
-        outputs: &Arc<Vec<Tensor>>,
-        out_idx: usize,
-        axis: impl FnOnce() -> Vec<String>,
-    ) -> Prepared {
-        if self.cache.as_ref().is_none_or(|(k, _)| *k != key) {
-            let axis = axis();
-            let Some(tensor) = outputs.get(out_idx) else {
-                return Prepared::Pending;
-            };
-            let dtype = tensor.dtype().to_string();
-            if tensor.len() <= VIEW_INLINE_MAX {
-                let vt = ViewTensor {
-                    key,
-                    dtype,
-                    values: Arc::new(tensor.to_f64()),
-                    axis_names: axis,
-                    stats: None,
-                };
-                self.cache = Some((key, vt));
-            } else {
-                // Converting and summarising a big tensor takes a while: do it off the UI thread.
-                if self.job.as_ref().is_none_or(|(k, _)| *k != key) {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    let outputs = Arc::clone(outputs);
-                    let ctx = ctx.clone();
-                    let spawned = std::thread::Builder::new()
-                        .name("blockspace-viewer".into())
-                        .spawn(move || {
-                            let Some(t) = outputs.get(out_idx) else {
-                                return;
-                            };
-                            let values = t.to_f64();
-                            let stats = Some(Stats::of_values(values.iter().copied()));
-                            let vt = ViewTensor {
-                                key,
-                                dtype,
-                                values: Arc::new(values),
-                                axis_names: axis,
-                                stats,
-                            };
-                            // The viewer may have moved on; then nobody needs this.
-                            let _ = tx.send(vt);
-                            ctx.request_repaint();
-                        });
-                    match spawned {
-                        Ok(_) => self.job = Some((key, rx)),
-                        Err(e) => return Prepared::Failed(format!("cannot prepare the view: {e}")),
-                    }
-                }
-                if let Some((k, rx)) = &self.job
-                    && *k == key
-                    && let Ok(vt) = rx.try_recv()
-                {
-                    self.cache = Some((key, vt));
-                    self.job = None;
-                }
-                if self.cache.as_ref().is_none_or(|(k, _)| *k != key) {
-                    return Prepared::Pending;
-                }
-            }
-        }
-        match &self.cache {
-            Some((_, vt)) => Prepared::Ready(vt.clone()),
-            None => Prepared::Pending,
-        }
+/// Default axis names for a rank and a data format (`"NDHWC"`, `"NCDHW"`, or a filter layout).
+#[must_use]
+pub fn axis_names(rank: usize, layout: Option<&str>) -> Vec<String> {
+    match layout {
+        Some(l) if l.chars().count() == rank => l.chars().map(|c| c.to_string()).collect(),
+        _ => (0..rank).map(|i| format!("dim{i}")).collect(),
     }
 }
 

@@ -4,7 +4,9 @@
 //! |---|---|
 //! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
 //! | `revisions` | moving blocks re-checks and re-runs nothing (counted); an edit checks and runs once |
-//! | `ui_viewer` | the tensor viewer widget, with an image snapshot |
+//! | `run_output` | `blockspace run --output` through the real binary: links, name collisions, `--force`, the page's own files |
+//! | `ui_viewer` | the volume viewer widget (planes, montage, projection, colours, compare, pin), with an image snapshot |
+//! | `viewer_app` | the viewer in the app: a new user's path through `examples/unet_upsample` |
 //! | `frame_scenario` | the 200-block pan/zoom/drag scenario, functionally (its timing: `cargo bench -p blockspace_app --bench frame_time`) |
 //! | `demo_page` | the embedded demo page, and its generator (ignored) |
 //! | `debug_render` | PNG renders for looking at the UI (ignored) |
@@ -22,6 +24,8 @@ mod files;
 mod frame_scenario;
 mod harness;
 mod revisions;
+mod run_output;
 mod runs;
 mod tabs;
 mod ui_viewer;
+mod viewer_app;

@@ -7,11 +7,11 @@
 //! framework. [`write_export`] writes the script and its inputs folder.
 //!
 //! Running the script (`python OUT.py --output DIR`) writes one `.npy` per block output with the
-//! names of `blockspace run --output DIR` ([`npy_name`]); `--compare DIR` compares every output
+//! names of `blockspace run --output DIR` ([`output_file_names`](crate::outputs::output_file_names)); `--compare DIR` compares every output
 //! with another run's files (see `runtime.py` for the tolerance).
 
 mod literal;
-mod names;
+pub(crate) mod names;
 mod pytorch;
 mod tensorflow;
 mod write;
@@ -242,6 +242,7 @@ pub fn export_page(
         });
     }
     let snippet = wanted.is_some();
+    let file_names = crate::outputs::output_file_names(reg, page);
     let t = target(opts.framework);
     let kernel = KernelContext::default();
     let ectx = EvalCtx {
@@ -363,7 +364,14 @@ pub fn export_page(
                 .outputs
                 .iter()
                 .zip(&out_vars)
-                .map(|(p, v)| (npy_name(&block.name, p.name, d.outputs.len()), v.clone()))
+                .enumerate()
+                .map(|(i, (p, v))| {
+                    let file = file_names.get(&(id, i)).cloned();
+                    (
+                        file.unwrap_or_else(|| npy_name(&block.name, p.name, d.outputs.len())),
+                        v.clone(),
+                    )
+                })
                 .collect(),
             deps,
             lines,

@@ -1,0 +1,75 @@
+//! The viewer in the real app, on the path a new user takes: open `examples/unet_upsample`,
+//! select the output, see three linked planes in a diverging map, flip to the montage, and check
+//! the result against a `.npy` file with a verdict.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use blockspace_app::BlockspaceApp;
+use blockspace_app::app::AppCommand;
+use blockspace_app::panels::viewer::Mode;
+use blockspace_app::panels::viewer::colour::ColourMap;
+use blockspace_graph::Tensor;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+use crate::harness;
+
+fn settle(h: &mut Harness<'static, BlockspaceApp>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    h.run_steps(2);
+    while h.state().viewer.jobs.busy() || h.state().viewer.compare.loading.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the viewer's jobs did not finish within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+        h.step();
+    }
+    h.run_steps(3);
+}
+
+#[test]
+fn unet_upsample_in_three_planes_a_montage_and_a_verdict_against_a_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let page =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/unet_upsample.bspage.json");
+    let mut h = harness::harness(dir.path(), vec![page]);
+    harness::wait_run(&mut h);
+    let up = harness::block_named(&h, "upsample");
+    harness::select_on_canvas(&mut h, up);
+    settle(&mut h);
+
+    // Three linked planes of the [1, 16, 16, 16, 8] output, named from its NDHWC layout, in
+    // the diverging map (the gradient is signed).
+    assert_eq!(h.state().viewer.plane_rects.len(), 3);
+    h.get_by_label_contains("H × W  at D=8");
+    h.get_by_label_contains("D × H  at W=8");
+    let scale = h.state().viewer.last_scale.expect("a colour scale");
+    assert_eq!(scale.map, ColourMap::Diverging);
+
+    // The montage: one tile per D slice.
+    h.get_by_label("Montage").click();
+    settle(&mut h);
+    assert_eq!(h.state().viewer.mode, Mode::Montage);
+    assert_eq!(h.state().viewer.tile_rects.len(), 16);
+
+    // A reference .npy with one planted difference (as the file dialog would answer).
+    let result = {
+        let tab = h.state().tab().unwrap();
+        let outs = tab.executor.result(up).unwrap().outputs.as_ref().unwrap();
+        outs[0].clone()
+    };
+    let Tensor::F32(mut b) = result else {
+        panic!("a float32 output")
+    };
+    b[[0, 5, 6, 7, 3]] += 1.0;
+    let path = dir.path().join("reference.npy");
+    Tensor::F32(b).write_npy(&path).unwrap();
+    h.state_mut().push(AppCommand::LoadReference(path));
+    settle(&mut h);
+    h.get_by_label("✘ not allclose: 1 of 32768 elements differ");
+    h.get_by_label_contains("[N=0, D=5, H=6, W=7, C=3]");
+    let c = h.state().viewer.comparison().expect("a comparison");
+    assert_eq!(c.worst, Some((((5 * 16) + 6) * 16 + 7) * 8 + 3));
+}
