@@ -12,7 +12,7 @@ use blockspace_graph::{
 };
 use egui::emath::TSTransform;
 
-use crate::canvas::block_view::{BlockView, build_views};
+use crate::canvas::block_view::{BlockView, ViewSources, build_views};
 use crate::canvas::geometry::CanvasGeometry;
 use crate::canvas::mirror::Mirror;
 
@@ -364,7 +364,17 @@ impl PageTab {
     pub fn views(&mut self, registry: &Registry, dark: bool) -> Arc<HashMap<BlockId, BlockView>> {
         let key = (self.page.model_revision(), self.results_gen, dark);
         if self.views_key != Some(key) {
-            self.views = Arc::new(build_views(self, registry, dark));
+            self.check(registry);
+            let unchecked = PageCheck::default();
+            let sources = ViewSources {
+                page: &self.page,
+                check: self.check.as_ref().map_or(&unchecked, |(_, c)| c),
+                executor: &self.executor,
+                running: &self.run.running,
+                active: self.run.active,
+                last_model: self.run.last.map(|(r, _, _)| r),
+            };
+            self.views = Arc::new(build_views(&sources, registry, dark));
             self.views_key = Some(key);
         }
         Arc::clone(&self.views)
