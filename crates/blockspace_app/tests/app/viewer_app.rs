@@ -73,3 +73,48 @@ fn unet_upsample_in_three_planes_a_montage_and_a_verdict_against_a_npy() {
     let c = h.state().viewer.comparison().expect("a comparison");
     assert_eq!(c.worst, Some((((5 * 16) + 6) * 16 + 7) * 8 + 3));
 }
+
+#[test]
+fn view_menu_turns_on_previews_of_every_result_on_the_canvas() {
+    let dir = tempfile::tempdir().unwrap();
+    let page =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/unet_upsample.bspage.json");
+    let mut h = harness::harness(dir.path(), vec![page]);
+    harness::wait_run(&mut h);
+    assert_eq!(h.state().viewer.thumbnails.count(), 0, "off by default");
+    let up = harness::block_named(&h, "upsample");
+    let before = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(up)
+        .unwrap();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "View")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Result previews on blocks").click();
+    h.run_steps(2);
+    h.key_press(egui::Key::Escape);
+    settle(&mut h);
+    assert_eq!(
+        h.state().viewer.thumbnails.count(),
+        4,
+        "one preview per block"
+    );
+    let after = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(up)
+        .unwrap();
+    assert!(
+        after.height() > before.height() + 40.0,
+        "the block grew to show its preview ({before:?} → {after:?})"
+    );
+    // The canvas still works: selecting a block shows its result.
+    harness::select_on_canvas(&mut h, up);
+    settle(&mut h);
+    assert_eq!(h.state().viewer.plane_rects.len(), 3);
+}

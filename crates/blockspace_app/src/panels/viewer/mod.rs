@@ -22,6 +22,7 @@
 //! | `compare.rs` | references, pinning, the comparison report |
 //! | `table.rs` | statistics grid, value table, text copy |
 //! | `texture.rs` | textures rebuilt only when their key changes |
+//! | `thumbnails.rs` | previews of each block's output on the canvas |
 
 pub mod axes;
 pub mod colour;
@@ -32,6 +33,7 @@ pub mod jobs;
 pub mod scale_ui;
 pub mod table;
 pub mod texture;
+pub mod thumbnails;
 pub mod views;
 
 use std::sync::Arc;
@@ -206,6 +208,8 @@ pub struct VolumeViewer {
     pub plane_max: f32,
     /// Shown in its own window instead of the side panel.
     pub popped_out: bool,
+    /// Previews of every block's output on the canvas.
+    pub thumbnails: thumbnails::Thumbnails,
     /// Where the planes (or the projection) were drawn last frame (tests aim clicks with it).
     pub plane_rects: Vec<egui::Rect>,
     /// Where each montage tile was drawn last frame.
@@ -242,6 +246,7 @@ impl Default for VolumeViewer {
             readout: String::new(),
             plane_max: 260.0,
             popped_out: false,
+            thumbnails: thumbnails::Thumbnails::default(),
             plane_rects: Vec::new(),
             tile_rects: Vec::new(),
             shape: Vec::new(),
