@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use blockspace_app::panels::view_prep::axis_names;
 use blockspace_app::panels::viewer::colour::ColourMap;
-use blockspace_app::panels::viewer::{Mode, Shown, VolumeViewer};
+use blockspace_app::panels::viewer::{Mode, RangeMode, Shown, VolumeViewer};
 use blockspace_graph::Tensor;
 use egui::{Key, Modifiers, Pos2, Rect};
 use egui_kittest::Harness;
@@ -194,6 +194,55 @@ fn signed_data_gets_the_diverging_map() {
     assert_eq!(
         h.state().0.last_scale.expect("a scale").map,
         ColourMap::Viridis
+    );
+}
+
+#[test]
+fn dragging_a_histogram_mark_sets_the_colour_range() {
+    let mut h = viewer(
+        Shown::tensor(1, "x:output", volume(0.0), &ndhwc()),
+        egui::vec2(700.0, 1400.0),
+    );
+    let before = h.state().0.last_scale.expect("a scale");
+    assert_eq!(
+        (before.lo, before.hi),
+        (0.0, 5709.5),
+        "the whole tensor's range"
+    );
+    let r = h.state().0.hist_rect.expect("a histogram");
+    // Drag the top mark (at the right end) to the middle of the plot.
+    let from = egui::pos2(r.right() - 3.0, r.center().y);
+    let to = egui::pos2(r.center().x, r.center().y);
+    h.event(egui::Event::PointerMoved(from));
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    for i in 1..=6 {
+        h.event(egui::Event::PointerMoved(
+            from + (to - from) * (i as f32 / 6.0),
+        ));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_steps(3);
+    let s = &h.state().0;
+    assert_eq!(s.range, RangeMode::Manual, "a dragged range is a typed one");
+    let after = s.last_scale.expect("a scale");
+    assert_eq!(after.lo, 0.0, "the bottom stays");
+    assert!(
+        (after.hi - 5709.5 / 2.0).abs() < 5709.5 * 0.02,
+        "the top follows the pointer to the middle: {}",
+        after.hi
     );
 }
 

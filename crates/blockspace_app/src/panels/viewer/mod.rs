@@ -214,6 +214,8 @@ pub struct VolumeViewer {
     pub plane_rects: Vec<egui::Rect>,
     /// Where each montage tile was drawn last frame.
     pub tile_rects: Vec<egui::Rect>,
+    /// Where the histogram was drawn last frame.
+    pub hist_rect: Option<egui::Rect>,
     shape: Vec<usize>,
     summary_key: u64,
     shown_key: u64,
@@ -249,6 +251,7 @@ impl Default for VolumeViewer {
             thumbnails: thumbnails::Thumbnails::default(),
             plane_rects: Vec::new(),
             tile_rects: Vec::new(),
+            hist_rect: None,
             shape: Vec::new(),
             summary_key: 0,
             shown_key: 0,

@@ -250,14 +250,22 @@ impl VolumeViewer {
         let span = if hi > lo { hi - lo } else { 1.0 };
         let x_of = |v: f64| rect.left() + (((v - lo) / span).clamp(0.0, 1.0) as f32) * w;
         let v_of = |x: f32| lo + f64::from((x - rect.left()) / w) * span;
+        // The colour range: a line and a grip at the top for each end (kept inside the plot when
+        // the range reaches past the data).
         let mark = ui.visuals().strong_text_color();
         for v in [scale.lo, scale.hi] {
-            let x = x_of(v);
+            let x = x_of(v).clamp(rect.left() + 3.0, rect.right() - 3.0);
             p.line_segment(
                 [pos2(x, rect.top()), pos2(x, rect.bottom())],
-                Stroke::new(2.0, mark),
+                Stroke::new(1.5, mark),
+            );
+            p.rect_filled(
+                Rect::from_center_size(pos2(x, rect.top() + 6.0), vec2(6.0, 12.0)),
+                1.0,
+                mark,
             );
         }
+        self.hist_rect = Some(rect);
         if resp.drag_started()
             && let Some(pp) = resp.interact_pointer_pos()
         {

@@ -247,7 +247,9 @@ impl VolumeViewer {
                                 egui::StrokeKind::Outside,
                             );
                         }
-                        if resp.is_pointer_button_down_on()
+                        // A press held (or dragged), or a click whose press and release came
+                        // in one frame.
+                        if (resp.is_pointer_button_down_on() || resp.clicked())
                             && let Some(p) = resp.interact_pointer_pos()
                         {
                             pressed = Some((i, cell_at(rect, p, rows, cols)));
