@@ -103,6 +103,7 @@ fn page_200_blocks() {
             pages: vec![],
             state_dir: Some(dir.path().to_path_buf()),
             no_recovery_offer: true,
+            ..Default::default()
         },
     );
     let mut b = Bench {

@@ -3,8 +3,9 @@
 
 use crate::ids::{BlockId, OutPort};
 use crate::kernels::{KernelContext, MemoryLimit};
-use crate::ops::{EvalCtx, InferCtx, InferInput, OpError, Registry, dtype_list};
-use crate::page::{InputsIndex, Page};
+use crate::ops::{EvalCtx, InferCtx, InferInput, OpError, Registry};
+use crate::page::Page;
+use crate::plan::{BindError, Source, Step, plan_page};
 use crate::tensor::{Tensor, TensorMeta};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -167,81 +168,33 @@ pub fn check_page(reg: &Registry, page: &Page) -> PageCheck {
 /// unconnected input, dtype refused, upstream error, cycle, and every op validation rule.
 pub fn check_page_with(reg: &Registry, page: &Page, opts: &CheckOptions) -> PageCheck {
     let mut out = PageCheck::default();
-    let order = match topo_order(page) {
-        Ok(o) => o,
-        Err(cycle) => {
-            // Name a few (a message per block must not grow with the page).
-            let mut names: Vec<String> = cycle
-                .blocks
-                .iter()
-                .filter_map(|id| page.block(*id))
-                .take(4)
-                .map(|b| format!("{:?}", b.name))
-                .collect();
-            if cycle.blocks.len() > 4 {
-                names.push(format!("{} more", cycle.blocks.len() - 4));
-            }
-            for id in &cycle.blocks {
-                let name = page.block(*id).map_or(String::new(), |b| b.name.clone());
-                out.blocks.insert(
-                    *id,
-                    Err(BlockError::new(
-                        *id,
-                        &name,
-                        format!(
-                            "is in or behind a cycle among {}; remove a wire so data flows one way",
-                            names.join(", ")
-                        ),
-                    )),
-                );
-            }
-            let stuck: BTreeSet<BlockId> = cycle.blocks.into_iter().collect();
-            page.blocks
-                .keys()
-                .filter(|id| !stuck.contains(id))
-                .copied()
-                .collect()
-        }
-    };
+    let plan = plan_page(reg, page);
+    for (id, e) in plan.errors {
+        out.blocks.insert(id, Err(e));
+    }
     let ictx = InferCtx {
         base_dir: opts.base_dir.as_deref(),
         limit: opts.limit,
     };
-    let wiring = page.inputs_index();
-    for &id in &order {
-        let result = check_block(reg, page, &wiring, &out, &ictx, id);
+    for step in &plan.steps {
+        let result = check_block(page, &out, &ictx, step);
         if let Ok(metas) = &result {
-            fold(reg, page, &wiring, &mut out, opts, id, metas);
+            fold(&mut out, opts, step, metas);
         }
-        out.blocks.insert(id, result);
+        out.blocks.insert(step.id(), result);
     }
-    out.order = order;
+    out.order = plan.order;
     out
 }
 
 fn check_block(
-    reg: &Registry,
     page: &Page,
-    wiring: &InputsIndex,
     so_far: &PageCheck,
     ictx: &InferCtx<'_>,
-    id: BlockId,
+    step: &Step<'_>,
 ) -> Result<Vec<TensorMeta>, BlockError> {
-    let block = page
-        .block(id)
-        .ok_or_else(|| BlockError::new(id, "", "block vanished"))?;
-    let name = block.name.as_str();
-    let d = reg.get(&block.type_id).ok_or_else(|| {
-        BlockError::new(
-            id,
-            name,
-            format!(
-                "unknown block type {:?}; known types: {}",
-                block.type_id,
-                reg.type_ids()
-            ),
-        )
-    })?;
+    let (block, d) = (step.block, step.desc);
+    let (id, name) = (block.id, block.name.as_str());
     if let Err((attr, message)) = d.validate_attrs(&block.attrs) {
         return Err(BlockError {
             block: id,
@@ -251,65 +204,47 @@ fn check_block(
             message,
         });
     }
-    let sources = wiring.inputs_of(id, d.inputs.len());
-    let mut inputs: Vec<Option<InferInput<'_>>> = Vec::with_capacity(sources.len());
-    for (spec, src) in d.inputs.iter().zip(&sources) {
-        let port_err = |message: String| BlockError {
-            block: id,
-            block_name: name.to_owned(),
-            port: Some(spec.name.to_owned()),
-            attr: None,
-            message,
-        };
-        let Some(src) = src else {
-            return Err(port_err(format!(
-                "`{}` is not connected; wire a {} tensor into it (e.g. from an Input block)",
-                spec.name,
-                dtype_list(spec.dtypes)
-            )));
-        };
-        let src_name = page.block(src.block).map_or("?", |b| b.name.as_str());
-        let meta = match so_far.blocks.get(&src.block) {
-            Some(Ok(metas)) => metas
-                .get(src.port)
-                .ok_or_else(|| port_err(format!("{src_name:?} has no output #{}", src.port)))?,
-            Some(Err(_)) => {
-                return Err(port_err(format!(
-                    "`{}` comes from {src_name:?}, which has an error; fix that block first",
-                    spec.name
-                )));
+    let metas = step
+        .bind(|src| {
+            let src_name = page.block(src.block).map_or("?", |b| b.name.as_str());
+            let state = match so_far.blocks.get(&src.block) {
+                Some(Ok(metas)) => metas.get(src.port).map_or(Source::NoOutput, Source::Ready),
+                Some(Err(_)) => Source::Failed,
+                None => Source::Missing,
+            };
+            (state, src_name.to_owned())
+        })
+        .map_err(|e| match e {
+            BindError::Block(e) => e,
+            BindError::Upstream { port, source } => BlockError {
+                block: id,
+                block_name: name.to_owned(),
+                port: Some(port.to_owned()),
+                attr: None,
+                message: format!(
+                    "`{port}` comes from {source:?}, which has an error; fix that block first"
+                ),
+            },
+            BindError::NoResult { port, source } | BindError::Cancelled { port, source } => {
+                BlockError {
+                    block: id,
+                    block_name: name.to_owned(),
+                    port: Some(port.to_owned()),
+                    attr: None,
+                    message: format!("`{port}` comes from {source:?}, which could not be checked"),
+                }
             }
-            None => {
-                return Err(port_err(format!(
-                    "`{}` comes from {src_name:?}, which could not be checked",
-                    spec.name
-                )));
-            }
-        };
-        if !spec.dtypes.contains(&meta.dtype) {
-            return Err(port_err(format!(
-                "`{}` gets {} from {src_name:?} but accepts {}; change {src_name:?}'s dtype",
-                spec.name,
-                meta.dtype,
-                dtype_list(spec.dtypes)
-            )));
-        }
-        if let Some(rank) = spec.rank
-            && meta.shape.len() != rank
-        {
-            return Err(port_err(format!(
-                "`{}` must have rank {rank}, but {src_name:?} gives shape {:?} (rank {}); {}",
-                spec.name,
-                meta.shape,
-                meta.shape.len(),
-                spec.doc
-            )));
-        }
-        inputs.push(Some(InferInput {
-            meta,
-            value: so_far.value(*src),
-        }));
-    }
+        })?;
+    let inputs: Vec<Option<InferInput<'_>>> = metas
+        .into_iter()
+        .zip(step.inputs.iter().flatten())
+        .map(|(meta, src)| {
+            Some(InferInput {
+                meta,
+                value: so_far.value(*src),
+            })
+        })
+        .collect();
     let metas =
         (d.infer)(ictx, &block.attrs, &inputs).map_err(|e| BlockError::from_op(id, name, e))?;
     if metas.len() != d.outputs.len() {
@@ -339,19 +274,8 @@ fn check_block(
 }
 
 /// Computes small outputs of constant-foldable blocks so downstream inference sees values.
-fn fold(
-    reg: &Registry,
-    page: &Page,
-    wiring: &InputsIndex,
-    out: &mut PageCheck,
-    opts: &CheckOptions,
-    id: BlockId,
-    metas: &[TensorMeta],
-) {
-    let Some(block) = page.block(id) else { return };
-    let Some(d) = reg.get(&block.type_id) else {
-        return;
-    };
+fn fold(out: &mut PageCheck, opts: &CheckOptions, step: &Step<'_>, metas: &[TensorMeta]) {
+    let (id, block, d) = (step.id(), step.block, step.desc);
     let total: u64 = metas
         .iter()
         .map(TensorMeta::elements)
@@ -359,9 +283,8 @@ fn fold(
     if !d.fold_constants || total > FOLD_MAX_ELEMENTS {
         return;
     }
-    let sources = wiring.inputs_of(id, d.inputs.len());
-    let mut inputs = Vec::with_capacity(sources.len());
-    for src in sources.iter().flatten() {
+    let mut inputs = Vec::with_capacity(step.inputs.len());
+    for src in step.inputs.iter().flatten() {
         match out.values.get(src) {
             Some(v) => inputs.push(Arc::clone(v)),
             None => return,

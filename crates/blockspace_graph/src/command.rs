@@ -83,13 +83,8 @@ pub enum CommandError {
     #[error("block {0} does not exist on this page; it may have been removed")]
     NoSuchBlock(BlockId),
     /// The block type is not in the registry.
-    #[error("unknown block type {type_id:?}; known types: {known}")]
-    UnknownType {
-        /// The type id asked for.
-        type_id: String,
-        /// Known type ids.
-        known: String,
-    },
+    #[error(transparent)]
+    UnknownType(#[from] crate::ops::UnknownType),
     /// A new block's id is already used or was used before.
     #[error(
         "block id {id} is not fresh (next free id is {next}); create blocks with Page::add_block_command"
@@ -261,12 +256,7 @@ impl Page {
             }
             Command::SetAttr { block, attr, value } => {
                 let b = self.block_ref(block)?;
-                let d = reg
-                    .get(&b.type_id)
-                    .ok_or_else(|| CommandError::UnknownType {
-                        type_id: b.type_id.clone(),
-                        known: reg.type_ids(),
-                    })?;
+                let d = reg.lookup(&b.type_id)?;
                 let bad = |message: String| CommandError::BadAttr {
                     block_name: b.name.clone(),
                     attr: attr.clone(),
@@ -342,12 +332,7 @@ impl Page {
         mut block: Block,
         mode: Mode,
     ) -> Result<Command, CommandError> {
-        let d = reg
-            .get(&block.type_id)
-            .ok_or_else(|| CommandError::UnknownType {
-                type_id: block.type_id.clone(),
-                known: reg.type_ids(),
-            })?;
+        let d = reg.lookup(&block.type_id)?;
         if self.blocks.contains_key(&block.id)
             || (mode == Mode::Strict && block.id.0 < self.next_block_id)
         {
@@ -388,12 +373,8 @@ impl Page {
     fn check_connect(&self, reg: &Registry, wire: Wire, mode: Mode) -> Result<(), CommandError> {
         let from = self.block_ref(wire.from.block)?;
         let to = self.block_ref(wire.to.block)?;
-        let unknown = |b: &Block| CommandError::UnknownType {
-            type_id: b.type_id.clone(),
-            known: reg.type_ids(),
-        };
-        let fd = reg.get(&from.type_id).ok_or_else(|| unknown(from))?;
-        let td = reg.get(&to.type_id).ok_or_else(|| unknown(to))?;
+        let fd = reg.lookup(&from.type_id)?;
+        let td = reg.lookup(&to.type_id)?;
         let out_spec = fd
             .outputs
             .get(wire.from.port)

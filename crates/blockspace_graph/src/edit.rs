@@ -62,10 +62,7 @@ impl Page {
         type_id: &str,
         pos: [f32; 2],
     ) -> Result<Block, CommandError> {
-        let d = reg.get(type_id).ok_or_else(|| CommandError::UnknownType {
-            type_id: type_id.to_owned(),
-            known: reg.type_ids(),
-        })?;
+        let d = reg.lookup(type_id)?;
         Ok(Block {
             id: self.next_block_id(),
             type_id: type_id.to_owned(),

@@ -4,13 +4,15 @@
 //! | Module | What |
 //! |---|---|
 //! | [`page`] | [`Page`] (blocks, wires, one name scope, a never-reused block-id counter), [`Block`], [`Clipboard`] |
-//! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input.rs`, `ops/conv3d_backprop_input_v2.rs`) |
+//! | [`ops`] | [`Registry`] and one [`OpDescriptor`] per block type (`ops/input/`, `ops/conv3d_backprop_input_v2.rs`) |
 //! | [`command`] | [`Command`]: the only way to change a page; [`Page::apply`] returns the exact inverse |
 //! | [`edit`] | gestures' multi-command edits: [`Page::connect_replacing`], [`Page::add_block_wired`], paste placement, Save-As path rebasing |
 //! | [`history`] | [`History`]: labelled undo/redo, drag merging, transactions |
+//! | [`plan`] | [`plan_page`]: blocks in order with their input sources; [`plan::Step::bind`] validates inputs for checking and running |
 //! | [`check`] | [`check_page`]: per-block output dtypes/shapes or a [`BlockError`] naming the port or attr |
 //! | [`exec`] | [`Executor`]: runs a page snapshot on a worker thread, cached, cancellable, panic-safe |
 //! | [`export`] | [`export_page`]: a page as a runnable TensorFlow or PyTorch script; [`write_export`] |
+//! | [`outputs`] | [`OutputDir`]: `--output` files written atomically, unique names, nothing existing or read by the page replaced |
 //! | [`file`](mod@file) | versioned JSON page files: [`load_page`], [`save_page`] (atomic), migrations |
 //! | [`tensor`], [`value`], [`ids`] | [`Tensor`], [`DType`], [`AttrValue`], [`BlockId`], [`Wire`], ... |
 //!
@@ -26,7 +28,7 @@
 //! let x = page.add(&reg, "Input", "x", &[("values", AttrValue::Str("[[1, 2], [3, 4]]".into()))]).unwrap();
 //! let check = check_page(&reg, &page);
 //! assert_eq!(check.block(x).unwrap().as_ref().unwrap()[0].shape, vec![2, 2]);
-//! let text = blockspace_graph::page_to_json(&page);
+//! let text = blockspace_graph::page_to_json(&reg, &page);
 //! assert_eq!(blockspace_graph::page_from_json(&reg, &text, "demo").unwrap(), page);
 //! ```
 
@@ -43,7 +45,9 @@ pub mod history;
 pub mod ids;
 pub mod npy;
 pub mod ops;
+pub mod outputs;
 pub mod page;
+pub mod plan;
 pub mod tensor;
 pub mod value;
 
@@ -62,7 +66,11 @@ pub use file::{
 };
 pub use history::History;
 pub use ids::{BlockId, InPort, OutPort, PageId, Wire};
-pub use ops::{AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry};
+pub use ops::{
+    AttrKind, AttrSpec, OpDescriptor, OpError, PortLayout, PortSpec, Registry, UnknownType,
+};
+pub use outputs::{OutputDir, OutputError, output_file_names, page_input_files};
 pub use page::{Block, Clipboard, InputsIndex, Page};
+pub use plan::{Plan, plan_page};
 pub use tensor::{DType, Tensor, TensorMeta, TensorStats};
 pub use value::{AttrValue, Attrs};

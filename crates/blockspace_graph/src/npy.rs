@@ -233,10 +233,25 @@ pub fn read_npy(path: &Path, limit: &MemoryLimit) -> Result<Tensor, NpyError> {
 
 /// Writes `tensor` as a `.npy` file (little-endian, C order) through a temporary file in the
 /// same folder renamed over `path`: the target is either the old file or the new one, whole.
+/// A symbolic link at `path` is replaced by the rename; the file it points to is untouched.
 ///
 /// # Errors
 /// [`NpyError::Write`] when the folder is not writable or the disk is full.
 pub fn write_npy(tensor: &Tensor, path: &Path) -> Result<(), NpyError> {
+    write_npy_as(tensor, path, true)
+}
+
+/// As [`write_npy`], but refuses (with an error of kind [`std::io::ErrorKind::AlreadyExists`]
+/// in its message) when anything already exists at `path`; the check and the rename are one
+/// atomic step, so a file that appears meanwhile is not replaced either.
+///
+/// # Errors
+/// [`NpyError::Write`] when `path` exists, the folder is not writable or the disk is full.
+pub fn write_new_npy(tensor: &Tensor, path: &Path) -> Result<(), NpyError> {
+    write_npy_as(tensor, path, false)
+}
+
+fn write_npy_as(tensor: &Tensor, path: &Path, replace: bool) -> Result<(), NpyError> {
     use ndarray_npy::WriteNpyExt;
     let fail = |message: String| NpyError::Write {
         message,
@@ -246,7 +261,11 @@ pub fn write_npy(tensor: &Tensor, path: &Path) -> Result<(), NpyError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".blockspace-")
+        .suffix(".npy.tmp")
+        .tempfile_in(dir)
+        .map_err(|e| fail(e.to_string()))?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file());
         match tensor {
@@ -259,8 +278,21 @@ pub fn write_npy(tensor: &Tensor, path: &Path) -> Result<(), NpyError> {
         std::io::Write::flush(&mut w).map_err(|e| fail(e.to_string()))?;
     }
     tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+    if replace {
+        tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+    } else {
+        tmp.persist_noclobber(path)
+            .map_err(|e| fail(e.error.to_string()))?;
+    }
+    sync_dir(dir);
     Ok(())
+}
+
+/// Makes a rename in `dir` durable (best effort: not every file system can sync a folder).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// At most `n` characters of `s`, for messages.

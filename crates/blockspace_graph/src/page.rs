@@ -306,12 +306,7 @@ impl Page {
     ) -> Result<Wire, CommandError> {
         let port_of = |b: BlockId, name: &str, output: bool| -> Result<usize, CommandError> {
             let block = self.blocks.get(&b).ok_or(CommandError::NoSuchBlock(b))?;
-            let d = reg
-                .get(&block.type_id)
-                .ok_or_else(|| CommandError::UnknownType {
-                    type_id: block.type_id.clone(),
-                    known: reg.type_ids(),
-                })?;
+            let d = reg.lookup(&block.type_id)?;
             let idx = if output {
                 d.output_index(name)
             } else {

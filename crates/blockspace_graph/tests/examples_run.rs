@@ -345,9 +345,10 @@ fn all_examples() -> Vec<(&'static str, Page)> {
 fn example_files_match_their_generators() {
     let dir = examples_dir();
     let bless = std::env::var_os("BLOCKSPACE_BLESS").is_some();
+    let reg = Registry::builtin();
     for (name, page) in all_examples() {
         let path = dir.join(format!("{name}.bspage.json"));
-        let text = page_to_json(&page);
+        let text = page_to_json(&reg, &page);
         if bless {
             std::fs::write(&path, &text).unwrap();
         }

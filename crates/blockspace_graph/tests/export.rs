@@ -561,7 +561,7 @@ fn corner_pages(dir: &Path) -> Vec<(String, PathBuf)> {
             let errors: Vec<String> = check.errors().map(ToString::to_string).collect();
             assert!(errors.is_empty(), "{errors:#?}");
             let path = dir.join(format!("corners_{dtype}.bspage.json"));
-            blockspace_graph::save_page(&page, &path).unwrap();
+            blockspace_graph::save_page(&reg, &page, &path).unwrap();
             (format!("corners_{dtype}"), path)
         })
         .collect()

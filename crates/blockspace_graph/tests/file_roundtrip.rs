@@ -2,7 +2,6 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers")]
 
-use blockspace_graph::file::{page_to_json_with, save_page_with};
 use blockspace_graph::{
     AttrValue, Command, Page, Registry, load_page, page_from_json, page_to_json, save_page,
 };
@@ -76,11 +75,15 @@ fn load_of_save_is_the_same_page() {
     let p = sample(&reg);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.bspage.json");
-    save_page(&p, &path).unwrap();
+    save_page(&reg, &p, &path).unwrap();
     let q = load_page(&reg, &path).unwrap();
     assert_eq!(q, p);
     assert_eq!(q.next_block_id(), p.next_block_id());
-    assert_eq!(page_to_json(&q), page_to_json(&p), "output is stable");
+    assert_eq!(
+        page_to_json(&reg, &q),
+        page_to_json(&reg, &p),
+        "output is stable"
+    );
     // Only the temp file's rename remains: no stray temporary files.
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -92,7 +95,7 @@ fn load_of_save_is_the_same_page() {
 #[test]
 fn output_is_sorted_and_versioned() {
     let reg = Registry::builtin();
-    let text = page_to_json(&sample(&reg));
+    let text = page_to_json(&reg, &sample(&reg));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format"], "blockspace.page");
     assert_eq!(v["version"], 1);
@@ -123,13 +126,13 @@ fn saving_over_a_directory_fails_and_keeps_the_old_file() {
     let p = sample(&reg);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.bspage.json");
-    save_page(&p, &path).unwrap();
+    save_page(&reg, &p, &path).unwrap();
     let before = std::fs::read(&path).unwrap();
     // A target that cannot be replaced (a non-empty directory) makes the rename fail.
     let blocked = dir.path().join("blocked.bspage.json");
     std::fs::create_dir(&blocked).unwrap();
     std::fs::write(blocked.join("x"), b"x").unwrap();
-    let e = save_page_with(&reg, &p, &blocked).unwrap_err();
+    let e = save_page(&reg, &p, &blocked).unwrap_err();
     assert!(e.to_string().contains("previous file is unchanged"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -142,7 +145,7 @@ fn saving_over_a_directory_fails_and_keeps_the_old_file() {
         "the temporary file was cleaned up: {names:?}"
     );
     // A missing directory is an error too, never a panic.
-    assert!(save_page(&p, &dir.path().join("missing/p.bspage.json")).is_err());
+    assert!(save_page(&reg, &p, &dir.path().join("missing/p.bspage.json")).is_err());
 }
 
 proptest! {
@@ -158,7 +161,7 @@ proptest! {
         let mut p = Page::new("p");
         let a = p.add(&reg, "Input", &name, &[("value", AttrValue::Float(v)), ("seed", AttrValue::Int(seed)), ("values", AttrValue::Str(text))]).unwrap();
         p.apply(&reg, Command::MoveBlocks { moves: vec![(a, [x, y])] }).unwrap();
-        let q = page_from_json(&reg, &page_to_json_with(&reg, &p), "t").unwrap();
+        let q = page_from_json(&reg, &page_to_json(&reg, &p), "t").unwrap();
         prop_assert_eq!(q, p);
     }
 }
@@ -177,7 +180,7 @@ fn whole_numbers_for_float_attrs_round_trip() {
         ],
     )
     .unwrap();
-    let q = page_from_json(&reg, &page_to_json(&p), "t").unwrap();
+    let q = page_from_json(&reg, &page_to_json(&reg, &p), "t").unwrap();
     assert_eq!(q, p);
 }
 

@@ -182,7 +182,7 @@ fn every_block_type_can_be_added_checked_and_saved() {
     }
     let check = check_page(&reg, &page);
     assert_eq!(check.blocks.len(), page.len());
-    let text = blockspace_graph::page_to_json(&page);
+    let text = blockspace_graph::page_to_json(&reg, &page);
     assert_eq!(
         blockspace_graph::page_from_json(&reg, &text, "all").unwrap(),
         page

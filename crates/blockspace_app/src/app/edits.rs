@@ -118,7 +118,7 @@ impl BlockspaceApp {
         let (cmd, _) = scratch.paste_command(&self.registry, &clip, [0.0, 0.0]);
         match scratch.apply(&self.registry, cmd) {
             Ok(_) => {
-                let text = blockspace_graph::page_to_json(&scratch);
+                let text = blockspace_graph::page_to_json(&self.registry, &scratch);
                 self.ctx.copy_text(text.clone());
                 self.clipboard_text = Some(text);
             }

@@ -30,7 +30,7 @@ impl BlockspaceApp {
         let Some(tab) = self.tabs.get_mut(idx) else {
             return false;
         };
-        match blockspace_graph::save_page(&tab.page, path) {
+        match blockspace_graph::save_page(&self.registry, &tab.page, path) {
             Ok(()) => {
                 tab.path = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
                 tab.saved_revision = Some(tab.page.revision());

@@ -53,6 +53,9 @@ pub struct AppOptions {
     pub state_dir: Option<PathBuf>,
     /// Do not offer to restore recovery files (tests).
     pub no_recovery_offer: bool,
+    /// How often unsaved pages are written to the recovery folder (`None`: 20 s; the binary
+    /// reads `BLOCKSPACE_AUTOSAVE_SECS`).
+    pub autosave_interval: Option<Duration>,
 }
 
 /// The Blockspace desktop app.
@@ -84,6 +87,7 @@ pub struct BlockspaceApp {
     pub(crate) recent: Recent,
     pub(crate) recovery: Recovery,
     pub(crate) last_autosave: Instant,
+    pub(crate) autosave_every: Duration,
     pub(crate) add_search: String,
     pub(crate) add_menu_open: bool,
     pub(crate) quitting: bool,
@@ -122,6 +126,9 @@ impl BlockspaceApp {
             recent: Recent::load(state_dir.as_deref()),
             recovery: Recovery::new(state_dir.as_deref()),
             last_autosave: Instant::now(),
+            autosave_every: options
+                .autosave_interval
+                .unwrap_or(autosave::AUTOSAVE_EVERY),
             add_search: String::new(),
             add_menu_open: false,
             quitting: false,
@@ -236,7 +243,6 @@ impl BlockspaceApp {
             // Keep the spinner and progress moving.
             ctx.request_repaint_after(Duration::from_millis(100));
         }
-        self.autosave();
         self.toasts.expire(ctx);
 
         // Closing the window with unsaved work asks first.
@@ -267,6 +273,11 @@ impl BlockspaceApp {
 }
 
 impl eframe::App for BlockspaceApp {
+    /// Runs every pass, also while the window is hidden or minimized (eframe then skips `ui`).
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.autosave(ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let start = Instant::now();
         let ctx = ui.ctx().clone();
@@ -306,6 +317,8 @@ impl eframe::App for BlockspaceApp {
         self.modals(&ctx);
         self.toasts.ui(&ctx);
         self.drain_commands();
+        // An edit made this frame starts the autosave clock without waiting for another event.
+        self.autosave(&ctx);
         self.last_frame_time = start.elapsed();
     }
 

@@ -155,7 +155,9 @@ impl PageTab {
     pub fn is_dirty(&self) -> bool {
         match self.saved_revision {
             Some(r) => r != self.page.revision(),
-            None => self.page.blocks().next().is_some(),
+            // Never saved: unsaved work when it has blocks, or when it is a restored page of a
+            // file (emptying a page is an edit too).
+            None => self.path.is_some() || self.page.blocks().next().is_some(),
         }
     }
 

@@ -78,8 +78,8 @@ pub(crate) fn build_views(
                 .unwrap_or_default(),
             ..BlockView::default()
         };
-        if desc.is_none() {
-            v.error = Some(format!("unknown block type {:?}", b.type_id));
+        if let Err(e) = registry.lookup(&b.type_id) {
+            v.error = Some(e.to_string());
         }
         if let Some(d) = desc {
             for spec in d

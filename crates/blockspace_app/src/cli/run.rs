@@ -1,11 +1,17 @@
-//! `blockspace run PAGE [--output DIR] [--json]`: runs every block of a page headless.
+//! `blockspace run PAGE [--output DIR [--force]] [--json]`: runs every block of a page headless.
+//!
+//! `--output` writes through [`OutputDir`]: atomic renames that replace (never follow) a link at
+//! the target, unique names for colliding blocks (`name__2.npy`), no existing file replaced
+//! without `--force`, and never the page's own files. All targets are checked before anything
+//! runs, so a refused run writes nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use blockspace_graph::{
-    Block, BlockResult, Executor, Page, Registry, load_page, npy_name, topo_order,
+    Block, BlockResult, Executor, OutputDir, Page, Registry, load_page, output_file_names,
+    page_input_files, topo_order,
 };
 use serde_json::{Value, json};
 
@@ -17,6 +23,10 @@ pub struct RunArgs {
     /// Write each result as `<block name>.npy` into this directory (created if missing).
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Replace files that already exist in the `--output` directory (the page's own input
+    /// files are never replaced).
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Print machine-readable JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -35,6 +45,29 @@ pub(crate) fn ordered_blocks(page: &Page) -> Vec<&Block> {
     match topo_order(page) {
         Ok(order) => order.iter().filter_map(|id| page.block(*id)).collect(),
         Err(_) => page.blocks().collect(),
+    }
+}
+
+/// Creates the output folder and checks every target before anything runs.
+fn prepare_output(
+    registry: &Registry,
+    page: &Page,
+    page_path: &Path,
+    dir: &Path,
+    force: bool,
+    names: &std::collections::BTreeMap<(blockspace_graph::BlockId, usize), String>,
+) -> Result<OutputDir, Vec<String>> {
+    let mut protected = page_input_files(registry, page, &base_dir(page_path));
+    protected.push(page_path.to_owned());
+    let out = OutputDir::create(dir, force, &protected).map_err(|e| vec![e.to_string()])?;
+    let problems: Vec<String> = names
+        .values()
+        .filter_map(|n| out.check(n).err().map(|e| e.to_string()))
+        .collect();
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
     }
 }
 
@@ -62,16 +95,19 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
             return Ok(2);
         }
     };
-    if let Some(dir) = &args.output
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        writeln!(
-            err,
-            "error: cannot create the output directory: {e} ({})",
-            dir.display()
-        )?;
-        return Ok(1);
-    }
+    let names = output_file_names(&registry, &page);
+    let output = match &args.output {
+        Some(dir) => match prepare_output(&registry, &page, &args.page, dir, args.force, &names) {
+            Ok(o) => Some(o),
+            Err(problems) => {
+                for p in problems {
+                    writeln!(err, "error: {p}")?;
+                }
+                return Ok(1);
+            }
+        },
+        None => None,
+    };
     let mut exec = Executor::new(Arc::clone(&registry), Arc::new(|| {}));
     exec.run(&page, Some(base_dir(&args.page)));
     exec.wait();
@@ -94,7 +130,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
         match result.map(|r| (&r.outputs, r.elapsed)) {
             Some((Ok(tensors), elapsed)) => {
                 let mut outs = Vec::new();
-                for (spec, t) in desc.outputs.iter().zip(tensors.iter()) {
+                for (i, (spec, t)) in desc.outputs.iter().zip(tensors.iter()).enumerate() {
                     let stats = t.stats();
                     let mut o = json!({
                         "port": spec.name,
@@ -102,10 +138,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
                         "shape": t.shape(),
                         "stats": stats,
                     });
-                    if let Some(dir) = &args.output {
-                        let path = dir.join(npy_name(&block.name, spec.name, desc.outputs.len()));
-                        match t.write_npy(&path) {
-                            Ok(()) => o["npy"] = Value::from(path.display().to_string()),
+                    if let Some(dir) = &output
+                        && let Some(name) = names.get(&(block.id, i))
+                    {
+                        match dir.write(name, t) {
+                            Ok(path) => o["npy"] = Value::from(path.display().to_string()),
                             Err(e) => {
                                 failed += 1;
                                 errors.push(format!("error: block {:?}: {e}", block.name));
@@ -211,6 +248,7 @@ mod tests {
             let (code, out, err) = run_text(&RunArgs {
                 page,
                 output: None,
+                force: false,
                 json: false,
             });
             assert_eq!(code, 0, "{name}: {out}\n{err}");
@@ -219,6 +257,7 @@ mod tests {
         let (_, out, _) = run_text(&RunArgs {
             page: examples().join("minimal.bspage.json"),
             output: None,
+            force: false,
             json: false,
         });
         assert!(
@@ -229,6 +268,7 @@ mod tests {
         let args = RunArgs {
             page: examples().join("chain.bspage.json"),
             output: Some(dir.path().join("out")),
+            force: false,
             json: true,
         };
         let (code, out, _) = run_text(&args);
@@ -246,6 +286,7 @@ mod tests {
         let (code, _, err) = run_text(&RunArgs {
             page,
             output: None,
+            force: false,
             json: false,
         });
         assert_eq!(code, 1);
@@ -256,6 +297,7 @@ mod tests {
         let (code, _, err) = run_text(&RunArgs {
             page: PathBuf::from("/nonexistent/p.bspage.json"),
             output: None,
+            force: false,
             json: false,
         });
         assert_eq!(code, 2);

@@ -22,6 +22,7 @@ fn render(name: &str, size: egui::Vec2, ppp: f32, zoom: f32, theme: egui::Theme)
                     pages: vec![],
                     state_dir: Some(state),
                     no_recovery_offer: true,
+                    ..Default::default()
                 },
             )
         });
@@ -101,6 +102,7 @@ fn harness(theme: egui::Theme) -> (Harness<'static, BlockspaceApp>, tempfile::Te
                     pages: vec![],
                     state_dir: Some(state),
                     no_recovery_offer: true,
+                    ..Default::default()
                 },
             )
         });

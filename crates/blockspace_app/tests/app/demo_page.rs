@@ -74,8 +74,8 @@ fn embedded_demo_page_is_current_and_clean() {
         check.errors().collect::<Vec<_>>()
     );
     assert_eq!(
-        blockspace_graph::page_to_json(&page),
-        blockspace_graph::page_to_json(&demo_page(&reg).unwrap()),
+        blockspace_graph::page_to_json(&reg, &page),
+        blockspace_graph::page_to_json(&reg, &demo_page(&reg).unwrap()),
         "assets/demo.bspage.json is what this generator writes (run it with --ignored write_demo_page)"
     );
 }
@@ -86,5 +86,5 @@ fn write_demo_page() {
     let reg = Registry::builtin();
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo.bspage.json");
-    blockspace_graph::save_page(&demo_page(&reg).unwrap(), &path).unwrap();
+    blockspace_graph::save_page(&reg, &demo_page(&reg).unwrap(), &path).unwrap();
 }

@@ -56,6 +56,7 @@ fn autosave_writes_recovery_and_restores() {
                     pages: vec![],
                     state_dir: Some(state),
                     no_recovery_offer: false,
+                    ..Default::default()
                 },
             )
         });
@@ -229,4 +230,107 @@ fn save_as_elsewhere_keeps_npy_inputs_working() {
         again[0].to_f64(),
         "same result from the moved page"
     );
+}
+
+/// The app with the demo page, its state in `state` and the given autosave interval.
+fn harness_autosave(state: &Path, every: std::time::Duration) -> Harness<'static, BlockspaceApp> {
+    let state = state.to_path_buf();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 880.0))
+        .build_eframe(move |cc| {
+            BlockspaceApp::new(
+                &cc.egui_ctx,
+                AppOptions {
+                    pages: vec![],
+                    state_dir: Some(state),
+                    no_recovery_offer: true,
+                    autosave_interval: Some(every),
+                },
+            )
+        });
+    h.run_steps(3);
+    h
+}
+
+fn root_repaint_delay(h: &Harness<'static, BlockspaceApp>) -> std::time::Duration {
+    h.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay
+}
+
+fn recovery_pages(state: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for session in std::fs::read_dir(state.join("recovery"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for f in std::fs::read_dir(session.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if f.path().to_string_lossy().ends_with(".bspage.json") {
+                out.push(f.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_unsaved_page_asks_for_a_pass_when_its_autosave_is_due() {
+    let every = std::time::Duration::from_secs(600);
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_autosave(dir.path(), every);
+    wait_run(&mut h);
+    assert_eq!(h.state().autosave_interval(), every);
+    assert!(
+        root_repaint_delay(&h) > every,
+        "nothing unsaved: no pass scheduled ({:?})",
+        root_repaint_delay(&h)
+    );
+    let conv = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .find(|b| b.type_id == "Conv3DBackpropInputV2")
+        .unwrap()
+        .id;
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
+    wait_run(&mut h);
+    let delay = root_repaint_delay(&h);
+    assert!(
+        delay > std::time::Duration::ZERO && delay <= every,
+        "an unsaved page asks for a pass within the interval, without input ({delay:?})"
+    );
+    assert!(recovery_pages(dir.path()).is_empty(), "not written yet");
+}
+
+#[test]
+fn a_due_autosave_is_written_by_the_scheduled_pass_alone() {
+    let every = std::time::Duration::from_millis(50);
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_autosave(dir.path(), every);
+    wait_run(&mut h);
+    let conv = h
+        .state()
+        .tab()
+        .unwrap()
+        .page
+        .blocks()
+        .find(|b| b.type_id == "Conv3DBackpropInputV2")
+        .unwrap()
+        .id;
+    h.state_mut()
+        .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
+    wait_run(&mut h);
+    // Stay idle past the interval; the pass the app asked for (one step, no events) writes.
+    std::thread::sleep(every * 2);
+    h.step();
+    let pages = recovery_pages(dir.path());
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    let text = std::fs::read_to_string(&pages[0]).unwrap();
+    assert!(text.contains("VALID"), "the recovery file holds the edit");
 }

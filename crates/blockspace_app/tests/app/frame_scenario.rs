@@ -51,6 +51,7 @@ fn pan_zoom_and_drag_a_200_block_page() {
             pages: vec![],
             state_dir: Some(dir.path().to_path_buf()),
             no_recovery_offer: true,
+            ..Default::default()
         },
     );
     let mut b = Bench {

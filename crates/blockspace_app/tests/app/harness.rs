@@ -28,6 +28,7 @@ pub(crate) fn harness(
                     pages,
                     state_dir: Some(state),
                     no_recovery_offer: true,
+                    ..Default::default()
                 },
             )
         });

@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
+//! | `run_output` | `blockspace run --output` through the real binary: links, name collisions, `--force`, the page's own files |
 //! | `ui_viewer` | the volume viewer widget (planes, montage, projection, colours, compare, pin), with an image snapshot |
 //! | `viewer_app` | the viewer in the app: a new user's path through `examples/unet_upsample` |
 //! | `frame_scenario` | the 200-block pan/zoom/drag scenario, functionally (its timing: `cargo bench -p blockspace_app --bench frame_time`) |
@@ -21,6 +22,7 @@ mod export;
 mod files;
 mod frame_scenario;
 mod harness;
+mod run_output;
 mod runs;
 mod tabs;
 mod ui_viewer;

@@ -1,4 +1,4 @@
-//! Exporting a page as a runnable Python script for TensorFlow or PyTorch (issue 14).
+//! Exporting a page as a runnable Python script for TensorFlow or PyTorch.
 //!
 //! [`export_page`] checks the page, then writes one Python statement per block in dependency
 //! order: source blocks (`Input`) become their exact values — inline literals when small, else
@@ -7,15 +7,19 @@
 //! framework. [`write_export`] writes the script and its inputs folder.
 //!
 //! Running the script (`python OUT.py --output DIR`) writes one `.npy` per block output with the
-//! names of `blockspace run --output DIR` ([`npy_name`]); `--compare DIR` compares every output
+//! names of `blockspace run --output DIR` ([`output_file_names`](crate::outputs::output_file_names)); `--compare DIR` compares every output
 //! with another run's files (see `runtime.py` for the tolerance).
 
+mod hook;
 mod literal;
 mod names;
 mod pytorch;
 mod tensorflow;
+mod write;
 
+pub use hook::{PyBlock, PyCall, PyHelper, PyInput, PythonFn};
 pub use names::{PyNames, comment_text, is_python_keyword, npy_name, py_str};
+pub use write::write_export;
 
 use crate::check::{BlockError, CheckOptions, check_page_with};
 use crate::ids::BlockId;
@@ -25,7 +29,6 @@ use crate::ops::EvalCtx;
 use crate::ops::{OpError, Registry};
 use crate::page::Page;
 use crate::tensor::{Tensor, TensorMeta};
-use crate::value::Attrs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -81,70 +84,6 @@ impl FromStr for Framework {
         }
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// The per-op hook
-
-/// One input of a block, as its Python hook sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct PyInput<'a> {
-    /// The Python variable holding the tensor.
-    pub var: &'a str,
-    /// Its dtype and shape (known from checking).
-    pub meta: &'a TensorMeta,
-    /// Its values, when known before running (small constants such as `input_sizes`).
-    pub value: Option<&'a Tensor>,
-}
-
-/// What a block's Python hook gets: the framework, the block's attributes, its inputs (one per
-/// input port, in port order) and its output metas.
-#[derive(Debug, Clone, Copy)]
-pub struct PyBlock<'a> {
-    /// The framework to write for.
-    pub framework: Framework,
-    /// The block's attributes.
-    pub attrs: &'a Attrs,
-    /// The inputs, in port order.
-    pub inputs: &'a [PyInput<'a>],
-    /// The outputs' dtypes and shapes.
-    pub outputs: &'a [TensorMeta],
-}
-
-/// A Python function a block's code calls, written once per script before `compute()`.
-#[derive(Debug)]
-pub struct PyHelper {
-    /// The function's name (starts with `_`).
-    pub name: &'static str,
-    /// Its full `def` text.
-    pub code: &'static str,
-    /// Helpers it calls, written before it.
-    pub deps: &'static [&'static PyHelper],
-}
-
-/// The Python code of one block.
-#[derive(Debug, Clone, Default)]
-pub struct PyCall {
-    /// An expression giving the block's output (a tuple for several outputs).
-    pub expr: String,
-    /// Helper functions the expression calls.
-    pub helpers: Vec<&'static PyHelper>,
-    /// Comment lines (without `#`) saying why the code departs from the plain call.
-    pub notes: Vec<String>,
-}
-
-impl PyCall {
-    /// A call with no helpers and no notes.
-    pub fn plain(expr: impl Into<String>) -> Self {
-        Self {
-            expr: expr.into(),
-            ..Self::default()
-        }
-    }
-}
-
-/// A block type's Python code generator (the `python` field of
-/// [`OpDescriptor`](crate::OpDescriptor)). Errors name the port or attribute at fault.
-pub type PythonFn = fn(&PyBlock<'_>) -> Result<PyCall, OpError>;
 
 // ---------------------------------------------------------------------------------------------
 // Options, results, errors
@@ -354,6 +293,7 @@ pub fn export_page(
         });
     }
     let snippet = wanted.is_some();
+    let file_names = crate::outputs::output_file_names(reg, page);
     let t = target(opts.framework);
     let kernel = KernelContext::default();
     let ectx = EvalCtx {
@@ -475,7 +415,14 @@ pub fn export_page(
                 .outputs
                 .iter()
                 .zip(&out_vars)
-                .map(|(p, v)| (npy_name(&block.name, p.name, d.outputs.len()), v.clone()))
+                .enumerate()
+                .map(|(i, (p, v))| {
+                    let file = file_names.get(&(id, i)).cloned();
+                    (
+                        file.unwrap_or_else(|| npy_name(&block.name, p.name, d.outputs.len())),
+                        v.clone(),
+                    )
+                })
                 .collect(),
             deps,
             lines,
@@ -657,63 +604,4 @@ fn snippet_text(
         }
     }
     s
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-/// Writes `exported` as `script_path`, and its `.npy` inputs into the folder
-/// [`Exported::inputs_dir`] beside it. The folder is written under a temporary name and renamed
-/// into place (replacing an older one), then the script is saved atomically (temp file, fsync,
-/// rename), so a failure leaves the previous export intact.
-///
-/// # Errors
-/// A folder or file cannot be created or written; the message ends with its path.
-pub fn write_export(exported: &Exported, script_path: &Path) -> Result<(), ExportError> {
-    let dir = match script_path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let werr = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ExportError::Write { path, source }
-    };
-    if !exported.files.is_empty() {
-        let tmp = tempfile::Builder::new()
-            .prefix(".bsexport-")
-            .tempdir_in(&dir)
-            .map_err(werr(&dir))?;
-        for (name, t) in &exported.files {
-            t.write_npy(&tmp.path().join(name))?;
-        }
-        let target = dir.join(&exported.inputs_dir);
-        let old = dir.join(format!(".{}.old", exported.inputs_dir));
-        if target.exists() {
-            if old.exists() {
-                std::fs::remove_dir_all(&old).map_err(werr(&old))?;
-            }
-            std::fs::rename(&target, &old).map_err(werr(&target))?;
-        }
-        let kept = tmp.keep();
-        if let Err(e) = std::fs::rename(&kept, &target) {
-            let _ = std::fs::remove_dir_all(&kept);
-            if old.exists() {
-                let _ = std::fs::rename(&old, &target);
-            }
-            return Err(ExportError::Write {
-                path: target,
-                source: e,
-            });
-        }
-        if old.exists() {
-            let _ = std::fs::remove_dir_all(&old);
-        }
-    }
-    crate::file::save_text(&exported.script, script_path).map_err(|e| match e {
-        crate::file::FileError::Save { path, source } => ExportError::Write { path, source },
-        other => ExportError::Write {
-            path: script_path.to_owned(),
-            source: std::io::Error::other(other.to_string()),
-        },
-    })
 }

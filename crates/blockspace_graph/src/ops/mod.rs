@@ -448,6 +448,17 @@ pub enum RegistryError {
     DuplicateTypeId(String),
 }
 
+/// A block type the registry does not know: the one wording of this error, wherever a type id
+/// is looked up (commands, checking, running, page files).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown block type {type_id:?}; known types: {known}")]
+pub struct UnknownType {
+    /// The type id asked for.
+    pub type_id: String,
+    /// The known type ids, comma-separated.
+    pub known: String,
+}
+
 /// The set of block types known to a page.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
@@ -476,8 +487,18 @@ impl Registry {
         Ok(())
     }
     /// The descriptor for `type_id`.
-    pub fn get(&self, type_id: &str) -> Option<&OpDescriptor> {
+    pub fn get(&self, type_id: &str) -> Option<&'static OpDescriptor> {
         self.ops.iter().copied().find(|d| d.type_id == type_id)
+    }
+    /// The descriptor for `type_id`, or the error naming the known types.
+    ///
+    /// # Errors
+    /// [`UnknownType`] when no block type has this id.
+    pub fn lookup(&self, type_id: &str) -> Result<&'static OpDescriptor, UnknownType> {
+        self.get(type_id).ok_or_else(|| UnknownType {
+            type_id: type_id.to_owned(),
+            known: self.type_ids(),
+        })
     }
     /// All descriptors, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = &OpDescriptor> {

@@ -155,6 +155,11 @@ fn run<T: Element>(
     if p.output_len() == 0 {
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
+    if x.is_empty() || f.is_empty() {
+        // Every sum is empty (zero input channels or a zero-sized window): zeros, at once.
+        ctx.limit.check("the output", p.output_len(), size)?;
+        return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
+    }
     if p.ic != p.filter_ic {
         // Only reachable with hand-built params: validation refuses it.
         return Err(KernelError::GroupedConvolution {

@@ -168,6 +168,11 @@ fn run<T: Element>(
     ctx.limit.check("the output", p.output_len(), size)?;
     let (x, dy) = operands(p, input, out_backprop)?;
     ctx.check_cancelled()?;
+    if x.is_empty() || dy.is_empty() {
+        // Every sum is empty (zero batch, zero input channels or no output positions): zeros,
+        // at once.
+        return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
+    }
     let isa = isa.unwrap_or_else(Isa::best);
     Ok(fast::compute_on(isa, p, x, dy, ctx)?.into_dyn())
 }

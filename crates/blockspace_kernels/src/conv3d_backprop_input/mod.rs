@@ -141,6 +141,11 @@ fn run<T: Element>(
         .filter(|dy| dy.shape() == p.out_backprop_ndhwc())
         .ok_or(KernelError::OutBackpropRank { shape: dy_shape })?;
     ctx.check_cancelled()?;
+    if filter.is_empty() || dy.is_empty() {
+        // Every sum is empty (M = 0, a zero-sized window or no output positions): zeros, at
+        // once, instead of walking the window for each output row.
+        return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
+    }
     let isa = isa.unwrap_or_else(Isa::best);
     let dx = if T::NAME == f64::NAME
         && winograd::applies(p)
