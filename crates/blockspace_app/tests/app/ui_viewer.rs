@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use blockspace_app::panels::view_prep::axis_names;
 use blockspace_app::panels::viewer::colour::ColourMap;
+use blockspace_app::panels::viewer::compare::reference_of;
 use blockspace_app::panels::viewer::{Mode, RangeMode, Shown, VolumeViewer};
 use blockspace_graph::Tensor;
 use egui::{Key, Modifiers, Pos2, Rect};
@@ -188,6 +189,8 @@ fn signed_data_gets_the_diverging_map() {
     let s = h.state().0.last_scale.expect("a scale");
     assert_eq!(s.map, ColourMap::Diverging);
     assert_eq!(s.lo, -s.hi, "centred on zero");
+    // The colour menu says what auto chose.
+    h.get_by_value("auto: diverging (blue − 0 + red)");
     // Non-negative data: viridis.
     h.state_mut().1 = Shown::tensor(2, "y:output", volume(0.0), &ndhwc());
     settle(&mut h);
@@ -290,6 +293,19 @@ fn compare_with_a_npy_file_finds_the_planted_difference() {
     h.get_by_label_contains(
         "the reference has shape [2, 2] but the result has shape [1, 6, 8, 10, 2]",
     );
+}
+
+#[test]
+fn another_block_output_of_the_same_shape_can_be_the_reference() {
+    let mut shown = Shown::tensor(1, "x:output", volume(0.0), &ndhwc());
+    shown.candidates.push(reference_of("y:output", volume(0.0)));
+    let mut h = viewer(shown, egui::vec2(700.0, 1400.0));
+    h.get_by_value("nothing").click();
+    h.run_steps(2);
+    h.get_by_label("y:output").click();
+    settle(&mut h);
+    h.get_by_label("✔ allclose: all 960 elements are close");
+    assert_eq!(h.state().0.stats().max, 0.0, "the views show a − b = 0");
 }
 
 #[test]
