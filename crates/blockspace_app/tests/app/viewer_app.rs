@@ -118,3 +118,34 @@ fn view_menu_turns_on_previews_of_every_result_on_the_canvas() {
     settle(&mut h);
     assert_eq!(h.state().viewer.plane_rects.len(), 3);
 }
+
+#[test]
+fn the_viewer_pops_out_into_its_own_window_and_docks_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let page =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/unet_upsample.bspage.json");
+    let mut h = harness::harness(dir.path(), vec![page]);
+    harness::wait_run(&mut h);
+    let up = harness::block_named(&h, "upsample");
+    harness::select_on_canvas(&mut h, up);
+    settle(&mut h);
+    h.get_by_label("Pop out ↗").click();
+    settle(&mut h);
+    assert!(h.state().viewer.popped_out);
+    h.get_by_label("The result viewer is in its own window.");
+    // The viewer draws in its window (kittest embeds viewports as windows), bigger.
+    let rects = h.state().viewer.plane_rects.clone();
+    assert_eq!(rects.len(), 3, "three planes in the window");
+    assert!(rects[0].width() > 300.0, "bigger planes: {:?}", rects[0]);
+    // It follows the selection (kittest draws the window over the canvas, so select directly).
+    let input = harness::block_named(&h, "filter");
+    h.state_mut().tab_mut().unwrap().selection = [input].into_iter().collect();
+    settle(&mut h);
+    h.get_by_label_contains("filter:output");
+    // Dock from the side panel (the window has the same button).
+    assert_eq!(h.get_all_by_label("Dock ↙").count(), 2);
+    h.get_all_by_label("Dock ↙").next().unwrap().click();
+    settle(&mut h);
+    assert!(!h.state().viewer.popped_out);
+    h.get_by_label("Pop out ↗");
+}
