@@ -356,6 +356,31 @@ fn big_tensors_are_summarised_off_the_ui_thread() {
     assert_eq!(h.state().0.plane_rects.len(), 3);
 }
 
+#[test]
+fn scalars_empty_tensors_long_vectors_and_matrices_show_without_trouble() {
+    let cases = [
+        Tensor::F64(ArrayD::from_elem(IxDyn(&[]), 2.5)),
+        Tensor::F32(ArrayD::zeros(IxDyn(&[0, 3]))),
+        Tensor::I64(ArrayD::from_shape_fn(IxDyn(&[200_000]), |ix| {
+            ix[0] as i64 - 7
+        })),
+        Tensor::I32(ArrayD::from_shape_fn(IxDyn(&[3, 4]), |ix| {
+            (ix[0] * 4 + ix[1]) as i32
+        })),
+    ];
+    let expect = ["2.5", "The tensor is empty", "row × dim0", "dim0 × dim1"];
+    for (t, text) in cases.into_iter().zip(expect) {
+        let mut h = viewer(
+            Shown::tensor(1, "x:output", t, &[]),
+            egui::vec2(700.0, 1100.0),
+        );
+        assert!(
+            h.get_all_by_label_contains(text).next().is_some(),
+            "shows {text:?}"
+        );
+    }
+}
+
 /// The viewer's look (rendered with Mesa's software Vulkan; `UPDATE_SNAPSHOTS=1` rewrites
 /// `tests/snapshots/viewer_5d.png`).
 #[test]

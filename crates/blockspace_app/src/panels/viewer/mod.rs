@@ -438,7 +438,20 @@ impl VolumeViewer {
                         .unwrap_or(0);
                     let key = key_of(&(vol.key, "montage", along, &fixed));
                     match self.jobs.montage.get(ctx, key, cost, move |cancel| {
-                        Ok(compute::tiles(v.iter_fixed(&fixed), dims, along, 64, cancel).ok())
+                        // Tiles of at most 64 pixels, fewer when there are many slices, so the
+                        // grid stays within the texture limit.
+                        let n = dims[along];
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            clippy::cast_sign_loss,
+                            reason = "a small count"
+                        )]
+                        let grid = ((n as f64).sqrt().ceil() as usize).max(1);
+                        let tile_max = (texture::MAX_SIDE / grid).saturating_sub(1).clamp(1, 64);
+                        Ok(
+                            compute::tiles(v.iter_fixed(&fixed), dims, along, tile_max, cancel)
+                                .ok(),
+                        )
                     }) {
                         Status::Ready(t) => Shows::Montage(Some((key, t))),
                         _ => Shows::Montage(None),
