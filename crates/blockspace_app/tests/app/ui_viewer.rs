@@ -370,7 +370,7 @@ fn scalars_empty_tensors_long_vectors_and_matrices_show_without_trouble() {
     ];
     let expect = ["2.5", "The tensor is empty", "row × dim0", "dim0 × dim1"];
     for (t, text) in cases.into_iter().zip(expect) {
-        let mut h = viewer(
+        let h = viewer(
             Shown::tensor(1, "x:output", t, &[]),
             egui::vec2(700.0, 1100.0),
         );
