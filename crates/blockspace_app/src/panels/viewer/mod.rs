@@ -216,6 +216,8 @@ pub struct VolumeViewer {
     pub tile_rects: Vec<egui::Rect>,
     /// Where the histogram was drawn last frame.
     pub hist_rect: Option<egui::Rect>,
+    /// The colour bar was drawn in the planes' free cell this frame.
+    bar_in_grid: bool,
     shape: Vec<usize>,
     summary_key: u64,
     shown_key: u64,
@@ -252,6 +254,7 @@ impl Default for VolumeViewer {
             plane_rects: Vec::new(),
             tile_rects: Vec::new(),
             hist_rect: None,
+            bar_in_grid: false,
             shape: Vec::new(),
             summary_key: 0,
             shown_key: 0,
@@ -337,7 +340,10 @@ impl VolumeViewer {
             }
             Shows::Nothing => {}
         }
-        self.colourbar_ui(ui, &scale, summary.as_deref());
+        if !(self.bar_in_grid && self.mode == Mode::Planes) {
+            self.colourbar_ui(ui, &scale);
+        }
+        self.special_legend_ui(ui, summary.as_deref());
         ui.add(egui::Label::new(egui::RichText::new(&self.readout).monospace()).wrap());
         self.sliders_ui(ui, &vol, &spatial);
         ui.separator();
