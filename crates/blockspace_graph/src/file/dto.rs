@@ -1,6 +1,6 @@
 //! The page file's schema, written once: the serde DTO that saving writes. Loading decodes the
 //! JSON by hand (to report every problem with its JSON path), and its unknown-field check reads
-//! the known keys of each object from these types ([`KEYS`]), so there is no second list.
+//! the known keys of each object from these types (`KEYS`), so there is no second list.
 
 use serde::Serialize;
 use serde_json::Value;

@@ -1,8 +1,8 @@
 //! `Input`: produces one tensor from literal text, a constant, a range, a seeded random
 //! distribution, or a `.npy` file.
 //!
-//! One module per mode family: [`literal`] (the text parser), [`generated`] (fill, range and the
-//! seeded random distributions), [`npy_file`] (the `.npy` mode; the file format itself lives in
+//! One module per mode family: `literal` (the text parser), `generated` (fill, range and the
+//! seeded random distributions), `npy_file` (the `.npy` mode; the file format itself lives in
 //! [`crate::npy`]). This file holds the descriptor, the attributes shared by every mode and the
 //! dispatch.
 //!
