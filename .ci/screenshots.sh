@@ -89,7 +89,40 @@ for page in examples/*.bspage.json; do
     shoot "$(basename "$page" .bspage.json)" "$page"
 done
 
+# The result viewer popped out into its own window, on examples/unet_upsample (its output block
+# is selected when the page opens). "Pop out" sits at the right of the Result heading: at
+# (1343, 347) in the 1400×880 window (the inspector takes 30 % of the side panel).
+shoot_viewer() {
+    "$BIN" examples/unet_upsample.bspage.json >"$OUT_DIR/viewer.log" 2>&1 &
+    APP_PID=$!
+    for _ in $(seq 1 120); do
+        xdotool search --name "^unet_upsample( \*)? — Blockspace\$" >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    sleep "${SETTLE_SECONDS:-6}"
+    xdotool mousemove 1343 347 mousedown 1 sleep 0.2 mouseup 1 || true
+    local win=""
+    for _ in $(seq 1 20); do
+        win="$(xdotool search --name "result viewer" 2>/dev/null | head -1 || true)"
+        [ -n "$win" ] && break
+        sleep 0.5
+    done
+    if [ -z "$win" ]; then
+        echo "the viewer window did not open (did the layout move the Pop out button?)" >&2
+        exit 1
+    fi
+    xdotool mousemove 1399 879 || true
+    sleep 2
+    import -window "$win" "$OUT_DIR/viewer.png"
+    echo "screenshot: $OUT_DIR/viewer.png"
+    kill "$APP_PID" 2>/dev/null || true
+    wait "$APP_PID" 2>/dev/null || true
+    APP_PID=""
+}
+shoot_viewer
+
 if [ "${UPDATE_DOCS:-0}" = 1 ]; then
     cp "$OUT_DIR/demo.png" docs/screenshot.png
-    echo "updated docs/screenshot.png"
+    cp "$OUT_DIR/viewer.png" docs/viewer.png
+    echo "updated docs/screenshot.png and docs/viewer.png"
 fi

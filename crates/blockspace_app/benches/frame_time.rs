@@ -6,7 +6,8 @@
 //!    (`frame_scenario`), with a plain `egui::Context` as a window has (no accessibility tree),
 //!    the UI pass and the tessellation timed separately;
 //! 2. the viewer on a 5-D tensor of a million elements: first, idle and slice-change frames
-//!    (`ui_viewer::five_d_million_elements_browse_smoothly`);
+//!    (`ui_viewer::browsing_rebuilds_only_the_plane_that_changed`; the 134 MB volume: the
+//!    `viewer` benchmark);
 //! 3. an attribute edit to the new result in the viewer (`runs::attr_edit_to_new_result_latency`);
 //! 4. the slowest frame while a 4M-element result is prepared for the viewer, and while a
 //!    seconds-long kernel runs (`runs::big_result_is_prepared_for_the_viewer_off_the_ui_thread`,

@@ -2,7 +2,7 @@
 //! API contract left open (field names, function signatures). Keep them here, in one file.
 
 use blockspace_graph::ops::{InferCtx, InferInput};
-use blockspace_graph::{Attrs, BlockError, BlockId, OpDescriptor, PageCheck, TensorMeta};
+use blockspace_graph::{Attrs, BlockError, BlockId, OpDescriptor, OpError, PageCheck, TensorMeta};
 
 /// The check result of one block.
 pub fn block_check(check: &PageCheck, id: BlockId) -> Option<&Result<Vec<TensorMeta>, BlockError>> {
@@ -14,7 +14,7 @@ pub fn infer(
     desc: &OpDescriptor,
     attrs: &Attrs,
     inputs: &[Option<TensorMeta>],
-) -> Result<Vec<TensorMeta>, String> {
+) -> Result<Vec<TensorMeta>, OpError> {
     let ctx = InferCtx {
         base_dir: None,
         limit: blockspace_graph::check::CheckOptions::default().limit,
@@ -23,5 +23,5 @@ pub fn infer(
         .iter()
         .map(|m| m.as_ref().map(|meta| InferInput { meta, value: None }))
         .collect();
-    (desc.infer)(&ctx, attrs, &inputs).map_err(|e| e.to_string())
+    (desc.infer)(&ctx, attrs, &inputs)
 }

@@ -56,8 +56,7 @@ fn main() -> anyhow::Result<ExitCode> {
                     .default_filter_or("info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn"),
             )
             .init();
-            let autosave_interval = blockspace_app::app::autosave::autosave_interval_from_env()
-                .map_err(anyhow::Error::msg)?;
+            let autosave_interval = blockspace_app::app::autosave::autosave_interval_from_env()?;
             let options = blockspace_app::AppOptions {
                 pages: args.pages,
                 autosave_interval,

@@ -3,119 +3,18 @@
 
 use crate::ids::{BlockId, OutPort};
 use crate::kernels::{KernelContext, MemoryLimit};
-use crate::ops::{EvalCtx, InferCtx, InferInput, OpError, Registry};
+use crate::ops::{EvalCtx, InferCtx, InferInput, Registry};
 use crate::page::Page;
 use crate::plan::{BindError, Source, Step, plan_page};
+pub use crate::plan::{BlockError, CycleError, topo_order};
 use crate::tensor::{Tensor, TensorMeta};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Outputs at most this many elements (in total) are computed while checking, so downstream
 /// blocks can see their values (e.g. `input_sizes`).
 pub const FOLD_MAX_ELEMENTS: u64 = 4096;
-
-/// What is wrong with one block, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockError {
-    /// The block.
-    pub block: BlockId,
-    /// The block's name (for messages).
-    pub block_name: String,
-    /// The input port at fault, if any.
-    pub port: Option<String>,
-    /// The attribute at fault, if any.
-    pub attr: Option<String>,
-    /// What is wrong, the value, and how to fix it.
-    pub message: String,
-}
-
-impl BlockError {
-    pub(crate) fn from_op(block: BlockId, block_name: &str, e: OpError) -> Self {
-        Self {
-            block,
-            block_name: block_name.to_owned(),
-            port: e.port,
-            attr: e.attr,
-            message: e.message,
-        }
-    }
-    pub(crate) fn new(block: BlockId, block_name: &str, message: impl Into<String>) -> Self {
-        Self {
-            block,
-            block_name: block_name.to_owned(),
-            port: None,
-            attr: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for BlockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "block {:?}", self.block_name)?;
-        if let Some(p) = &self.port {
-            write!(f, ", input `{p}`")?;
-        }
-        if let Some(a) = &self.attr {
-            write!(f, ", attr `{a}`")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for BlockError {}
-
-/// Blocks that form a cycle (only possible in hand-edited data; commands refuse cycles).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CycleError {
-    /// The blocks on or behind the cycle, by id.
-    pub blocks: Vec<BlockId>,
-}
-
-/// Topological order of the page's blocks (by id among equals), or the blocks stuck in a cycle.
-pub fn topo_order(page: &Page) -> Result<Vec<BlockId>, CycleError> {
-    // Kahn's algorithm over an adjacency list: O(blocks + wires) (plus the ordered ready set's
-    // log factor), so a page of 100,000 blocks orders in milliseconds.
-    let index: BTreeMap<BlockId, usize> = page
-        .blocks
-        .keys()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    let ids: Vec<BlockId> = page.blocks.keys().copied().collect();
-    let mut indeg = vec![0usize; ids.len()];
-    let mut next: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
-    for w in &page.wires {
-        if let (Some(&from), Some(&to)) = (index.get(&w.from.block), index.get(&w.to.block)) {
-            indeg[to] += 1;
-            next[from].push(to);
-        }
-    }
-    // Block ids sort like their indices, so the smallest ready index is the smallest ready id.
-    let mut ready: BTreeSet<usize> = (0..ids.len()).filter(|&i| indeg[i] == 0).collect();
-    let mut order = Vec::with_capacity(ids.len());
-    while let Some(i) = ready.pop_first() {
-        order.push(ids[i]);
-        for &j in &next[i] {
-            indeg[j] -= 1;
-            if indeg[j] == 0 {
-                ready.insert(j);
-            }
-        }
-    }
-    if order.len() == ids.len() {
-        Ok(order)
-    } else {
-        Err(CycleError {
-            blocks: (0..ids.len())
-                .filter(|&i| indeg[i] > 0)
-                .map(|i| ids[i])
-                .collect(),
-        })
-    }
-}
 
 /// Options for [`check_page_with`].
 #[derive(Debug, Clone, Default)]
@@ -195,13 +94,13 @@ fn check_block(
 ) -> Result<Vec<TensorMeta>, BlockError> {
     let (block, d) = (step.block, step.desc);
     let (id, name) = (block.id, block.name.as_str());
-    if let Err((attr, message)) = d.validate_attrs(&block.attrs) {
+    if let Err(e) = d.validate_attrs(&block.attrs) {
         return Err(BlockError {
             block: id,
             block_name: name.to_owned(),
             port: None,
-            attr: Some(attr),
-            message,
+            attr: Some(e.attr().to_owned()),
+            message: e.to_string(),
         });
     }
     let metas = step

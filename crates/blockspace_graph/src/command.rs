@@ -99,8 +99,8 @@ pub enum CommandError {
     #[error("the name {0:?} is already used on this page; choose another name")]
     NameTaken(String),
     /// The name breaks the naming rule.
-    #[error("{0}")]
-    BadName(String),
+    #[error(transparent)]
+    BadName(#[from] crate::page::NameError),
     /// A port index is out of range.
     #[error("block {block_name:?} ({type_id}) has no {side} port #{port}")]
     NoSuchPort {
@@ -287,7 +287,7 @@ impl Page {
                         d.attr_names()
                     ))
                 })?;
-                spec.validate(&value).map_err(bad)?;
+                spec.validate(&value).map_err(|e| bad(e.to_string()))?;
                 let value = match (spec.kind, value) {
                     (crate::ops::AttrKind::Float, AttrValue::Int(i)) => AttrValue::Float(i as f64),
                     (_, v) => v,
@@ -365,10 +365,10 @@ impl Page {
             return Err(CommandError::NameTaken(block.name));
         }
         d.validate_attrs(&block.attrs)
-            .map_err(|(attr, message)| CommandError::BadAttr {
+            .map_err(|e| CommandError::BadAttr {
                 block_name: block.name.clone(),
-                attr,
-                message,
+                attr: e.attr().to_owned(),
+                message: e.to_string(),
             })?;
         for spec in d.attrs {
             let v = block

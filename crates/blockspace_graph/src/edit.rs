@@ -4,6 +4,7 @@
 //! [`History`](crate::History)), so the GUI only picks the arguments and everything here is
 //! tested headlessly (`tests/edits.rs`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::command::{Command, CommandError};
@@ -12,6 +13,7 @@ use crate::ids::{BlockId, InPort, OutPort, PageId, Wire};
 use crate::ops::Registry;
 use crate::page::{Block, Clipboard, Page};
 use crate::tensor::DType;
+use crate::value::AttrValue;
 
 /// How far a paste into the page it was copied from (and a duplicate) is shifted, so the copy
 /// does not hide the originals.
@@ -51,6 +53,133 @@ pub struct AutoWire {
 }
 
 impl Page {
+    /// A command adding a new block of `type_id` at `pos`, with the next id, a unique name and
+    /// default attributes. Apply it to add the block (the id is reserved only then). The block
+    /// itself: [`Page::new_block`].
+    pub fn add_block_command(
+        &self,
+        reg: &Registry,
+        type_id: &str,
+        pos: [f32; 2],
+    ) -> Result<Command, CommandError> {
+        Ok(Command::AddBlock {
+            block: self.new_block(reg, type_id, pos)?,
+        })
+    }
+
+    /// A command pasting `clip` into this page, shifted by `offset`: new ids from this page's
+    /// counter and names unique in this page's scope. Returns the command and the new ids (in
+    /// the clipboard's block order). Blocks of types unknown to `reg` are left out.
+    pub fn paste_command(
+        &self,
+        reg: &Registry,
+        clip: &Clipboard,
+        offset: [f32; 2],
+    ) -> (Command, Vec<BlockId>) {
+        let mut next = self.next_block_id;
+        let mut map = BTreeMap::new();
+        let mut taken = BTreeSet::new();
+        let mut cmds = Vec::new();
+        let mut new_ids = Vec::new();
+        for b in &clip.blocks {
+            if reg.get(&b.type_id).is_none() {
+                continue;
+            }
+            let id = BlockId(next);
+            next += 1;
+            let name = self.unique_name_excluding(&b.name, &taken);
+            taken.insert(name.clone());
+            map.insert(b.id, id);
+            new_ids.push(id);
+            cmds.push(Command::AddBlock {
+                block: Block {
+                    id,
+                    type_id: b.type_id.clone(),
+                    name,
+                    attrs: b.attrs.clone(),
+                    pos: [b.pos[0] + offset[0], b.pos[1] + offset[1]],
+                },
+            });
+        }
+        for w in &clip.wires {
+            if let (Some(&f), Some(&t)) = (map.get(&w.from.block), map.get(&w.to.block)) {
+                cmds.push(Command::Connect {
+                    wire: Wire {
+                        from: OutPort {
+                            block: f,
+                            port: w.from.port,
+                        },
+                        to: InPort {
+                            block: t,
+                            port: w.to.port,
+                        },
+                    },
+                });
+            }
+        }
+        (Command::Batch(cmds), new_ids)
+    }
+
+    // -- Convenience for building pages in code (tests, generators). Each is one command. --
+
+    /// Adds a block of `type_id` named `name` (made unique) with `attrs` over the defaults.
+    pub fn add(
+        &mut self,
+        reg: &Registry,
+        type_id: &str,
+        name: &str,
+        attrs: &[(&str, AttrValue)],
+    ) -> Result<BlockId, CommandError> {
+        let mut block = self.new_block(reg, type_id, [0.0, 0.0])?;
+        block.name = self.unique_name(name);
+        block.pos = [block.id.0 as f32 * 40.0, block.id.0 as f32 * 20.0];
+        for (k, v) in attrs {
+            block.attrs.insert((*k).to_owned(), v.clone());
+        }
+        let id = block.id;
+        self.apply(reg, Command::AddBlock { block })?;
+        Ok(id)
+    }
+
+    /// Wires `from`'s output port `out` into `to`'s input port `input` (ports by name).
+    pub fn connect(
+        &mut self,
+        reg: &Registry,
+        from: BlockId,
+        out: &str,
+        to: BlockId,
+        input: &str,
+    ) -> Result<Wire, CommandError> {
+        let port_of = |b: BlockId, name: &str, output: bool| -> Result<usize, CommandError> {
+            let block = self.blocks.get(&b).ok_or(CommandError::NoSuchBlock(b))?;
+            let d = reg.lookup(&block.type_id)?;
+            let idx = if output {
+                d.output_index(name)
+            } else {
+                d.input_index(name)
+            };
+            idx.ok_or_else(|| {
+                CommandError::Invalid(format!(
+                    "{} has no {} port {name:?}",
+                    d.type_id,
+                    if output { "output" } else { "input" }
+                ))
+            })
+        };
+        let wire = Wire {
+            from: OutPort {
+                block: from,
+                port: port_of(from, out, true)?,
+            },
+            to: InPort {
+                block: to,
+                port: port_of(to, input, false)?,
+            },
+        };
+        self.apply(reg, Command::Connect { wire })?;
+        Ok(wire)
+    }
+
     /// A new block of `type_id` at `pos`, with the next id, a unique name and default
     /// attributes. Add it with [`Command::AddBlock`] (the id is reserved only then).
     ///
@@ -186,9 +315,11 @@ impl Page {
     }
 }
 
-/// The command that keeps the page's relative paths (e.g. `.npy` inputs) pointing at the same
-/// files when a page whose relative paths resolve against `old_base` (its file's folder; the
-/// working directory when `None`) is saved to `new_path`. `None` when nothing needs to change.
+/// The command run before every save of a page whose relative paths resolve against `old_base`
+/// (its file's folder; the working directory when `None`) to `new_path`: relative paths (e.g.
+/// `.npy` inputs) keep pointing at the same files, and absolute paths to files in the new
+/// file's folder become relative to it (see [`rebase_paths_command`]). `None` when nothing
+/// needs to change.
 #[must_use]
 pub fn rebase_for_save_as(
     reg: &Registry,
@@ -204,9 +335,6 @@ pub fn rebase_for_save_as(
         None => std::env::current_dir().ok(),
     };
     let (old, new) = (old_dir?, new_dir?);
-    if old == new {
-        return None;
-    }
     let cmd = rebase_paths_command(reg, page, &old, &new);
     (!matches!(&cmd, Command::Batch(c) if c.is_empty())).then_some(cmd)
 }

@@ -231,6 +231,17 @@ pub fn read_npy(path: &Path, limit: &MemoryLimit) -> Result<Tensor, NpyError> {
     })
 }
 
+impl Tensor {
+    /// Writes the tensor as a `.npy` file (little-endian, C order), atomically: through a
+    /// temporary file in the same folder renamed over `path` (see [`write_npy`]).
+    ///
+    /// # Errors
+    /// [`NpyError::Write`] when the folder is not writable or the disk is full.
+    pub fn write_npy(&self, path: &Path) -> Result<(), NpyError> {
+        write_npy(self, path)
+    }
+}
+
 /// Writes `tensor` as a `.npy` file (little-endian, C order) through a temporary file in the
 /// same folder renamed over `path`: the target is either the old file or the new one, whole.
 /// A symbolic link at `path` is replaced by the rename; the file it points to is untouched.

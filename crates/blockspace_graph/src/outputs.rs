@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::export::npy_name;
+use crate::export::names::npy_name;
 use crate::ids::BlockId;
 use crate::ops::{AttrKind, Registry};
 use crate::page::Page;

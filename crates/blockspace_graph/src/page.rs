@@ -1,9 +1,7 @@
 //! Pages, blocks and the page scope (unique block names).
 
-use crate::command::{Command, CommandError};
 use crate::ids::{BlockId, InPort, OutPort, PageId, Wire};
-use crate::ops::Registry;
-use crate::value::{AttrValue, Attrs};
+use crate::value::Attrs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -54,26 +52,46 @@ impl PartialEq for Page {
     }
 }
 
+/// A block name that breaks TensorFlow's op-name rule `[A-Za-z0-9.][A-Za-z0-9_.\-/]*`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("a block name cannot be empty; type a name")]
+    Empty,
+    /// The first character is not a letter, digit or `.`.
+    #[error("block name {0:?} must start with a letter, digit or '.'; rename it")]
+    BadStart(String),
+    /// A character outside letters, digits, `_`, `.`, `-` and `/`.
+    #[error("block name {name:?} contains {bad:?}; use letters, digits, '_', '.', '-' or '/'")]
+    BadChar {
+        /// The name.
+        name: String,
+        /// The first character not allowed.
+        bad: char,
+    },
+}
+
 /// Checks a block name: TensorFlow's op-name rule `[A-Za-z0-9.][A-Za-z0-9_.\-/]*`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+///
+/// # Errors
+/// [`NameError`] saying which rule the name breaks.
+pub fn validate_name(name: &str) -> Result<(), NameError> {
     let mut chars = name.chars();
     match chars.next() {
-        None => return Err("a block name cannot be empty; type a name".into()),
+        None => return Err(NameError::Empty),
         Some(c) if !(c.is_ascii_alphanumeric() || c == '.') => {
-            return Err(format!(
-                "block name {} must start with a letter, digit or '.'; rename it",
-                crate::value::quote(name)
-            ));
+            // Names are quoted in messages: keep at most ~80 characters of them.
+            return Err(NameError::BadStart(crate::value::clip(name)));
         }
         Some(_) => {}
     }
-    if let Some(c) =
+    if let Some(bad) =
         chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')))
     {
-        return Err(format!(
-            "block name {} contains {c:?}; use letters, digits, '_', '.', '-' or '/'",
-            crate::value::quote(name)
-        ));
+        return Err(NameError::BadChar {
+            name: crate::value::clip(name),
+            bad,
+        });
     }
     Ok(())
 }
@@ -176,7 +194,7 @@ impl Page {
         self.unique_name_excluding(base, &BTreeSet::new())
     }
 
-    fn unique_name_excluding(&self, base: &str, taken: &BTreeSet<String>) -> String {
+    pub(crate) fn unique_name_excluding(&self, base: &str, taken: &BTreeSet<String>) -> String {
         let used = |n: &str| taken.contains(n) || self.blocks.values().any(|b| b.name == n);
         if !used(base) {
             return base.to_owned();
@@ -185,20 +203,6 @@ impl Page {
             .map(|k| format!("{base}_{k}"))
             .find(|n| !used(n))
             .unwrap_or_else(|| base.to_owned())
-    }
-
-    /// A command adding a new block of `type_id` at `pos`, with the next id, a unique name and
-    /// default attributes. Apply it to add the block (the id is reserved only then). The block
-    /// itself: [`Page::new_block`].
-    pub fn add_block_command(
-        &self,
-        reg: &Registry,
-        type_id: &str,
-        pos: [f32; 2],
-    ) -> Result<Command, CommandError> {
-        Ok(Command::AddBlock {
-            block: self.new_block(reg, type_id, pos)?,
-        })
     }
 
     /// Copies `ids` and the wires between them.
@@ -217,129 +221,12 @@ impl Page {
                 .collect(),
         }
     }
-
-    /// A command pasting `clip` into this page, shifted by `offset`: new ids from this page's
-    /// counter and names unique in this page's scope. Returns the command and the new ids (in
-    /// the clipboard's block order). Blocks of types unknown to `reg` are left out.
-    pub fn paste_command(
-        &self,
-        reg: &Registry,
-        clip: &Clipboard,
-        offset: [f32; 2],
-    ) -> (Command, Vec<BlockId>) {
-        let mut next = self.next_block_id;
-        let mut map = BTreeMap::new();
-        let mut taken = BTreeSet::new();
-        let mut cmds = Vec::new();
-        let mut new_ids = Vec::new();
-        for b in &clip.blocks {
-            if reg.get(&b.type_id).is_none() {
-                continue;
-            }
-            let id = BlockId(next);
-            next += 1;
-            let name = self.unique_name_excluding(&b.name, &taken);
-            taken.insert(name.clone());
-            map.insert(b.id, id);
-            new_ids.push(id);
-            cmds.push(Command::AddBlock {
-                block: Block {
-                    id,
-                    type_id: b.type_id.clone(),
-                    name,
-                    attrs: b.attrs.clone(),
-                    pos: [b.pos[0] + offset[0], b.pos[1] + offset[1]],
-                },
-            });
-        }
-        for w in &clip.wires {
-            if let (Some(&f), Some(&t)) = (map.get(&w.from.block), map.get(&w.to.block)) {
-                cmds.push(Command::Connect {
-                    wire: Wire {
-                        from: OutPort {
-                            block: f,
-                            port: w.from.port,
-                        },
-                        to: InPort {
-                            block: t,
-                            port: w.to.port,
-                        },
-                    },
-                });
-            }
-        }
-        (Command::Batch(cmds), new_ids)
-    }
-
-    // -- Convenience for building pages in code (tests, generators). Each is one command. --
-
-    /// Adds a block of `type_id` named `name` (made unique) with `attrs` over the defaults.
-    pub fn add(
-        &mut self,
-        reg: &Registry,
-        type_id: &str,
-        name: &str,
-        attrs: &[(&str, AttrValue)],
-    ) -> Result<BlockId, CommandError> {
-        let Command::AddBlock { mut block } = self.add_block_command(reg, type_id, [0.0, 0.0])?
-        else {
-            return Err(CommandError::Invalid(
-                "add_block_command returned another command".into(),
-            ));
-        };
-        block.name = self.unique_name(name);
-        block.pos = [block.id.0 as f32 * 40.0, block.id.0 as f32 * 20.0];
-        for (k, v) in attrs {
-            block.attrs.insert((*k).to_owned(), v.clone());
-        }
-        let id = block.id;
-        self.apply(reg, Command::AddBlock { block })?;
-        Ok(id)
-    }
-
-    /// Wires `from`'s output port `out` into `to`'s input port `input` (ports by name).
-    pub fn connect(
-        &mut self,
-        reg: &Registry,
-        from: BlockId,
-        out: &str,
-        to: BlockId,
-        input: &str,
-    ) -> Result<Wire, CommandError> {
-        let port_of = |b: BlockId, name: &str, output: bool| -> Result<usize, CommandError> {
-            let block = self.blocks.get(&b).ok_or(CommandError::NoSuchBlock(b))?;
-            let d = reg.lookup(&block.type_id)?;
-            let idx = if output {
-                d.output_index(name)
-            } else {
-                d.input_index(name)
-            };
-            idx.ok_or_else(|| {
-                CommandError::Invalid(format!(
-                    "{} has no {} port {name:?}",
-                    d.type_id,
-                    if output { "output" } else { "input" }
-                ))
-            })
-        };
-        let wire = Wire {
-            from: OutPort {
-                block: from,
-                port: port_of(from, out, true)?,
-            },
-            to: InPort {
-                block: to,
-                port: port_of(to, input, false)?,
-            },
-        };
-        self.apply(reg, Command::Connect { wire })?;
-        Ok(wire)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::Registry;
 
     #[test]
     fn names_follow_tensorflow_scope_rules() {

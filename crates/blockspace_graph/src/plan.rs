@@ -2,13 +2,115 @@
 //! descriptor and the source of every input ([`Plan`]), or the block's error (a cycle, an unknown
 //! type). Checking binds the inputs to upstream dtypes and shapes, the executor to upstream
 //! tensors, both through [`Step::bind`], so an input is validated in one place, with one wording.
+//! The plan's order is [`topo_order`]; what is wrong with a block is a [`BlockError`].
 
-use crate::check::{BlockError, topo_order};
 use crate::ids::{BlockId, OutPort};
-use crate::ops::{OpDescriptor, PortSpec, Registry, dtype_list};
+use crate::ops::{OpDescriptor, OpError, PortSpec, Registry, dtype_list};
 use crate::page::{Block, Page};
 use crate::tensor::{DType, Tensor, TensorMeta};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// What is wrong with one block, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockError {
+    /// The block.
+    pub block: BlockId,
+    /// The block's name (for messages).
+    pub block_name: String,
+    /// The input port at fault, if any.
+    pub port: Option<String>,
+    /// The attribute at fault, if any.
+    pub attr: Option<String>,
+    /// What is wrong, the value, and how to fix it.
+    pub message: String,
+}
+
+impl BlockError {
+    pub(crate) fn from_op(block: BlockId, block_name: &str, e: OpError) -> Self {
+        Self {
+            block,
+            block_name: block_name.to_owned(),
+            port: e.port,
+            attr: e.attr,
+            message: e.message,
+        }
+    }
+    pub(crate) fn new(block: BlockId, block_name: &str, message: impl Into<String>) -> Self {
+        Self {
+            block,
+            block_name: block_name.to_owned(),
+            port: None,
+            attr: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "block {:?}", self.block_name)?;
+        if let Some(p) = &self.port {
+            write!(f, ", input `{p}`")?;
+        }
+        if let Some(a) = &self.attr {
+            write!(f, ", attr `{a}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for BlockError {}
+
+/// Blocks that form a cycle (only possible in hand-edited data; commands refuse cycles).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleError {
+    /// The blocks on or behind the cycle, by id.
+    pub blocks: Vec<BlockId>,
+}
+
+/// Topological order of the page's blocks (by id among equals), or the blocks stuck in a cycle.
+pub fn topo_order(page: &Page) -> Result<Vec<BlockId>, CycleError> {
+    // Kahn's algorithm over an adjacency list: O(blocks + wires) (plus the ordered ready set's
+    // log factor), so a page of 100,000 blocks orders in milliseconds.
+    let index: BTreeMap<BlockId, usize> = page
+        .blocks
+        .keys()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let ids: Vec<BlockId> = page.blocks.keys().copied().collect();
+    let mut indeg = vec![0usize; ids.len()];
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
+    for w in &page.wires {
+        if let (Some(&from), Some(&to)) = (index.get(&w.from.block), index.get(&w.to.block)) {
+            indeg[to] += 1;
+            next[from].push(to);
+        }
+    }
+    // Block ids sort like their indices, so the smallest ready index is the smallest ready id.
+    let mut ready: BTreeSet<usize> = (0..ids.len()).filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(ids.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(ids[i]);
+        for &j in &next[i] {
+            indeg[j] -= 1;
+            if indeg[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    if order.len() == ids.len() {
+        Ok(order)
+    } else {
+        Err(CycleError {
+            blocks: (0..ids.len())
+                .filter(|&i| indeg[i] > 0)
+                .map(|i| ids[i])
+                .collect(),
+        })
+    }
+}
 
 /// A page as evaluation steps.
 #[derive(Debug)]

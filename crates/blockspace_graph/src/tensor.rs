@@ -1,9 +1,9 @@
-//! Tensors that flow along wires: dtype, shape, values, statistics and `.npy` output.
+//! Tensors that flow along wires: dtype, shape, values and statistics (`.npy` reading and
+//! writing: [`crate::npy`]).
 
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 /// Element type of a tensor.
@@ -241,11 +241,6 @@ impl Tensor {
             Tensor::F32(a) => TensorStats::of_values(a.iter().map(|&v| f64::from(v))),
             Tensor::F64(a) => TensorStats::of_values(a.iter().copied()),
         }
-    }
-    /// Writes the tensor as a `.npy` file (little-endian, C order), atomically: through a
-    /// temporary file in the same folder renamed over `path` (see [`crate::npy::write_npy`]).
-    pub fn write_npy(&self, path: &Path) -> Result<(), crate::npy::NpyError> {
-        crate::npy::write_npy(self, path)
     }
     /// A tensor of zeros.
     pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {

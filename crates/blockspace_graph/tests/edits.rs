@@ -274,3 +274,45 @@ fn save_as_elsewhere_rebases_relative_paths() {
         "a page without relative paths needs no command"
     );
 }
+
+#[test]
+fn saving_makes_absolute_paths_inside_the_page_folder_relative() {
+    let reg = Registry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = std::fs::canonicalize(elsewhere.path())
+        .unwrap()
+        .join("y.npy");
+    // A page never saved: Browse… stored absolute paths.
+    let mut p = Page::new("p");
+    let npy = |path: &std::path::Path| {
+        [
+            ("mode", AttrValue::Str("npy".into())),
+            ("path", AttrValue::Str(path.to_string_lossy().into_owned())),
+        ]
+    };
+    let x = p
+        .add(&reg, "Input", "x", &npy(&data.join("x.npy")))
+        .unwrap();
+    let y = p.add(&reg, "Input", "y", &npy(&outside)).unwrap();
+    let cmd = rebase_for_save_as(&reg, &p, None, &root.join("p.bspage.json"))
+        .expect("an absolute path inside the page folder is rewritten");
+    p.apply(&reg, cmd).unwrap();
+    assert_eq!(
+        p.block(x).and_then(|b| b.attrs["path"].as_str()),
+        Some("data/x.npy"),
+        "stored relative to the page file"
+    );
+    assert_eq!(
+        p.block(y).and_then(|b| b.attrs["path"].as_str()),
+        Some(outside.to_string_lossy().as_ref()),
+        "a file outside the page folder keeps its absolute path"
+    );
+    assert!(
+        rebase_for_save_as(&reg, &p, Some(&root), &root.join("p.bspage.json")).is_none(),
+        "saving again changes nothing"
+    );
+}

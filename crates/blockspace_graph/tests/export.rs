@@ -1,4 +1,4 @@
-//! Exporting pages as Python scripts (issue 14): every example for both frameworks, names
+//! Exporting pages as Python scripts: every example for both frameworks, names
 //! that are not Python identifiers, refusals, the exported example scripts kept fresh, and —
 //! where TensorFlow or PyTorch is importable — the scripts run with `--compare` against
 //! Blockspace's own results.

@@ -37,7 +37,7 @@ pub struct BenchCase {
     pub target_s: [f64; 2],
 }
 
-/// The shapes of issue 5 (see `shared/docs/peer-benchmarks.md`).
+/// The benchmark shapes B1–B5 (see `shared/docs/peer-benchmarks.md`).
 pub const CASES: [BenchCase; 5] = [
     BenchCase {
         name: "B1",

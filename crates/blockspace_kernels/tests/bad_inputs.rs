@@ -1,4 +1,4 @@
-//! Every bad input of op-spec §7 (TensorFlow's crash bugs and CVEs on this op) returns a clear
+//! Every known bad input of this op (TensorFlow's crash bugs and CVEs on this op) returns a clear
 //! error or TensorFlow's empty/zero output, and never panics, aborts or allocates absurdly.
 
 use std::time::Instant;

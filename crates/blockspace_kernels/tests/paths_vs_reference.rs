@@ -1,5 +1,5 @@
 //! Property tests: every microkernel path this CPU supports (AVX-512, AVX2, portable) against
-//! the reference, within `rtol · Σ|F·dy|` per element (op-spec §8), over random shapes,
+//! the reference, within `rtol · Σ|F·dy|` per element (the accuracy bound of the op specification), over random shapes,
 //! strides, padding, dilations, layouts and channel tails; plus thread-count independence.
 
 use blockspace_kernels::{

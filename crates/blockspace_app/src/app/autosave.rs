@@ -19,24 +19,33 @@ pub const AUTOSAVE_EVERY: Duration = Duration::from_secs(20);
 /// The environment variable that sets the autosave interval in seconds (e.g. `2`, `0.5`).
 pub const AUTOSAVE_ENV: &str = "BLOCKSPACE_AUTOSAVE_SECS";
 
+/// `BLOCKSPACE_AUTOSAVE_SECS` is not a number of seconds in `0.05..=86400`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{AUTOSAVE_ENV}={value:?} is not a number of seconds between 0.05 and 86400; \
+     set it to e.g. 5, or unset it for the default of {} s",
+    AUTOSAVE_EVERY.as_secs()
+)]
+pub struct AutosaveEnvError {
+    /// The variable's value (its first 80 characters).
+    pub value: String,
+}
+
 /// The autosave interval `BLOCKSPACE_AUTOSAVE_SECS` asks for (`None` when unset).
 ///
 /// # Errors
-/// A message naming the variable and its value when it is not a number of seconds in
-/// `0.05..=86400`.
-pub fn autosave_interval_from_env() -> Result<Option<Duration>, String> {
+/// [`AutosaveEnvError`] naming the variable and its value when it is not a number of seconds
+/// in `0.05..=86400`.
+pub fn autosave_interval_from_env() -> Result<Option<Duration>, AutosaveEnvError> {
     let Some(v) = std::env::var_os(AUTOSAVE_ENV) else {
         return Ok(None);
     };
     let text = v.to_string_lossy();
     match text.trim().parse::<f64>() {
         Ok(secs) if (0.05..=86_400.0).contains(&secs) => Ok(Some(Duration::from_secs_f64(secs))),
-        _ => Err(format!(
-            "{AUTOSAVE_ENV}={:?} is not a number of seconds between 0.05 and 86400; \
-             set it to e.g. 5, or unset it for the default of {} s",
-            text.chars().take(80).collect::<String>(),
-            AUTOSAVE_EVERY.as_secs()
-        )),
+        _ => Err(AutosaveEnvError {
+            value: text.chars().take(80).collect(),
+        }),
     }
 }
 

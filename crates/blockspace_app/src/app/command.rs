@@ -4,33 +4,14 @@
 
 use std::path::PathBuf;
 
-use blockspace_graph::{BlockId, Command, InPort, OutPort};
+use blockspace_graph::{BlockId, InPort, OutPort};
 
+use crate::app::dialog::Dialog;
 use crate::app::file_dialogs::DialogAnswer;
+pub use crate::app::page_tab::Edit;
 use crate::app::page_tab::TabId;
 use crate::app::recovery::Recovered;
-use crate::ui::modals::Dialog;
 use crate::ui::ui_command::UiCommand;
-
-/// One edit of a page, with the label shown in the undo menu.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Edit {
-    /// E.g. "Connect", "Move 3 blocks".
-    pub label: String,
-    /// The command to apply.
-    pub cmd: Command,
-}
-
-impl Edit {
-    /// An edit called `label`.
-    #[must_use]
-    pub fn new(label: impl Into<String>, cmd: Command) -> Self {
-        Self {
-            label: label.into(),
-            cmd,
-        }
-    }
-}
 
 /// Something the user (or a finished file dialog) asks the app to do.
 #[derive(Clone, Debug)]

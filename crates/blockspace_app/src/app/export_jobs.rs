@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use blockspace_graph::{ExportOptions, Framework, Page, Registry, export_page, write_export};
+use blockspace_graph::{
+    ExportError, ExportOptions, Framework, Page, Registry, export_page, write_export,
+};
 
 /// A finished export.
 #[derive(Debug)]
@@ -14,8 +16,13 @@ pub struct ExportDone {
     /// The framework it was for.
     pub framework: Framework,
     /// How many input files were written beside it, or why it failed.
-    pub result: Result<usize, String>,
+    pub result: Result<usize, ExportError>,
 }
+
+/// The export's worker thread could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the export thread: {0}")]
+pub struct ExportStartError(#[from] std::io::Error);
 
 /// Runs exports off the UI thread; answers arrive through [`ExportJobs::poll`].
 pub struct ExportJobs {
@@ -36,7 +43,7 @@ impl ExportJobs {
     /// Starts exporting a snapshot of `page` to `path`.
     ///
     /// # Errors
-    /// When the worker thread cannot start (the message says so).
+    /// [`ExportStartError`] when the worker thread cannot start.
     pub fn spawn(
         &mut self,
         ctx: &egui::Context,
@@ -45,7 +52,7 @@ impl ExportJobs {
         base_dir: Option<PathBuf>,
         framework: Framework,
         path: &Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), ExportStartError> {
         let (tx, ctx, registry, page, path) = (
             self.tx.clone(),
             ctx.clone(),
@@ -58,8 +65,7 @@ impl ExportJobs {
             .spawn(move || {
                 let opts = ExportOptions::script(framework, &path);
                 let result = export_page(&registry, &page, base_dir.as_deref(), &opts)
-                    .and_then(|e| write_export(&e, &path).map(|()| e.files.len()))
-                    .map_err(|e| e.to_string());
+                    .and_then(|e| write_export(&e, &path).map(|()| e.files.len()));
                 // The app may have quit meanwhile; then nobody needs the answer.
                 let _ = tx.send(ExportDone {
                     path,
@@ -69,7 +75,7 @@ impl ExportJobs {
                 ctx.request_repaint();
             })
             .map(|_| self.running += 1)
-            .map_err(|e| format!("could not start the export thread: {e}"))
+            .map_err(ExportStartError)
     }
 
     /// Exports that finished since the last call.

@@ -171,7 +171,10 @@ impl BlockspaceApp {
             path,
         );
         if let Err(e) = started {
-            self.error(&format!("Could not export {}", path.display()), &e);
+            self.error(
+                &format!("Could not export {}", path.display()),
+                &e.to_string(),
+            );
         }
     }
 
@@ -198,7 +201,10 @@ impl BlockspaceApp {
                     String::new()
                 }
             )),
-            Err(e) => self.error(&format!("Could not export {}", path.display()), &e),
+            Err(e) => self.error(
+                &format!("Could not export {}", path.display()),
+                &e.to_string(),
+            ),
         }
     }
 

@@ -10,11 +10,13 @@
 //! | `files.rs` | saving, file-dialog answers, `.npy` and Python export |
 //! | `autosave.rs` | autosave, recovery, restore |
 //! | `page_tab.rs` | [`PageTab`]: one open page, its history, executor and canvas mirror |
+//! | `dialog.rs` | [`Dialog`]: the open modal and its state |
 //! | `file_dialogs.rs`, `recovery.rs` | native dialogs off the UI thread; recovery and recent files |
 
 pub mod autosave;
 pub mod command;
 pub mod command_handling;
+pub mod dialog;
 pub mod edits;
 pub mod export_jobs;
 pub mod file_dialogs;
@@ -30,14 +32,14 @@ use std::time::{Duration, Instant};
 use blockspace_graph::{BlockId, Clipboard, PageId, Registry};
 
 pub use command::{AppCommand, Edit};
-pub use page_tab::{EditError, PageTab, TabId};
+pub use page_tab::{EditError, PageTab, TabCounters, TabId};
 
+use crate::app::dialog::Dialog;
 use crate::app::export_jobs::ExportJobs;
 use crate::app::file_dialogs::Dialogs;
 use crate::app::recovery::{Recent, Recovery};
 use crate::panels::inspector::Inspector;
 use crate::panels::viewer::VolumeViewer;
-use crate::ui::modals::Dialog;
 use crate::ui::toasts::Toasts;
 
 /// The demo page shown at start-up (embedded at build time).

@@ -12,8 +12,7 @@ use blockspace_graph::{
 };
 use egui::emath::TSTransform;
 
-use crate::app::command::Edit;
-use crate::canvas::block_view::{BlockView, build_views};
+use crate::canvas::block_view::{BlockView, ViewSources, build_views};
 use crate::canvas::geometry::CanvasGeometry;
 use crate::canvas::mirror::Mirror;
 
@@ -24,6 +23,26 @@ pub struct TabId(pub u64);
 impl std::fmt::Display for TabId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// One edit of a page, with the label shown in the undo menu.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Edit {
+    /// E.g. "Connect", "Move 3 blocks".
+    pub label: String,
+    /// The command to apply.
+    pub cmd: Command,
+}
+
+impl Edit {
+    /// An edit called `label`.
+    #[must_use]
+    pub fn new(label: impl Into<String>, cmd: Command) -> Self {
+        Self {
+            label: label.into(),
+            cmd,
+        }
     }
 }
 
@@ -51,7 +70,7 @@ pub struct RunState {
     pub started: Option<Instant>,
     /// Whether a run is in flight.
     pub active: bool,
-    /// The last finished run: page revision, cancelled, wall time.
+    /// The last finished run: the model revision it computed, cancelled, wall time.
     pub last: Option<(u64, bool, Duration)>,
 }
 
@@ -81,8 +100,14 @@ pub struct PageTab {
     pub run: RunState,
     /// Evaluate after every change.
     pub auto_run: bool,
-    /// The page revision last sent to the executor.
+    /// The model revision ([`Page::model_revision`]) last sent to the executor: moving blocks
+    /// does not change it, so a drag submits no run.
     pub submitted: Option<u64>,
+    /// The page revision of that run and its model revision (to read the executor's events,
+    /// which name page revisions).
+    submitted_at: Option<(u64, u64)>,
+    /// How many times this tab checked its page and submitted a run.
+    pub counters: TabCounters,
     check: Option<(u64, PageCheck)>,
     views: Arc<HashMap<BlockId, BlockView>>,
     views_key: Option<(u64, u64, bool)>,
@@ -100,6 +125,15 @@ pub struct PageTab {
     pub menu_at: Option<egui::Pos2>,
     /// Snarl's own selection last frame (box selection is adopted from its changes).
     pub snarl_selected_prev: Vec<egui_snarl::NodeId>,
+}
+
+/// How much work a tab has done, for tests and the frame-time benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TabCounters {
+    /// Page checks computed (a cached check is not counted).
+    pub checks: u64,
+    /// Runs submitted to the executor.
+    pub runs: u64,
 }
 
 /// Total output elements above which auto-run starts switched off.
@@ -135,6 +169,8 @@ impl PageTab {
             run: RunState::default(),
             auto_run: true,
             submitted: None,
+            submitted_at: None,
+            counters: TabCounters::default(),
             check: None,
             views: Arc::new(HashMap::new()),
             views_key: None,
@@ -180,9 +216,9 @@ impl PageTab {
             .map(Path::to_path_buf)
     }
 
-    /// The shape check of the current revision (cached).
+    /// The shape check of the current model revision (cached: moving blocks keeps it).
     pub fn check(&mut self, registry: &Registry) -> &PageCheck {
-        let rev = self.page.revision();
+        let rev = self.page.model_revision();
         if self.check.as_ref().is_some_and(|(r, _)| *r != rev) {
             self.check = None;
         }
@@ -195,9 +231,13 @@ impl PageTab {
                 .map(Path::to_path_buf),
             ..CheckOptions::default()
         };
+        let counters = &mut self.counters;
         &self
             .check
-            .get_or_insert_with(|| (rev, check_page_with(registry, page, &opts)))
+            .get_or_insert_with(|| {
+                counters.checks += 1;
+                (rev, check_page_with(registry, page, &opts))
+            })
             .1
     }
 
@@ -265,7 +305,9 @@ impl PageTab {
     /// Starts a run of the current revision.
     pub fn run_now(&mut self) {
         self.executor.run(&self.page, self.base_dir());
-        self.submitted = Some(self.page.revision());
+        self.submitted = Some(self.page.model_revision());
+        self.submitted_at = Some((self.page.revision(), self.page.model_revision()));
+        self.counters.runs += 1;
         self.run.started = Some(Instant::now());
         self.run.active = true;
     }
@@ -299,24 +341,40 @@ impl PageTab {
                     self.run.running.clear();
                     self.run.active = false;
                     self.run.started = None;
-                    self.run.last = Some((revision, cancelled, took));
+                    // The model revision the run computed (what staleness is judged by).
+                    let model = match self.submitted_at {
+                        Some((rev, model)) if rev == revision => model,
+                        _ => self.page.model_revision(),
+                    };
+                    self.run.last = Some((model, cancelled, took));
                 }
             }
         }
         if changed {
             self.results_gen += 1;
         }
-        if self.auto_run && self.submitted != Some(self.page.revision()) {
+        if self.auto_run && self.submitted != Some(self.page.model_revision()) {
             self.run_now();
         }
         changed
     }
 
-    /// The per-block view data for the canvas (rebuilt when the page, results or theme change).
+    /// The per-block view data for the canvas (rebuilt when the model, results or theme change;
+    /// not when blocks only move).
     pub fn views(&mut self, registry: &Registry, dark: bool) -> Arc<HashMap<BlockId, BlockView>> {
-        let key = (self.page.revision(), self.results_gen, dark);
+        let key = (self.page.model_revision(), self.results_gen, dark);
         if self.views_key != Some(key) {
-            self.views = Arc::new(build_views(self, registry, dark));
+            self.check(registry);
+            let unchecked = PageCheck::default();
+            let sources = ViewSources {
+                page: &self.page,
+                check: self.check.as_ref().map_or(&unchecked, |(_, c)| c),
+                executor: &self.executor,
+                running: &self.run.running,
+                active: self.run.active,
+                last_model: self.run.last.map(|(r, _, _)| r),
+            };
+            self.views = Arc::new(build_views(&sources, registry, dark));
             self.views_key = Some(key);
         }
         Arc::clone(&self.views)

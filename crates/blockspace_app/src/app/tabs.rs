@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use blockspace_graph::{BlockId, Page};
 
+use crate::app::dialog::Dialog;
 use crate::app::file_dialogs::title_for;
 use crate::app::{BlockspaceApp, DEMO_PAGE, PageTab, TabId};
-use crate::ui::modals::Dialog;
 
 impl BlockspaceApp {
     fn alloc_uid(&mut self) -> TabId {

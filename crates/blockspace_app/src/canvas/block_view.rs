@@ -1,12 +1,12 @@
 //! What the canvas shows for each block, prepared from the page, its check and its results.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use blockspace_graph::{AttrKind, AttrValue, BlockId, Registry, TensorMeta};
+use blockspace_graph::{
+    AttrKind, AttrValue, BlockId, Executor, Page, PageCheck, Registry, TensorMeta,
+};
 use egui::Color32;
-
-use crate::app::page_tab::PageTab;
 
 /// How many attributes a block shows on the canvas (the inspector shows all).
 const KEY_ATTRS: usize = 4;
@@ -50,18 +50,36 @@ pub fn category_color(category: &str, dark: bool) -> Color32 {
     egui::ecolor::Hsva::new(hue, s, v, 1.0).into()
 }
 
-/// The view of every block of `tab` (called by [`PageTab::views`] when something changed).
+/// What the views are built from, borrowed from the tab
+/// ([`PageTab::views`](crate::app::PageTab::views)).
+pub(crate) struct ViewSources<'a> {
+    /// The page.
+    pub page: &'a Page,
+    /// Its check (of the current model revision).
+    pub check: &'a PageCheck,
+    /// Its executor (the results).
+    pub executor: &'a Executor,
+    /// Blocks being computed now.
+    pub running: &'a BTreeSet<BlockId>,
+    /// Whether a run is in flight.
+    pub active: bool,
+    /// The model revision of the last finished run.
+    pub last_model: Option<u64>,
+}
+
+/// The view of every block of a tab (called by
+/// [`PageTab::views`](crate::app::PageTab::views) when something changed).
 pub(crate) fn build_views(
-    tab: &mut PageTab,
+    tab: &ViewSources<'_>,
     registry: &Registry,
     dark: bool,
 ) -> HashMap<BlockId, BlockView> {
-    let rev = tab.page.revision();
-    let last_rev = tab.run.last.map(|(r, _, _)| r);
+    let rev = tab.page.model_revision();
+    let last_rev = tab.last_model;
     let ids: Vec<BlockId> = tab.page.blocks().map(|b| b.id).collect();
     let mut out = HashMap::with_capacity(ids.len());
     for id in ids {
-        let check = tab.block_check(registry, id);
+        let check = crate::adapter::block_check(tab.check, id);
         let Some(b) = tab.page.block(id) else {
             continue;
         };
@@ -105,13 +123,13 @@ pub(crate) fn build_views(
             Some(Err(e)) => v.error = Some(e.to_string()),
             None => {}
         }
-        v.running = tab.run.running.contains(&id);
+        v.running = tab.running.contains(&id);
         if let Some(res) = tab.executor.result(id) {
             v.run_time = Some(fmt_duration(res.elapsed));
             if let (Err(e), None) = (&res.outputs, &v.error) {
                 v.error = Some(e.to_string());
             }
-            v.stale = last_rev != Some(rev) && tab.run.active;
+            v.stale = last_rev != Some(rev) && tab.active;
         }
         out.insert(id, v);
     }

@@ -30,13 +30,16 @@ pub mod viewer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use blockspace_graph::BlockId;
+use blockspace_graph::{BlockId, Registry};
 use egui::RichText;
 use egui_snarl::ui::SnarlWidget;
 
-use crate::app::{AppCommand, BlockspaceApp};
+use crate::app::{AppCommand, BlockspaceApp, PageTab};
 use crate::canvas::geometry::CanvasGeometry;
 use crate::canvas::viewer::{CanvasViewer, snarl_style};
+use crate::panels::view_prep::axes_of_output;
+use crate::panels::viewer::TensorRef;
+use crate::panels::viewer::thumbnails::PreviewSource;
 
 impl BlockspaceApp {
     pub(crate) fn canvas(&mut self, ui: &mut egui::Ui) {
@@ -68,6 +71,12 @@ impl BlockspaceApp {
             None => {}
         }
         let views = tab.views(&reg, dark);
+        let previews = if self.viewer.thumbnails.enabled {
+            let sources = preview_sources(tab, &reg);
+            self.viewer.thumbnails.update(ui.ctx(), sources)
+        } else {
+            HashMap::new()
+        };
         let progress: HashMap<BlockId, f64> = tab
             .run
             .running
@@ -80,6 +89,7 @@ impl BlockspaceApp {
                 registry: &reg,
                 page: &tab.page,
                 views: &views,
+                previews: &previews,
                 selection: &tab.selection,
                 commands: &mut commands,
                 geometry: &mut geometry,
@@ -127,4 +137,21 @@ impl BlockspaceApp {
             );
         }
     }
+}
+
+/// Every block's first output, for the previews on the canvas.
+fn preview_sources(tab: &PageTab, reg: &Registry) -> Vec<PreviewSource> {
+    tab.page
+        .blocks()
+        .filter_map(|b| {
+            let outs = tab.executor.result(b.id)?.outputs.as_ref().ok()?;
+            let t = TensorRef::new(Arc::clone(outs), 0)?;
+            let rank = t.tensor().shape().len();
+            Some(PreviewSource {
+                block: b.id.0,
+                names: axes_of_output(tab, reg, b.id, 0, rank),
+                tensor: t,
+            })
+        })
+        .collect()
 }

@@ -54,6 +54,8 @@ pub struct CanvasViewer<'a> {
     pub page: &'a Page,
     /// What to show per block.
     pub views: &'a HashMap<BlockId, BlockView>,
+    /// Previews of block outputs (block number → texture and size), when shown.
+    pub previews: &'a HashMap<u64, (egui::TextureId, egui::Vec2)>,
     /// The app's selection.
     pub selection: &'a BTreeSet<BlockId>,
     /// What the gestures ask for this frame (drained by the app after the frame).
@@ -293,9 +295,11 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
     }
 
     fn has_body(&mut self, node: &BlockId) -> bool {
-        self.views
-            .get(node)
-            .is_some_and(|v| !v.key_attrs.is_empty())
+        self.previews.contains_key(&node.0)
+            || self
+                .views
+                .get(node)
+                .is_some_and(|v| !v.key_attrs.is_empty())
     }
 
     fn show_body(
@@ -313,6 +317,13 @@ impl SnarlViewer<BlockId> for CanvasViewer<'_> {
         ui.vertical(|ui| {
             for line in &v.key_attrs {
                 ui.add(egui::Label::new(RichText::new(line).small()).extend());
+            }
+            if let Some(&(tex, size)) = self.previews.get(&id.0) {
+                // At most 96 points a side, whatever the tensor's aspect.
+                let k = 96.0 / size.x.max(size.y).max(1.0);
+                ui.add(egui::Image::new((tex, size * k))).on_hover_text(
+                    "The middle slice of this block's output (select the block to explore it)",
+                );
             }
         });
     }

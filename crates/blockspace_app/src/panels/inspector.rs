@@ -12,7 +12,8 @@ use blockspace_graph::{
 };
 use egui::RichText;
 
-use crate::app::{AppCommand, Edit, TabId};
+use crate::app::command::{AppCommand, Edit};
+use crate::app::page_tab::TabId;
 
 /// Buffered edits, keyed by (tab, block, attr).
 #[derive(Default)]
@@ -28,8 +29,16 @@ enum Buffer {
     Text(String),
 }
 
+/// A list item that is not an integer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an integer")]
+pub struct NotAnInteger(pub String);
+
 /// Parses a list of integers written as `1, 2, 3`, `[1 2 3]` or `1x2x3`.
-pub fn parse_int_list(text: &str) -> Result<Vec<i64>, String> {
+///
+/// # Errors
+/// [`NotAnInteger`] naming the first item that is not one.
+pub fn parse_int_list(text: &str) -> Result<Vec<i64>, NotAnInteger> {
     let cleaned: String = text
         .chars()
         .map(|c| {
@@ -42,10 +51,7 @@ pub fn parse_int_list(text: &str) -> Result<Vec<i64>, String> {
         .collect();
     cleaned
         .split_whitespace()
-        .map(|t| {
-            t.parse::<i64>()
-                .map_err(|_| format!("{t:?} is not an integer"))
-        })
+        .map(|t| t.parse::<i64>().map_err(|_| NotAnInteger(t.to_owned())))
         .collect()
 }
 
@@ -220,7 +226,7 @@ impl Inspector {
             let trimmed = text.trim().to_owned();
             // The page's own naming rule, then its scope.
             let problem = if let Err(e) = validate_name(&trimmed) {
-                Some(e)
+                Some(e.to_string())
             } else if trimmed != block.name && name_taken(&trimmed) {
                 Some(format!("{trimmed:?} is already used on this page"))
             } else {
@@ -375,7 +381,7 @@ impl Inspector {
                     self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
                 }
                 if let Err(e) = &parsed {
-                    ui.colored_label(ui.visuals().error_fg_color, e);
+                    ui.colored_label(ui.visuals().error_fg_color, e.to_string());
                 }
                 if resp.lost_focus() {
                     self.buffers.remove(&key);
@@ -415,7 +421,7 @@ impl Inspector {
                             }
                         }
                         Err(e) => {
-                            ui.colored_label(ui.visuals().error_fg_color, e);
+                            ui.colored_label(ui.visuals().error_fg_color, e.to_string());
                         }
                     }
                     ui.weak("Click outside the field (or press Ctrl+Enter) to apply.");
@@ -507,7 +513,10 @@ mod tests {
         );
         assert_eq!(parse_int_list("4x4×2").unwrap(), vec![4, 4, 2], "x");
         assert!(
-            parse_int_list("1, a").unwrap_err().contains("\"a\""),
+            parse_int_list("1, a")
+                .unwrap_err()
+                .to_string()
+                .contains("\"a\""),
             "error names the token"
         );
     }

@@ -4,7 +4,7 @@
 
 use blockspace_graph::{BlockId, PortLayout, Registry};
 
-use crate::app::PageTab;
+use crate::app::page_tab::PageTab;
 
 /// Default axis names for a rank and a data format (`"NDHWC"`, `"NCDHW"`, or a filter layout).
 #[must_use]
@@ -26,13 +26,30 @@ pub fn hash_key<T: std::hash::Hash>(v: &T) -> u64 {
 /// The axis names of a rank-`rank` output of block `id`, from the layout its port declares (or
 /// the layout of the input it feeds).
 pub fn axes_of(tab: &PageTab, reg: &Registry, id: BlockId, rank: usize) -> Vec<String> {
-    let layout = layout_hint(tab, reg, id, rank);
+    axes_of_output(tab, reg, id, tab.viewer_output, rank)
+}
+
+/// The axis names of output `out` (rank `rank`) of block `id`.
+pub fn axes_of_output(
+    tab: &PageTab,
+    reg: &Registry,
+    id: BlockId,
+    out: usize,
+    rank: usize,
+) -> Vec<String> {
+    let layout = layout_hint(tab, reg, id, out, rank);
     axis_names(rank, layout.as_deref())
 }
 
 /// The axis layout of a block's output: its own `data_format` attribute, or that of the block it
 /// feeds (a `filter` input is laid out `DHWIO`).
-fn layout_hint(tab: &PageTab, reg: &Registry, id: BlockId, rank: usize) -> Option<String> {
+fn layout_hint(
+    tab: &PageTab,
+    reg: &Registry,
+    id: BlockId,
+    out: usize,
+    rank: usize,
+) -> Option<String> {
     if rank != 5 {
         return None;
     }
@@ -45,11 +62,7 @@ fn layout_hint(tab: &PageTab, reg: &Registry, id: BlockId, rank: usize) -> Optio
             .and_then(|v| v.as_str().map(str::to_owned)),
         PortLayout::Plain => None,
     };
-    let own = reg
-        .get(&block.type_id)?
-        .outputs
-        .get(tab.viewer_output)?
-        .layout;
+    let own = reg.get(&block.type_id)?.outputs.get(out)?.layout;
     if let Some(l) = declared(own, &block.attrs) {
         return Some(l);
     }

@@ -3,9 +3,9 @@
 use blockspace_graph::Framework;
 use egui::RichText;
 
+use crate::app::dialog::Dialog;
 use crate::app::file_dialogs::PAGE_SUFFIX;
 use crate::app::{AppCommand, BlockspaceApp, PageTab};
-use crate::ui::modals::Dialog;
 use crate::ui::ui_command::UiCommand;
 
 impl BlockspaceApp {
@@ -17,6 +17,14 @@ impl BlockspaceApp {
                 if UiCommand::ZoomToFit.menu_button(ui, true) {
                     self.push(AppCommand::Ui(UiCommand::ZoomToFit));
                 }
+                ui.checkbox(
+                    &mut self.viewer.thumbnails.enabled,
+                    "Result previews on blocks",
+                )
+                .on_hover_text(
+                    "Show a small picture of each block's output on the canvas (the middle \
+                     slice, in the viewer's colours)",
+                );
                 ui.separator();
                 ui.label("Theme");
                 let mut pref = ui.ctx().options(|o| o.theme_preference);

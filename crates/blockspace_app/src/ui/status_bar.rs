@@ -41,7 +41,7 @@ impl BlockspaceApp {
                 };
                 ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
             } else if let Some((rev, cancelled, took)) = tab.run.last {
-                let stale = rev != tab.page.revision();
+                let stale = rev != tab.page.model_revision();
                 let text = if cancelled {
                     "Run cancelled".to_owned()
                 } else {

@@ -3,8 +3,8 @@
 
 use egui::RichText;
 
+use crate::app::dialog::Dialog;
 use crate::app::{AppCommand, BlockspaceApp};
-use crate::ui::modals::Dialog;
 use crate::ui::ui_command::UiCommand;
 
 impl BlockspaceApp {

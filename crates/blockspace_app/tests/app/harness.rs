@@ -45,7 +45,7 @@ pub(crate) fn wait_run(h: &mut Harness<'static, BlockspaceApp>) {
         let tab = app.tab().expect("a tab");
         let done = !tab.run.active
             && !tab.executor.is_running()
-            && (!tab.auto_run || tab.submitted == Some(tab.page.revision()));
+            && (!tab.auto_run || tab.submitted == Some(tab.page.model_revision()));
         if done {
             break;
         }

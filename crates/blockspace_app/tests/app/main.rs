@@ -5,6 +5,7 @@
 //! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
 //! | `crash_safety` | SIGKILL at random moments of `run --output` (the real binary) and of recovery writes: every file old or new, whole; a read-only folder on save |
 //! | `memory_budget` | `--memory-limit` of `run` and `check` through the real binary |
+//! | `revisions` | moving blocks re-checks and re-runs nothing (counted); an edit checks and runs once |
 //! | `run_output` | `blockspace run --output` through the real binary: links, name collisions, `--force`, the page's own files |
 //! | `ui_viewer` | the volume viewer widget (planes, montage, projection, colours, compare, pin), with an image snapshot |
 //! | `viewer_app` | the viewer in the app: a new user's path through `examples/unet_upsample` |
@@ -26,6 +27,7 @@ mod files;
 mod frame_scenario;
 mod harness;
 mod memory_budget;
+mod revisions;
 mod run_output;
 mod runs;
 mod tabs;

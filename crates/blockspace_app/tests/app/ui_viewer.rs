@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use blockspace_app::panels::view_prep::axis_names;
 use blockspace_app::panels::viewer::colour::ColourMap;
-use blockspace_app::panels::viewer::{Mode, Shown, VolumeViewer};
+use blockspace_app::panels::viewer::compare::reference_of;
+use blockspace_app::panels::viewer::{Mode, RangeMode, Shown, VolumeViewer};
 use blockspace_graph::Tensor;
 use egui::{Key, Modifiers, Pos2, Rect};
 use egui_kittest::Harness;
@@ -188,12 +189,63 @@ fn signed_data_gets_the_diverging_map() {
     let s = h.state().0.last_scale.expect("a scale");
     assert_eq!(s.map, ColourMap::Diverging);
     assert_eq!(s.lo, -s.hi, "centred on zero");
+    // The colour menu says what auto chose.
+    h.get_by_value("auto: diverging (blue − 0 + red)");
     // Non-negative data: viridis.
     h.state_mut().1 = Shown::tensor(2, "y:output", volume(0.0), &ndhwc());
     settle(&mut h);
     assert_eq!(
         h.state().0.last_scale.expect("a scale").map,
         ColourMap::Viridis
+    );
+}
+
+#[test]
+fn dragging_a_histogram_mark_sets_the_colour_range() {
+    let mut h = viewer(
+        Shown::tensor(1, "x:output", volume(0.0), &ndhwc()),
+        egui::vec2(700.0, 1400.0),
+    );
+    let before = h.state().0.last_scale.expect("a scale");
+    assert_eq!(
+        (before.lo, before.hi),
+        (0.0, 5709.5),
+        "the whole tensor's range"
+    );
+    let r = h.state().0.hist_rect.expect("a histogram");
+    // Drag the top mark (at the right end) to the middle of the plot.
+    let from = egui::pos2(r.right() - 3.0, r.center().y);
+    let to = egui::pos2(r.center().x, r.center().y);
+    h.event(egui::Event::PointerMoved(from));
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    for i in 1..=6 {
+        h.event(egui::Event::PointerMoved(
+            from + (to - from) * (i as f32 / 6.0),
+        ));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_steps(3);
+    let s = &h.state().0;
+    assert_eq!(s.range, RangeMode::Manual, "a dragged range is a typed one");
+    let after = s.last_scale.expect("a scale");
+    assert_eq!(after.lo, 0.0, "the bottom stays");
+    assert!(
+        (after.hi - 5709.5 / 2.0).abs() < 5709.5 * 0.02,
+        "the top follows the pointer to the middle: {}",
+        after.hi
     );
 }
 
@@ -244,6 +296,19 @@ fn compare_with_a_npy_file_finds_the_planted_difference() {
 }
 
 #[test]
+fn another_block_output_of_the_same_shape_can_be_the_reference() {
+    let mut shown = Shown::tensor(1, "x:output", volume(0.0), &ndhwc());
+    shown.candidates.push(reference_of("y:output", volume(0.0)));
+    let mut h = viewer(shown, egui::vec2(700.0, 1400.0));
+    h.get_by_value("nothing").click();
+    h.run_steps(2);
+    h.get_by_label("y:output").click();
+    settle(&mut h);
+    h.get_by_label("✔ allclose: all 960 elements are close");
+    assert_eq!(h.state().0.stats().max, 0.0, "the views show a − b = 0");
+}
+
+#[test]
 fn a_pinned_result_is_compared_with_the_next_one() {
     let mut h = viewer(
         Shown::tensor(1, "x:output", volume(0.0), &ndhwc()),
@@ -289,6 +354,31 @@ fn big_tensors_are_summarised_off_the_ui_thread() {
     assert_eq!(h.state().0.stats().count, 960);
     assert!(h.state().0.jobs.summary.spawned >= 1, "on a worker thread");
     assert_eq!(h.state().0.plane_rects.len(), 3);
+}
+
+#[test]
+fn scalars_empty_tensors_long_vectors_and_matrices_show_without_trouble() {
+    let cases = [
+        Tensor::F64(ArrayD::from_elem(IxDyn(&[]), 2.5)),
+        Tensor::F32(ArrayD::zeros(IxDyn(&[0, 3]))),
+        Tensor::I64(ArrayD::from_shape_fn(IxDyn(&[200_000]), |ix| {
+            ix[0] as i64 - 7
+        })),
+        Tensor::I32(ArrayD::from_shape_fn(IxDyn(&[3, 4]), |ix| {
+            (ix[0] * 4 + ix[1]) as i32
+        })),
+    ];
+    let expect = ["2.5", "The tensor is empty", "row × dim0", "dim0 × dim1"];
+    for (t, text) in cases.into_iter().zip(expect) {
+        let h = viewer(
+            Shown::tensor(1, "x:output", t, &[]),
+            egui::vec2(700.0, 1100.0),
+        );
+        assert!(
+            h.get_all_by_label_contains(text).next().is_some(),
+            "shows {text:?}"
+        );
+    }
 }
 
 /// The viewer's look (rendered with Mesa's software Vulkan; `UPDATE_SNAPSHOTS=1` rewrites

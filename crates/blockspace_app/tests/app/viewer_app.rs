@@ -73,3 +73,79 @@ fn unet_upsample_in_three_planes_a_montage_and_a_verdict_against_a_npy() {
     let c = h.state().viewer.comparison().expect("a comparison");
     assert_eq!(c.worst, Some((((5 * 16) + 6) * 16 + 7) * 8 + 3));
 }
+
+#[test]
+fn view_menu_turns_on_previews_of_every_result_on_the_canvas() {
+    let dir = tempfile::tempdir().unwrap();
+    let page =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/unet_upsample.bspage.json");
+    let mut h = harness::harness(dir.path(), vec![page]);
+    harness::wait_run(&mut h);
+    assert_eq!(h.state().viewer.thumbnails.count(), 0, "off by default");
+    let up = harness::block_named(&h, "upsample");
+    let before = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(up)
+        .unwrap();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "View")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Result previews on blocks").click();
+    h.run_steps(2);
+    h.key_press(egui::Key::Escape);
+    settle(&mut h);
+    assert_eq!(
+        h.state().viewer.thumbnails.count(),
+        4,
+        "one preview per block"
+    );
+    let after = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(up)
+        .unwrap();
+    assert!(
+        after.height() > before.height() + 40.0,
+        "the block grew to show its preview ({before:?} → {after:?})"
+    );
+    // The canvas still works: selecting a block shows its result.
+    harness::select_on_canvas(&mut h, up);
+    settle(&mut h);
+    assert_eq!(h.state().viewer.plane_rects.len(), 3);
+}
+
+#[test]
+fn the_viewer_pops_out_into_its_own_window_and_docks_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let page =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/unet_upsample.bspage.json");
+    let mut h = harness::harness(dir.path(), vec![page]);
+    harness::wait_run(&mut h);
+    let up = harness::block_named(&h, "upsample");
+    harness::select_on_canvas(&mut h, up);
+    settle(&mut h);
+    h.get_by_label("Pop out ↗").click();
+    settle(&mut h);
+    assert!(h.state().viewer.popped_out);
+    h.get_by_label("The result viewer is in its own window.");
+    // The viewer draws in its window (kittest embeds viewports as windows), bigger.
+    let rects = h.state().viewer.plane_rects.clone();
+    assert_eq!(rects.len(), 3, "three planes in the window");
+    assert!(rects[0].width() > 300.0, "bigger planes: {:?}", rects[0]);
+    // It follows the selection (kittest draws the window over the canvas, so select directly).
+    let input = harness::block_named(&h, "filter");
+    h.state_mut().tab_mut().unwrap().selection = [input].into_iter().collect();
+    settle(&mut h);
+    h.get_by_label_contains("filter:output");
+    // Dock from the side panel (the window has the same button).
+    assert_eq!(h.get_all_by_label("Dock ↙").count(), 2);
+    h.get_all_by_label("Dock ↙").next().unwrap().click();
+    settle(&mut h);
+    assert!(!h.state().viewer.popped_out);
+    h.get_by_label("Pop out ↗");
+}

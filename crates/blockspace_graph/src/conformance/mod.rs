@@ -154,37 +154,42 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, ConformanceFileError> {
             } else {
                 parse_case(case, &at).map(Case::BackpropInput)
             }
-            .map_err(|(p, m)| err(&p, m))
+            .map_err(|ParseProblem(p, m)| err(&p, m))
         })
         .collect()
 }
 
-type ParseResult<T> = Result<T, (String, String)>;
+/// A problem at a JSON path of a conformance file: `(path, message)`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: {1}")]
+struct ParseProblem(String, String);
+
+type ParseResult<T> = Result<T, ParseProblem>;
 
 fn field<'a>(v: &'a Value, at: &str, key: &str) -> ParseResult<(&'a Value, String)> {
     let path = format!("{at}.{key}");
     v.get(key)
         .map(|x| (x, path.clone()))
-        .ok_or((path, "missing".to_owned()))
+        .ok_or(ParseProblem(path, "missing".to_owned()))
 }
 
 fn string(v: &Value, at: &str, key: &str) -> ParseResult<String> {
     let (x, path) = field(v, at, key)?;
     x.as_str()
         .map(str::to_owned)
-        .ok_or((path, format!("expected a string, found {x}")))
+        .ok_or(ParseProblem(path, format!("expected a string, found {x}")))
 }
 
 fn int_list(v: &Value, at: &str, key: &str) -> ParseResult<Vec<i64>> {
     let (x, path) = field(v, at, key)?;
-    let arr = x.as_array().ok_or((
+    let arr = x.as_array().ok_or(ParseProblem(
         path.clone(),
         format!("expected a list of integers, found {x}"),
     ))?;
     arr.iter()
         .enumerate()
         .map(|(i, e)| {
-            e.as_i64().ok_or((
+            e.as_i64().ok_or(ParseProblem(
                 format!("{path}[{i}]"),
                 format!("expected an integer, found {e}"),
             ))
@@ -198,7 +203,8 @@ fn usize_list(v: &Value, at: &str, key: &str) -> ParseResult<Vec<usize>> {
         .into_iter()
         .enumerate()
         .map(|(i, d)| {
-            usize::try_from(d).map_err(|_| (format!("{path}[{i}]"), format!("negative size {d}")))
+            usize::try_from(d)
+                .map_err(|_| ParseProblem(format!("{path}[{i}]"), format!("negative size {d}")))
         })
         .collect()
 }
@@ -214,7 +220,10 @@ fn number(e: &Value, path: &str) -> ParseResult<f64> {
         },
         _ => None,
     }
-    .ok_or((path.to_owned(), format!("expected a number, found {e}")))
+    .ok_or(ParseProblem(
+        path.to_owned(),
+        format!("expected a number, found {e}"),
+    ))
 }
 
 fn operand(v: &Value, at: &str, key: &str) -> ParseResult<Operand> {
@@ -223,14 +232,17 @@ fn operand(v: &Value, at: &str, key: &str) -> ParseResult<Operand> {
     let (data, data_path) = field(x, &path, "data")?;
     let data = data
         .as_array()
-        .ok_or((data_path.clone(), "expected a list of numbers".to_owned()))?
+        .ok_or(ParseProblem(
+            data_path.clone(),
+            "expected a list of numbers".to_owned(),
+        ))?
         .iter()
         .enumerate()
         .map(|(i, e)| number(e, &format!("{data_path}[{i}]")))
         .collect::<ParseResult<Vec<f64>>>()?;
     let len = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     if len != Some(data.len()) {
-        return Err((
+        return Err(ParseProblem(
             data_path,
             format!(
                 "has {} values but shape {shape:?} needs {len:?}",
@@ -254,7 +266,10 @@ fn nested_ints(
             if shape.len() == depth {
                 shape.push(items.len());
             } else if shape[depth] != items.len() {
-                return Err((path.to_owned(), "ragged nested list".to_owned()));
+                return Err(ParseProblem(
+                    path.to_owned(),
+                    "ragged nested list".to_owned(),
+                ));
             }
             for (i, item) in items.iter().enumerate() {
                 nested_ints(item, &format!("{path}[{i}]"), shape, depth + 1, out)?;
@@ -262,13 +277,14 @@ fn nested_ints(
             Ok(())
         }
         Value::Number(n) if shape.len() == depth => {
-            let x = n
-                .as_i64()
-                .ok_or((path.to_owned(), format!("expected an integer, found {n}")))?;
+            let x = n.as_i64().ok_or(ParseProblem(
+                path.to_owned(),
+                format!("expected an integer, found {n}"),
+            ))?;
             out.push(x);
             Ok(())
         }
-        other => Err((
+        other => Err(ParseProblem(
             path.to_owned(),
             format!("expected an integer or a list, found {other}"),
         )),
@@ -339,7 +355,7 @@ fn expectation<O>(
             }
         }
         other => {
-            return Err((
+            return Err(ParseProblem(
                 format!("{cmp_path}.mode"),
                 format!("unknown compare mode {other:?}; expected \"exact\" or \"allclose\""),
             ));
@@ -394,12 +410,17 @@ fn non_finite_as_strings(text: &str) -> String {
 /// # Errors
 /// A one-line description of the difference (first mismatching index, expected vs actual,
 /// or the error expected vs got).
-pub fn run_case(case: &Case) -> Result<(), String> {
+pub fn run_case(case: &Case) -> Result<(), CaseFailure> {
     match case {
-        Case::BackpropInput(c) => run_backprop_input(c),
+        Case::BackpropInput(c) => run_backprop_input(c).map_err(CaseFailure),
         Case::Op(c) => op_case::run(c),
     }
 }
+
+/// Why a conformance case failed: a one-line description of the difference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CaseFailure(pub String);
 
 fn run_backprop_input(case: &BackpropInputCase) -> Result<(), String> {
     match case.dtype.as_str() {

@@ -4,8 +4,10 @@
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
+use super::CaseFailure;
 use super::{
-    Compare, Expectation, Operand, ParseResult, compare_values, expectation, field, operand, string,
+    Compare, Expectation, Operand, ParseProblem, ParseResult, compare_values, expectation, field,
+    operand, string,
 };
 use crate::Registry;
 use crate::kernels::KernelContext;
@@ -27,7 +29,11 @@ impl TypedOperand {
     ///
     /// # Errors
     /// When the values do not fill the shape, or an integer value does not fit the dtype.
-    pub fn to_tensor(&self) -> Result<Tensor, String> {
+    pub fn to_tensor(&self) -> Result<Tensor, CaseFailure> {
+        self.tensor().map_err(CaseFailure)
+    }
+
+    fn tensor(&self) -> Result<Tensor, String> {
         let shape = IxDyn(&self.operand.shape);
         let data = &self.operand.data;
         let int = |v: f64| -> Result<i64, String> {
@@ -88,7 +94,7 @@ fn typed_operand(v: &Value, at: &str, key: &str) -> ParseResult<TypedOperand> {
     let (x, path) = field(v, at, key)?;
     let dtype = string(x, &path, "dtype")?
         .parse::<DType>()
-        .map_err(|e| (format!("{path}.dtype"), e.to_string()))?;
+        .map_err(|e| ParseProblem(format!("{path}.dtype"), e.to_string()))?;
     Ok(TypedOperand {
         dtype,
         operand: operand(v, at, key)?,
@@ -100,7 +106,7 @@ pub(super) fn parse(v: &Value, at: &str) -> ParseResult<OpCase> {
     let name = string(v, at, "name")?;
     let op = string(v, at, "op")?;
     let (inputs_v, inputs_path) = field(v, at, "inputs")?;
-    let inputs_obj = inputs_v.as_object().ok_or((
+    let inputs_obj = inputs_v.as_object().ok_or(ParseProblem(
         inputs_path.clone(),
         "expected an object of operands".to_owned(),
     ))?;
@@ -112,7 +118,7 @@ pub(super) fn parse(v: &Value, at: &str) -> ParseResult<OpCase> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(m)) => m.iter().map(|(k, x)| (k.clone(), x.clone())).collect(),
         Some(other) => {
-            return Err((
+            return Err(ParseProblem(
                 format!("{at}.attrs"),
                 format!("expected an object, found {other}"),
             ));
@@ -151,11 +157,13 @@ fn attr_value(name: &str, v: &Value) -> Result<AttrValue, String> {
 
 /// Runs a generic case through the registry: the descriptor's inference (TensorFlow's checks)
 /// then its evaluation, as the executor would.
-pub(super) fn run(case: &OpCase) -> Result<(), String> {
+pub(super) fn run(case: &OpCase) -> Result<(), CaseFailure> {
+    run_op(case).map_err(CaseFailure)
+}
+
+fn run_op(case: &OpCase) -> Result<(), String> {
     let reg = Registry::builtin();
-    let d = reg
-        .get(&case.op)
-        .ok_or_else(|| format!("no block type {:?}; known: {}", case.op, reg.type_ids()))?;
+    let d = reg.lookup(&case.op).map_err(|e| e.to_string())?;
     let mut attrs: Attrs = d.default_attrs();
     for (k, v) in &case.attrs {
         if d.attr(k).is_none() {
@@ -174,7 +182,7 @@ pub(super) fn run(case: &OpCase) -> Result<(), String> {
             .iter()
             .find(|(k, _)| k == port.name)
             .ok_or_else(|| format!("the case gives no operand {:?}", port.name))?;
-        tensors.push(operand.1.to_tensor()?);
+        tensors.push(operand.1.tensor()?);
     }
     if let Some((k, _)) = case.inputs.iter().find(|(k, _)| d.input_index(k).is_none()) {
         return Err(format!("{} has no input {k:?}", d.type_id));

@@ -10,14 +10,15 @@
 //! names of `blockspace run --output DIR` ([`output_file_names`](crate::outputs::output_file_names)); `--compare DIR` compares every output
 //! with another run's files (see `runtime.py` for the tolerance).
 
-mod hook;
 mod literal;
-mod names;
+pub(crate) mod names;
 mod pytorch;
 mod tensorflow;
 mod write;
 
-pub use hook::{PyBlock, PyCall, PyHelper, PyInput, PythonFn};
+pub use crate::ops::python::{
+    Framework, ParseFrameworkError, PyBlock, PyCall, PyHelper, PyInput, PythonFn,
+};
 pub use names::{PyNames, comment_text, is_python_keyword, npy_name, py_str};
 pub use write::write_export;
 
@@ -30,60 +31,8 @@ use crate::ops::{OpError, Registry};
 use crate::page::Page;
 use crate::tensor::{Tensor, TensorMeta};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-/// The Python framework a script is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Framework {
-    /// TensorFlow, eager, `tf.raw_ops` with the page's attributes.
-    #[default]
-    TensorFlow,
-    /// PyTorch (`torch.nn.functional`), with TensorFlow's layouts and padding reproduced.
-    PyTorch,
-}
-
-impl Framework {
-    /// Both frameworks.
-    pub const ALL: [Framework; 2] = [Framework::TensorFlow, Framework::PyTorch];
-    /// The command-line spelling: `tensorflow` or `pytorch`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Framework::TensorFlow => "tensorflow",
-            Framework::PyTorch => "pytorch",
-        }
-    }
-    /// The name people write: `TensorFlow` or `PyTorch`.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Framework::TensorFlow => "TensorFlow",
-            Framework::PyTorch => "PyTorch",
-        }
-    }
-}
-
-impl fmt::Display for Framework {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.display_name())
-    }
-}
-
-/// A framework name that is neither `tensorflow` nor `pytorch`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown framework {0:?}; use \"tensorflow\" or \"pytorch\"")]
-pub struct ParseFrameworkError(pub String);
-
-impl FromStr for Framework {
-    type Err = ParseFrameworkError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "tensorflow" | "tf" => Ok(Framework::TensorFlow),
-            "pytorch" | "torch" => Ok(Framework::PyTorch),
-            _ => Err(ParseFrameworkError(s.to_owned())),
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options, results, errors

@@ -85,7 +85,7 @@ pub fn page_from_json(reg: &Registry, text: &str, origin: &str) -> Result<Page, 
         });
     }
     let value = migrate::migrate(value, version as u32)
-        .map_err(|m| invalid(vec![problem("version", m)], origin))?;
+        .map_err(|e| invalid(vec![problem("version", e.to_string())], origin))?;
     decode(reg, &value, origin)
 }
 
@@ -128,7 +128,7 @@ fn decode_attr(spec: &AttrSpec, v: &Value) -> Result<AttrValue, String> {
             AttrValue::IntList(out)
         }
     };
-    spec.validate(&value)?;
+    spec.validate(&value).map_err(|e| e.to_string())?;
     Ok(value)
 }
 
@@ -343,8 +343,8 @@ fn decode_block(
     ok &= desc.is_some();
     let bname = match obj.get("name").and_then(Value::as_str) {
         Some(n) => {
-            if let Err(m) = validate_name(n) {
-                problems.push(problem(join(at, "name"), m));
+            if let Err(e) = validate_name(n) {
+                problems.push(problem(join(at, "name"), e.to_string()));
                 ok = false;
             } else if let Some(prev) = seen.names.get(n) {
                 problems.push(problem(join(at, "name"), format!("duplicate block name {n:?} (also blocks[{prev}]); names are unique per page, rename one")));

@@ -5,7 +5,7 @@
 //! | 1 | first version |
 //!
 //! To change the format: bump [`CURRENT_VERSION`], append a step `fn(Value) -> Result<Value,
-//! String>` to [`STEPS`] that turns version `n` into `n + 1`, keep an old fixture in
+//! StepError>` to [`STEPS`] that turns version `n` into `n + 1`, keep an old fixture in
 //! `tests/fixtures/`, and describe the change in `docs/file-format.md`.
 
 use serde_json::Value;
@@ -14,22 +14,48 @@ use serde_json::Value;
 pub const CURRENT_VERSION: u32 = 1;
 
 /// A migration step: turns a page of version `n` (index `n - 1`) into version `n + 1`.
-pub type Step = fn(Value) -> Result<Value, String>;
+pub type Step = fn(Value) -> Result<Value, StepError>;
+
+/// What a migration step found wrong with the page it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StepError(pub String);
+
+/// Migrating a page file to the current version failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MigrateError {
+    /// The file says version 0.
+    #[error("version 0 does not exist; the first version is 1")]
+    VersionZero,
+    /// No step is registered for this version.
+    #[error("no migration from version {0}; this is a bug")]
+    NoStep(u32),
+    /// A step refused the page.
+    #[error("migrating from version {from}: {source}")]
+    Step {
+        /// The version the step starts from.
+        from: u32,
+        /// What the step found wrong.
+        #[source]
+        source: StepError,
+    },
+}
 
 /// Steps from version 1 upwards; `STEPS[n - 1]` migrates `n` to `n + 1`.
 pub static STEPS: &[Step] = &[];
 
 /// Migrates `value` from version `from` to [`CURRENT_VERSION`].
-pub fn migrate(mut value: Value, from: u32) -> Result<Value, String> {
+///
+/// # Errors
+/// [`MigrateError`]: version 0, a missing step, or a step that refused the page.
+pub fn migrate(mut value: Value, from: u32) -> Result<Value, MigrateError> {
     if from == 0 {
-        return Err("version 0 does not exist; the first version is 1".into());
+        return Err(MigrateError::VersionZero);
     }
     let mut v = from;
     while v < CURRENT_VERSION {
-        let step = STEPS
-            .get((v - 1) as usize)
-            .ok_or_else(|| format!("no migration from version {v}; this is a bug"))?;
-        value = step(value).map_err(|e| format!("migrating from version {v}: {e}"))?;
+        let step = STEPS.get((v - 1) as usize).ok_or(MigrateError::NoStep(v))?;
+        value = step(value).map_err(|source| MigrateError::Step { from: v, source })?;
         v += 1;
     }
     if let Some(obj) = value.as_object_mut() {

@@ -39,9 +39,12 @@ pub fn relative_path(base_dir: &Path, file: &Path) -> PathBuf {
     out
 }
 
-/// A command that rewrites every relative path attribute (e.g. an Input's `.npy` path) so it
-/// still points at the same file after the page moves from `old_dir` to `new_dir` ("Save As").
-/// Apply it (through the history) before saving; it is an empty batch when nothing changes.
+/// A command that rewrites the path attributes (e.g. an Input's `.npy` path) of a page saved
+/// into `new_dir` whose relative paths resolved against `old_dir` until now: relative paths
+/// still point at the same files ("Save As" into another folder), and absolute paths to files
+/// inside `new_dir` become relative to it (a file picked before the page was first saved), so
+/// the page folder can move. Apply it (through the history) before saving; it is an empty batch
+/// when nothing changes.
 pub fn rebase_paths_command(
     reg: &Registry,
     page: &Page,
@@ -61,10 +64,17 @@ pub fn rebase_paths_command(
             let Some(AttrValue::Str(p)) = b.attrs.get(spec.name) else {
                 continue;
             };
-            if p.is_empty() || Path::new(p).is_absolute() {
+            if p.is_empty() {
                 continue;
             }
-            let moved = relative_path(new_dir, &old_dir.join(p));
+            let moved = if Path::new(p).is_absolute() {
+                match inside(new_dir, Path::new(p)) {
+                    Some(rel) => rel,
+                    None => continue,
+                }
+            } else {
+                relative_path(new_dir, &old_dir.join(p))
+            };
             let moved = moved.to_string_lossy().replace('\\', "/");
             if moved != *p {
                 cmds.push(crate::Command::SetAttr {
@@ -76,6 +86,19 @@ pub fn rebase_paths_command(
         }
     }
     crate::Command::Batch(cmds)
+}
+
+/// `file` relative to `dir` when it lies inside it (as written, or once both are resolved:
+/// symbolic links, `..`), else `None`.
+fn inside(dir: &Path, file: &Path) -> Option<PathBuf> {
+    if let Ok(rel) = file.strip_prefix(dir) {
+        return Some(rel.to_owned());
+    }
+    let (dir, file) = (
+        std::fs::canonicalize(dir).ok()?,
+        std::fs::canonicalize(file).ok()?,
+    );
+    file.strip_prefix(dir).ok().map(Path::to_path_buf)
 }
 
 #[cfg(test)]

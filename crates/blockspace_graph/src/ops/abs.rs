@@ -2,7 +2,7 @@
 
 use super::elementwise::{eval_abs, infer_unary, unary_descriptor, unary_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError};
-use crate::export::{PyBlock, PyCall};
+use crate::ops::python::{PyBlock, PyCall};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 

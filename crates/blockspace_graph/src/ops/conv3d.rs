@@ -5,8 +5,8 @@ use super::common::{CONV_T, FLOATS, Ty, check_dtypes, sized_output, wired};
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
 use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
-use crate::export::{PyBlock, PyCall};
 use crate::kernels::{Conv3dParams, KernelError, conv3d};
+use crate::ops::python::{PyBlock, PyCall};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 

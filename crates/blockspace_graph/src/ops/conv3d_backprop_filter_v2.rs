@@ -5,8 +5,8 @@ use super::common::{CONV_T, FLOATS, Ty, check_dtypes, known_ints, sized_output, 
 use super::conv_common::{CONV_ATTRS, blame, conv_attrs};
 use super::conv_python::{ConvOp, conv_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError, PortLayout, PortSpec};
-use crate::export::{PyBlock, PyCall};
 use crate::kernels::{Conv3dBackpropFilterParams, KernelError, conv3d_backprop_filter_v2};
+use crate::ops::python::{PyBlock, PyCall};
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::Attrs;
 

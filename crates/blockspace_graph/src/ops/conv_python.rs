@@ -17,10 +17,10 @@
 use super::OpError;
 use super::common::known_ints;
 use super::conv_common::conv_attrs;
-use crate::export::{Framework, PyBlock, PyCall, PyHelper, PyInput};
 use crate::kernels::conv3d_backprop_input::windowed_output_size;
 use crate::kernels::{DataFormat, KernelError, Padding};
 use crate::ops::InferInput;
+use crate::ops::python::{Framework, PyBlock, PyCall, PyHelper, PyInput};
 
 /// Which of the three convolution ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

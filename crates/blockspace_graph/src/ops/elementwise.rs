@@ -6,8 +6,8 @@ use super::common::{
 use super::{
     EvalCtx, EvalFn, InferCtx, InferFn, InferInput, OpDescriptor, OpError, PortLayout, PortSpec,
 };
-use crate::export::{Framework, PyBlock, PyCall, PythonFn};
 use crate::kernels::{BinaryOp, abs, binary, broadcast_shape};
+use crate::ops::python::{Framework, PyBlock, PyCall, PythonFn};
 use crate::tensor::{Tensor, TensorMeta};
 
 /// A descriptor for TensorFlow's binary op `type_id` (`x`, `y` → `z`, NumPy broadcasting).

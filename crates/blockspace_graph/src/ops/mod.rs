@@ -6,6 +6,7 @@
 
 pub mod abs;
 pub mod add_v2;
+mod attr_error;
 mod common;
 pub mod conv3d;
 pub mod conv3d_backprop_filter_v2;
@@ -16,14 +17,16 @@ mod elementwise;
 pub mod input;
 pub mod max;
 pub mod mul;
+pub mod python;
 mod reduction;
 pub mod sub;
 pub mod sum;
 
-use crate::export::PythonFn;
 use crate::kernels::{KernelContext, KernelError, MemoryLimit};
+use crate::ops::python::PythonFn;
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::{AttrValue, Attrs};
+pub use attr_error::{AttrValueError, AttrsError, MAX_SHAPE_RANK};
 use std::fmt;
 use std::path::Path;
 
@@ -161,33 +164,37 @@ impl AttrSpec {
 
     /// Checks that `value` fits this attribute; the error says what is wrong and how to fix it
     /// (without the attribute name, which the caller adds).
-    pub fn validate(&self, value: &AttrValue) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// [`AttrValueError`] naming the value and what would fit.
+    pub fn validate(&self, value: &AttrValue) -> Result<(), AttrValueError> {
         match (self.kind, value) {
             (AttrKind::Enum(choices), AttrValue::Str(s)) => {
                 if choices.contains(&s.as_str()) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{} is not allowed; use one of {}",
-                        crate::value::quote(s),
-                        quoted_list(choices)
-                    ))
+                    Err(AttrValueError::NotAChoice {
+                        value: s.clone(),
+                        choices,
+                    })
                 }
             }
             (AttrKind::Int { min, max }, AttrValue::Int(v)) => {
                 if (min..=max).contains(v) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{v} is out of range; use a whole number from {min} to {max}"
-                    ))
+                    Err(AttrValueError::OutOfRange {
+                        value: *v,
+                        min,
+                        max,
+                    })
                 }
             }
             (AttrKind::Float, AttrValue::Float(v)) => {
                 if v.is_finite() {
                     Ok(())
                 } else {
-                    Err(format!("{v} is not a finite number; use a finite number"))
+                    Err(AttrValueError::NotFinite(*v))
                 }
             }
             (AttrKind::Float, AttrValue::Int(_)) => Ok(()),
@@ -195,35 +202,30 @@ impl AttrSpec {
                 if v.len() == len {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{} has {} entries; give exactly {len}",
-                        crate::value::clip(&format!("{v:?}")),
-                        v.len()
-                    ))
+                    Err(AttrValueError::WrongLength {
+                        list: v.clone(),
+                        len,
+                    })
                 }
             }
             (AttrKind::Shape, AttrValue::IntList(v)) => {
-                if let Some(d) = v.iter().find(|d| **d < 0) {
-                    Err(format!(
-                        "{} has the negative dimension {d}; dimensions must be >= 0",
-                        crate::value::clip(&format!("{v:?}"))
-                    ))
-                } else if v.len() > 32 {
-                    Err(format!(
-                        "{} has {} dimensions; use at most 32",
-                        crate::value::clip(&format!("{v:?}")),
-                        v.len()
-                    ))
+                if let Some(&dim) = v.iter().find(|d| **d < 0) {
+                    Err(AttrValueError::NegativeDimension {
+                        list: v.clone(),
+                        dim,
+                    })
+                } else if v.len() > MAX_SHAPE_RANK {
+                    Err(AttrValueError::TooManyDimensions { list: v.clone() })
                 } else {
                     Ok(())
                 }
             }
             (AttrKind::Text, AttrValue::Str(_)) | (AttrKind::Bool, AttrValue::Bool(_)) => Ok(()),
             (AttrKind::Path { .. }, AttrValue::Str(_)) => Ok(()),
-            (kind, value) => Err(format!(
-                "{value} has the wrong type; expected {}",
-                kind_text(kind)
-            )),
+            (kind, value) => Err(AttrValueError::WrongType {
+                value: value.clone(),
+                kind,
+            }),
         }
     }
 }
@@ -423,21 +425,21 @@ impl OpDescriptor {
             .map(|a| (a.name.to_owned(), a.default_value()))
             .collect()
     }
-    /// Checks a full attribute set: every attribute known and valid. Returns `(attr, message)`.
-    pub fn validate_attrs(&self, attrs: &Attrs) -> Result<(), (String, String)> {
+    /// Checks a full attribute set: every attribute known and valid.
+    ///
+    /// # Errors
+    /// [`AttrsError`] naming the first attribute at fault.
+    pub fn validate_attrs(&self, attrs: &Attrs) -> Result<(), AttrsError> {
         for (name, value) in attrs {
-            let spec = self.attr(name).ok_or_else(|| {
-                (
-                    name.clone(),
-                    format!(
-                        "{} has no attribute {}; known: {}",
-                        self.type_id,
-                        crate::value::quote(name),
-                        self.attr_names()
-                    ),
-                )
+            let spec = self.attr(name).ok_or_else(|| AttrsError::Unknown {
+                type_id: self.type_id,
+                attr: name.clone(),
+                known: self.attr_names(),
             })?;
-            spec.validate(value).map_err(|m| (name.clone(), m))?;
+            spec.validate(value).map_err(|source| AttrsError::Invalid {
+                attr: name.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -629,6 +631,7 @@ mod tests {
         let e = spec
             .validate(&AttrValue::Str("EXPLICIT".into()))
             .unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("\"EXPLICIT\"") && e.contains("\"VALID\""), "{e}");
         assert!(spec.validate(&AttrValue::Int(1)).is_err());
     }

@@ -2,8 +2,8 @@
 
 use super::elementwise::{binary_descriptor, binary_python, eval_binary, infer_binary};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError};
-use crate::export::{PyBlock, PyCall};
 use crate::kernels::BinaryOp;
+use crate::ops::python::{PyBlock, PyCall};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 

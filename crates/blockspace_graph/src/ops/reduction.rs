@@ -7,8 +7,8 @@ use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, EvalFn, InferCtx, InferFn, InferInput, OpDescriptor,
     OpError, PortLayout, PortSpec, attr_bool,
 };
-use crate::export::{Framework, PyBlock, PyCall, PythonFn};
 use crate::kernels::{KernelContext, ReduceOp, ReduceParams, reduce_with_params};
+use crate::ops::python::{Framework, PyBlock, PyCall, PythonFn};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 

@@ -2,8 +2,8 @@
 
 use super::reduction::{eval_reduction, infer_reduction, reduction_descriptor, reduction_python};
 use super::{EvalCtx, InferCtx, InferInput, OpDescriptor, OpError};
-use crate::export::{PyBlock, PyCall};
 use crate::kernels::ReduceOp;
+use crate::ops::python::{PyBlock, PyCall};
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
 

@@ -22,7 +22,7 @@
 //! output, on rayon's global pool (small problems stay on the calling thread); each element is
 //! summed in a fixed order (taps `kd, kh, kw`, then `m`), so the result is identical for any
 //! thread count. Extra memory: the output, the packed filter, and a few small per-task lists.
-//! Error against the exact value is within `γ_{T·M} · Σ|F·dy|` (op-spec §8). Denormals are not
+//! Error against the exact value is within `γ_{T·M} · Σ|F·dy|` (the accuracy bound of the op specification). Denormals are not
 //! flushed to zero (TensorFlow flushes them), so results can differ from TensorFlow's where
 //! inputs or partial sums are denormal.
 //!

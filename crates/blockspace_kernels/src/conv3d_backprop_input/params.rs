@@ -572,7 +572,7 @@ mod tests {
 
     #[test]
     fn worked_examples_from_the_spec() {
-        // op-spec §3.
+        // The worked padding examples of the op specification.
         assert_eq!(
             same(7, 2, 3),
             WindowedOutput {

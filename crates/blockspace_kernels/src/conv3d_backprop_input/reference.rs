@@ -1,4 +1,4 @@
-//! Naive reference implementations, kept as test oracles (the op-spec §4 formula, loop by loop).
+//! Naive reference implementations, kept as test oracles (the defining formula, loop by loop).
 //!
 //! Slow by design: every output element walks every filter tap. Use them to check the
 //! production kernel, never in production.

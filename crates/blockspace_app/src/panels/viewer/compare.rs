@@ -10,7 +10,7 @@ use blockspace_graph::npy::read_npy;
 use blockspace_kernels::MemoryLimit;
 
 use crate::panels::viewer::compute::{self, Comparison};
-use crate::panels::viewer::jobs::{Status, key_of};
+use crate::panels::viewer::jobs::{JobError, Status, key_of};
 use crate::panels::viewer::table::fmt_value;
 use crate::panels::viewer::{Mode, Shown, TensorRef, ViewerAction, Volume, VolumeViewer, axes};
 
@@ -95,7 +95,7 @@ impl VolumeViewer {
         match self.jobs.reference.get(ctx, key, cost, move |_| {
             read_npy(&p, &MemoryLimit::default())
                 .map(|t| Some(vec![t]))
-                .map_err(|e| e.to_string())
+                .map_err(|e| JobError::Failed(e.to_string()))
         }) {
             Status::Ready(outputs) => {
                 self.compare.loading = None;

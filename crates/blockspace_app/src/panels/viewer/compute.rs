@@ -15,7 +15,7 @@ pub const CHECK_EVERY: usize = 1 << 16;
 
 /// Bins of the fine histogram the percentiles are read from.
 const FINE_BINS: usize = 1 << 16;
-/// Bins of the shown histogram (divides `FINE_BINS`).
+/// Bins of the shown histogram (a divisor of the fine histogram's 65 536 bins).
 pub const HIST_BINS: usize = 256;
 
 /// The computation was cancelled (the user moved on).

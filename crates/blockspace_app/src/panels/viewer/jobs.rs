@@ -32,12 +32,12 @@ pub enum Status<T> {
 struct Running<T> {
     key: u64,
     cancel: Arc<AtomicBool>,
-    rx: Receiver<Result<T, String>>,
+    rx: Receiver<Result<T, JobError>>,
 }
 
 /// One kind of view: its cached answers and its running computation.
 pub struct Slot<T> {
-    cache: VecDeque<(u64, Result<Arc<T>, String>)>,
+    cache: VecDeque<(u64, Result<Arc<T>, JobError>)>,
     running: Option<Running<T>>,
     /// Requests up to this many elements run inline (tests set 0 to force the worker path).
     pub inline_max: usize,
@@ -59,8 +59,19 @@ impl<T> Default for Slot<T> {
     }
 }
 
-/// What a computation returns: the answer, `Ok(None)` when cancelled, or an error message.
-pub type Outcome<T> = Result<Option<T>, String>;
+/// Why a view could not be computed (the viewer shows the text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// The computation refused, saying why (e.g. a reference file cannot be read).
+    #[error("{0}")]
+    Failed(String),
+    /// The worker thread ended without sending an answer.
+    #[error("the viewer's worker thread stopped without an answer")]
+    Stopped,
+}
+
+/// What a computation returns: the answer, `Ok(None)` when cancelled, or why it failed.
+pub type Outcome<T> = Result<Option<T>, JobError>;
 
 impl<T: Send + Sync + 'static> Slot<T> {
     /// The answer for `key`: cached, computed now (when `cost` ≤ [`Self::inline_max`]), or
@@ -77,7 +88,7 @@ impl<T: Send + Sync + 'static> Slot<T> {
         if let Some((_, r)) = self.cache.iter().find(|(k, _)| *k == key) {
             return match r {
                 Ok(v) => Status::Ready(Arc::clone(v)),
-                Err(e) => Status::Failed(e.clone()),
+                Err(e) => Status::Failed(e.to_string()),
             };
         }
         if let Some(run) = &self.running {
@@ -157,21 +168,18 @@ impl<T: Send + Sync + 'static> Slot<T> {
             Err(TryRecvError::Disconnected) => {
                 let key = run.key;
                 self.running = None;
-                let _ = self.store(
-                    key,
-                    Err("the viewer's worker thread stopped without an answer".to_owned()),
-                );
+                let _ = self.store(key, Err(JobError::Stopped));
             }
         }
     }
 
-    fn store(&mut self, key: u64, r: Result<Arc<T>, String>) -> Status<T> {
+    fn store(&mut self, key: u64, r: Result<Arc<T>, JobError>) -> Status<T> {
         if self.cache.len() >= CACHE {
             self.cache.pop_front();
         }
         let status = match &r {
             Ok(v) => Status::Ready(Arc::clone(v)),
-            Err(e) => Status::Failed(e.clone()),
+            Err(e) => Status::Failed(e.to_string()),
         };
         self.cache.push_back((key, r));
         status
@@ -209,7 +217,7 @@ mod tests {
         assert!(matches!(slot.get(&ctx, 1, 10, |_| Ok(Some(7))), Status::Ready(v) if *v == 7));
         // Cached: the computation is not run again.
         assert!(matches!(
-            slot.get(&ctx, 1, 10, |_| Err("ran again".into())),
+            slot.get(&ctx, 1, 10, |_| Err(JobError::Failed("ran again".into()))),
             Status::Ready(v) if *v == 7
         ));
         assert_eq!(slot.spawned, 0);

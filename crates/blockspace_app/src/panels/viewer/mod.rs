@@ -22,6 +22,7 @@
 //! | `compare.rs` | references, pinning, the comparison report |
 //! | `table.rs` | statistics grid, value table, text copy |
 //! | `texture.rs` | textures rebuilt only when their key changes |
+//! | `thumbnails.rs` | previews of each block's output on the canvas |
 
 pub mod axes;
 pub mod colour;
@@ -32,6 +33,7 @@ pub mod jobs;
 pub mod scale_ui;
 pub mod table;
 pub mod texture;
+pub mod thumbnails;
 pub mod views;
 
 use std::sync::Arc;
@@ -206,10 +208,16 @@ pub struct VolumeViewer {
     pub plane_max: f32,
     /// Shown in its own window instead of the side panel.
     pub popped_out: bool,
+    /// Previews of every block's output on the canvas.
+    pub thumbnails: thumbnails::Thumbnails,
     /// Where the planes (or the projection) were drawn last frame (tests aim clicks with it).
     pub plane_rects: Vec<egui::Rect>,
     /// Where each montage tile was drawn last frame.
     pub tile_rects: Vec<egui::Rect>,
+    /// Where the histogram was drawn last frame.
+    pub hist_rect: Option<egui::Rect>,
+    /// The colour bar was drawn in the planes' free cell this frame.
+    bar_in_grid: bool,
     shape: Vec<usize>,
     summary_key: u64,
     shown_key: u64,
@@ -242,8 +250,11 @@ impl Default for VolumeViewer {
             readout: String::new(),
             plane_max: 260.0,
             popped_out: false,
+            thumbnails: thumbnails::Thumbnails::default(),
             plane_rects: Vec::new(),
             tile_rects: Vec::new(),
+            hist_rect: None,
+            bar_in_grid: false,
             shape: Vec::new(),
             summary_key: 0,
             shown_key: 0,
@@ -329,7 +340,10 @@ impl VolumeViewer {
             }
             Shows::Nothing => {}
         }
-        self.colourbar_ui(ui, &scale, summary.as_deref());
+        if !(self.bar_in_grid && self.mode == Mode::Planes) {
+            self.colourbar_ui(ui, &scale);
+        }
+        self.special_legend_ui(ui, summary.as_deref());
         ui.add(egui::Label::new(egui::RichText::new(&self.readout).monospace()).wrap());
         self.sliders_ui(ui, &vol, &spatial);
         ui.separator();
@@ -430,7 +444,20 @@ impl VolumeViewer {
                         .unwrap_or(0);
                     let key = key_of(&(vol.key, "montage", along, &fixed));
                     match self.jobs.montage.get(ctx, key, cost, move |cancel| {
-                        Ok(compute::tiles(v.iter_fixed(&fixed), dims, along, 64, cancel).ok())
+                        // Tiles of at most 64 pixels, fewer when there are many slices, so the
+                        // grid stays within the texture limit.
+                        let n = dims[along];
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            clippy::cast_sign_loss,
+                            reason = "a small count"
+                        )]
+                        let grid = ((n as f64).sqrt().ceil() as usize).max(1);
+                        let tile_max = (texture::MAX_SIDE / grid).saturating_sub(1).clamp(1, 64);
+                        Ok(
+                            compute::tiles(v.iter_fixed(&fixed), dims, along, tile_max, cancel)
+                                .ok(),
+                        )
                     }) {
                         Status::Ready(t) => Shows::Montage(Some((key, t))),
                         _ => Shows::Montage(None),

@@ -69,23 +69,19 @@ impl VolumeViewer {
         });
     }
 
-    /// The colour bar, its tick values, and the colours of NaN and ±Inf when the tensor has any.
-    pub(super) fn colourbar_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        scale: &Scale,
-        summary: Option<&Summary>,
-    ) {
-        let ctx = ui.ctx().clone();
-        let unit = Scale::new(scale.map, 0.0, 1.0);
-        let (tex, _) = self
-            .colourbar_tex
-            .get(&ctx, "viewer-colourbar", key_of(&scale.map), || {
-                let px = (0..256)
-                    .map(|i| unit.map.at(f64::from(i) / 255.0))
-                    .collect();
+    /// The map's texture (256 steps, left to right).
+    fn bar_texture(&mut self, ctx: &egui::Context, map: ColourMap) -> egui::TextureHandle {
+        self.colourbar_tex
+            .get(ctx, "viewer-colourbar", key_of(&map), || {
+                let px = (0..256).map(|i| map.at(f64::from(i) / 255.0)).collect();
                 egui::ColorImage::new([256, 1], px)
-            });
+            })
+            .0
+    }
+
+    /// A horizontal colour bar with tick values, as wide as the views.
+    pub(super) fn colourbar_ui(&mut self, ui: &mut egui::Ui, scale: &Scale) {
+        let tex = self.bar_texture(ui.ctx(), scale.map);
         let w = ui.available_width().min(self.plane_max * 3.0);
         let (rect, _) = ui.allocate_exact_size(vec2(w, 28.0), Sense::hover());
         let bar = Rect::from_min_size(rect.min, vec2(w, 12.0));
@@ -124,6 +120,69 @@ impl VolumeViewer {
                 text,
             );
         }
+    }
+
+    /// A vertical colour bar (high values on top) with tick values, `height` tall.
+    pub(super) fn colourbar_vertical(&mut self, ui: &mut egui::Ui, scale: &Scale, height: f32) {
+        let tex = self.bar_texture(ui.ctx(), scale.map);
+        let (rect, _) = ui.allocate_exact_size(vec2(90.0, height), Sense::hover());
+        let bar = Rect::from_min_size(rect.min, vec2(14.0, height));
+        let p = ui.painter_at(rect.expand(2.0));
+        // The texture runs left to right; rotate it: bottom of the bar = low values.
+        let mut mesh = egui::Mesh::with_texture(tex.id());
+        let uv = |u: f32| pos2(u, 0.5);
+        mesh.vertices.extend([
+            egui::epaint::Vertex {
+                pos: bar.left_bottom(),
+                uv: uv(0.0),
+                color: Color32::WHITE,
+            },
+            egui::epaint::Vertex {
+                pos: bar.right_bottom(),
+                uv: uv(0.0),
+                color: Color32::WHITE,
+            },
+            egui::epaint::Vertex {
+                pos: bar.right_top(),
+                uv: uv(1.0),
+                color: Color32::WHITE,
+            },
+            egui::epaint::Vertex {
+                pos: bar.left_top(),
+                uv: uv(1.0),
+                color: Color32::WHITE,
+            },
+        ]);
+        mesh.indices.extend([0, 1, 2, 0, 2, 3]);
+        p.add(egui::Shape::mesh(mesh));
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a small count"
+        )]
+        let max_ticks = ((height / 28.0) as usize).clamp(2, 9);
+        let text = ui.visuals().text_color();
+        for t in nice_ticks(scale.lo, scale.hi, max_ticks) {
+            let y = bar.bottom() - ((t - scale.lo) / (scale.hi - scale.lo)) as f32 * height;
+            p.line_segment(
+                [pos2(bar.right(), y), pos2(bar.right() + 3.0, y)],
+                Stroke::new(1.0, text),
+            );
+            p.text(
+                pos2(
+                    bar.right() + 5.0,
+                    y.clamp(bar.top() + 6.0, bar.bottom() - 6.0),
+                ),
+                egui::Align2::LEFT_CENTER,
+                fmt_value(t),
+                FontId::proportional(10.0),
+                text,
+            );
+        }
+    }
+
+    /// The colours of NaN and ±Inf, when the tensor has any.
+    pub(super) fn special_legend_ui(&mut self, ui: &mut egui::Ui, summary: Option<&Summary>) {
         if let Some(s) = summary
             && s.stats.nan_count + s.stats.inf_count > 0
         {
@@ -250,14 +309,22 @@ impl VolumeViewer {
         let span = if hi > lo { hi - lo } else { 1.0 };
         let x_of = |v: f64| rect.left() + (((v - lo) / span).clamp(0.0, 1.0) as f32) * w;
         let v_of = |x: f32| lo + f64::from((x - rect.left()) / w) * span;
+        // The colour range: a line and a grip at the top for each end (kept inside the plot when
+        // the range reaches past the data).
         let mark = ui.visuals().strong_text_color();
         for v in [scale.lo, scale.hi] {
-            let x = x_of(v);
+            let x = x_of(v).clamp(rect.left() + 3.0, rect.right() - 3.0);
             p.line_segment(
                 [pos2(x, rect.top()), pos2(x, rect.bottom())],
-                Stroke::new(2.0, mark),
+                Stroke::new(1.5, mark),
+            );
+            p.rect_filled(
+                Rect::from_center_size(pos2(x, rect.top() + 6.0), vec2(6.0, 12.0)),
+                1.0,
+                mark,
             );
         }
+        self.hist_rect = Some(rect);
         if resp.drag_started()
             && let Some(pp) = resp.interact_pointer_pos()
         {

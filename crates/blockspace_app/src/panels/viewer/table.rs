@@ -228,7 +228,12 @@ pub fn as_text(vol: &Volume, index: &[usize]) -> String {
         img.rows,
         img.cols
     );
-    for row in img.values.chunks(img.cols.max(1)) {
+    // At most about COPY_WHOLE_MAX values: whole rows from the top.
+    let rows = (COPY_WHOLE_MAX / img.cols.max(1)).clamp(1, img.rows.max(1));
+    if rows < img.rows {
+        let _ = writeln!(out, "# the first {rows} of {} rows", img.rows);
+    }
+    for row in img.values.chunks(img.cols.max(1)).take(rows) {
         let line: Vec<String> = row.iter().map(|&v| fmt_value(f64::from(v))).collect();
         out.push_str(&line.join("\t"));
         out.push('\n');

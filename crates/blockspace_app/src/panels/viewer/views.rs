@@ -195,6 +195,7 @@ impl VolumeViewer {
             .min(self.plane_max)
             .max(48.0);
         let ctx = ui.ctx().clone();
+        self.bar_in_grid = false;
         let mut hover = None;
         let mut pressed = None;
         let mut keys_here = false;
@@ -247,7 +248,9 @@ impl VolumeViewer {
                                 egui::StrokeKind::Outside,
                             );
                         }
-                        if resp.is_pointer_button_down_on()
+                        // A press held (or dragged), or a click whose press and release came
+                        // in one frame.
+                        if (resp.is_pointer_button_down_on() || resp.clicked())
                             && let Some(p) = resp.interact_pointer_pos()
                         {
                             pressed = Some((i, cell_at(rect, p, rows, cols)));
@@ -277,6 +280,14 @@ impl VolumeViewer {
                             hover = Some(Self::value_text(vol, &idx));
                         }
                     });
+                }
+                // Three planes two to a row leave a cell free: the colour bar goes there.
+                if n == 3 && per_row == 2 && start + per_row > n {
+                    ui.vertical(|ui| {
+                        ui.label(RichText::new("colour").small());
+                        self.colourbar_vertical(ui, scale, side);
+                    });
+                    self.bar_in_grid = true;
                 }
             });
             start += per_row;

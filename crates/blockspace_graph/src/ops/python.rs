@@ -1,9 +1,63 @@
-//! The per-op hook: what a block type's [`PythonFn`] gets ([`PyBlock`]) and returns ([`PyCall`]).
+//! The per-op Python hook: the framework a script is written for, what a block type's
+//! [`PythonFn`] gets ([`PyBlock`]) and returns ([`PyCall`]). [`crate::export`] writes the scripts
+//! from these; they live with the block types so that the ops never depend on the exporter.
 
-use super::Framework;
-use crate::ops::OpError;
+use super::OpError;
 use crate::tensor::{Tensor, TensorMeta};
 use crate::value::Attrs;
+use std::fmt;
+use std::str::FromStr;
+
+/// The Python framework a script is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Framework {
+    /// TensorFlow, eager, `tf.raw_ops` with the page's attributes.
+    #[default]
+    TensorFlow,
+    /// PyTorch (`torch.nn.functional`), with TensorFlow's layouts and padding reproduced.
+    PyTorch,
+}
+
+impl Framework {
+    /// Both frameworks.
+    pub const ALL: [Framework; 2] = [Framework::TensorFlow, Framework::PyTorch];
+    /// The command-line spelling: `tensorflow` or `pytorch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framework::TensorFlow => "tensorflow",
+            Framework::PyTorch => "pytorch",
+        }
+    }
+    /// The name people write: `TensorFlow` or `PyTorch`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Framework::TensorFlow => "TensorFlow",
+            Framework::PyTorch => "PyTorch",
+        }
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// A framework name that is neither `tensorflow` nor `pytorch`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown framework {0:?}; use \"tensorflow\" or \"pytorch\"")]
+pub struct ParseFrameworkError(pub String);
+
+impl FromStr for Framework {
+    type Err = ParseFrameworkError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "tensorflow" | "tf" => Ok(Framework::TensorFlow),
+            "pytorch" | "torch" => Ok(Framework::PyTorch),
+            _ => Err(ParseFrameworkError(s.to_owned())),
+        }
+    }
+}
 
 /// One input of a block, as its Python hook sees it.
 #[derive(Debug, Clone, Copy)]

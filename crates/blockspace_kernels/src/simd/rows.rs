@@ -1,0 +1,328 @@
+//! Output builders of the gather kernels: each output row written once, in parallel, with
+//! non-temporal stores where they pay and huge pages for large outputs.
+#![expect(
+    unsafe_code,
+    reason = "non-temporal stores, madvise and the one set_len of each output builder"
+)]
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{_mm512_loadu_si512, _mm512_stream_si512};
+
+use super::{Isa, KernelPath};
+
+/// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
+///
+/// Only a hint (contents are unchanged): a large freshly allocated output is then faulted in
+/// a few 2 MiB pages at a time instead of thousands of 4 KiB pages. No-op elsewhere than Linux
+/// and for buffers below 4 MiB.
+fn advise_huge_pages_uninit<T>(buf: &mut [std::mem::MaybeUninit<T>]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: i32 = 14;
+        unsafe extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        let bytes = std::mem::size_of_val(buf);
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = buf.as_mut_ptr().cast::<u8>();
+        let addr = start as usize;
+        let first = addr.next_multiple_of(HUGE);
+        let end = (addr + bytes) / HUGE * HUGE;
+        if end <= first {
+            return;
+        }
+        // SAFETY: `[first, end)` is page-aligned and lies inside `buf`, which we borrow
+        // exclusively; MADV_HUGEPAGE only changes how the kernel backs those pages, never their
+        // contents, and its failure (ignored) leaves everything as it was.
+        unsafe {
+            madvise(start.add(first - addr).cast(), end - first, MADV_HUGEPAGE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
+
+/// Zero-fills `chunk` (while it is hot in cache) and returns it as initialised.
+fn zeroed<T: Copy + Default>(chunk: &mut [std::mem::MaybeUninit<T>]) -> &mut [T] {
+    chunk.fill(std::mem::MaybeUninit::new(T::default()));
+    // SAFETY: every element of `chunk` was initialised by the `fill` just above, and
+    // `MaybeUninit<T>` has the same layout as `T`.
+    unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast::<T>(), chunk.len()) }
+}
+
+/// One part of an output built by [`build_by_rows`]: rows of `row_len` values, each written
+/// whole by [`RowWriter::write_row`].
+pub(crate) struct RowWriter<'a, T> {
+    data: &'a mut [std::mem::MaybeUninit<T>],
+    row_len: usize,
+    written: Vec<bool>,
+    /// Whether rows may be written with non-temporal stores (AVX-512 only).
+    streaming: bool,
+}
+
+impl<T: Copy + Default> RowWriter<'_, T> {
+    /// Writes row `row` of this part (`src` is exactly one row). Panics out of range.
+    #[inline]
+    pub(crate) fn write_row(&mut self, row: usize, src: &[T]) {
+        let dst = &mut self.data[row * self.row_len..(row + 1) * self.row_len];
+        assert_eq!(src.len(), dst.len(), "a row is written whole");
+        if !stream_copy(self.streaming, dst, src) {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                d.write(v);
+            }
+        }
+        self.written[row] = true;
+    }
+
+    /// Zero-fills the rows nobody wrote, so the whole part is initialised.
+    fn finish(&mut self) {
+        for (row, done) in self.written.iter().enumerate() {
+            if !done {
+                self.data[row * self.row_len..(row + 1) * self.row_len]
+                    .fill(std::mem::MaybeUninit::new(T::default()));
+            }
+        }
+    }
+}
+
+/// Copies `src` into `dst` with non-temporal stores (bypassing the caches, no read for
+/// ownership) when `allowed`, `dst` is 64-byte aligned and a whole number of 64-byte lines;
+/// returns `false` (copying nothing) otherwise. [`store_fence`] orders them before other
+/// threads read.
+#[inline]
+fn stream_copy<T: Copy>(allowed: bool, dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
+    let bytes = std::mem::size_of_val(src);
+    if !allowed
+        || src.len() != dst.len()
+        || !bytes.is_multiple_of(64)
+        || !(dst.as_ptr() as usize).is_multiple_of(64)
+    {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn go(dst: *mut u8, src: *const u8, bytes: usize) {
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: the caller checked both ranges hold `bytes` bytes and `dst` is
+                // 64-byte aligned; `off` is a multiple of 64 below `bytes`.
+                unsafe {
+                    let v = _mm512_loadu_si512(src.add(off).cast());
+                    _mm512_stream_si512(dst.add(off).cast(), v);
+                }
+                off += 64;
+            }
+        }
+        // SAFETY: `allowed` is set only for AVX-512 `Isa`s (the CPU has AVX-512F); `src` and
+        // `dst` have the same length in `T`s, so both span `bytes` bytes; `dst` is aligned.
+        unsafe { go(dst.as_mut_ptr().cast(), src.as_ptr().cast(), bytes) };
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Orders earlier non-temporal stores before anything this thread does next (a no-op off
+/// x86-64).
+fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sfence` only orders stores; SSE is part of the x86-64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_sfence();
+    }
+}
+
+/// Builds a `Vec` of `Σ len` elements split into consecutive parts `(len, task)` of whole
+/// rows of `row_len`: each task gets its parts (in order) as [`RowWriter`]s,
+/// `f(scratch, task, parts)`, and writes each output row once, with no zero-fill pass first
+/// (rows left unwritten are zeroed afterwards). Tasks run in parallel on the rayon pool
+/// unless `parallel` is false. Every task index must be below `tasks`, every `len` a multiple
+/// of `row_len`.
+///
+/// # Errors
+/// The first error of `f` (the partial buffer is freed).
+pub(crate) fn build_by_rows<T, E, S>(
+    isa: Isa,
+    parts: &[(usize, usize)],
+    row_len: usize,
+    tasks: usize,
+    parallel: bool,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [RowWriter<'_, T>]) -> Result<(), E> + Sync + Send,
+) -> Result<Vec<T>, E>
+where
+    T: Copy + Default + Send + Sync,
+    E: Send,
+{
+    use rayon::prelude::*;
+
+    let len: usize = parts.iter().map(|&(l, _)| l).sum();
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    if len == 0 || row_len == 0 {
+        v.resize(len, T::default());
+        return Ok(v);
+    }
+    advise_huge_pages_uninit(v.spare_capacity_mut());
+    let mut owned: Vec<Vec<RowWriter<'_, T>>> = (0..tasks).map(|_| Vec::new()).collect();
+    let mut rest = &mut v.spare_capacity_mut()[..len];
+    for &(l, task) in parts {
+        assert!(l.is_multiple_of(row_len), "parts are whole rows");
+        let (part, tail) = rest.split_at_mut(l);
+        owned[task].push(RowWriter {
+            data: part,
+            row_len,
+            written: vec![false; l / row_len],
+            streaming: isa.path() == KernelPath::Avx512,
+        });
+        rest = tail;
+    }
+    let one = |s: &mut S, (task, mut mine): (usize, Vec<RowWriter<'_, T>>)| {
+        let done = f(s, task, &mut mine);
+        store_fence();
+        done?;
+        mine.iter_mut().for_each(RowWriter::finish);
+        Ok(())
+    };
+    if parallel {
+        owned
+            .into_par_iter()
+            .with_min_len(1)
+            .enumerate()
+            .try_for_each_init(&init, one)?;
+    } else {
+        let mut s = init();
+        for job in owned.into_iter().enumerate() {
+            one(&mut s, job)?;
+        }
+    }
+    // SAFETY: the parts cover the first `len` elements, and every part was finished: each of
+    // its rows was written whole by `write_row` or zero-filled by `finish` (errors and panics
+    // return before this point, dropping `v` with length 0); `len ≤ capacity`.
+    unsafe { v.set_len(len) };
+    Ok(v)
+}
+
+/// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled (while it
+/// is hot in cache) and handed to `f(scratch, row_index, row)`, with one `init()` scratch per
+/// task. Rows run in parallel on the rayon pool (at least `min_rows` per task) unless
+/// `parallel` is false. This avoids `calloc`'s serial
+/// zeroing pass over a recycled multi-megabyte output.
+///
+/// # Errors
+/// The first error of `f` (the partial buffer is freed).
+pub(crate) fn build_rows<T, E, S>(
+    rows: usize,
+    row_len: usize,
+    parallel: bool,
+    min_rows: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [T]) -> Result<(), E> + Sync + Send,
+) -> Result<Vec<T>, E>
+where
+    T: Copy + Default + Send + Sync,
+    E: Send,
+{
+    use rayon::prelude::*;
+    use std::mem::MaybeUninit;
+
+    let len = rows * row_len;
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    if len == 0 {
+        return Ok(v);
+    }
+    advise_huge_pages_uninit(v.spare_capacity_mut());
+    let spare = &mut v.spare_capacity_mut()[..len];
+    let one = |s: &mut S, row: usize, chunk: &mut [MaybeUninit<T>]| f(s, row, zeroed(chunk));
+    if parallel {
+        spare
+            .par_chunks_mut(row_len)
+            .with_min_len(min_rows.max(1))
+            .enumerate()
+            .try_for_each_init(&init, |s, (row, chunk)| one(s, row, chunk))?;
+    } else {
+        let mut s = init();
+        for (row, chunk) in spare.chunks_mut(row_len).enumerate() {
+            one(&mut s, row, chunk)?;
+        }
+    }
+    // SAFETY: every chunk of the first `len` elements was initialised (errors and panics
+    // return before this point, dropping `v` with length 0), and `len ≤ capacity`.
+    unsafe { v.set_len(len) };
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written by their task hold what was written (through the streaming path where the
+    /// CPU has it), rows nobody wrote are zero, and an error frees everything.
+    #[test]
+    fn build_by_rows_writes_rows_once_and_zeroes_the_rest() {
+        for path in KernelPath::ALL {
+            let Some(isa) = Isa::new(path) else { continue };
+            // Three parts of 4 rows of 8 values (one 64-byte line each), two tasks.
+            let parts = [(32, 0), (32, 1), (32, 0)];
+            let out = build_by_rows(
+                isa,
+                &parts,
+                8,
+                2,
+                true,
+                || (),
+                |(), task, mine: &mut [RowWriter<'_, f64>]| {
+                    for (i, part) in mine.iter_mut().enumerate() {
+                        for row in (0..4).filter(|r| r % 2 == task) {
+                            let v = (task * 100 + i * 10 + row) as f64;
+                            part.write_row(row, &[v; 8]);
+                        }
+                    }
+                    Ok::<(), ()>(())
+                },
+            )
+            .expect("builds");
+            let row = |r: usize| out[r * 8];
+            // Task 0 owns parts 0 and 2 and writes rows 0 and 2; task 1 owns part 1, rows 1, 3.
+            assert_eq!(
+                (0..12).map(row).collect::<Vec<_>>(),
+                [
+                    0.0, 0.0, 2.0, 0.0, 0.0, 101.0, 0.0, 103.0, 10.0, 0.0, 12.0, 0.0
+                ],
+                "{path:?}"
+            );
+            assert!(out.chunks(8).all(|r| r.iter().all(|&v| v == r[0])));
+            let failed: Result<Vec<f64>, i32> =
+                build_by_rows(isa, &parts, 8, 2, false, || (), |(), _, _| Err(7));
+            assert_eq!(failed, Err(7));
+        }
+    }
+
+    /// Non-temporal copies run exactly where allowed and aligned, and copy every value.
+    #[test]
+    fn stream_copy_copies_aligned_rows() {
+        let src: Vec<f64> = (0..16).map(f64::from).collect();
+        let mut buf = vec![std::mem::MaybeUninit::<f64>::uninit(); 40];
+        let skip = (0..8)
+            .find(|&i| (buf[i..].as_ptr() as usize).is_multiple_of(64))
+            .expect("an 8-byte aligned buffer has a 64-byte aligned element in its first 8");
+        let dst = &mut buf[skip..skip + 16];
+        assert!(!stream_copy(false, dst, &src), "not allowed");
+        assert!(
+            !stream_copy(true, &mut buf[skip + 1..skip + 17], &src),
+            "misaligned"
+        );
+        let avx512 = Isa::new(KernelPath::Avx512).is_some();
+        let dst = &mut buf[skip..skip + 16];
+        assert_eq!(stream_copy(avx512, dst, &src), avx512);
+        store_fence();
+        if avx512 {
+            // SAFETY (test): `stream_copy` returned true, so all 16 values were written.
+            let got: Vec<f64> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(got, src);
+        }
+    }
+}
