@@ -57,9 +57,17 @@ fn main() -> anyhow::Result<ExitCode> {
             )
             .init();
             let autosave_interval = blockspace_app::app::autosave::autosave_interval_from_env()?;
+            let memory_limit = match std::env::var("BLOCKSPACE_MEMORY_LIMIT") {
+                Ok(v) => Some(
+                    blockspace_graph::parse_size(&v)
+                        .map_err(|e| anyhow::anyhow!("BLOCKSPACE_MEMORY_LIMIT: {e}"))?,
+                ),
+                Err(_) => None,
+            };
             let options = blockspace_app::AppOptions {
                 pages: args.pages,
                 autosave_interval,
+                memory_limit,
                 ..Default::default()
             };
             blockspace_app::run_gui(options)

@@ -198,8 +198,9 @@ impl BlockspaceApp {
                 }
             }
             UiCommand::Run => {
+                let registry = Arc::clone(&self.registry);
                 if let Some(tab) = self.tab_mut() {
-                    tab.run_now();
+                    tab.run_now(&registry);
                 }
             }
             UiCommand::Cancel => {

@@ -58,6 +58,10 @@ pub struct AppOptions {
     /// How often unsaved pages are written to the recovery folder (`None`: 20 s; the binary
     /// reads `BLOCKSPACE_AUTOSAVE_SECS`).
     pub autosave_interval: Option<Duration>,
+    /// The memory budget of a run in bytes (`None`: 75 % of the smallest of physical memory,
+    /// the cgroup limit and the address-space limit; the binary reads
+    /// `BLOCKSPACE_MEMORY_LIMIT`). A page whose run would not fit is not run.
+    pub memory_limit: Option<u64>,
 }
 
 /// The Blockspace desktop app.
@@ -90,6 +94,7 @@ pub struct BlockspaceApp {
     pub(crate) recovery: Recovery,
     pub(crate) last_autosave: Instant,
     pub(crate) autosave_every: Duration,
+    pub(crate) memory_budget: Option<u64>,
     pub(crate) add_search: String,
     pub(crate) add_menu_open: bool,
     pub(crate) quitting: bool,
@@ -131,6 +136,7 @@ impl BlockspaceApp {
             autosave_every: options
                 .autosave_interval
                 .unwrap_or(autosave::AUTOSAVE_EVERY),
+            memory_budget: options.memory_limit,
             add_search: String::new(),
             add_menu_open: false,
             quitting: false,
@@ -238,7 +244,7 @@ impl BlockspaceApp {
         }
         let mut any_running = false;
         for t in &mut self.tabs {
-            t.poll();
+            t.poll(&self.registry);
             any_running |= t.run.active;
         }
         if any_running {

@@ -62,6 +62,9 @@ pub struct EditError {
 pub struct RunState {
     /// Blocks being computed now.
     pub running: BTreeSet<BlockId>,
+    /// Why the last run was not started: the page would not fit the memory budget (what is
+    /// over and how to fix it).
+    pub refused: Option<String>,
     /// Blocks in the run in flight.
     pub total: usize,
     /// Blocks finished or skipped in the run in flight.
@@ -125,6 +128,8 @@ pub struct PageTab {
     pub menu_at: Option<egui::Pos2>,
     /// Snarl's own selection last frame (box selection is adopted from its changes).
     pub snarl_selected_prev: Vec<egui_snarl::NodeId>,
+    /// The memory budget of this page's runs, in bytes (see `blockspace_graph::budget`).
+    pub memory_budget: u64,
 }
 
 /// How much work a tab has done, for tests and the frame-time benchmark.
@@ -181,6 +186,7 @@ impl PageTab {
             viewer_output: 0,
             menu_at: None,
             snarl_selected_prev: Vec::new(),
+            memory_budget: blockspace_graph::MachineMemory::detect().default_budget(),
         };
         tab.auto_run = tab.estimated_elements(registry) <= AUTO_RUN_MAX_ELEMENTS;
         tab
@@ -302,8 +308,24 @@ impl PageTab {
         }
     }
 
-    /// Starts a run of the current revision.
-    pub fn run_now(&mut self) {
+    /// Starts a run of the current revision, unless the run would not fit the memory budget
+    /// (then [`RunState::refused`] says why, and nothing runs).
+    pub fn run_now(&mut self, registry: &Registry) {
+        let budget = self.memory_budget;
+        self.check(registry);
+        let unchecked = PageCheck::default();
+        let check = self.check.as_ref().map_or(&unchecked, |(_, c)| c);
+        let plan = blockspace_graph::plan_memory(registry, &self.page, check, budget);
+        self.run.refused = plan.refusal().map(|r| {
+            format!("{r}; in the app, start Blockspace with BLOCKSPACE_MEMORY_LIMIT=SIZE")
+        });
+        if self.run.refused.is_some() {
+            // Not retried until the page changes.
+            self.submitted = Some(self.page.model_revision());
+            return;
+        }
+        self.executor
+            .set_memory_limit(blockspace_kernels::MemoryLimit::bytes(budget));
         self.executor.run(&self.page, self.base_dir());
         self.submitted = Some(self.page.model_revision());
         self.submitted_at = Some((self.page.revision(), self.page.model_revision()));
@@ -314,7 +336,7 @@ impl PageTab {
 
     /// Drains executor events; starts an auto-run when the page changed. Returns true when
     /// something changed.
-    pub fn poll(&mut self) -> bool {
+    pub fn poll(&mut self, registry: &Registry) -> bool {
         let events = self.executor.poll();
         let changed = !events.is_empty();
         for ev in events {
@@ -354,7 +376,7 @@ impl PageTab {
             self.results_gen += 1;
         }
         if self.auto_run && self.submitted != Some(self.page.model_revision()) {
-            self.run_now();
+            self.run_now(registry);
         }
         changed
     }

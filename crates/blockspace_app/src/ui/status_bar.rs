@@ -56,6 +56,14 @@ impl BlockspaceApp {
                 ui.label("Not evaluated yet — press F5 to run");
             }
             ui.separator();
+            if let Some(why) = &tab.run.refused {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    "⚠ Not run: over the memory budget",
+                )
+                .on_hover_text(why.as_str());
+                ui.separator();
+            }
             let errors = tab.views_snapshot_errors();
             if errors > 0 {
                 ui.colored_label(

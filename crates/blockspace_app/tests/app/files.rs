@@ -245,6 +245,7 @@ fn harness_autosave(state: &Path, every: std::time::Duration) -> Harness<'static
                     state_dir: Some(state),
                     no_recovery_offer: true,
                     autosave_interval: Some(every),
+                    ..Default::default()
                 },
             )
         });

@@ -74,3 +74,40 @@ fn run_refuses_a_page_over_the_budget_before_running() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("\"4parsecs\" is not a size"), "{err}");
 }
+
+#[test]
+fn the_app_does_not_run_a_page_over_its_budget_and_says_why() {
+    use blockspace_app::{AppOptions, BlockspaceApp};
+    use egui_kittest::kittest::Queryable as _;
+    let state = tempfile::tempdir().expect("a temp dir");
+    let dir = state.path().to_path_buf();
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 880.0))
+        .build_eframe(move |cc| {
+            BlockspaceApp::new(
+                &cc.egui_ctx,
+                AppOptions {
+                    state_dir: Some(dir),
+                    no_recovery_offer: true,
+                    memory_limit: Some(2048),
+                    ..Default::default()
+                },
+            )
+        });
+    h.run_steps(6);
+    let tab = h.state().tab().expect("the demo tab");
+    let why = tab
+        .run
+        .refused
+        .clone()
+        .expect("the demo page does not fit 2 KiB");
+    assert!(
+        why.contains("over the memory budget of 2.00 KiB") && why.contains("--memory-limit"),
+        "{why}"
+    );
+    assert!(
+        !tab.run.active && !tab.executor.is_running(),
+        "nothing runs"
+    );
+    h.get_by_label_contains("Not run: over the memory budget");
+}
