@@ -28,7 +28,7 @@
 //!
 //! For `f64` operands whose filter is exactly two strides wide in every dimension (no
 //! dilation, at least 32 channels each way), each stride phase is a 2-tap correlation and the
-//! Winograd kernel (`winograd.rs`: `F(2×2×2, 2×2×2)`, 27 products per `2×2×2` output tile
+//! Winograd kernel (`winograd/`: `F(2×2×2, 2×2×2)`, 27 products per `2×2×2` output tile
 //! instead of 64) runs instead; see its module docs for exactness and the fallback on
 //! non-finite values.
 //!

@@ -1,0 +1,152 @@
+//! The transforms of one `3×3×3` tile (`F(2, 2)` per dimension, 3 points), `L` channels at a
+//! time: the input transform `Bᵀ` and the output transform `Aᵀ` applied along W, H and D in
+//! straight-line code (the 27 chunks stay in registers).
+
+use super::XI;
+use crate::Element;
+
+/// Channels transformed together: one AVX-512 vector of `f64`.
+pub(super) const L: usize = 8;
+
+/// `L` channels of one row.
+type Chunk<T> = [T; L];
+
+/// The first `src.len() ≤ L` lanes of a chunk, zero past them.
+#[inline(always)]
+fn load<T: Element>(src: &[T]) -> Chunk<T> {
+    if let Ok(full) = <&[T; L]>::try_from(src) {
+        *full
+    } else {
+        let mut c = [T::ZERO; L];
+        for (c, &v) in c.iter_mut().zip(src) {
+            *c = v;
+        }
+        c
+    }
+}
+
+/// Stores the first `dst.len() ≤ L` lanes of `c`.
+#[inline(always)]
+fn store<T: Element>(dst: &mut [T], c: &Chunk<T>) {
+    if let Ok(full) = <&mut [T; L]>::try_from(&mut *dst) {
+        *full = *c;
+    } else {
+        for (d, &v) in dst.iter_mut().zip(c) {
+            *d = v;
+        }
+    }
+}
+
+/// `a + b`, lane by lane.
+#[inline(always)]
+fn add<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
+    let mut r = *a;
+    for (r, &b) in r.iter_mut().zip(b) {
+        *r += b;
+    }
+    r
+}
+
+/// `a − b`, lane by lane.
+#[inline(always)]
+fn sub<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
+    let mut r = *a;
+    for (r, &b) in r.iter_mut().zip(b) {
+        *r = *r - b;
+    }
+    r
+}
+
+/// Runs `$body` with `$i` bound to each of the 27 tile indices (straight-line code, so the
+/// 27 chunks stay in registers).
+macro_rules! each27 {
+    ($i:ident => $body:block) => {
+        each27!(@ $i $body; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26)
+    };
+    (@ $i:ident $body:block; $($n:literal)*) => {
+        $({
+            let $i: usize = $n;
+            $body
+        })*
+    };
+}
+
+/// Applies `$f` to the 9 triples `(x[b], x[b + s], x[b + 2s])` along the dimension of stride `$s`
+/// (1: W, 3: H, 9: D) of a `3×3×3` tile, or to the triples starting at the listed `b` only.
+macro_rules! along {
+    ($x:ident, $f:ident, 1) => { along!(@ $x, $f, 1; 0 3 6 9 12 15 18 21 24) };
+    ($x:ident, $f:ident, 3) => { along!(@ $x, $f, 3; 0 1 2 9 10 11 18 19 20) };
+    ($x:ident, $f:ident, 9) => { along!(@ $x, $f, 9; 0 1 2 3 4 5 6 7 8) };
+    ($x:ident, $f:ident, $s:literal, [$($b:literal)*]) => { along!(@ $x, $f, $s; $($b)*) };
+    (@ $x:ident, $f:ident, $s:literal; $($b:literal)*) => {
+        $({
+            let [x0, x1, x2] = [$x[$b], $x[$b + $s], $x[$b + 2 * $s]];
+            let [y0, y1, y2] = $f(x0, x1, x2);
+            $x[$b] = y0;
+            $x[$b + $s] = y1;
+            $x[$b + 2 * $s] = y2;
+        })*
+    };
+}
+
+/// The input transform `Bᵀ = [[1, −1, 0], [0, 1, 0], [0, −1, 1]]` of one triple.
+#[inline(always)]
+fn bt3<T: Element>(x0: Chunk<T>, x1: Chunk<T>, x2: Chunk<T>) -> [Chunk<T>; 3] {
+    [sub(&x0, &x1), x1, sub(&x2, &x1)]
+}
+
+/// The output transform `Aᵀ = [[1, 1, 0], [0, 1, 1]]` of one triple (third place unused).
+#[inline(always)]
+fn at3<T: Element>(m0: Chunk<T>, m1: Chunk<T>, m2: Chunk<T>) -> [Chunk<T>; 3] {
+    [add(&m0, &m1), add(&m1, &m2), m2]
+}
+
+/// Channels `k0..k0 + w` of one input tile: `rows` are its `out_backprop` rows (`M` values
+/// each), and transform point `ξ` goes to `v[at + ξ·M + k0..]`.
+#[inline(always)]
+pub(super) fn input_chunk<T: Element>(
+    rows: &[&[T]; XI],
+    v: &mut [T],
+    at: usize,
+    k0: usize,
+    w: usize,
+) {
+    let m = rows[0].len();
+    let mut x = [[T::ZERO; L]; XI];
+    each27!(i => {
+        x[i] = load(&rows[i][k0..k0 + w]);
+    });
+    along!(x, bt3, 1);
+    along!(x, bt3, 3);
+    along!(x, bt3, 9);
+    each27!(i => {
+        let o = at + i * m + k0;
+        store(&mut v[o..o + w], &x[i]);
+    });
+}
+
+/// Channels `k0..k0 + w` of the output transform of one tile: the 27 products at
+/// `prod[at + ξ·c..]` become the 8 outputs `stage[j·c..]`, `j = (od·2 + oh)·2 + ow`.
+#[inline(always)]
+pub(super) fn output_chunk<T: Element>(
+    prod: &[T],
+    at: usize,
+    c: usize,
+    stage: &mut [T],
+    k0: usize,
+    w: usize,
+) {
+    let mut x = [[T::ZERO; L]; XI];
+    each27!(i => {
+        let o = at + i * c + k0;
+        x[i] = load(&prod[o..o + w]);
+    });
+    // Along W every triple; along H only those with `ow < 2`, along D with `oh, ow < 2`.
+    along!(x, at3, 1);
+    along!(x, at3, 3, [0 1 9 10 18 19]);
+    along!(x, at3, 9, [0 1 3 4]);
+    for (j, i) in [0, 1, 3, 4, 9, 10, 12, 13].into_iter().enumerate() {
+        let o = j * c + k0;
+        store(&mut stage[o..o + w], &x[i]);
+    }
+}
