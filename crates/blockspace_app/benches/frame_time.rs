@@ -28,10 +28,8 @@ use std::time::{Duration, Instant};
 
 use blockspace_app::panels::view_prep::axis_names;
 use blockspace_app::panels::viewer::{Shown, VolumeViewer};
-use blockspace_app::{AppOptions, BlockspaceApp};
-use blockspace_graph::{AttrValue, BlockId, InPort, OutPort};
-use eframe::App as _;
-use egui::{Event, Key, Modifiers, PointerButton, Pos2, RawInput, Rect, pos2, vec2};
+use blockspace_graph::{AttrValue, InPort, OutPort};
+use egui::{Key, Modifiers};
 
 #[expect(
     dead_code,
@@ -40,41 +38,8 @@ use egui::{Event, Key, Modifiers, PointerButton, Pos2, RawInput, Rect, pos2, vec
 #[path = "../tests/app/harness.rs"]
 mod harness;
 
-struct Bench {
-    ctx: egui::Context,
-    app: BlockspaceApp,
-    frame: eframe::Frame,
-    ui_times: Vec<Duration>,
-    tess_times: Vec<Duration>,
-}
-
-impl Bench {
-    fn frame(&mut self, events: Vec<Event>) {
-        let input = RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1400.0, 880.0))),
-            events,
-            ..RawInput::default()
-        };
-        let t0 = Instant::now();
-        let out = self
-            .ctx
-            .run_ui(input, |ui| self.app.ui(ui, &mut self.frame));
-        self.ui_times.push(t0.elapsed());
-        let t0 = Instant::now();
-        let prims = self.ctx.tessellate(out.shapes, out.pixels_per_point);
-        self.tess_times.push(t0.elapsed());
-        assert!(!prims.is_empty(), "something is drawn");
-    }
-}
-
-fn press(pos: Pos2, pressed: bool) -> Event {
-    Event::PointerButton {
-        pos,
-        button: PointerButton::Primary,
-        pressed,
-        modifiers: Modifiers::NONE,
-    }
-}
+#[path = "../tests/app/frame_scenario.rs"]
+mod frame_scenario;
 
 fn summary(v: &mut [Duration]) -> (f64, f64, f64) {
     v.sort();
@@ -96,118 +61,8 @@ fn ms(d: Duration) -> f64 {
 
 /// Section 1: the 200-block page.
 fn page_200_blocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = egui::Context::default();
-    let app = BlockspaceApp::new(
-        &ctx,
-        AppOptions {
-            pages: vec![],
-            state_dir: Some(dir.path().to_path_buf()),
-            no_recovery_offer: true,
-            ..Default::default()
-        },
-    );
-    let mut b = Bench {
-        ctx,
-        app,
-        frame: eframe::Frame::_new_kittest(),
-        ui_times: vec![],
-        tess_times: vec![],
-    };
-    b.frame(vec![]);
-    // 200 blocks: 150 Inputs and 50 convs, each conv fed by the three Inputs before it.
-    b.app.new_page();
-    let mut inputs: Vec<BlockId> = Vec::new();
-    for i in 0..200 {
-        let pos = [(i % 20) as f32 * 280.0, (i / 20) as f32 * 230.0];
-        if i % 4 == 3 {
-            let conv = b
-                .app
-                .add_block("Conv3DBackpropInputV2", pos, None, None)
-                .unwrap();
-            for (port, from) in inputs.drain(..).enumerate() {
-                b.app.connect(
-                    OutPort {
-                        block: from,
-                        port: 0,
-                    },
-                    InPort { block: conv, port },
-                );
-            }
-        } else {
-            let id = b.app.add_block("Input", pos, None, None).unwrap();
-            if i % 4 == 0 {
-                b.app.set_attr(
-                    id,
-                    "dtype",
-                    blockspace_graph::AttrValue::Str("int32".into()),
-                );
-                b.app.set_attr(
-                    id,
-                    "values",
-                    blockspace_graph::AttrValue::Str("1, 4, 4, 4, 1".into()),
-                );
-            }
-            inputs.push(id);
-        }
-    }
-    assert_eq!(
-        b.app.tab().unwrap().page.blocks().count(),
-        200,
-        "200 blocks"
-    );
-    assert_eq!(b.app.tab().unwrap().page.wires().count(), 150, "150 wires");
-    b.app.tab_mut().unwrap().auto_run = false;
-    for _ in 0..4 {
-        b.frame(vec![]);
-    }
-    b.ui_times.clear();
-    b.tess_times.clear();
-
-    let canvas = b.app.tab().unwrap().geometry.screen_rect;
-    // Pan: drag the empty background.
-    let bg = canvas.left_top() + vec2(4.0, 4.0);
-    b.frame(vec![Event::PointerMoved(bg), press(bg, true)]);
-    for i in 1..=60 {
-        b.frame(vec![Event::PointerMoved(
-            bg + vec2(i as f32 * 3.0, i as f32 * 2.0),
-        )]);
-    }
-    b.frame(vec![press(bg + vec2(180.0, 120.0), false)]);
-    // Zoom in and out.
-    for i in 0..60 {
-        let wheel = Event::MouseWheel {
-            unit: egui::MouseWheelUnit::Line,
-            delta: vec2(0.0, if i < 30 { 1.0 } else { -1.0 }),
-            modifiers: Modifiers::COMMAND,
-            phase: egui::TouchPhase::Move,
-        };
-        b.frame(vec![Event::PointerMoved(canvas.center()), wheel]);
-    }
-    // Drag a block (the first one on the page).
-    let block = b.app.tab().unwrap().page.blocks().next().unwrap().id;
-    let before = b.app.tab().unwrap().page.block(block).unwrap().pos;
-    let r = b
-        .app
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(block)
-        .unwrap();
-    let grip = pos2(r.center().x, r.top() + 5.0);
-    b.frame(vec![Event::PointerMoved(grip), press(grip, true)]);
-    for i in 1..=60 {
-        b.frame(vec![Event::PointerMoved(
-            grip + vec2(i as f32, i as f32 * 0.5),
-        )]);
-    }
-    b.frame(vec![press(grip + vec2(60.0, 30.0), false)]);
-    b.frame(vec![]);
-    let after = b.app.tab().unwrap().page.block(block).unwrap().pos;
-    assert!(
-        after[0] > before[0],
-        "the block was dragged ({before:?} → {after:?})"
-    );
+    let mut b = frame_scenario::Frames::with_200_blocks();
+    b.pan_zoom_and_drag();
 
     let n = b.ui_times.len();
     let (um, ua, ux) = summary(&mut b.ui_times);
