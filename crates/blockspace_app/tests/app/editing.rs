@@ -8,8 +8,8 @@ use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable as _;
 
 use crate::harness::{
-    add_via_search, block_count, block_named, harness, pointer_drag, select_on_canvas,
-    set_text_field, wait_run, wire_by_drag,
+    add_via_search, attr_of, block_count, block_named, block_of_type, harness, pointer_drag,
+    select_on_canvas, set_text_field, wait_run, wire_by_drag,
 };
 
 #[test]
@@ -122,16 +122,7 @@ fn build_minimal_page_run_save_reopen_undo() {
     // Attributes: through the inspector for input_sizes, through commands for the rest.
     select_on_canvas(&mut h, sizes);
     set_text_field(&mut h, "values", "1, 4, 4, 4, 1");
-    let v = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .block(sizes)
-        .unwrap()
-        .attrs
-        .get("values")
-        .cloned();
+    let v = attr_of(&h, sizes, "values");
     assert_eq!(
         v,
         Some(AttrValue::Str("1, 4, 4, 4, 1".into())),
@@ -189,16 +180,7 @@ fn build_minimal_page_run_save_reopen_undo() {
     );
 
     // Undo one change and check it is undone, then redo.
-    let before_padding = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .block(conv)
-        .unwrap()
-        .attrs
-        .get("padding")
-        .cloned();
+    let before_padding = attr_of(&h, conv, "padding");
     h.state_mut()
         .set_attr(conv, "padding", AttrValue::Str("SAME".into()));
     h.run_steps(2);
@@ -208,29 +190,11 @@ fn build_minimal_page_run_save_reopen_undo() {
     );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
-    let after = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .block(conv)
-        .unwrap()
-        .attrs
-        .get("padding")
-        .cloned();
+    let after = attr_of(&h, conv, "padding");
     assert_eq!(after, before_padding, "Ctrl+Z undid the padding change");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
     h.run_steps(2);
-    let redone = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .block(conv)
-        .unwrap()
-        .attrs
-        .get("padding")
-        .cloned();
+    let redone = attr_of(&h, conv, "padding");
     assert_eq!(
         redone,
         Some(AttrValue::Str("SAME".into())),
@@ -275,15 +239,7 @@ fn channel_mismatch_is_shown_on_the_block() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path(), vec![]);
     wait_run(&mut h);
-    let conv = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .blocks()
-        .find(|b| b.type_id == "Conv3DBackpropInputV2")
-        .unwrap()
-        .id;
+    let conv = block_of_type(&h, "Conv3DBackpropInputV2");
     // The demo's conv block: give the filter more output channels than out_backprop has.
     let filter = h
         .state()
@@ -295,16 +251,7 @@ fn channel_mismatch_is_shown_on_the_block() {
         .unwrap()
         .from
         .block;
-    let shape = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .block(filter)
-        .unwrap()
-        .attrs
-        .get("shape")
-        .cloned();
+    let shape = attr_of(&h, filter, "shape");
     let Some(AttrValue::IntList(mut dims)) = shape else {
         panic!("filter shape attr")
     };
@@ -656,16 +603,7 @@ fn input_values_show_parse_errors_while_typing() {
     h.get_by_label_contains("[2×2]");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
     h.run_steps(2);
-    let v = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .block(input)
-        .unwrap()
-        .attrs
-        .get("values")
-        .cloned();
+    let v = attr_of(&h, input, "values");
     assert_eq!(
         v,
         Some(AttrValue::Str("[[1, 2], [3, 4]]".into())),

@@ -8,7 +8,7 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
-use crate::harness::{add_via_search, harness, wait_run};
+use crate::harness::{add_via_search, block_of_type, harness, wait_run};
 
 #[test]
 fn bad_file_shows_error_and_keeps_open_pages() {
@@ -89,15 +89,7 @@ fn unsaved_tab_asks_before_closing_and_ctrl_s_saves() {
     let active = h.state().active;
     assert!(h.state_mut().save_tab_to(active, &path), "saved");
     h.run_steps(2);
-    let conv = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .blocks()
-        .find(|b| b.type_id == "Conv3DBackpropInputV2")
-        .unwrap()
-        .id;
+    let conv = block_of_type(&h, "Conv3DBackpropInputV2");
     h.state_mut()
         .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
     h.run_steps(2);
@@ -143,15 +135,7 @@ fn closing_the_window_with_unsaved_work_asks_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path(), vec![]);
     wait_run(&mut h);
-    let conv = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .blocks()
-        .find(|b| b.type_id == "Conv3DBackpropInputV2")
-        .unwrap()
-        .id;
+    let conv = block_of_type(&h, "Conv3DBackpropInputV2");
     h.state_mut()
         .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
     h.run_steps(2);
@@ -289,15 +273,7 @@ fn an_unsaved_page_asks_for_a_pass_when_its_autosave_is_due() {
         "nothing unsaved: no pass scheduled ({:?})",
         root_repaint_delay(&h)
     );
-    let conv = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .blocks()
-        .find(|b| b.type_id == "Conv3DBackpropInputV2")
-        .unwrap()
-        .id;
+    let conv = block_of_type(&h, "Conv3DBackpropInputV2");
     h.state_mut()
         .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
     wait_run(&mut h);
@@ -315,15 +291,7 @@ fn a_due_autosave_is_written_by_the_scheduled_pass_alone() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness_autosave(dir.path(), every);
     wait_run(&mut h);
-    let conv = h
-        .state()
-        .tab()
-        .unwrap()
-        .page
-        .blocks()
-        .find(|b| b.type_id == "Conv3DBackpropInputV2")
-        .unwrap()
-        .id;
+    let conv = block_of_type(&h, "Conv3DBackpropInputV2");
     h.state_mut()
         .set_attr(conv, "padding", AttrValue::Str("VALID".into()));
     wait_run(&mut h);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use blockspace_app::{AppOptions, BlockspaceApp};
-use blockspace_graph::{BlockId, InPort, OutPort};
+use blockspace_graph::{AttrValue, BlockId, InPort, OutPort};
 use egui::accesskit::Role;
 use egui::{Key, Modifiers, Pos2};
 use egui_kittest::Harness;
@@ -63,6 +63,25 @@ pub(crate) fn block_named(h: &Harness<'static, BlockspaceApp>, name: &str) -> Bl
         .tab()
         .and_then(|t| t.page.blocks().find(|b| b.name == name).map(|b| b.id))
         .unwrap_or_else(|| panic!("no block named {name:?}"))
+}
+
+/// The first block of type `type_id` on the current page.
+pub(crate) fn block_of_type(h: &Harness<'static, BlockspaceApp>, type_id: &str) -> BlockId {
+    h.state()
+        .tab()
+        .and_then(|t| t.page.blocks().find(|b| b.type_id == type_id).map(|b| b.id))
+        .unwrap_or_else(|| panic!("no block of type {type_id:?}"))
+}
+
+/// The value of attribute `name` set on block `id` of the current page (`None`: not set).
+pub(crate) fn attr_of(
+    h: &Harness<'static, BlockspaceApp>,
+    id: BlockId,
+    name: &str,
+) -> Option<AttrValue> {
+    let tab = h.state().tab().expect("a page is open");
+    let block = tab.page.block(id).expect("the block exists");
+    block.attrs.get(name).cloned()
 }
 
 pub(crate) fn block_count(h: &Harness<'static, BlockspaceApp>) -> usize {
