@@ -136,38 +136,9 @@ fn writes_survive_kill_9_at_random_moments() {
     }
 }
 
-/// Makes `dir` read-only for this process, also for root (`chattr +i`); undone on drop.
-struct ReadOnly(PathBuf);
-
-impl ReadOnly {
-    fn new(dir: &Path) -> Self {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
-        let guard = Self(dir.to_owned());
-        if std::fs::File::create(dir.join(".probe")).is_ok() {
-            // Root ignores permission bits; make the folder immutable instead.
-            std::fs::remove_file(dir.join(".probe")).unwrap();
-            let ok = Command::new("chattr")
-                .arg("+i")
-                .arg(dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(
-                ok && std::fs::File::create(dir.join(".probe")).is_err(),
-                "cannot make a read-only folder here (neither permissions nor chattr +i work)"
-            );
-        }
-        guard
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
-        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
-    }
-}
+#[path = "support/read_only.rs"]
+mod read_only;
+use read_only::ReadOnly;
 
 #[test]
 fn saving_into_a_read_only_folder_is_a_clear_error_and_keeps_the_old_file() {
