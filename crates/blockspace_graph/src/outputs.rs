@@ -17,11 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::export::names::npy_name;
+use crate::file::paths::path_attrs;
 use crate::ids::BlockId;
-use crate::ops::{AttrKind, Registry};
+use crate::ops::Registry;
 use crate::page::Page;
 use crate::tensor::Tensor;
-use crate::value::AttrValue;
 
 /// Why an output file was not written.
 #[derive(Debug, thiserror::Error)]
@@ -97,24 +97,10 @@ pub fn output_file_names(reg: &Registry, page: &Page) -> BTreeMap<(BlockId, usiz
 /// relative (paths that do not resolve are left out).
 #[must_use]
 pub fn page_input_files(reg: &Registry, page: &Page, base_dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for b in page.blocks() {
-        let Some(d) = reg.get(&b.type_id) else {
-            continue;
-        };
-        for spec in d
-            .attrs
-            .iter()
-            .filter(|a| matches!(a.kind, AttrKind::Path { .. }))
-        {
-            if let Some(AttrValue::Str(p)) = b.attrs.get(spec.name)
-                && !p.trim().is_empty()
-            {
-                files.push(base_dir.join(p));
-            }
-        }
-    }
-    files
+    path_attrs(reg, page)
+        .filter(|(_, _, p)| !p.trim().is_empty())
+        .map(|(_, _, p)| base_dir.join(p))
+        .collect()
 }
 
 /// A folder results are written into, with the files it must never replace.
@@ -197,6 +183,7 @@ impl OutputDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::AttrValue;
 
     #[test]
     fn colliding_names_get_deterministic_suffixes() {

@@ -1,6 +1,7 @@
 //! Paths inside a page (an Input's `.npy` file) relative to the page file, so pages move together
 //! with their data.
 
+use crate::ids::BlockId;
 use crate::ops::{AttrKind, Registry};
 use crate::page::Page;
 use crate::value::AttrValue;
@@ -39,6 +40,24 @@ pub fn relative_path(base_dir: &Path, file: &Path) -> PathBuf {
     out
 }
 
+/// Every non-empty path attribute (e.g. an Input's `.npy` path) set on the page's blocks, as
+/// `(block, attribute name, path as written)`; blocks of unknown types are passed over.
+pub fn path_attrs<'a>(
+    reg: &'a Registry,
+    page: &'a Page,
+) -> impl Iterator<Item = (BlockId, &'static str, &'a str)> + 'a {
+    page.blocks().flat_map(move |b| {
+        reg.get(&b.type_id)
+            .into_iter()
+            .flat_map(|d| d.attrs.iter())
+            .filter(|spec| matches!(spec.kind, AttrKind::Path { .. }))
+            .filter_map(move |spec| match b.attrs.get(spec.name) {
+                Some(AttrValue::Str(p)) if !p.is_empty() => Some((b.id, spec.name, p.as_str())),
+                _ => None,
+            })
+    })
+}
+
 /// A command that rewrites the path attributes (e.g. an Input's `.npy` path) of a page saved
 /// into `new_dir` whose relative paths resolved against `old_dir` until now: relative paths
 /// still point at the same files ("Save As" into another folder), and absolute paths to files
@@ -52,37 +71,22 @@ pub fn rebase_paths_command(
     new_dir: &Path,
 ) -> crate::Command {
     let mut cmds = Vec::new();
-    for b in page.blocks() {
-        let Some(d) = reg.get(&b.type_id) else {
-            continue;
+    for (block, attr, p) in path_attrs(reg, page) {
+        let moved = if Path::new(p).is_absolute() {
+            match inside(new_dir, Path::new(p)) {
+                Some(rel) => rel,
+                None => continue,
+            }
+        } else {
+            relative_path(new_dir, &old_dir.join(p))
         };
-        for spec in d
-            .attrs
-            .iter()
-            .filter(|a| matches!(a.kind, AttrKind::Path { .. }))
-        {
-            let Some(AttrValue::Str(p)) = b.attrs.get(spec.name) else {
-                continue;
-            };
-            if p.is_empty() {
-                continue;
-            }
-            let moved = if Path::new(p).is_absolute() {
-                match inside(new_dir, Path::new(p)) {
-                    Some(rel) => rel,
-                    None => continue,
-                }
-            } else {
-                relative_path(new_dir, &old_dir.join(p))
-            };
-            let moved = moved.to_string_lossy().replace('\\', "/");
-            if moved != *p {
-                cmds.push(crate::Command::SetAttr {
-                    block: b.id,
-                    attr: spec.name.to_owned(),
-                    value: AttrValue::Str(moved),
-                });
-            }
+        let moved = moved.to_string_lossy().replace('\\', "/");
+        if moved != p {
+            cmds.push(crate::Command::SetAttr {
+                block,
+                attr: attr.to_owned(),
+                value: AttrValue::Str(moved),
+            });
         }
     }
     crate::Command::Batch(cmds)
