@@ -77,5 +77,5 @@ pub use ops::{
 pub use outputs::{OutputDir, OutputError, output_file_names, page_input_files};
 pub use page::{Block, Clipboard, InputsIndex, Page};
 pub use plan::{Plan, plan_page};
-pub use tensor::{DType, Tensor, TensorMeta, TensorStats};
+pub use tensor::{DType, StatsPass, Tensor, TensorMeta, TensorStats};
 pub use value::{AttrValue, Attrs};

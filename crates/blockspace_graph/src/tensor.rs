@@ -127,52 +127,99 @@ impl TensorStats {
     /// Statistics of `values` (one pass for min/max/mean, a second for std); the viewer uses
     /// it for slices too.
     pub fn of_values<I: Iterator<Item = f64> + Clone>(it: I) -> TensorStats {
-        let (mut n, mut sum, mut min, mut max, mut nan, mut inf) = (
-            0usize,
-            0.0f64,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            0usize,
-            0usize,
-        );
+        let mut first = StatsPass::default();
         for v in it.clone() {
-            if v.is_nan() {
-                nan += 1;
-            } else if v.is_infinite() {
-                inf += 1;
-            } else {
-                n += 1;
-                sum += v;
-                min = min.min(v);
-                max = max.max(v);
-            }
+            first.add(v);
         }
-        let count = n + nan + inf;
-        if n == 0 {
+        let Some(mean) = first.mean() else {
+            return first.finish(0.0);
+        };
+        let dev2 = it
+            .filter(|v| v.is_finite())
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>();
+        first.finish(dev2)
+    }
+}
+
+/// The first pass of [`TensorStats`]: counts, and the sum, min and max of the finite values.
+/// The second pass sums `(v − mean)²` over the finite values and hands it to
+/// [`StatsPass::finish`].
+#[derive(Debug, Clone, Copy)]
+pub struct StatsPass {
+    finite: usize,
+    sum: f64,
+    min: f64,
+    max: f64,
+    nan: usize,
+    inf: usize,
+}
+
+impl Default for StatsPass {
+    fn default() -> Self {
+        Self {
+            finite: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            nan: 0,
+            inf: 0,
+        }
+    }
+}
+
+impl StatsPass {
+    /// Counts one value.
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        if v.is_nan() {
+            self.nan += 1;
+        } else if v.is_infinite() {
+            self.inf += 1;
+        } else {
+            self.finite += 1;
+            self.sum += v;
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+    }
+
+    /// The mean of the finite values, `None` when there are none.
+    #[must_use]
+    pub fn mean(&self) -> Option<f64> {
+        (self.finite > 0).then(|| self.sum / self.finite as f64)
+    }
+
+    /// The smallest and largest finite values (`+∞, −∞` when there are none).
+    #[must_use]
+    pub fn range(&self) -> (f64, f64) {
+        (self.min, self.max)
+    }
+
+    /// The statistics, given `Σ (v − mean)²` over the finite values (NaN fields when there
+    /// are no finite values).
+    #[must_use]
+    pub fn finish(&self, dev2: f64) -> TensorStats {
+        let count = self.finite + self.nan + self.inf;
+        let Some(mean) = self.mean() else {
             return TensorStats {
                 count,
                 min: f64::NAN,
                 max: f64::NAN,
                 mean: f64::NAN,
                 std: f64::NAN,
-                nan_count: nan,
-                inf_count: inf,
+                nan_count: self.nan,
+                inf_count: self.inf,
             };
-        }
-        let mean = sum / n as f64;
-        let var = it
-            .filter(|v| v.is_finite())
-            .map(|v| (v - mean) * (v - mean))
-            .sum::<f64>()
-            / n as f64;
+        };
         TensorStats {
             count,
-            min,
-            max,
+            min: self.min,
+            max: self.max,
             mean,
-            std: var.sqrt(),
-            nan_count: nan,
-            inf_count: inf,
+            std: (dev2 / self.finite as f64).sqrt(),
+            nan_count: self.nan,
+            inf_count: self.inf,
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::panels::viewer::data::Volume;
+use blockspace_graph::StatsPass;
 
 /// How often (in elements) long loops look at the cancel flag.
 pub const CHECK_EVERY: usize = 1 << 16;
@@ -53,61 +54,34 @@ pub fn summary<'a>(
     make: impl Fn() -> Box<dyn Iterator<Item = f64> + 'a>,
     cancel: &AtomicBool,
 ) -> Result<Summary, Cancelled> {
-    let (mut n, mut sum, mut min, mut max) = (0usize, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    let (mut nan, mut inf, mut negative) = (0usize, 0usize, 0usize);
+    let mut first = StatsPass::default();
+    let mut negative = 0usize;
     for (i, v) in make().enumerate() {
         check(i, cancel)?;
-        if v.is_nan() {
-            nan += 1;
-        } else if v.is_infinite() {
-            inf += 1;
-            negative += usize::from(v < 0.0);
-        } else {
-            n += 1;
-            sum += v;
-            min = min.min(v);
-            max = max.max(v);
-            negative += usize::from(v < 0.0);
-        }
+        first.add(v);
+        negative += usize::from(v < 0.0);
     }
-    let count = n + nan + inf;
-    if n == 0 {
+    let Some(mean) = first.mean() else {
         return Ok(Summary {
-            stats: Stats {
-                count,
-                min: f64::NAN,
-                max: f64::NAN,
-                mean: f64::NAN,
-                std: f64::NAN,
-                nan_count: nan,
-                inf_count: inf,
-            },
+            stats: first.finish(0.0),
             hist: vec![0; HIST_BINS],
             p1: f64::NAN,
             p99: f64::NAN,
             negative,
         });
-    }
-    let mean = sum / n as f64;
-    let mut var = 0.0;
+    };
+    let (min, max) = first.range();
+    let mut dev2 = 0.0;
     let mut fine = vec![0u64; FINE_BINS];
     for (i, v) in make().filter(|v| v.is_finite()).enumerate() {
         check(i, cancel)?;
-        var += (v - mean) * (v - mean);
+        dev2 += (v - mean) * (v - mean);
         fine[bin_of(v, min, max, FINE_BINS)] += 1;
     }
     let group = FINE_BINS / HIST_BINS;
     let hist = fine.chunks(group).map(|c| c.iter().sum()).collect();
     Ok(Summary {
-        stats: Stats {
-            count,
-            min,
-            max,
-            mean,
-            std: (var / n as f64).sqrt(),
-            nan_count: nan,
-            inf_count: inf,
-        },
+        stats: first.finish(dev2),
         hist,
         p1: percentile(&fine, min, max, 0.01),
         p99: percentile(&fine, min, max, 0.99),
