@@ -10,29 +10,9 @@
 # Needs Xvfb, xdotool, python3 and Mesa's Vulkan driver (.ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-
-WORK="$(mktemp -d)"
-cargo build --release -p blockspace_app --bin blockspace
-cp "$CARGO_TARGET_DIR/release/blockspace" "$WORK/blockspace"
-BIN="$WORK/blockspace"
-
-DISPLAY_NUM="${DISPLAY_NUM:-98}"
-export DISPLAY=":$DISPLAY_NUM"
-Xvfb "$DISPLAY" -screen 0 1400x880x24 -nolisten tcp -noreset >/dev/null 2>&1 &
-XVFB_PID=$!
-APP_PID=""
-cleanup() {
-    [ -n "$APP_PID" ] && kill -9 "$APP_PID" 2>/dev/null || true
-    kill "$XVFB_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-sleep 1
-
-STATE="$WORK/state"
-mkdir -p "$STATE"
-export XDG_STATE_HOME="$STATE" XDG_RUNTIME_DIR="$STATE" WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+# shellcheck source=.ci/real_window.sh
+. .ci/real_window.sh
+real_window_start "${DISPLAY_NUM:-98}"
 export BLOCKSPACE_AUTOSAVE_SECS=2
 PAGE="$WORK/idle.bspage.json"
 cp examples/minimal.bspage.json "$PAGE"

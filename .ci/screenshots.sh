@@ -12,8 +12,6 @@ cd "$(dirname "$0")/.."
 
 OUT_DIR="${1:-target/screenshots}"
 mkdir -p "$OUT_DIR"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-
 need=()
 for tool in Xvfb:xvfb import:imagemagick xdotool:xdotool; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
@@ -26,36 +24,9 @@ if [ "${#need[@]}" -gt 0 ]; then
         libgl1-mesa-dri libegl1 libxkbcommon-x11-0 imagemagick xdotool >/dev/null
 fi
 
-# Copy the binary at once: a target directory shared with other checkouts may hold another
-# checkout's `blockspace` (cargo does not copy a fresh binary again), so check it is this one's
-# (it takes page paths) and relink when it is not.
-WORK="$(mktemp -d)"
-for attempt in 1 2 3; do
-    cargo build --release -p blockspace_app --bin blockspace
-    cp "$CARGO_TARGET_DIR/release/blockspace" "$WORK/blockspace"
-    "$WORK/blockspace" --help | grep -q "PAGES" && break
-    [ "$attempt" = 3 ] && { echo "could not get this checkout's blockspace binary" >&2; exit 1; }
-    touch crates/blockspace_app/src/main.rs
-done
-BIN="$WORK/blockspace"
-
-DISPLAY_NUM="${DISPLAY_NUM:-97}"
-export DISPLAY=":$DISPLAY_NUM"
-Xvfb "$DISPLAY" -screen 0 1400x880x24 -nolisten tcp -noreset >/dev/null 2>&1 &
-XVFB_PID=$!
-APP_PID=""
-cleanup() {
-    [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null || true
-    kill "$XVFB_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-sleep 1
-
-# A private state directory: no recovery offer, no recent files from the user's own sessions.
-STATE="$WORK/state"
-mkdir -p "$STATE"
-export XDG_STATE_HOME="$STATE" XDG_RUNTIME_DIR="$STATE" WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+# shellcheck source=.ci/real_window.sh
+. .ci/real_window.sh
+real_window_start "${DISPLAY_NUM:-97}"
 
 shoot() { # name, then the app's arguments
     local name="$1"; shift
