@@ -51,6 +51,7 @@ mod context;
 pub mod conv3d;
 pub mod conv3d_backprop_filter;
 pub mod conv3d_backprop_input;
+mod correlation;
 mod element;
 mod error;
 pub mod math;

@@ -37,6 +37,7 @@
 mod fast;
 mod params;
 pub mod reference;
+mod winograd;
 
 use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
 
@@ -174,6 +175,13 @@ fn run<T: Element>(
     }
     ctx.check_cancelled()?;
     let isa = isa.unwrap_or_else(Isa::best);
-    let y: Array5<T> = fast::compute_on(isa, p, x, f, ctx)?;
+    let winograd = match winograd::taps(p, size as usize) {
+        Some(r) => winograd::compute_on(isa, p, r, x, f, ctx)?,
+        None => None,
+    };
+    let y: Array5<T> = match winograd {
+        Some(y) => y,
+        None => fast::compute_on(isa, p, x, f, ctx)?,
+    };
     Ok(from_ndhwc(y, p.data_format))
 }

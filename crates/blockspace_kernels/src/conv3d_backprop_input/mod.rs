@@ -43,6 +43,7 @@
 mod fast;
 pub(crate) mod params;
 pub mod reference;
+mod unit_stride;
 mod winograd;
 
 use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
@@ -147,7 +148,13 @@ fn run<T: Element>(
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
     let isa = isa.unwrap_or_else(Isa::best);
-    let dx = if T::NAME == f64::NAME
+    let unit = match unit_stride::taps(p, std::mem::size_of::<T>()) {
+        Some(r) => unit_stride::compute_on(isa, p, r, filter, dy, ctx)?,
+        None => None,
+    };
+    let dx = if let Some(dx) = unit {
+        dx
+    } else if T::NAME == f64::NAME
         && winograd::applies(p)
         && winograd::values_fit(&filter)
         && winograd::values_fit(&dy)

@@ -104,18 +104,13 @@ pub(super) fn applies(p: &Conv3dBackpropInputParams) -> bool {
         && p.m >= 32
         && p.c >= 32
         && XI * p.m * p.c * 8 <= 1 << 20
+        && crate::correlation::enabled()
 }
 
 /// Whether every value is finite and small enough for the transforms (see the module docs).
 pub(super) fn values_fit<T: Element>(values: &ArrayView5<'_, T>) -> bool {
-    // A branch-free fold per block, so the check vectorizes.
-    use rayon::prelude::*;
-    let fit = |s: &[T]| {
-        s.iter()
-            .fold(true, |ok, v| ok & (v.to_f64().abs() <= MAX_ABS))
-    };
     match values.as_slice_memory_order() {
-        Some(s) => s.par_chunks(1 << 16).all(|c| c.chunks(1 << 10).all(fit)),
+        Some(s) => crate::correlation::values_fit(s),
         None => values.iter().all(|v| v.to_f64().abs() <= MAX_ABS),
     }
 }
