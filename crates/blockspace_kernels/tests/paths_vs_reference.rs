@@ -294,7 +294,7 @@ fn degenerate_sizes_match_reference() {
     }
 }
 
-/// Cases the f64 Winograd kernel takes: every filter exactly two strides wide, no dilation,
+/// Cases the Winograd kernels take: every filter exactly two strides wide, no dilation,
 /// at least 32 channels each way.
 fn winograd_case() -> impl Strategy<Value = Case> {
     (
@@ -383,6 +383,23 @@ fn winograd_is_exact_on_integer_data() {
             .expect("runs");
             if let Some(got) = got {
                 assert_eq!(got, want, "{path:?} {strides:?} {padding:?} {format:?}");
+            }
+            // float32 too: the sums of these small integers fit its significand.
+            let to32 = |a: &ndarray::ArrayD<f64>| a.mapv(|v| v as f32);
+            let got = conv3d_backprop_input_v2_on_path(
+                path,
+                &pr.params,
+                to32(&filter).view(),
+                to32(&dy).view(),
+                &KernelContext::default(),
+            )
+            .expect("runs");
+            if let Some(got) = got {
+                assert_eq!(
+                    got,
+                    to32(&want),
+                    "f32 {path:?} {strides:?} {padding:?} {format:?}"
+                );
             }
         }
     }

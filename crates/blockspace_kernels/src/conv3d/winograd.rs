@@ -191,6 +191,24 @@ mod tests {
         worst
     }
 
+    /// An infinity or a huge value sends the problem to the direct kernel (which gives
+    /// TensorFlow's `±Inf`, where `Inf − Inf` in a transform would give `NaN`).
+    #[test]
+    fn refuses_values_the_transforms_cannot_take() {
+        let p = params(&[1, 4, 4, 4, 32], 3, 1, 32);
+        let f = array::<f32>(&[3, 3, 3, 32, 32], 1, Data::Ints);
+        for special in [f32::INFINITY, f32::NAN, 2e12] {
+            let mut x = array::<f32>(&[1, 4, 4, 4, 32], 2, Data::Ints);
+            x[[0, 1, 2, 3, 4]] = special;
+            let (x5, f5) = (
+                x.view().into_dimensionality::<Ix5>().expect("rank 5"),
+                f.view().into_dimensionality::<Ix5>().expect("rank 5"),
+            );
+            let got = compute_on(Isa::best(), &p, 3, x5, f5, &KernelContext::default());
+            assert!(matches!(got, Ok(None)), "{special}");
+        }
+    }
+
     /// Spatial input size, `(k, stride, c, m)`, padding.
     type Shape = ([usize; 3], (usize, usize, usize, usize), Padding);
 

@@ -154,8 +154,7 @@ fn run<T: Element>(
     };
     let dx = if let Some(dx) = unit {
         dx
-    } else if T::NAME == f64::NAME
-        && winograd::applies(p)
+    } else if winograd::applies(p, std::mem::size_of::<T>())
         && winograd::values_fit(&filter)
         && winograd::values_fit(&dy)
     {

@@ -95,14 +95,20 @@ pub(crate) fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var("BLOCKSPACE_WINOGRAD").map_or(true, |v| v.trim() != "off"))
 }
 
+/// Largest magnitude of an operand value the transforms accept: 2⁴⁰ for `f32`, 2⁴⁸⁰ for
+/// `f64` (see the module docs).
+pub(crate) fn max_abs<T>() -> f64 {
+    if std::mem::size_of::<T>() == 4 {
+        1_099_511_627_776.0
+    } else {
+        3.121_748_550_315_992_3e144
+    }
+}
+
 /// Whether every value is finite and small enough for the transforms (see the module docs).
 pub(crate) fn values_fit<T: Element>(values: &[T]) -> bool {
     use rayon::prelude::*;
-    let max_abs = if std::mem::size_of::<T>() == 4 {
-        1_099_511_627_776.0 // 2^40
-    } else {
-        3.121_748_550_315_992_3e144 // 2^480
-    };
+    let max_abs = max_abs::<T>();
     // A branch-free fold per block, so the check vectorizes.
     let fit = |s: &[T]| {
         s.iter()

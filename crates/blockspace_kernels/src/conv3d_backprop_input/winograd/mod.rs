@@ -1,4 +1,4 @@
-//! Winograd `F(2×2×2, 2×2×2)` on the stride phases, for `f64` filters exactly two strides wide
+//! Winograd `F(2×2×2, 2×2×2)` on the stride phases, for filters exactly two strides wide
 //! (`K = 2·S`, no dilation: `k2 s1`, `k4 s2` as in 3-D U-Net upsampling, `k6 s3`, …).
 //!
 //! Along one spatial dimension, the outputs `x = S·j + r` of stride phase `r` see exactly two
@@ -19,13 +19,13 @@
 //! transforms work on `L` channels at a time held in registers. All coefficients are 0 or ±1,
 //! so integer-valued data stays exact while partial sums fit the significand.
 //!
-//! `f64` only: transformed values grow up to 8× on each side, so in `f32` (24-bit significand)
-//! a sum that is exact in the direct kernel could round; the 53-bit significand of `f64` leaves
-//! ample room. Operands with a non-finite value or a magnitude above 2^480 also run the direct
-//! kernel, since `Inf − Inf` inside a transform would turn TensorFlow's `±Inf` into `NaN`, and
-//! huge values could overflow where the direct sum does not. Errors stay within a small
-//! multiple of the direct kernel's, measured against the magnitudes of the whole `3×3×3`
-//! input tile rather than only the taps that reach an output.
+//! Transformed values grow up to 8× on each side, so in `f32` (24-bit significand) a sum
+//! that is exact in the direct kernel could round; the rounding error stays within the bound
+//! of [`crate::correlation`] (`8·(K + 12)·u` times the magnitudes of the whole `3×3×3` input
+//! tile; these transforms are the same `F(2, 2)`). Operands with a non-finite value or a
+//! magnitude above [`crate::correlation::max_abs`] run the direct kernel, since `Inf − Inf`
+//! inside a transform would turn TensorFlow's `±Inf` into `NaN`, and huge values could
+//! overflow where the direct sum does not.
 //!
 //! Work is split over slabs `(n, tile row along D)`, each `2·SD` consecutive output planes;
 //! a slab runs phase by phase (the phase's transformed filter, `27·M·C` values, stays in L2)
@@ -54,8 +54,6 @@ const XI: usize = PTS * PTS * PTS;
 /// Filter transform `G`: transform point `i` is `G[i][0]·g_a + G[i][1]·g_b`.
 const G: [[f64; 2]; PTS] = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
 
-/// Largest magnitude of an operand value the transforms accept (2^480, see the module docs).
-const MAX_ABS: f64 = 3.121_748_550_315_992_3e144;
 /// L2 budget for one thread's transformed tiles and products.
 const TILE_BYTES: usize = 360 << 10;
 /// Problems with fewer multiply-adds (of the direct kernel) than this run on the calling
@@ -99,11 +97,11 @@ fn dim_phases(p: &Conv3dBackpropInputParams, dim: usize) -> Vec<DimPhase> {
 /// the direct kernel: at least 32 each way (fewer, and the transforms cost more than the
 /// multiplies they save), and one phase's transformed filter (`27·M·C` values) within 1 MiB of
 /// `f64` (beyond, it no longer stays in L2 while the phase's tiles run).
-pub(super) fn applies(p: &Conv3dBackpropInputParams) -> bool {
+pub(super) fn applies(p: &Conv3dBackpropInputParams, size: usize) -> bool {
     (0..3).all(|i| p.dilations[i] == 1 && p.kernel[i] == 2 * p.strides[i])
         && p.m >= 32
         && p.c >= 32
-        && XI * p.m * p.c * 8 <= 1 << 20
+        && XI * p.m * p.c * size <= 1 << 20
         && crate::correlation::enabled()
 }
 
@@ -111,7 +109,9 @@ pub(super) fn applies(p: &Conv3dBackpropInputParams) -> bool {
 pub(super) fn values_fit<T: Element>(values: &ArrayView5<'_, T>) -> bool {
     match values.as_slice_memory_order() {
         Some(s) => crate::correlation::values_fit(s),
-        None => values.iter().all(|v| v.to_f64().abs() <= MAX_ABS),
+        None => values
+            .iter()
+            .all(|v| v.to_f64().abs() <= crate::correlation::max_abs::<T>()),
     }
 }
 
@@ -546,18 +546,18 @@ mod tests {
 
     #[test]
     fn applies_to_unet_upsampling_only() {
-        assert!(applies(&params(64, 4, 2, 32, 64)), "B4");
-        assert!(applies(&params(16, 2, 1, 64, 64)), "k2 s1");
+        assert!(applies(&params(64, 4, 2, 32, 64), 8), "B4");
+        assert!(applies(&params(16, 2, 1, 64, 64), 8), "k2 s1");
         assert!(
-            !applies(&params(64, 3, 2, 32, 64)),
+            !applies(&params(64, 3, 2, 32, 64), 8),
             "k3 s2: phases of 1 and 2 taps"
         );
         assert!(
-            !applies(&params(64, 4, 2, 16, 64)),
+            !applies(&params(64, 4, 2, 16, 64), 8),
             "too few input channels"
         );
         assert!(
-            !applies(&params(16, 4, 2, 128, 128)),
+            !applies(&params(16, 4, 2, 128, 128), 8),
             "filter transform beyond L2"
         );
     }
