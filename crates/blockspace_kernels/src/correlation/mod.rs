@@ -61,7 +61,7 @@ mod transform;
 use transform::{F22, F23, L, MAX_XI, Transform, filter_transform, input_chunk, output_chunk};
 
 /// L2 budget for one thread's block of transformed tiles and their products.
-const TILE_BYTES: usize = 1024 << 10;
+const TILE_BYTES: usize = 512 << 10;
 /// Problems with fewer output values than this run on the calling thread.
 const SERIAL_OUTPUTS: u64 = 1 << 14;
 
