@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::simd::Isa;
+use crate::simd::{Isa, SimdElement, Taps, Tile};
 use crate::{Element, KernelContext, KernelError};
 
 /// Problems with fewer multiply-adds than this run on the calling thread.
@@ -158,6 +158,47 @@ pub(crate) fn visit_tiles(
             for j in edges.clone() {
                 visit(blk, j, 1, false);
             }
+        }
+    }
+}
+
+/// A matrix packed per channel block by [`pack_panels`]-style layouts: block `b`'s `k × nv·L`
+/// panel at `b0 + b.panel` of `data`.
+pub(crate) struct Panels<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) b0: usize,
+    pub(crate) blocks: &'a [ChannelBlock],
+    pub(crate) lanes: usize,
+}
+
+/// One GEMM on the microkernels: `out[o0 + r·ldo + c] = Σ_{kk<k} a[a0 + r·lda + kk] · B[kk, c]`
+/// for rows `r < rows` and every channel block of `b`, in balanced tiles of up to
+/// `isa.mr_max(nv)` rows.
+pub(crate) fn gemm_rows<T: SimdElement>(
+    isa: Isa,
+    rows: usize,
+    (a, a0, lda, k): (&[T], usize, usize, usize),
+    b: &Panels<'_, T>,
+    (out, o0, ldo): (&mut [T], usize, usize),
+) {
+    for blk in b.blocks {
+        for (r0, mr) in tiles(0, rows, isa.mr_max(blk.nv)) {
+            let taps = [(a0 + r0 * lda, b.b0 + blk.panel)];
+            T::tile(
+                isa,
+                mr,
+                blk.nv,
+                Tile {
+                    a,
+                    lda,
+                    taps: Taps::new(&taps),
+                    k,
+                    b: b.data,
+                    out: &mut out[o0 + r0 * ldo + blk.c0..],
+                    ldo,
+                    last: blk.len - (blk.nv - 1) * b.lanes,
+                },
+            );
         }
     }
 }

@@ -8,17 +8,10 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dParams;
-use crate::correlation::{Correlation, correlate, enabled, values_fit};
+use crate::correlation::{Correlation, correlate, fitting, ndhwc, pays};
 use crate::simd::Isa;
 use crate::tiling::signed;
 use crate::{Element, KernelContext, KernelError};
-
-/// Fewest reduction channels (`C · SD·SH·SW`) and output channels where the transforms cost
-/// less than the multiplies they save.
-const MIN_CHANNELS: usize = 32;
-/// Largest transform point's filter panel (`K · M` values) that stays in L2 beside a block of
-/// tiles.
-const MAX_PANEL_BYTES: usize = 256 << 10;
 
 /// The taps per dimension `R` when `p` has the shape the Winograd kernel handles, with channel
 /// counts where it beats the direct kernel.
@@ -27,8 +20,7 @@ pub(super) fn taps(p: &Conv3dParams, size: usize) -> Option<usize> {
     let shape_ok = (2..=3).contains(&r)
         && (0..3).all(|i| p.dilations[i] == 1 && p.kernel[i] == r * p.strides[i]);
     let k = p.ic * p.strides.iter().product::<usize>();
-    let fits = k >= MIN_CHANNELS && p.oc >= MIN_CHANNELS && k * p.oc * size <= MAX_PANEL_BYTES;
-    (shape_ok && fits && enabled()).then_some(r)
+    (shape_ok && pays(k, p.oc, size)).then_some(r)
 }
 
 /// Computes the NDHWC output on `isa` with `r` taps per dimension ([`taps`]), or `None` when
@@ -44,14 +36,12 @@ pub(super) fn compute_on<T: Element>(
     filter: ArrayView5<'_, T>,
     ctx: &KernelContext,
 ) -> Result<Option<Array5<T>>, KernelError> {
-    let input = input.as_standard_layout();
-    let filter = filter.as_standard_layout();
+    let Some((input, filter)) = fitting(&input, &filter) else {
+        return Ok(None);
+    };
     let (Some(x), Some(f)) = (input.as_slice(), filter.as_slice()) else {
         return Ok(None);
     };
-    if !values_fit(x) || !values_fit(f) {
-        return Ok(None);
-    }
     let [kh_, kw_] = [p.kernel[1], p.kernel[2]];
     let (ic, oc) = (p.ic, p.oc);
     let c = Correlation {
@@ -72,11 +62,7 @@ pub(super) fn compute_on<T: Element>(
     };
     let y = correlate(isa, &c, weight, ctx)?;
     let [od, oh, ow] = p.out_spatial;
-    Array5::from_shape_vec((p.n, od, oh, ow, oc), y)
-        .map(Some)
-        .map_err(|_| KernelError::Overflow {
-            what: "the output shape",
-        })
+    ndhwc(y, [p.n, od, oh, ow, oc]).map(Some)
 }
 
 #[cfg(test)]

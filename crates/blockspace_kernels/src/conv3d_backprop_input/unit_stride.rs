@@ -8,16 +8,10 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::correlation::{Correlation, correlate, enabled, values_fit};
+use crate::correlation::{Correlation, correlate, fitting, ndhwc, pays};
 use crate::simd::Isa;
 use crate::tiling::signed;
 use crate::{Element, KernelContext, KernelError};
-
-/// Fewest channels each way where the transforms cost less than the multiplies they save.
-const MIN_CHANNELS: usize = 32;
-/// Largest transform point's filter panel (`M · C` values) that stays in L2 beside a block of
-/// tiles.
-const MAX_PANEL_BYTES: usize = 256 << 10;
 
 /// The taps per dimension when `p` has the shape this kernel handles, with channel counts
 /// where it beats the direct kernel.
@@ -25,8 +19,7 @@ pub(super) fn taps(p: &Conv3dBackpropInputParams, size: usize) -> Option<usize> 
     let r = p.kernel[0];
     let shape_ok = (2..=3).contains(&r)
         && (0..3).all(|i| p.dilations[i] == 1 && p.strides[i] == 1 && p.kernel[i] == r);
-    let fits = p.m >= MIN_CHANNELS && p.c >= MIN_CHANNELS && p.m * p.c * size <= MAX_PANEL_BYTES;
-    (shape_ok && fits && enabled()).then_some(r)
+    (shape_ok && pays(p.m, p.c, size)).then_some(r)
 }
 
 /// Computes the NDHWC output on `isa` with `r` taps per dimension ([`taps`]), or `None` when
@@ -42,14 +35,12 @@ pub(super) fn compute_on<T: Element>(
     dy: ArrayView5<'_, T>,
     ctx: &KernelContext,
 ) -> Result<Option<Array5<T>>, KernelError> {
-    let dy = dy.as_standard_layout();
-    let filter = filter.as_standard_layout();
+    let Some((dy, filter)) = fitting(&dy, &filter) else {
+        return Ok(None);
+    };
     let (Some(src), Some(f)) = (dy.as_slice(), filter.as_slice()) else {
         return Ok(None);
     };
-    if !values_fit(src) || !values_fit(f) {
-        return Ok(None);
-    }
     let (c_, m_) = (p.c, p.m);
     let c = Correlation {
         n: p.n,
@@ -68,11 +59,7 @@ pub(super) fn compute_on<T: Element>(
     };
     let dx = correlate(isa, &c, weight, ctx)?;
     let [d, h, w] = p.input_spatial;
-    Array5::from_shape_vec((p.n, d, h, w, c_), dx)
-        .map(Some)
-        .map_err(|_| KernelError::Overflow {
-            what: "the output shape",
-        })
+    ndhwc(dx, [p.n, d, h, w, c_]).map(Some)
 }
 
 #[cfg(test)]

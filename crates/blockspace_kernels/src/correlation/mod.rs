@@ -51,14 +51,17 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, Vectorized, build_by_rows, with_isa};
-use crate::tiling::{ChannelBlock, channel_blocks, signed};
+use ndarray::{Array5, ArrayView5, CowArray, Ix5};
+
+use crate::simd::{Isa, RowWriter, SimdElement, Vectorized, build_by_rows, with_isa};
+use crate::tiling::{ChannelBlock, Panels, channel_blocks, gemm_rows, signed};
 use crate::{Element, KernelContext, KernelError};
 
 #[cfg(test)]
 pub(crate) mod testing;
 mod transform;
 use transform::{F22, F23, L, MAX_XI, Transform, filter_transform, input_chunk, output_chunk};
+pub(crate) use transform::{add, load, store, sub};
 
 /// L2 budget for one thread's block of transformed tiles and their products.
 const TILE_BYTES: usize = 512 << 10;
@@ -85,6 +88,40 @@ pub(crate) struct Correlation<'a, T> {
     pub(crate) cout: usize,
     /// Filter taps per dimension (2 or 3).
     pub(crate) taps: usize,
+}
+
+/// Fewest reduction and output channels where the transforms cost less than the multiplies
+/// they save.
+const MIN_CHANNELS: usize = 32;
+/// Largest transform point's filter panel (`K · cout` values) that stays in L2 beside a block
+/// of tiles.
+const MAX_PANEL_BYTES: usize = 256 << 10;
+
+/// Whether a correlation with `k` reduction and `cout` output channels of `size`-byte values
+/// is worth the transforms (and they are not switched off).
+pub(crate) fn pays(k: usize, cout: usize, size: usize) -> bool {
+    k >= MIN_CHANNELS && cout >= MIN_CHANNELS && k * cout * size <= MAX_PANEL_BYTES && enabled()
+}
+
+/// The operands in standard layout, or `None` when one holds a value the transforms cannot
+/// take ([`values_fit`]): then the direct kernel runs.
+pub(crate) fn fitting<'a, T: Element>(
+    src: &'a ArrayView5<'_, T>,
+    filter: &'a ArrayView5<'_, T>,
+) -> Option<(CowArray<'a, T, Ix5>, CowArray<'a, T, Ix5>)> {
+    let (src, filter) = (src.as_standard_layout(), filter.as_standard_layout());
+    let fit = |a: &CowArray<'a, T, Ix5>| a.as_slice().is_some_and(values_fit);
+    (fit(&src) && fit(&filter)).then_some((src, filter))
+}
+
+/// `values` (a correlation's output) as an NDHWC array of `shape`.
+///
+/// # Errors
+/// [`KernelError::Overflow`] if the lengths disagree (never for [`correlate`]'s output).
+pub(crate) fn ndhwc<T>(values: Vec<T>, shape: [usize; 5]) -> Result<Array5<T>, KernelError> {
+    Array5::from_shape_vec(shape, values).map_err(|_| KernelError::Overflow {
+        what: "the output shape",
+    })
 }
 
 /// Whether the Winograd kernels may run: `BLOCKSPACE_WINOGRAD=off` makes every convolution
@@ -253,34 +290,21 @@ impl<T: Element + SimdElement, W: Transform> Plan<'_, '_, T, W> {
 
     /// The products `V[ξ] · U[ξ]` of `nt` tiles.
     fn products(&self, s: &mut Scratch<T>, nt: usize) {
-        let (k, cout) = (self.k, self.c.cout);
         for xi in 0..self.xi {
-            for blk in &self.blocks {
-                let mr_max = self.isa.mr_max(blk.nv);
-                let ntiles = nt.div_ceil(mr_max);
-                let mut t0 = 0;
-                for t in 0..ntiles {
-                    let mr = nt / ntiles + usize::from(t < nt % ntiles);
-                    let taps = [(xi * self.v_ld + t0 * k, xi * self.per_xi + blk.panel)];
-                    let o = xi * self.prod_ld + t0 * cout + blk.c0;
-                    T::tile(
-                        self.isa,
-                        mr,
-                        blk.nv,
-                        Tile {
-                            a: &s.v,
-                            lda: k,
-                            taps: Taps::new(&taps),
-                            k,
-                            b: &self.u,
-                            out: &mut s.prod[o..],
-                            ldo: cout,
-                            last: blk.len - (blk.nv - 1) * self.lanes,
-                        },
-                    );
-                    t0 += mr;
-                }
-            }
+            let u = Panels {
+                data: &self.u,
+                b0: xi * self.per_xi,
+                blocks: &self.blocks,
+                lanes: self.lanes,
+            };
+            let v = (&s.v[..], xi * self.v_ld, self.k, self.k);
+            gemm_rows(
+                self.isa,
+                nt,
+                v,
+                &u,
+                (&mut s.prod, xi * self.prod_ld, self.c.cout),
+            );
         }
     }
 

@@ -82,13 +82,13 @@ impl Transform for F23 {
     }
 }
 
-/// The first `src.len() ≤ L` lanes of a chunk, zero past them.
+/// The first `src.len() ≤ N` lanes of a chunk, zero past them.
 #[inline(always)]
-fn load<T: Element>(src: &[T]) -> Chunk<T> {
-    if let Ok(full) = <&[T; L]>::try_from(src) {
+pub(crate) fn load<T: Element, const N: usize>(src: &[T]) -> [T; N] {
+    if let Ok(full) = <&[T; N]>::try_from(src) {
         *full
     } else {
-        let mut c = [T::ZERO; L];
+        let mut c = [T::ZERO; N];
         for (c, &v) in c.iter_mut().zip(src) {
             *c = v;
         }
@@ -96,10 +96,10 @@ fn load<T: Element>(src: &[T]) -> Chunk<T> {
     }
 }
 
-/// Stores the first `dst.len() ≤ L` lanes of `c`.
+/// Stores the first `dst.len() ≤ N` lanes of `c`.
 #[inline(always)]
-fn store<T: Element>(dst: &mut [T], c: &Chunk<T>) {
-    if let Ok(full) = <&mut [T; L]>::try_from(&mut *dst) {
+pub(crate) fn store<T: Element, const N: usize>(dst: &mut [T], c: &[T; N]) {
+    if let Ok(full) = <&mut [T; N]>::try_from(&mut *dst) {
         *full = *c;
     } else {
         for (d, &v) in dst.iter_mut().zip(c) {
@@ -110,7 +110,7 @@ fn store<T: Element>(dst: &mut [T], c: &Chunk<T>) {
 
 /// `a + b`, lane by lane.
 #[inline(always)]
-fn add<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
+pub(crate) fn add<T: Element, const N: usize>(a: &[T; N], b: &[T; N]) -> [T; N] {
     let mut r = *a;
     for (r, &b) in r.iter_mut().zip(b) {
         *r += b;
@@ -120,7 +120,7 @@ fn add<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
 
 /// `a − b`, lane by lane.
 #[inline(always)]
-fn sub<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
+pub(crate) fn sub<T: Element, const N: usize>(a: &[T; N], b: &[T; N]) -> [T; N] {
     let mut r = *a;
     for (r, &b) in r.iter_mut().zip(b) {
         *r = *r - b;

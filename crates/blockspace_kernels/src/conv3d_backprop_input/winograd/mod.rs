@@ -37,8 +37,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, Vectorized, build_by_rows, with_isa};
-use crate::tiling::{ChannelBlock, channel_blocks, signed};
+use crate::simd::{Isa, RowWriter, SimdElement, Vectorized, build_by_rows, with_isa};
+use crate::tiling::{ChannelBlock, Panels, channel_blocks, gemm_rows, signed};
 use crate::{Element, KernelContext, KernelError};
 
 mod transform;
@@ -236,35 +236,14 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     fn products(&self, s: &mut Scratch<T>, phase: usize, nt: usize) {
         let (m, c) = (self.p.m, self.p.c);
         for xi in 0..XI {
-            for blk in &self.blocks {
-                let mr_max = self.isa.mr_max(blk.nv);
-                let ntiles = nt.div_ceil(mr_max);
-                let mut t0 = 0;
-                for t in 0..ntiles {
-                    let mr = nt / ntiles + usize::from(t < nt % ntiles);
-                    let taps = [(
-                        (t0 * XI + xi) * m,
-                        (phase * XI + xi) * self.per_xi + blk.panel,
-                    )];
-                    let o = (t0 * XI + xi) * c + blk.c0;
-                    T::tile(
-                        self.isa,
-                        mr,
-                        blk.nv,
-                        Tile {
-                            a: &s.v,
-                            lda: XI * m,
-                            taps: Taps::new(&taps),
-                            k: m,
-                            b: &self.u,
-                            out: &mut s.prod[o..],
-                            ldo: XI * c,
-                            last: blk.len - (blk.nv - 1) * self.lanes,
-                        },
-                    );
-                    t0 += mr;
-                }
-            }
+            let u = Panels {
+                data: &self.u,
+                b0: (phase * XI + xi) * self.per_xi,
+                blocks: &self.blocks,
+                lanes: self.lanes,
+            };
+            let v = (&s.v[..], xi * m, XI * m, m);
+            gemm_rows(self.isa, nt, v, &u, (&mut s.prod, xi * c, XI * c));
         }
     }
 

@@ -4,58 +4,13 @@
 
 use super::XI;
 use crate::Element;
+use crate::correlation::{add, load, store, sub};
 
 /// Channels transformed together: one AVX-512 vector of `f64`.
 pub(super) const L: usize = 8;
 
 /// `L` channels of one row.
 type Chunk<T> = [T; L];
-
-/// The first `src.len() ≤ L` lanes of a chunk, zero past them.
-#[inline(always)]
-fn load<T: Element>(src: &[T]) -> Chunk<T> {
-    if let Ok(full) = <&[T; L]>::try_from(src) {
-        *full
-    } else {
-        let mut c = [T::ZERO; L];
-        for (c, &v) in c.iter_mut().zip(src) {
-            *c = v;
-        }
-        c
-    }
-}
-
-/// Stores the first `dst.len() ≤ L` lanes of `c`.
-#[inline(always)]
-fn store<T: Element>(dst: &mut [T], c: &Chunk<T>) {
-    if let Ok(full) = <&mut [T; L]>::try_from(&mut *dst) {
-        *full = *c;
-    } else {
-        for (d, &v) in dst.iter_mut().zip(c) {
-            *d = v;
-        }
-    }
-}
-
-/// `a + b`, lane by lane.
-#[inline(always)]
-fn add<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
-    let mut r = *a;
-    for (r, &b) in r.iter_mut().zip(b) {
-        *r += b;
-    }
-    r
-}
-
-/// `a − b`, lane by lane.
-#[inline(always)]
-fn sub<T: Element>(a: &Chunk<T>, b: &Chunk<T>) -> Chunk<T> {
-    let mut r = *a;
-    for (r, &b) in r.iter_mut().zip(b) {
-        *r = *r - b;
-    }
-    r
-}
 
 /// Runs `$body` with `$i` bound to each of the 27 tile indices (straight-line code, so the
 /// 27 chunks stay in registers).
