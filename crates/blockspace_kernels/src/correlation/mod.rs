@@ -201,30 +201,40 @@ struct Plan<'a, 'c, T, W> {
     _w: PhantomData<fn() -> W>,
 }
 
-/// Per-thread scratch.
+/// Per-thread scratch of the Winograd kernels (this one and the input gradient's phases).
 #[derive(Default)]
-struct Scratch<T> {
-    /// `cs` zeros (a source row outside the tensor).
-    zero: Vec<T>,
-    /// Transformed tiles `[ξ][tile][K]`.
-    v: Vec<T>,
-    /// Products `[ξ][tile][cout]`.
-    prod: Vec<T>,
+pub(crate) struct Scratch<T> {
+    /// Zeros (a source row outside the tensor).
+    pub(crate) zero: Vec<T>,
+    /// Transformed tiles (here `[ξ][tile][K]`).
+    pub(crate) v: Vec<T>,
+    /// Products (here `[ξ][tile][cout]`).
+    pub(crate) prod: Vec<T>,
     /// One tile's 8 output rows.
-    stage: Vec<T>,
+    pub(crate) stage: Vec<T>,
+}
+
+impl<T: Element> Scratch<T> {
+    /// Grows `zero`, `v`, `prod` and `stage` to at least these lengths.
+    pub(crate) fn ensure(&mut self, lens: [usize; 4]) {
+        let bufs = [&mut self.zero, &mut self.v, &mut self.prod, &mut self.stage];
+        for (buf, len) in bufs.into_iter().zip(lens) {
+            if buf.len() < len {
+                buf.resize(len, T::ZERO);
+            }
+        }
+    }
 }
 
 impl<T: Element + SimdElement, W: Transform> Plan<'_, '_, T, W> {
     fn ensure(&self, s: &mut Scratch<T>) {
-        let grow = |v: &mut Vec<T>, n: usize| {
-            if v.len() < n {
-                v.resize(n, T::ZERO);
-            }
-        };
-        grow(&mut s.zero, self.c.cs);
-        grow(&mut s.v, self.xi * self.v_ld);
-        grow(&mut s.prod, self.xi * self.prod_ld);
-        grow(&mut s.stage, 8 * self.c.cout);
+        let c = self.c;
+        s.ensure([
+            c.cs,
+            self.xi * self.v_ld,
+            self.xi * self.prod_ld,
+            8 * c.cout,
+        ]);
     }
 
     /// The source row at `pos` of batch item `n`, or `None` outside the tensor.

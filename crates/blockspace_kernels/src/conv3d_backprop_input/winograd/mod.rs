@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
+use crate::correlation::Scratch;
 use crate::simd::{Isa, RowWriter, SimdElement, Vectorized, build_by_rows, with_isa};
 use crate::tiling::{ChannelBlock, Panels, channel_blocks, gemm_rows, signed};
 use crate::{Element, KernelContext, KernelError};
@@ -132,31 +133,11 @@ struct Plan<'a, T> {
     tb: usize,
 }
 
-/// Per-thread scratch.
-#[derive(Default)]
-struct Scratch<T> {
-    /// `M` zeros (an `out_backprop` row outside the tensor).
-    zero: Vec<T>,
-    /// Transformed tiles `[tile][ξ][M]`.
-    v: Vec<T>,
-    /// Products `[tile][ξ][C]`.
-    prod: Vec<T>,
-    /// One tile's 8 output rows.
-    stage: Vec<T>,
-}
-
-impl<T: Element> Scratch<T> {
-    fn ensure(&mut self, m: usize, c: usize, tb: usize) {
-        let grow = |v: &mut Vec<T>, n: usize| {
-            if v.len() < n {
-                v.resize(n, T::ZERO);
-            }
-        };
-        grow(&mut self.zero, m);
-        grow(&mut self.v, tb * XI * m);
-        grow(&mut self.prod, tb * XI * c);
-        grow(&mut self.stage, OUT * OUT * OUT * c);
-    }
+/// Per-thread scratch: `zero` holds `M` zeros (an `out_backprop` row outside the tensor), `v`
+/// the transformed tiles `[tile][ξ][M]`, `prod` the products `[tile][ξ][C]`, `stage` one tile's
+/// 8 output rows.
+fn ensure<T: Element>(s: &mut Scratch<T>, m: usize, c: usize, tb: usize) {
+    s.ensure([m, tb * XI * m, tb * XI * c, OUT * OUT * OUT * c]);
 }
 
 impl<T: Element + SimdElement> Plan<'_, T> {
@@ -257,7 +238,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         parts: &mut [RowWriter<'_, T>],
         ctx: &KernelContext,
     ) -> Result<(), KernelError> {
-        s.ensure(self.p.m, self.p.c, self.tb);
+        ensure(s, self.p.m, self.p.c, self.tb);
         let [dd, dh, dw] = &self.dims;
         let mut phase = 0;
         for pd in dd {
