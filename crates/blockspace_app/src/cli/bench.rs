@@ -141,6 +141,10 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     writeln!(out, "yardstick: {GEMM_YARDSTICK}: {gemm:.1} GFLOP/s")?;
     writeln!(
         out,
+        "GFLOP counts the direct method's multiply-adds; where a Winograd kernel runs (see docs/op-reference.md; BLOCKSPACE_WINOGRAD=off turns them off) GFLOP/s is nominal"
+    )?;
+    writeln!(
+        out,
         "{}; target/median > 1 is faster",
         match op {
             BenchOp::Conv3DBackpropInputV2 =>
