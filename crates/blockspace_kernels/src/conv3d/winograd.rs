@@ -1,9 +1,9 @@
-//! `Conv3D` on the shared Winograd correlation ([`crate::correlation`]) when the filter is
-//! exactly `R` strides wide in every dimension (`R` = 2 or 3, no dilation): `k3 s1`, `k4 s2`
-//! as in 3-D U-Net downsampling, `k2 s1`, `k6 s2`, …
+//! `Conv3D` on the shared Winograd correlation ([`crate::correlation`]) when the filter spans
+//! `R = ⌈K/S⌉` = 2 or 3 strides in every dimension (no dilation): `k3 s1`, `k4 s2` as in 3-D
+//! U-Net downsampling, `k3 s2`, `k2 s1`, `k6 s2`, … wherever that saves enough multiplies.
 //!
 //! Tap `k = S·j + r` (`j < R`, phase `r < S`) reads input position `S·(o + j) + r − P`, so the
-//! stride phases are the correlation's phases and `w[r, j] = F[S·j + r]`.
+//! stride phases are the correlation's phases and `w[r, j] = F[S·j + r]` (zero past `K`).
 
 use ndarray::{Array5, ArrayView5};
 
@@ -13,14 +13,15 @@ use crate::simd::Isa;
 use crate::tiling::signed;
 use crate::{Element, KernelContext, KernelError};
 
-/// The taps per dimension `R` when `p` has the shape the Winograd kernel handles, with channel
-/// counts where it beats the direct kernel.
+/// The taps per dimension `R` when `p` has the shape the Winograd kernel handles (no dilation,
+/// `R = ⌈K/S⌉` of 2 or 3 in every dimension), with channel counts and a saving of multiplies
+/// where it beats the direct kernel.
 pub(super) fn taps(p: &Conv3dParams, size: usize) -> Option<usize> {
-    let r = p.kernel[0] / p.strides[0];
+    let r = p.kernel[0].div_ceil(p.strides[0]);
     let shape_ok = (2..=3).contains(&r)
-        && (0..3).all(|i| p.dilations[i] == 1 && p.kernel[i] == r * p.strides[i]);
+        && (0..3).all(|i| p.dilations[i] == 1 && p.kernel[i].div_ceil(p.strides[i]) == r);
     let k = p.ic * p.strides.iter().product::<usize>();
-    (shape_ok && pays(k, p.oc, size)).then_some(r)
+    (shape_ok && pays((r, p.strides, p.kernel), (k, p.oc, size))).then_some(r)
 }
 
 /// Computes the NDHWC output on `isa` with `r` taps per dimension ([`taps`]), or `None` when
@@ -54,6 +55,7 @@ pub(super) fn compute_on<T: Element>(
         out_dims: p.out_spatial,
         cout: oc,
         taps: r,
+        limit: p.kernel,
     };
     let s = p.strides;
     let weight = |ph: [usize; 3], j: [usize; 3], ci: usize, co: usize| {
@@ -110,7 +112,12 @@ mod tests {
         assert_eq!(
             taps(&params(&[1, 64, 64, 64, 16], 3, 2, 32), f32),
             None,
-            "k3 s2"
+            "B2: k3 s2, only 1.7× fewer multiplies"
+        );
+        assert_eq!(
+            taps(&params(&[1, 9, 9, 9, 16], 5, 2, 32), f32),
+            Some(3),
+            "k5 s2: phases of 3 and 2 taps, 2.9× fewer"
         );
         assert_eq!(
             taps(&params(&[1, 16, 16, 16, 8], 3, 1, 16), f32),
@@ -198,7 +205,9 @@ mod tests {
     /// Spatial input size, `(k, stride, c, m)`, padding.
     type Shape = ([usize; 3], (usize, usize, usize, usize), Padding);
 
-    const SHAPES: [Shape; 5] = [
+    const SHAPES: [Shape; 7] = [
+        ([9, 8, 11], (5, 2, 8, 32), Padding::Same),
+        ([10, 9, 11], (5, 2, 5, 33), Padding::Valid),
         ([5, 6, 7], (3, 1, 33, 40), Padding::Same),
         ([5, 6, 7], (3, 1, 32, 33), Padding::Valid),
         ([7, 6, 9], (4, 2, 8, 32), Padding::Same),

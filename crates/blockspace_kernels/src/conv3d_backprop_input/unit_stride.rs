@@ -19,7 +19,7 @@ pub(super) fn taps(p: &Conv3dBackpropInputParams, size: usize) -> Option<usize> 
     let r = p.kernel[0];
     let shape_ok = (2..=3).contains(&r)
         && (0..3).all(|i| p.dilations[i] == 1 && p.strides[i] == 1 && p.kernel[i] == r);
-    (shape_ok && pays(p.m, p.c, size)).then_some(r)
+    (shape_ok && pays((r, [1; 3], [r; 3]), (p.m, p.c, size))).then_some(r)
 }
 
 /// Computes the NDHWC output on `isa` with `r` taps per dimension ([`taps`]), or `None` when
@@ -52,6 +52,7 @@ pub(super) fn compute_on<T: Element>(
         out_dims: p.input_spatial,
         cout: c_,
         taps: r,
+        limit: [r; 3],
     };
     let weight = |_: [usize; 3], a: [usize; 3], mi: usize, ci: usize| {
         let [kd, kh, kw] = a.map(|a| r - 1 - a);

@@ -131,7 +131,7 @@ pub(crate) fn sub<T: Element, const N: usize>(a: &[T; N], b: &[T; N]) -> [T; N] 
 /// Applies `Bᵀ` along the dimension of stride `s` (1: W, `P`: H, `P²`: D) to every line of
 /// the tile `x` (`P³` chunks).
 #[inline(always)]
-fn input_pass<W: Transform, T: Element>(x: &mut [Chunk<T>; MAX_XI], s: usize) {
+fn input_pass<W: Transform, T: Element, const N: usize>(x: &mut [Chunk<T>; N], s: usize) {
     let p = W::P;
     for u in 0..p {
         for v in 0..p {
@@ -154,26 +154,46 @@ fn input_pass<W: Transform, T: Element>(x: &mut [Chunk<T>; MAX_XI], s: usize) {
 }
 
 /// Channels `k0..k0 + w` of one input tile: `rows[ξ]` are its `P³` source rows, and point
-/// `ξ` of the transformed tile goes to `v[at + ξ·ld + k0..]`.
+/// `ξ` of the transformed tile goes to `v[dst[ξ] + k0..]` (nowhere where `dst[ξ]` is
+/// `usize::MAX`).
 #[inline(always)]
 pub(super) fn input_chunk<W: Transform, T: Element>(
     rows: &[&[T]; MAX_XI],
     v: &mut [T],
-    (at, ld): (usize, usize),
+    dst: &[usize; MAX_XI],
     k0: usize,
     w: usize,
 ) {
-    let xi = W::P * W::P * W::P;
-    let mut x = [[T::ZERO; L]; MAX_XI];
+    // The tile array sized exactly (27 or 64 chunks), so no unused part is ever zeroed.
+    if W::P == 3 {
+        input_chunk_n::<W, T, 27>(rows, v, dst, k0, w);
+    } else {
+        input_chunk_n::<W, T, 64>(rows, v, dst, k0, w);
+    }
+}
+
+/// [`input_chunk`] with `N = P³`.
+#[inline(always)]
+fn input_chunk_n<W: Transform, T: Element, const N: usize>(
+    rows: &[&[T]; MAX_XI],
+    v: &mut [T],
+    dst: &[usize; MAX_XI],
+    k0: usize,
+    w: usize,
+) {
+    let xi = N;
+    let mut x = [[T::ZERO; L]; N];
     for (x, row) in x.iter_mut().zip(rows).take(xi) {
         *x = load(&row[k0..k0 + w]);
     }
-    input_pass::<W, T>(&mut x, 1);
-    input_pass::<W, T>(&mut x, W::P);
-    input_pass::<W, T>(&mut x, W::P * W::P);
-    for (i, c) in x.iter().enumerate().take(xi) {
-        let o = at + i * ld + k0;
-        store(&mut v[o..o + w], c);
+    input_pass::<W, T, N>(&mut x, 1);
+    input_pass::<W, T, N>(&mut x, W::P);
+    input_pass::<W, T, N>(&mut x, W::P * W::P);
+    for (c, &d) in x.iter().zip(dst).take(xi) {
+        if d != usize::MAX {
+            let o = d + k0;
+            store(&mut v[o..o + w], c);
+        }
     }
 }
 
@@ -188,16 +208,32 @@ pub(super) fn output_chunk<W: Transform, T: Element>(
     k0: usize,
     w: usize,
 ) {
+    if W::P == 3 {
+        output_chunk_n::<W, T, 27>(prod, (at, ld), (stage, c), k0, w);
+    } else {
+        output_chunk_n::<W, T, 64>(prod, (at, ld), (stage, c), k0, w);
+    }
+}
+
+/// [`output_chunk`] with `N = P³`.
+#[inline(always)]
+fn output_chunk_n<W: Transform, T: Element, const N: usize>(
+    prod: &[T],
+    (at, ld): (usize, usize),
+    (stage, c): (&mut [T], usize),
+    k0: usize,
+    w: usize,
+) {
     let p = W::P;
-    let xi = p * p * p;
-    let mut x = [[T::ZERO; L]; MAX_XI];
+    let xi = N;
+    let mut x = [[T::ZERO; L]; N];
     for (i, x) in x.iter_mut().enumerate().take(xi) {
         let o = at + i * ld + k0;
         *x = load(&prod[o..o + w]);
     }
     // Along W on every line, leaving the two outputs in places 0 and 1 of the line; along H
     // only on the lines with `ow < 2`, along D on those with `oh, ow < 2`.
-    let pass = |x: &mut [Chunk<T>; MAX_XI], base: usize, s: usize| {
+    let pass = |x: &mut [Chunk<T>; N], base: usize, s: usize| {
         let mut line = [[T::ZERO; L]; 4];
         for (k, l) in line.iter_mut().enumerate().take(p) {
             *l = x[base + k * s];
