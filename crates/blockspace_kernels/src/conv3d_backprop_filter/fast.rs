@@ -23,7 +23,7 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{Array5, ArrayView5};
+use ndarray::{Array5, ArrayView5, CowArray, Ix5};
 
 use super::params::Conv3dBackpropFilterParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile, Vectorized, with_isa};
@@ -105,9 +105,9 @@ struct Scratch<T> {
 }
 
 /// `dst += src` element by element, compiled for the microkernels' instruction set.
-struct AddInto<'a, T> {
-    dst: &'a mut [T],
-    src: &'a [T],
+pub(super) struct AddInto<'a, T> {
+    pub(super) dst: &'a mut [T],
+    pub(super) src: &'a [T],
 }
 
 impl<T: Element> Vectorized for AddInto<'_, T> {
@@ -121,7 +121,7 @@ impl<T: Element> Vectorized for AddInto<'_, T> {
 }
 
 /// `len` items split into `parts` balanced contiguous ranges.
-fn balanced(len: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
+pub(super) fn balanced(len: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
     let parts = parts.max(1);
     (0..parts).scan(0, move |start, i| {
         let size = len / parts + usize::from(i < len % parts);
@@ -332,6 +332,21 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 }
 
+/// `a` in standard (NDHWC, contiguous) layout: a view when it already is, else a copy named
+/// `what`, checked against the memory limit.
+pub(super) fn contiguous<'a, T: Element>(
+    a: ArrayView5<'a, T>,
+    what: &'static str,
+    ctx: &KernelContext,
+) -> Result<CowArray<'a, T, Ix5>, KernelError> {
+    if a.is_standard_layout() {
+        return Ok(CowArray::from(a));
+    }
+    ctx.limit
+        .check(what, a.len() as u64, std::mem::size_of::<T>() as u64)?;
+    Ok(CowArray::from(a.as_standard_layout().into_owned()))
+}
+
 /// Computes `[KD, KH, KW, IC, OC]` with the microkernels of `isa`; `x` and `dy` are NDHWC.
 pub(super) fn compute_on<T: Element>(
     isa: Isa,
@@ -356,22 +371,11 @@ pub(super) fn compute_on<T: Element>(
     let macs = positions.saturating_mul(cols).saturating_mul(p.oc);
     let parallel = threads > 1 && macs >= SERIAL_MACS;
     let blocks = blocks(p, lanes, isa.nv_max());
-    if !x.is_standard_layout() {
-        ctx.limit
-            .check("the NDHWC copy of input", x.len() as u64, size as u64)?;
-    }
-    let x = x.as_standard_layout();
+    let x = contiguous(x, "the NDHWC copy of input", ctx)?;
     let xs = x.as_slice().ok_or(KernelError::Overflow {
         what: "input layout",
     })?;
-    if !dy.is_standard_layout() {
-        ctx.limit.check(
-            "the NDHWC copy of out_backprop",
-            dy.len() as u64,
-            size as u64,
-        )?;
-    }
-    let dy = dy.as_standard_layout();
+    let dy = contiguous(dy, "the NDHWC copy of out_backprop", ctx)?;
     let dys = dy.as_slice().ok_or(KernelError::Overflow {
         what: "out_backprop layout",
     })?;
