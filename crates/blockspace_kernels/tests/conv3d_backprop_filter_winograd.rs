@@ -2,13 +2,15 @@
 //! documented error bound on random normal data against the float64 reference, exact on small
 //! integers, on every kernel path; the production entry point uses it on large channel counts
 //! with a result independent of the thread count, and falls back to the direct kernel on
-//! non-finite data.
+//! non-finite data, and honours cancel, progress and the memory limit.
 
 use blockspace_kernels::conv3d_backprop_filter::conv3d_backprop_filter_v2_winograd;
 use blockspace_kernels::conv3d_backprop_filter::reference as bwf_reference;
+use std::sync::{Arc, Mutex};
+
 use blockspace_kernels::{
-    Conv3dAttrs, Conv3dBackpropFilterParams, DataFormat, Element, KernelContext, KernelPath,
-    Padding, conv3d_backprop_filter_v2_with_params,
+    CancelToken, Conv3dAttrs, Conv3dBackpropFilterParams, DataFormat, Element, KernelContext,
+    KernelError, KernelPath, MemoryLimit, Padding, conv3d_backprop_filter_v2_with_params,
 };
 use ndarray::{ArrayD, IxDyn, arr1};
 use proptest::prelude::*;
@@ -333,5 +335,43 @@ fn non_finite_data_falls_back_to_the_direct_kernel() {
     assert!(
         finite > 0,
         "some entries stay finite, as the direct method gives them"
+    );
+}
+
+#[test]
+fn winograd_honours_cancel_progress_and_the_memory_limit() {
+    let p = large();
+    let x = array::<f32>(&p.x_shape, &fill(p.x_shape.iter().product(), 5, true));
+    let dy = array::<f32>(&p.dy_shape, &fill(p.dy_shape.iter().product(), 6, true));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let ctx = KernelContext {
+        progress: Some(Arc::new(move |f| sink.lock().expect("lock").push(f))),
+        ..KernelContext::default()
+    };
+    conv3d_backprop_filter_v2_with_params(&p.params, x.view(), dy.view(), &ctx).expect("runs");
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.last().copied(), Some(1.0), "ends at 1: {seen:?}");
+    assert!(seen.iter().all(|&f| (0.0..=1.0).contains(&f)), "{seen:?}");
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let ctx = KernelContext {
+        cancel,
+        ..KernelContext::default()
+    };
+    let err = conv3d_backprop_filter_v2_with_params(&p.params, x.view(), dy.view(), &ctx)
+        .expect_err("cancelled");
+    assert_eq!(err, KernelError::Cancelled);
+    // The output (41 KB) fits, the partial sums of the spans (2 × 64·16·24 floats or more)
+    // do not.
+    let ctx = KernelContext {
+        limit: MemoryLimit::bytes(100_000),
+        ..KernelContext::default()
+    };
+    let err = conv3d_backprop_filter_v2_with_params(&p.params, x.view(), dy.view(), &ctx)
+        .expect_err("over the limit");
+    assert!(
+        matches!(err, KernelError::TooLarge { what, .. } if what.contains("Winograd")),
+        "{err}"
     );
 }
