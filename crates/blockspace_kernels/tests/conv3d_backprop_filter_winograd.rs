@@ -6,6 +6,7 @@
 
 use blockspace_kernels::conv3d_backprop_filter::conv3d_backprop_filter_v2_winograd;
 use blockspace_kernels::conv3d_backprop_filter::reference as bwf_reference;
+use blockspace_kernels::conv3d_backprop_input::windowed_output_size;
 use std::sync::{Arc, Mutex};
 
 use blockspace_kernels::{
@@ -23,29 +24,33 @@ struct Problem {
     params: Conv3dBackpropFilterParams,
 }
 
+/// A `k×k×k` filter at stride `st` in every dimension, or `None` for an invalid shape.
 fn problem(
     n: usize,
     spatial: [usize; 3],
-    c: usize,
-    m: usize,
+    (k, st): (usize, usize),
+    (c, m): (usize, usize),
     same: bool,
     format: DataFormat,
 ) -> Option<Problem> {
-    let out = if same {
-        spatial
-    } else {
-        [
-            spatial[0].checked_sub(2)?,
-            spatial[1].checked_sub(2)?,
-            spatial[2].checked_sub(2)?,
-        ]
-    };
+    let padding = if same { Padding::Same } else { Padding::Valid };
+    let small = |v: usize| i64::try_from(v).ok();
+    let mut out = [0usize; 3];
+    for (o, &i) in out.iter_mut().zip(&spatial) {
+        let win = windowed_output_size(small(i)?, small(k)?, 1, small(st)?, padding).ok()?;
+        *o = usize::try_from(win.output).ok()?;
+    }
     if out.contains(&0) {
         return None;
     }
+    let strides = vec![1, small(st)?, small(st)?, small(st)?, 1];
     let attrs = Conv3dAttrs {
-        padding: if same { Padding::Same } else { Padding::Valid },
+        padding,
         data_format: format,
+        strides: match format {
+            DataFormat::Ndhwc => strides,
+            DataFormat::Ncdhw => vec![1, 1, strides[1], strides[2], strides[3]],
+        },
         ..Conv3dAttrs::default()
     };
     let x_shape = format
@@ -54,7 +59,7 @@ fn problem(
     let dy_shape = format
         .shape_from_ndhwc([n, out[0], out[1], out[2], m])
         .to_vec();
-    let sizes = [3, 3, 3, i64::try_from(c).ok()?, i64::try_from(m).ok()?];
+    let sizes = [small(k)?, small(k)?, small(k)?, small(c)?, small(m)?];
     let params = Conv3dBackpropFilterParams::new(&x_shape, &[5], &sizes, &dy_shape, &attrs).ok()?;
     Some(Problem {
         attrs,
@@ -100,11 +105,14 @@ fn ndhwc(p: &Problem, x: &ArrayD<f64>, dy: &ArrayD<f64>) -> (ArrayD<f64>, ArrayD
 }
 
 /// The documented bound, `8·γ_{13+T}·Σ_t ‖d_t[ic]‖₁·‖g_t[oc]‖₁` per `(ic, oc)` (the same for
-/// every tap), for unit roundoff `u`.
+/// every tap), for unit roundoff `u`; `d_t` is the tile's `E³` input block (`E` = stride +
+/// filter size).
 fn bound(p: &Problem, x: &ArrayD<f64>, dy: &ArrayD<f64>, u: f64) -> Vec<f64> {
     let (x, dy) = ndhwc(p, x, dy);
     let q = &p.params;
     let (ic, oc) = (q.ic, q.oc);
+    let st = q.strides[0];
+    let e = st + q.kernel[0];
     let tiles = q.out_spatial.map(|o| o.div_ceil(2));
     let count = q.n * tiles.iter().product::<usize>();
     let nu = (13 + count) as f64 * u;
@@ -117,11 +125,11 @@ fn bound(p: &Problem, x: &ArrayD<f64>, dy: &ArrayD<f64>, u: f64) -> Vec<f64> {
                 for c in 0..tiles[2] {
                     let corner = [2 * a, 2 * b, 2 * c];
                     let mut xs = vec![0.0; ic];
-                    for i in 0..64 {
-                        let at: Vec<isize> = [i / 16, (i / 4) % 4, i % 4]
+                    for i in 0..e * e * e {
+                        let at: Vec<isize> = [i / (e * e), (i / e) % e, i % e]
                             .iter()
                             .enumerate()
-                            .map(|(k, &o)| signed(corner[k] + o) - signed(q.pad_before[k]))
+                            .map(|(k, &o)| signed(corner[k] * st + o) - signed(q.pad_before[k]))
                             .collect();
                         if at
                             .iter()
@@ -225,19 +233,22 @@ const CHANNELS: [usize; 5] = [1, 3, 8, 16, 17];
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// The Winograd kernel stays within its documented bound on random normal data and is
-    /// exact on small integers, for odd and even sizes, both paddings and both layouts.
+    /// The Winograd kernels stay within their documented bound on random normal data and are
+    /// exact on small integers, for every scheme, odd and even sizes, both paddings and both
+    /// layouts.
     #[test]
     fn winograd_is_within_its_bound(
         n in 1usize..=2,
         spatial in (1usize..=7, 1usize..=7, 1usize..=9),
+        scheme in 0usize..3,
         (ci, mi) in (0usize..CHANNELS.len(), 0usize..CHANNELS.len()),
         same in any::<bool>(),
         ncdhw in any::<bool>(),
         seed in any::<u64>(),
     ) {
         let format = if ncdhw { DataFormat::Ncdhw } else { DataFormat::Ndhwc };
-        let Some(p) = problem(n, [spatial.0, spatial.1, spatial.2], CHANNELS[ci], CHANNELS[mi],
+        let ks = [(3, 1), (3, 2), (4, 2)][scheme];
+        let Some(p) = problem(n, [spatial.0, spatial.1, spatial.2], ks, (CHANNELS[ci], CHANNELS[mi]),
             same, format) else { return Ok(()); };
         check::<f32>(&p, seed, false, f64::from(f32::EPSILON) / 2.0)?;
         check::<f64>(&p, seed, false, f64::EPSILON / 2.0)?;
@@ -248,7 +259,7 @@ proptest! {
 /// A problem the production entry point sends to the Winograd kernel (512 tiles, 16 and 24
 /// channels), with odd W so the last tiles are partial.
 fn large() -> Problem {
-    problem(2, [8, 10, 15], 16, 24, true, DataFormat::Ndhwc).expect("valid")
+    problem(2, [8, 10, 15], (3, 1), (16, 24), true, DataFormat::Ndhwc).expect("valid")
 }
 
 fn run_with(p: &Problem, x: &ArrayD<f32>, dy: &ArrayD<f32>, threads: usize) -> ArrayD<f32> {

@@ -182,8 +182,8 @@ fn run<T: Element>(
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
     let isa = isa.unwrap_or_else(Isa::best);
-    if winograd::worth_it(p)
-        && let Some(df) = winograd::compute_on(isa, p, x.view(), dy.view(), ctx)?
+    if let Some(scheme) = winograd::worth_it(p)
+        && let Some(df) = winograd::compute_on(scheme, isa, p, x.view(), dy.view(), ctx)?
     {
         return Ok(df.into_dyn());
     }
@@ -192,7 +192,8 @@ fn run<T: Element>(
 
 /// The Winograd kernel alone (see the module docs' algorithm section), on the microkernels of
 /// `path`, whatever the channel counts: `Ok(None)` when this CPU cannot run `path`, the
-/// problem is not a `3×3×3` filter at stride 1 without dilation, or the result has a
+/// problem has no Winograd scheme (the same filter size and stride in every dimension: 3 at
+/// stride 1, 3 or 4 at stride 2; no dilation), or the result has a
 /// non-finite element (where the production entry points run the direct kernel). For tests
 /// that check its error bound.
 ///
@@ -209,12 +210,12 @@ pub fn conv3d_backprop_filter_v2_winograd<T: Element>(
     let Some(isa) = Isa::new(path) else {
         return Ok(None);
     };
-    if !winograd::fits(params) {
+    let Some(scheme) = winograd::scheme(params) else {
         return Ok(None);
-    }
+    };
     let (x, dy) = operands(params, input, out_backprop)?;
     if x.is_empty() || dy.is_empty() {
         return Ok(None);
     }
-    Ok(winograd::compute_on(isa, params, x, dy, ctx)?.map(ndarray::ArrayBase::into_dyn))
+    Ok(winograd::compute_on(scheme, isa, params, x, dy, ctx)?.map(ndarray::ArrayBase::into_dyn))
 }

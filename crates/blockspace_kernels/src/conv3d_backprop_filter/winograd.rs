@@ -48,43 +48,58 @@
 //! non-finite element is thrown away and the direct kernel runs instead.
 
 use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
 
 use super::fast::{AddInto, balanced, contiguous};
 use super::params::Conv3dBackpropFilterParams;
-use super::winograd_transform::{GradTransform, InputTransform, OutputTransform, Rows, scale};
+use super::winograd_transform::{
+    GradTransform, InputTransform, OutputTransform, Rows, S1_K3, S2_K3, S2_K4, Scheme,
+};
 use crate::simd::{Isa, SimdElement, Taps, Tile, with_isa};
+use crate::tiling::signed;
 use crate::tiling::{ChannelBlock, split_blocks};
 use crate::{Element, KernelContext, KernelError};
 
 /// Tiles per batch. Fixed (never derived from the thread count), since it fixes the
 /// summation order.
 pub(super) const BATCH: usize = 64;
-/// Transform points (`4³`).
-const POINTS: usize = 64;
 /// Fewest batches in a span.
 const SPAN_BATCHES: usize = 4;
 /// Budget for the partial `M` of all spans together.
-const PARTIAL_BYTES: usize = 16 << 20;
+const PARTIAL_BYTES: usize = 8 << 20;
 /// Fewest input and output channels for which the Winograd kernel beats the direct one.
 const MIN_CHANNELS: usize = 16;
 /// Fewest tiles for which it is used (below, the direct kernel's setup is cheaper).
 const MIN_TILES: usize = 4 * BATCH;
 
-/// Whether the problem has the shape the Winograd kernel computes: `3×3×3` filter, stride 1,
-/// no dilation.
-pub(super) fn fits(p: &Conv3dBackpropFilterParams) -> bool {
-    p.kernel == [3, 3, 3] && p.strides == [1, 1, 1] && p.dilations == [1, 1, 1]
+/// The Winograd scheme for `p`, if it has one: the same filter size and stride in every
+/// dimension (`3` at stride 1, `3` or `4` at stride 2), no dilation.
+pub(super) fn scheme(p: &Conv3dBackpropFilterParams) -> Option<&'static Scheme> {
+    let [k, _, _] = p.kernel;
+    let [st, _, _] = p.strides;
+    if p.kernel != [k; 3] || p.strides != [st; 3] || p.dilations != [1; 3] {
+        return None;
+    }
+    match (k, st) {
+        (3, 1) => Some(&S1_K3),
+        (3, 2) => Some(&S2_K3),
+        (4, 2) => Some(&S2_K4),
+        _ => None,
+    }
 }
 
-/// Whether the Winograd kernel is used for `p` (it [`fits`] and measures faster).
-pub(super) fn worth_it(p: &Conv3dBackpropFilterParams) -> bool {
-    fits(p)
-        && p.ic >= MIN_CHANNELS
-        && p.oc >= MIN_CHANNELS
-        && tiles(p).iter().product::<usize>() * p.n >= MIN_TILES
+/// The scheme to use for `p`: it has one and it measures faster than the direct kernel (so
+/// far only stride 1: the stride-2 schemes' transforms cost more than they save on B2 and B4).
+pub(super) fn worth_it(p: &Conv3dBackpropFilterParams) -> Option<&'static Scheme> {
+    scheme(p).filter(|s| {
+        s.stride == 1
+            && p.ic >= MIN_CHANNELS
+            && p.oc >= MIN_CHANNELS
+            && tiles(p).iter().product::<usize>() * p.n >= MIN_TILES
+    })
 }
 
 /// Tiles along D, H, W.
@@ -94,6 +109,9 @@ fn tiles(p: &Conv3dBackpropFilterParams) -> [usize; 3] {
 
 /// Everything a span needs, shared read-only by all threads.
 struct Plan<'a, T> {
+    scheme: &'static Scheme,
+    /// Transform points (`P³`).
+    points: usize,
     isa: Isa,
     p: &'a Conv3dBackpropFilterParams,
     lanes: usize,
@@ -119,7 +137,8 @@ struct Scratch<T> {
     /// One tile's gradient block.
     gt: Vec<T>,
     /// Transform scratch.
-    tmp: Vec<T>,
+    t1: Vec<T>,
+    t2: Vec<T>,
     /// One microkernel tile's output.
     out: Vec<T>,
     /// Per block: the taps of a full batch.
@@ -138,34 +157,30 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         (t / (tw * th * td), [2 * a, 2 * b, 2 * c])
     }
 
-    /// Tile `t`'s `4×4×4` input block, `[d][h][w][IC]`, zero outside the input.
+    /// Tile `t`'s `E³` input block, `[d][h][w][IC]`, zero outside the input.
     fn gather_x(&self, t: usize, out: &mut [T]) {
         let p = self.p;
-        let ic = p.ic;
+        let (ic, e, st) = (p.ic, self.scheme.extent, self.scheme.stride);
         let (n, o) = self.corner(t);
         let [d_, h_, w_] = p.input_spatial;
-        let start = |i: usize| -> isize {
-            crate::tiling::signed(o[i]) - crate::tiling::signed(p.pad_before[i])
-        };
+        let start = |i: usize| signed(o[i] * st) - signed(p.pad_before[i]);
         let (d0, h0, w0) = (start(0), start(1), start(2));
         let inside = |v: isize, len: usize| usize::try_from(v).ok().filter(|&v| v < len);
-        for i in 0..4 {
-            for j in 0..4 {
-                let row = &mut out[(i * 4 + j) * 4 * ic..(i * 4 + j + 1) * 4 * ic];
-                let (Some(d), Some(h)) = (
-                    inside(d0 + crate::tiling::signed(i), d_),
-                    inside(h0 + crate::tiling::signed(j), h_),
-                ) else {
+        for i in 0..e {
+            for j in 0..e {
+                let row = &mut out[(i * e + j) * e * ic..(i * e + j + 1) * e * ic];
+                let (Some(d), Some(h)) = (inside(d0 + signed(i), d_), inside(h0 + signed(j), h_))
+                else {
                     row.fill(T::ZERO);
                     continue;
                 };
                 let base = ((n * d_ + d) * h_ + h) * w_;
-                if let Some(w) = inside(w0, w_).filter(|&w| w + 4 <= w_) {
-                    row.copy_from_slice(&self.x[(base + w) * ic..(base + w + 4) * ic]);
+                if let Some(w) = inside(w0, w_).filter(|&w| w + e <= w_) {
+                    row.copy_from_slice(&self.x[(base + w) * ic..(base + w + e) * ic]);
                     continue;
                 }
                 for (k, v) in row.chunks_exact_mut(ic).enumerate() {
-                    match inside(w0 + crate::tiling::signed(k), w_) {
+                    match inside(w0 + signed(k), w_) {
                         Some(w) => v.copy_from_slice(&self.x[(base + w) * ic..(base + w + 1) * ic]),
                         None => v.fill(T::ZERO),
                     }
@@ -203,8 +218,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         with_isa(
             self.isa,
             InputTransform {
-                tile: &mut s.xt,
-                tmp: &mut s.tmp,
+                scheme: self.scheme,
+                tile: &s.xt,
+                t1: &mut s.t1,
+                t2: &mut s.t2,
                 out: &mut s.v,
                 rows: Rows {
                     p_stride: BATCH * ic,
@@ -223,8 +240,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         with_isa(
             self.isa,
             GradTransform {
+                scheme: self.scheme,
                 tile: &s.gt,
-                tmp: &mut s.tmp,
+                t1: &mut s.t1,
+                t2: &mut s.t2,
                 out: &mut s.u,
                 rows: Rows {
                     p_stride: BATCH * ocp,
@@ -236,12 +255,8 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     /// Sums the tiles `range` into a fresh `M` (`[p][block][IC][NV·L]`).
-    fn span(
-        &self,
-        range: Range<usize>,
-        ctx: &KernelContext,
-        tick: &dyn Fn(),
-    ) -> Result<Vec<T>, KernelError> {
+    /// Fresh per-span buffers.
+    fn scratch(&self) -> Scratch<T> {
         let (ic, oc, ocp, lanes, isa) = (self.p.ic, self.p.oc, self.ocp, self.lanes, self.isa);
         let max_w = self
             .blocks
@@ -249,13 +264,14 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             .map(|(b, _)| b.nv * lanes)
             .max()
             .unwrap_or(0);
-        let mut m = vec![T::ZERO; POINTS * ic * ocp];
-        let mut s = Scratch {
-            v: vec![T::ZERO; POINTS * BATCH * ic],
-            u: vec![T::ZERO; POINTS * BATCH * ocp],
-            xt: vec![T::ZERO; POINTS * ic],
+        let points = self.points;
+        Scratch {
+            v: vec![T::ZERO; points * BATCH * ic],
+            u: vec![T::ZERO; points * BATCH * ocp],
+            xt: vec![T::ZERO; points * ic],
             gt: vec![T::ZERO; 8 * oc],
-            tmp: vec![T::ZERO; POINTS * ic.max(oc)],
+            t1: vec![T::ZERO; points * ic.max(oc)],
+            t2: vec![T::ZERO; points * ic.max(oc)],
             out: vec![T::ZERO; isa.mr_max(1) * max_w],
             taps: self
                 .blocks
@@ -263,7 +279,23 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 .map(|(b, _)| (0..BATCH).map(|t| (t * ic, t * b.nv * lanes)).collect())
                 .collect(),
             segments: Vec::new(),
-        };
+        }
+    }
+
+    /// Sums the tiles `range` into a fresh `M` (`[p][block][IC][NV·L]`), with buffers from
+    /// `pool` (returned there afterwards: every value a batch reads was written for it).
+    fn span(
+        &self,
+        range: Range<usize>,
+        pool: &Mutex<Vec<Scratch<T>>>,
+        ctx: &KernelContext,
+        tick: &dyn Fn(),
+    ) -> Result<Vec<T>, KernelError> {
+        let (ic, ocp, lanes, isa) = (self.p.ic, self.ocp, self.lanes, self.isa);
+        let points = self.points;
+        let mut m = vec![T::ZERO; points * ic * ocp];
+        let pooled = pool.lock().ok().and_then(|mut p| p.pop());
+        let mut s = pooled.unwrap_or_else(|| self.scratch());
         let mut t0 = range.start;
         while t0 < range.end {
             ctx.check_cancelled()?;
@@ -271,7 +303,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             for j in 0..nt {
                 self.transform(t0 + j, j, &mut s);
             }
-            for pt in 0..POINTS {
+            for pt in 0..points {
                 let a = &s.v[pt * BATCH * ic..(pt + 1) * BATCH * ic];
                 for (&(blk, off), taps) in self.blocks.iter().zip(&s.taps) {
                     let width = blk.nv * lanes;
@@ -308,13 +340,18 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             tick();
             t0 += nt;
         }
+        if let Ok(mut p) = pool.lock() {
+            p.push(s);
+        }
         Ok(m)
     }
 }
 
-/// Computes `[3, 3, 3, IC, OC]` by Winograd on the microkernels of `isa`, or `None` when the
-/// result has a non-finite element (then the direct kernel must run). `p` must [`fits`].
+/// Computes `[K, K, K, IC, OC]` by Winograd (`scheme`) on the microkernels of `isa`, or `None` when the
+/// result has a non-finite element (then the direct kernel must run). `scheme` must be `p`'s
+/// [`scheme`].
 pub(super) fn compute_on<T: Element>(
+    scheme: &'static Scheme,
     isa: Isa,
     p: &Conv3dBackpropFilterParams,
     x: ArrayView5<'_, T>,
@@ -323,7 +360,9 @@ pub(super) fn compute_on<T: Element>(
 ) -> Result<Option<Array5<T>>, KernelError> {
     use rayon::prelude::*;
 
-    debug_assert!(fits(p), "Winograd needs a 3×3×3 filter at stride 1");
+    let pts = scheme.points();
+    let points = pts * pts * pts;
+    let taps = scheme.taps * scheme.taps * scheme.taps;
     let (ic, oc) = (p.ic, p.oc);
     let size = std::mem::size_of::<T>();
     let lanes = isa.lanes(size);
@@ -342,6 +381,8 @@ pub(super) fn compute_on<T: Element>(
         ocp += b.nv * lanes;
     }
     let plan = Plan {
+        scheme,
+        points,
         isa,
         p,
         lanes,
@@ -352,7 +393,7 @@ pub(super) fn compute_on<T: Element>(
     };
     let total = p.n * tiles(p).iter().product::<usize>();
     let batches = total.div_ceil(BATCH);
-    let m_len = POINTS * ic * ocp;
+    let m_len = points * ic * ocp;
     let max_spans = (PARTIAL_BYTES / (m_len * size).max(1)).max(1);
     let spans = batches.div_ceil(SPAN_BATCHES).clamp(1, max_spans);
     ctx.limit.check(
@@ -362,7 +403,7 @@ pub(super) fn compute_on<T: Element>(
     )?;
     ctx.limit.check(
         "the Winograd tile buffers",
-        (POINTS * BATCH * (ic + ocp)) as u64,
+        (points * BATCH * (ic + ocp)) as u64,
         size as u64,
     )?;
     // Spans: balanced runs of whole batches, fixed by the problem.
@@ -379,7 +420,8 @@ pub(super) fn compute_on<T: Element>(
             progress(finished as f64 / batches as f64);
         }
     };
-    let run = |r: &Range<usize>| plan.span(r.clone(), ctx, &tick);
+    let pool = Mutex::new(Vec::new());
+    let run = |r: &Range<usize>| plan.span(r.clone(), &pool, ctx, &tick);
     let parallel = rayon::current_num_threads() > 1 && ranges.len() > 1;
     let parts: Vec<Vec<T>> = if parallel {
         ranges
@@ -403,47 +445,51 @@ pub(super) fn compute_on<T: Element>(
     }
     // Scale each point by its halvings, then transform back per (block, ic).
     for (pt, mp) in m.chunks_exact_mut(ic * ocp).enumerate() {
-        let s = scale::<T>(pt);
+        let s = scheme.scale::<T>(pt);
         for v in mp {
             *v = *v * s;
         }
     }
-    let mut df = vec![T::ZERO; 27 * ic * oc];
+    let mut df = vec![T::ZERO; taps * ic * oc];
     let max_w = plan
         .blocks
         .iter()
         .map(|(b, _)| b.nv * lanes)
         .max()
         .unwrap_or(0);
-    let mut mt = vec![T::ZERO; POINTS * max_w];
-    let mut tmp = vec![T::ZERO; POINTS * max_w];
-    let mut taps = vec![T::ZERO; 27 * max_w];
+    let mut mt = vec![T::ZERO; points * max_w];
+    let mut t1 = vec![T::ZERO; points * max_w];
+    let mut t2 = vec![T::ZERO; points * max_w];
+    let mut out = vec![T::ZERO; taps * max_w];
     for &(blk, off) in &plan.blocks {
         let width = blk.nv * lanes;
         for i in 0..ic {
-            for pt in 0..POINTS {
+            for pt in 0..points {
                 let o = pt * ic * ocp + ic * off + i * width;
                 mt[pt * width..(pt + 1) * width].copy_from_slice(&m[o..o + width]);
             }
             with_isa(
                 isa,
                 OutputTransform {
-                    m: &mut mt,
-                    tmp: &mut tmp,
-                    out: &mut taps,
+                    scheme,
+                    m: &mt,
+                    t1: &mut t1,
+                    t2: &mut t2,
+                    out: &mut out,
                     len: width,
                 },
             );
-            for k in 0..27 {
+            for k in 0..taps {
                 let o = (k * ic + i) * oc + blk.c0;
-                df[o..o + blk.len].copy_from_slice(&taps[k * width..k * width + blk.len]);
+                df[o..o + blk.len].copy_from_slice(&out[k * width..k * width + blk.len]);
             }
         }
     }
     if df.iter().any(|&v| !v.to_f64().is_finite()) {
         return Ok(None);
     }
-    Array5::from_shape_vec((3, 3, 3, ic, oc), df)
+    let k = scheme.taps;
+    Array5::from_shape_vec((k, k, k, ic, oc), df)
         .map(Some)
         .map_err(|_| KernelError::Overflow {
             what: "the output shape",
