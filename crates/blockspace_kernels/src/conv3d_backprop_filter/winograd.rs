@@ -1,12 +1,16 @@
-//! Winograd F(3, 2) per dimension for `3×3×3` filters at stride 1 without dilation: 64
-//! multiplies per `2×2×2` tile of output positions and channel pair where the direct method
-//! needs `27·8 = 216` (3.375× fewer).
+//! Winograd kernels for the filter gradient: 64 multiplies per `2×2×2` tile of output
+//! positions and channel pair where the direct method needs `27·8 = 216` for `3×3×3` filters
+//! at stride 1 (F(3, 2) per dimension, 3.375× fewer); at stride 2, F(2, 2) on each parity
+//! phase with two taps (`5³ = 125` for `3×3×3`, `6³ = 216` for `4×4×4` where the direct
+//! method needs 216 and 512). The schemes and their matrices are in
+//! [`super::winograd_transform`]; production uses them where they measure faster
+//! ([`worth_it`]).
 //!
 //! The output positions are cut into tiles of `2×2×2` (zero `out_backprop` past the end);
-//! tile `t` reads the `4×4×4` input block `d_t` at its corner minus the padding (zero outside
-//! the input) and its `2×2×2` gradient block `g_t`. Per dimension the three filter taps of one
-//! tile are `(A'ᵀ[(G'g) ⊙ (Bᵀd)])` (the matrices in [`super::winograd_transform`]), so with
-//! `V_t = (Bᵀ)^{⊗3} d_t` (64 points × `IC`) and `U_t = (G')^{⊗3} g_t` (64 points × `OC`):
+//! tile `t` reads the `E×E×E` input block `d_t` (`E` = stride + filter size) at its corner ×
+//! stride minus the padding (zero outside the input) and its `2×2×2` gradient block `g_t`.
+//! Per dimension the filter taps of one tile are `A'ᵀ[(G'g) ⊙ (Bᵀd)]`, so with
+//! `V_t = (Bᵀ)^{⊗3} d_t` (`P³` points × `IC`) and `U_t = (G')^{⊗3} g_t` (`P³` points × `OC`):
 //!
 //! ```text
 //! M[p][ic][oc] = Σ_t V_t[p][ic] · U_t[p][oc]          (one GEMM per point p, over tiles)
@@ -29,13 +33,13 @@
 //! |df − df_exact| ≤ γ_{n} · 8 · Σ_t ‖d_t[·, ic]‖₁ · ‖g_t[·, oc]‖₁,   n = 13 + T,
 //! ```
 //!
-//! `T` the number of tiles (`Σ_t` over all tiles, `‖·‖₁` over a tile's 64 inputs / 8
+//! `T` the number of tiles (`Σ_t` over all tiles, `‖·‖₁` over a tile's `E³` inputs / 8
 //! gradients). Derivation: `Bᵀ` and `G'` have at most two `±1` per row, so each transformed
 //! value is a sum of its block's entries with `±1` coefficients after three roundings
 //! (one per dimension), and `|Bᵀ|` rows of the absolute values bound it; the product adds one
 //! rounding; the sum over tiles at most `T` (register sums inside a batch, then batches, then
-//! spans, each a subset of one running order); `s_p` is exact; `A'ᵀ` adds two per dimension,
-//! six in all. Hence `n = 3 + 3 + 1 + T + 6`. The absolute sums multiply out per dimension to
+//! spans: a summation tree with `T` leaves is at most `T − 1` deep); `s_p` is exact; `A'ᵀ`
+//! adds at most two per dimension, six in all. Hence `n = 3 + 3 + 1 + T + 6`. The absolute sums multiply out per dimension to
 //! `Σ_p |A'ᵀ[k, p]| (|G'| |g|)_p (|Bᵀ| |d|)_p ≤ 2 ‖g‖₁ ‖d‖₁` for each tap `k` (checked
 //! entry by entry: no product `|g_j||d_i|` appears with a coefficient above 2), so `2³ = 8`
 //! in three dimensions. On small-integer data every step is exact (the sums stay below
