@@ -32,13 +32,13 @@ use crate::{Element, KernelContext, KernelError};
 
 /// Positions per chunk. Fixed (never derived from the thread count), since it fixes the
 /// summation order.
-pub(super) const CHUNK: usize = 256;
+pub(super) const CHUNK: usize = 1024;
 /// Problems with fewer multiply-adds than this run on the calling thread.
 const SERIAL_MACS: usize = 1 << 20;
 /// Tasks per thread to aim for (many, so rayon can balance them on a busy machine).
 const TASKS_PER_THREAD: usize = 4;
 /// Fewest chunks in a span of positions.
-const SPAN_CHUNKS: usize = 8;
+const SPAN_CHUNKS: usize = 2;
 /// Budget for the partial accumulators of all spans together.
 const PARTIAL_BYTES: usize = 8 << 20;
 /// Fewest `oc` rows worth a task of their own.
