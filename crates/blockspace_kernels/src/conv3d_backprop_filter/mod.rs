@@ -22,8 +22,9 @@
 //! whose `(kd, kh)` tap falls outside the input are skipped; the few whose run straddles the
 //! W border are copied, zero-filled, into a small buffer. No packing, no transposition.
 //!
-//! Positions are taken in fixed chunks of 1024; a tile sums one chunk in registers and is added
-//! into its accumulator. Chunks are grouped into fixed *spans* (at least 2 chunks, more when
+//! Positions are taken in fixed chunks (1024 with AVX-512, 256 otherwise); a tile sums one
+//! chunk in registers and is added into its accumulator. Chunks are grouped into fixed *spans*
+//! (at least 2048 positions, more when
 //! the output is large, so that all spans' partial sums stay within 8 MiB), each summed into
 //! its own partial accumulators, which are added in span order at the end. Work is split over
 //! (span × column block group × `oc` row group) tasks on rayon's global pool — blocks and rows
