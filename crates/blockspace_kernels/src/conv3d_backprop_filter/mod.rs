@@ -22,8 +22,9 @@
 //! whose `(kd, kh)` tap falls outside the input are skipped; the few whose run straddles the
 //! W border are copied, zero-filled, into a small buffer. No packing, no transposition.
 //!
-//! Positions are taken in fixed chunks of 256; a tile sums one chunk in registers and is added
-//! into its accumulator. Chunks are grouped into fixed *spans* (at least 8 chunks, more when
+//! Positions are taken in fixed chunks (1024 with AVX-512, 256 otherwise); a tile sums one
+//! chunk in registers and is added into its accumulator. Chunks are grouped into fixed *spans*
+//! (at least 2048 positions, more when
 //! the output is large, so that all spans' partial sums stay within 8 MiB), each summed into
 //! its own partial accumulators, which are added in span order at the end. Work is split over
 //! (span × column block group × `oc` row group) tasks on rayon's global pool — blocks and rows
@@ -38,6 +39,12 @@
 //! input are skipped rather than multiplied by zero, so an infinite `dy` next to the padding
 //! does not turn into NaN there.
 //!
+//! `3×3×3` filters at stride 1 without dilation and with at least 16 input and output
+//! channels take the Winograd kernel instead (F(3, 2) per dimension, 3.375× fewer multiplies;
+//! see `winograd.rs` and `docs/op-reference.md` for its exact error bound); it is also
+//! thread-count independent, and a result with a non-finite element is recomputed by the
+//! direct kernel.
+//!
 //! # Shapes
 //! - `input`: `[N, D, H, W, IC]` (NDHWC) or `[N, IC, D, H, W]` (NCDHW).
 //! - `filter_sizes`: a vector of 5 sizes, `[KD, KH, KW, IC, OC]`.
@@ -47,6 +54,8 @@
 mod fast;
 mod params;
 pub mod reference;
+mod winograd;
+mod winograd_transform;
 
 use ndarray::{ArrayD, ArrayView5, ArrayViewD, Ix5};
 
@@ -174,5 +183,40 @@ fn run<T: Element>(
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
     let isa = isa.unwrap_or_else(Isa::best);
+    if let Some(scheme) = winograd::worth_it(p)
+        && let Some(df) = winograd::compute_on(scheme, isa, p, x.view(), dy.view(), ctx)?
+    {
+        return Ok(df.into_dyn());
+    }
     Ok(fast::compute_on(isa, p, x, dy, ctx)?.into_dyn())
+}
+
+/// The Winograd kernel alone (see the module docs' algorithm section), on the microkernels of
+/// `path`, whatever the channel counts: `Ok(None)` when this CPU cannot run `path`, the
+/// problem has no Winograd scheme (the same filter size and stride in every dimension: 3 at
+/// stride 1, 3 or 4 at stride 2; no dilation), or the result has a
+/// non-finite element (where the production entry points run the direct kernel). For tests
+/// that check its error bound.
+///
+/// # Errors
+/// As [`conv3d_backprop_filter_v2_with_params`].
+#[doc(hidden)]
+pub fn conv3d_backprop_filter_v2_winograd<T: Element>(
+    path: KernelPath,
+    params: &Conv3dBackpropFilterParams,
+    input: ArrayViewD<'_, T>,
+    out_backprop: ArrayViewD<'_, T>,
+    ctx: &KernelContext,
+) -> Result<Option<ArrayD<T>>, KernelError> {
+    let Some(isa) = Isa::new(path) else {
+        return Ok(None);
+    };
+    let Some(scheme) = winograd::scheme(params) else {
+        return Ok(None);
+    };
+    let (x, dy) = operands(params, input, out_backprop)?;
+    if x.is_empty() || dy.is_empty() {
+        return Ok(None);
+    }
+    Ok(winograd::compute_on(scheme, isa, params, x, dy, ctx)?.map(ndarray::ArrayBase::into_dyn))
 }
