@@ -115,7 +115,12 @@ fn decode_attr(spec: &AttrSpec, v: &Value) -> Result<AttrValue, String> {
             AttrValue::Str(v.as_str().ok_or_else(wrong)?.to_owned())
         }
         AttrKind::Int { .. } => AttrValue::Int(v.as_i64().ok_or_else(wrong)?),
-        AttrKind::Float => AttrValue::Float(v.as_f64().ok_or_else(wrong)?),
+        // A whole number is kept exact (an int64 fill of 2^53 + 1 must stay 2^53 + 1); a float
+        // attribute accepts it, and saving writes it back the same.
+        AttrKind::Float => match v.as_i64() {
+            Some(i) => AttrValue::Int(i),
+            None => AttrValue::Float(v.as_f64().ok_or_else(wrong)?),
+        },
         AttrKind::Bool => AttrValue::Bool(v.as_bool().ok_or_else(wrong)?),
         AttrKind::IntList { .. } | AttrKind::Shape => {
             let arr = v.as_array().ok_or_else(wrong)?;
