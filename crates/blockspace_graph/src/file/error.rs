@@ -132,3 +132,45 @@ pub(super) fn invalid(problems: Vec<Problem>, origin: &str) -> FileError {
         origin: origin.to_owned(),
     }
 }
+
+/// The most problems one load reports; a hostile file with millions of bad blocks must not
+/// need gigabytes of messages (the first ones say what to fix).
+pub const MAX_PROBLEMS: usize = 100;
+
+/// The problems found so far: the first [`MAX_PROBLEMS`], and how many more there were.
+#[derive(Debug, Default)]
+pub(super) struct Problems {
+    list: Vec<Problem>,
+    more: usize,
+}
+
+impl Problems {
+    /// Records a problem (counted only past [`MAX_PROBLEMS`]).
+    pub fn push(&mut self, p: Problem) {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(p);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The list, ending with one line for the problems left out.
+    pub fn into_vec(mut self) -> Vec<Problem> {
+        if self.more > 0 {
+            self.list.push(problem(
+                "$",
+                format!(
+                    "and {} more problem{} not listed; fix these first",
+                    self.more,
+                    if self.more == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        self.list
+    }
+}

@@ -18,6 +18,7 @@ pub mod encode;
 pub mod error;
 pub mod migrate;
 pub mod paths;
+mod raw;
 pub mod strict_json;
 
 pub use decode::{load_page, page_from_json};
