@@ -1,20 +1,22 @@
 //! Loading: page-file text to a validated [`Page`], every problem reported with its JSON path
 //! (after migrating older versions).
 
+use super::blocks::{BlockDecoder, DecodedBlocks, check_keys, join};
 use super::error::{Problems, invalid, problem};
 use super::raw::{self, Raw, RawMap};
 use super::{CURRENT_VERSION, EXTENSION, FORMAT, FileError, KEYS, Problem, migrate, strict_json};
 use crate::ids::{BlockId, InPort, OutPort, Wire};
-use crate::ops::{AttrKind, AttrSpec, OpDescriptor, Registry, kind_text};
-use crate::page::{Block, Page, validate_name};
-use crate::value::{AttrValue, Attrs};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::ops::Registry;
+use crate::page::Page;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// Loads and validates a page file. Every problem is reported with its JSON path.
 pub fn load_page(reg: &Registry, path: &Path) -> Result<Page, FileError> {
     let origin = path.display().to_string();
-    // The text is dropped once read into the tree, before the page is built from it.
+    // The text is dropped once read, before the page is built from the tree.
+    let mut blocks = BlockDecoder::new(reg);
     let tree = {
         let text =
             strict_json::read_text_file(path, strict_json::MAX_JSON_BYTES).map_err(|source| {
@@ -23,9 +25,9 @@ pub fn load_page(reg: &Registry, path: &Path) -> Result<Page, FileError> {
                     source,
                 }
             })?;
-        page_tree(&text, &origin)?
+        page_tree(&text, &origin, &mut blocks)?
     };
-    decode(reg, tree, &origin)
+    decode(reg, tree, blocks, &origin)
 }
 
 /// Parses and validates page-file text; `origin` names the file in messages.
@@ -34,12 +36,14 @@ pub fn load_page(reg: &Registry, path: &Path) -> Result<Page, FileError> {
 /// values of unknown fields and over-long lists are only checked and counted, so loading needs
 /// a small multiple of the file, not a general JSON tree's 16–80 times.
 pub fn page_from_json(reg: &Registry, text: &str, origin: &str) -> Result<Page, FileError> {
-    decode(reg, page_tree(text, origin)?, origin)
+    let mut blocks = BlockDecoder::new(reg);
+    let tree = page_tree(text, origin, &mut blocks)?;
+    decode(reg, tree, blocks, origin)
 }
 
-/// The page's tree, once it is known to be a page of a version this build reads (migrated to
-/// the current one).
-fn page_tree(text: &str, origin: &str) -> Result<Raw, FileError> {
+/// Reads `text` into `blocks` (each entry decoded as it is read) and the rest of the tree,
+/// once it is known to be a page of a version this build reads (migrated to the current one).
+fn page_tree(text: &str, origin: &str, blocks: &mut BlockDecoder<'_>) -> Result<Raw, FileError> {
     let syntax = |e: serde_json::Error| FileError::Syntax {
         line: e.line(),
         column: e.column(),
@@ -47,7 +51,10 @@ fn page_tree(text: &str, origin: &str) -> Result<Raw, FileError> {
         truncated: e.classify() == serde_json::error::Category::Eof,
         origin: origin.to_owned(),
     };
-    let mut value = raw::parse_page(text).map_err(syntax)?;
+    let mut value = {
+        let sink = RefCell::new(|i, v| blocks.add(i, v));
+        raw::parse_page(text, &sink).map_err(syntax)?
+    };
     let origin_s = origin.to_owned();
     let Some(root) = value.as_object() else {
         return Err(FileError::NotAPage {
@@ -107,7 +114,9 @@ fn page_tree(text: &str, origin: &str) -> Result<Raw, FileError> {
         let old = strict_json::from_str(text).map_err(syntax)?;
         let migrated = migrate::migrate(old, version as u32)
             .map_err(|e| invalid(vec![problem("version", e.to_string())], origin))?;
-        value = raw::parse_page(&migrated.to_string()).map_err(syntax)?;
+        *blocks = BlockDecoder::new(blocks.reg);
+        let sink = RefCell::new(|i, v| blocks.add(i, v));
+        value = raw::parse_page(&migrated.to_string(), &sink).map_err(syntax)?;
     }
     Ok(value)
 }
@@ -119,89 +128,31 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-/// Decodes an attribute value by its kind (text is moved out of `v`, not copied: a 50 MB
-/// literal is not held twice).
-fn decode_attr(spec: &AttrSpec, v: &mut Raw) -> Result<AttrValue, String> {
-    let wrong = |v: &Raw| {
-        format!(
-            "{v} is {}, expected {}",
-            v.json_type(),
-            kind_text(spec.kind)
-        )
-    };
-    if let Raw::Elided { len, .. } = *v {
-        return Err(format!(
-            "is {} of {len} items, too long for an attribute; expected {}",
-            v.json_type(),
-            kind_text(spec.kind)
-        ));
-    }
-    let v = &*match (spec.kind, v) {
-        (AttrKind::Enum(_) | AttrKind::Text | AttrKind::Path { .. }, Raw::Str(s)) => {
-            let value = AttrValue::Str(std::mem::take(s));
-            spec.validate(&value).map_err(|e| e.to_string())?;
-            return Ok(value);
-        }
-        (_, v) => v,
-    };
-    let wrong = || wrong(v);
-    let value = match spec.kind {
-        AttrKind::Enum(_) | AttrKind::Text | AttrKind::Path { .. } => return Err(wrong()),
-        AttrKind::Int { .. } => AttrValue::Int(v.as_i64().ok_or_else(wrong)?),
-        // A whole number is kept exact (an int64 fill of 2^53 + 1 must stay 2^53 + 1); a float
-        // attribute accepts it, and saving writes it back the same.
-        AttrKind::Float => match v.as_i64() {
-            Some(i) => AttrValue::Int(i),
-            None => AttrValue::Float(v.as_f64().ok_or_else(wrong)?),
-        },
-        AttrKind::Bool => AttrValue::Bool(v.as_bool().ok_or_else(wrong)?),
-        AttrKind::IntList { .. } | AttrKind::Shape => {
-            let arr = v.as_array().ok_or_else(wrong)?;
-            let mut out = Vec::with_capacity(arr.len());
-            for (i, x) in arr.iter().enumerate() {
-                out.push(x.as_i64().ok_or_else(|| {
-                    format!("element {i} ({x}) is not a whole number; {}", wrong())
-                })?);
-            }
-            AttrValue::IntList(out)
-        }
-    };
-    spec.validate(&value).map_err(|e| e.to_string())?;
-    Ok(value)
-}
-
-fn check_keys(obj: &RawMap, path: &str, known: &[String], problems: &mut Problems) {
-    for k in obj.keys() {
-        if !known.contains(k) {
-            problems.push(problem(
-                join(path, k),
-                format!(
-                    "unknown field; remove it (known fields: {})",
-                    known.join(", ")
-                ),
-            ));
-        }
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn decode(reg: &Registry, value: Raw, origin: &str) -> Result<Page, FileError> {
-    let mut problems = Problems::default();
-    let mut root = match value {
+/// The page from its tree and its blocks (decoded while the tree was read).
+fn decode(
+    reg: &Registry,
+    value: Raw,
+    blocks: BlockDecoder<'_>,
+    origin: &str,
+) -> Result<Page, FileError> {
+    let BlockDecoder {
+        seen, mut problems, ..
+    } = blocks;
+    let root = match value {
         Raw::Obj(map) => map,
         _ => RawMap::default(),
     };
     check_keys(&root, "", &KEYS.page, &mut problems);
     let name = page_name(&root, origin, &mut problems);
     let next_block_id = next_block_id(&root, &mut problems);
-    let seen = decode_blocks(reg, &mut root, &mut problems);
+    match root.get("blocks") {
+        Some(Raw::Arr(_)) => {}
+        Some(v) => problems.push(problem(
+            "blocks",
+            format!("is {}, expected an array of blocks", v.json_type()),
+        )),
+        None => problems.push(problem("blocks", "is missing; add \"blocks\": []")),
+    }
     if let (Some(next), Some(max)) = (next_block_id, seen.index.keys().max())
         && next <= *max
     {
@@ -273,218 +224,6 @@ fn next_block_id(root: &RawMap, problems: &mut Problems) -> Option<u64> {
             None
         }
     }
-}
-
-/// Blocks decoded so far: the good ones, and where each id and name was first seen.
-#[derive(Default)]
-struct DecodedBlocks {
-    blocks: BTreeMap<BlockId, Block>,
-    index: HashMap<u64, usize>,
-    names: HashMap<String, usize>,
-}
-
-fn decode_blocks(reg: &Registry, root: &mut RawMap, problems: &mut Problems) -> DecodedBlocks {
-    let mut seen = DecodedBlocks::default();
-    let block_values: &mut [Raw] = match root.get_mut("blocks") {
-        Some(Raw::Arr(a)) => a,
-        Some(v) => {
-            problems.push(problem(
-                "blocks",
-                format!("is {}, expected an array of blocks", v.json_type()),
-            ));
-            &mut []
-        }
-        None => {
-            problems.push(problem("blocks", "is missing; add \"blocks\": []"));
-            &mut []
-        }
-    };
-    for (i, bv) in block_values.iter_mut().enumerate() {
-        let at = format!("blocks[{i}]");
-        let Raw::Obj(obj) = bv else {
-            problems.push(problem(
-                &at,
-                format!("is {}, expected a block object", bv.json_type()),
-            ));
-            continue;
-        };
-        let (id, bname, block) = decode_block(reg, &at, obj, &seen, problems);
-        if id >= 1 {
-            seen.index.entry(id).or_insert(i);
-        }
-        if !bname.is_empty() {
-            seen.names.entry(bname).or_insert(i);
-        }
-        if let Some(b) = block {
-            seen.blocks.insert(b.id, b);
-        }
-    }
-    seen
-}
-
-/// One entry of `blocks`: its id and name (to find duplicates, even when the block is bad) and
-/// the block when it has no problem.
-fn decode_block(
-    reg: &Registry,
-    at: &str,
-    obj: &mut RawMap,
-    seen: &DecodedBlocks,
-    problems: &mut Problems,
-) -> (u64, String, Option<Block>) {
-    check_keys(obj, at, &KEYS.block, problems);
-    let mut ok = true;
-    let id = match obj.get("id").and_then(Raw::as_u64) {
-        Some(id) if id >= 1 => {
-            if let Some(prev) = seen.index.get(&id) {
-                problems.push(problem(
-                    join(at, "id"),
-                    format!(
-                        "duplicate block id {id} (also blocks[{prev}]); give each block its own id"
-                    ),
-                ));
-                ok = false;
-            }
-            id
-        }
-        _ => {
-            problems.push(problem(
-                join(at, "id"),
-                format!(
-                    "{} is not a block id (a whole number >= 1)",
-                    obj.get("id").map_or("missing".to_owned(), Raw::to_string)
-                ),
-            ));
-            ok = false;
-            0
-        }
-    };
-    let type_id = obj
-        .get("type")
-        .and_then(Raw::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let desc = match obj.get("type") {
-        Some(Raw::Str(t)) => reg
-            .lookup(t)
-            .map_err(|e| problems.push(problem(join(at, "type"), e.to_string())))
-            .ok(),
-        other => {
-            problems.push(problem(
-                join(at, "type"),
-                format!(
-                    "{} is not a block type; use one of: {}",
-                    other.map_or("missing".to_owned(), Raw::to_string),
-                    reg.type_ids()
-                ),
-            ));
-            None
-        }
-    };
-    ok &= desc.is_some();
-    let bname = match obj.get("name").and_then(Raw::as_str) {
-        Some(n) => {
-            if let Err(e) = validate_name(n) {
-                problems.push(problem(join(at, "name"), e.to_string()));
-                ok = false;
-            } else if let Some(prev) = seen.names.get(n) {
-                problems.push(problem(join(at, "name"), format!("duplicate block name {n:?} (also blocks[{prev}]); names are unique per page, rename one")));
-                ok = false;
-            }
-            n.to_owned()
-        }
-        None => {
-            problems.push(problem(
-                join(at, "name"),
-                "is missing or not a string; give the block a name",
-            ));
-            ok = false;
-            String::new()
-        }
-    };
-    let pos = match obj.get("pos") {
-        None => [0.0, 0.0],
-        Some(v) => match v
-            .as_array()
-            .map(|a| a.iter().map(Raw::as_f64).collect::<Vec<_>>())
-        {
-            Some(xy) if xy.len() == 2 && xy.iter().all(|x| x.is_some_and(f64::is_finite)) => {
-                [xy[0].unwrap_or(0.0) as f32, xy[1].unwrap_or(0.0) as f32]
-            }
-            _ => {
-                problems.push(problem(
-                    join(at, "pos"),
-                    format!("{v} is not a position; use [x, y]"),
-                ));
-                [0.0, 0.0]
-            }
-        },
-    };
-    let mut attrs = Attrs::new();
-    if let Some(d) = desc {
-        ok &= decode_attrs(d, at, obj.get_mut("attrs"), &mut attrs, problems);
-    }
-    let block = ok.then(|| Block {
-        id: BlockId(id),
-        type_id,
-        name: bname.clone(),
-        attrs,
-        pos,
-    });
-    (id, bname, block)
-}
-
-/// A block's `attrs` into `attrs`, defaults filled in; false when any is bad.
-fn decode_attrs(
-    d: &OpDescriptor,
-    at: &str,
-    value: Option<&mut Raw>,
-    attrs: &mut Attrs,
-    problems: &mut Problems,
-) -> bool {
-    let mut ok = true;
-    match value {
-        None => {}
-        Some(Raw::Obj(map)) => {
-            for (k, v) in &mut map.0 {
-                let apath = format!("{at}.attrs.{k}");
-                match d.attr(k) {
-                    None => {
-                        problems.push(problem(
-                            apath,
-                            format!(
-                                "unknown attribute of {}; known: {}",
-                                d.type_id,
-                                d.attr_names()
-                            ),
-                        ));
-                        ok = false;
-                    }
-                    Some(spec) => match decode_attr(spec, v) {
-                        Ok(val) => {
-                            attrs.insert(k.clone(), val);
-                        }
-                        Err(m) => {
-                            problems.push(problem(apath, m));
-                            ok = false;
-                        }
-                    },
-                }
-            }
-        }
-        Some(v) => {
-            problems.push(problem(
-                join(at, "attrs"),
-                format!("is {}, expected an object", v.json_type()),
-            ));
-            ok = false;
-        }
-    }
-    for spec in d.attrs {
-        attrs
-            .entry(spec.name.to_owned())
-            .or_insert_with(|| spec.default_value());
-    }
-    ok
 }
 
 /// The wires of the file and where each was (to point problems at them).

@@ -12,6 +12,7 @@
 //! | [`migrate`] | older versions to the current one |
 //! | [`strict_json`] | JSON read within a size cap, duplicate keys refused |
 
+mod blocks;
 pub mod decode;
 pub mod dto;
 pub mod encode;

@@ -9,7 +9,11 @@
 //! its length counted. Text is kept once (a 50 MB literal is 50 MB), ready to move into the
 //! page. Duplicate keys are refused everywhere, kept or not, with their JSON path, and a
 //! leading byte-order mark is skipped, as [`super::strict_json`] does.
+//!
+//! The entries of `blocks` are not kept either: each is handed to a sink as soon as it is read
+//! (the decoder turns it into a block and drops the tree), and `blocks` is left an empty array.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -177,16 +181,21 @@ fn write_json(v: &Raw, out: &mut String) {
     }
 }
 
-/// Parses page-file text (a leading byte-order mark skipped) into the tree the decoder reads.
+/// Where each entry of `blocks` goes, with its index, once read.
+pub(super) type BlockSink<'s> = RefCell<dyn FnMut(usize, Raw) + 's>;
+
+/// Parses page-file text (a leading byte-order mark skipped) into the tree the decoder reads;
+/// each entry of `blocks` goes to `blocks` instead, as it is read.
 ///
 /// # Errors
 /// serde_json's error, with its line and column; a duplicate key's message names its JSON path.
-pub(super) fn parse_page(text: &str) -> Result<Raw, serde_json::Error> {
+pub(super) fn parse_page(text: &str, blocks: &BlockSink<'_>) -> Result<Raw, serde_json::Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Seed {
         at: &At::Root,
         place: Place::Root,
+        sink: blocks,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -278,19 +287,20 @@ fn duplicate<E: de::Error>(at: &At<'_>, key: &str) -> E {
 }
 
 /// Reads one value at `at`, keeping what `place` says.
-struct Seed<'a> {
+struct Seed<'a, 's> {
     at: &'a At<'a>,
     place: Place,
+    sink: &'s BlockSink<'s>,
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
     type Value = Raw;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Seed<'_> {
+impl<'de> Visitor<'de> for Seed<'_, '_> {
     type Value = Raw;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -324,19 +334,32 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
         let Some(item) = self.place.item() else {
-            let len = skip_items(&mut seq, self.at)?;
+            let len = skip_items(&mut seq, self.at, self.sink)?;
             return Ok(Raw::Elided { object: false, len });
         };
+        if self.place == Place::Blocks {
+            let mut i = 0;
+            while let Some(v) = seq.next_element_seed(Seed {
+                at: &At::Index(self.at, i),
+                place: item,
+                sink: self.sink,
+            })? {
+                (self.sink.borrow_mut())(i, v);
+                i += 1;
+            }
+            return Ok(Raw::Arr(Vec::new()));
+        }
         let mut out = Vec::new();
         loop {
             let at = At::Index(self.at, out.len());
             if !self.place.unbounded() && out.len() == LEAF_ITEMS {
-                let len = LEAF_ITEMS + skip_items(&mut seq, &at)?;
+                let len = LEAF_ITEMS + skip_items(&mut seq, &at, self.sink)?;
                 return Ok(Raw::Elided { object: false, len });
             }
             match seq.next_element_seed(Seed {
                 at: &at,
                 place: item,
+                sink: self.sink,
             })? {
                 Some(v) => out.push(v),
                 None => return Ok(Raw::Arr(out)),
@@ -345,7 +368,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
         if matches!(self.place, Place::Leaf(_) | Place::Blocks | Place::Wires) {
-            let len = skip_entries(&mut map, self.at)?;
+            let len = skip_entries(&mut map, self.at, self.sink)?;
             return Ok(Raw::Elided { object: true, len });
         }
         let mut out: Vec<(String, Raw)> = Vec::new();
@@ -355,9 +378,14 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 return Err(duplicate(self.at, &key));
             }
             let at = At::Key(self.at, &key);
+            let sink = self.sink;
             let value = match self.place.field(&key) {
-                Some(place) => map.next_value_seed(Seed { at: &at, place })?,
-                None => map.next_value_seed(Skip { at: &at })?,
+                Some(place) => map.next_value_seed(Seed {
+                    at: &at,
+                    place,
+                    sink,
+                })?,
+                None => map.next_value_seed(Skip { at: &at, sink })?,
             };
             out.push((key, value));
         }
@@ -367,26 +395,33 @@ impl<'de> Visitor<'de> for Seed<'_> {
 
 /// Reads a value without keeping it (keys still checked); an array or object becomes
 /// [`Raw::Elided`], a scalar is kept (it is small).
-struct Skip<'a> {
+struct Skip<'a, 's> {
     at: &'a At<'a>,
+    sink: &'s BlockSink<'s>,
 }
 
-impl<'de> DeserializeSeed<'de> for Skip<'_> {
+impl<'de> DeserializeSeed<'de> for Skip<'_, '_> {
     type Value = Raw;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
         d.deserialize_any(Seed {
             at: self.at,
             place: Place::Leaf(u8::MAX),
+            sink: self.sink,
         })
     }
 }
 
 /// Reads the rest of an array without keeping it; how many items it had.
-fn skip_items<'de, A: SeqAccess<'de>>(seq: &mut A, at: &At<'_>) -> Result<usize, A::Error> {
+fn skip_items<'de, 's, A: SeqAccess<'de>>(
+    seq: &mut A,
+    at: &At<'_>,
+    sink: &'s BlockSink<'s>,
+) -> Result<usize, A::Error> {
     let mut n = 0;
     while seq
         .next_element_seed(Skip {
             at: &At::Index(at, n),
+            sink,
         })?
         .is_some()
     {
@@ -396,7 +431,11 @@ fn skip_items<'de, A: SeqAccess<'de>>(seq: &mut A, at: &At<'_>) -> Result<usize,
 }
 
 /// Reads an object without keeping it (its keys checked for duplicates); how many keys.
-fn skip_entries<'de, A: MapAccess<'de>>(map: &mut A, at: &At<'_>) -> Result<usize, A::Error> {
+fn skip_entries<'de, 's, A: MapAccess<'de>>(
+    map: &mut A,
+    at: &At<'_>,
+    sink: &'s BlockSink<'s>,
+) -> Result<usize, A::Error> {
     let mut seen: HashSet<String> = HashSet::new();
     while let Some(key) = map.next_key::<String>()? {
         if seen.contains(&key) {
@@ -404,6 +443,7 @@ fn skip_entries<'de, A: MapAccess<'de>>(map: &mut A, at: &At<'_>) -> Result<usiz
         }
         map.next_value_seed(Skip {
             at: &At::Key(at, &key),
+            sink,
         })?;
         seen.insert(key);
     }
@@ -414,9 +454,17 @@ fn skip_entries<'de, A: MapAccess<'de>>(map: &mut A, at: &At<'_>) -> Result<usiz
 mod tests {
     use super::*;
 
+    /// The tree and the entries of `blocks` as the sink got them.
+    fn parse(text: &str) -> Result<(Raw, Vec<(usize, Raw)>), serde_json::Error> {
+        let mut blocks = Vec::new();
+        let sink = RefCell::new(|i, v| blocks.push((i, v)));
+        let raw = parse_page(text, &sink)?;
+        Ok((raw, blocks))
+    }
+
     #[test]
     fn the_schema_decides_what_is_kept() {
-        let raw = parse_page(
+        let (raw, blocks) = parse(
             "\u{feff}{\"format\": \"blockspace.page\", \"junk\": [1, 2, {\"a\": 1}], \
              \"blocks\": [{\"id\": 1, \"pos\": [1.5, 2], \"attrs\": {\"shape\": [1, 2]}, \"x\": {\"y\": 1}}, 7]}",
         )
@@ -433,8 +481,12 @@ mod tests {
                 len: 3
             })
         );
-        let blocks = root.get("blocks").unwrap().as_array().unwrap();
-        let b = blocks[0].as_object().unwrap();
+        // Blocks went to the sink, one by one, and are not in the tree.
+        assert_eq!(root.get("blocks"), Some(&Raw::Arr(Vec::new())));
+        assert_eq!(blocks.len(), 2);
+        let (i, b) = &blocks[0];
+        let b = b.as_object().unwrap();
+        assert_eq!(*i, 0);
         assert_eq!(b.get("pos").unwrap().as_array().unwrap().len(), 2);
         assert_eq!(
             b.get("attrs")
@@ -453,26 +505,19 @@ mod tests {
                 len: 1
             })
         );
-        assert_eq!(blocks[1].as_u64(), Some(7));
+        assert_eq!((blocks[1].0, blocks[1].1.as_u64()), (1, Some(7)));
     }
 
     #[test]
     fn long_lists_are_counted_not_kept_and_messages_stay_short() {
         let text = format!(
-            "{{\"blocks\": [{{\"attrs\": {{\"shape\": [{}]}}, \"name\": \"{}\"}}]}}",
+            "{{\"blocks\": [{{\"attrs\": {{\"shape\": [{}]}}, \"name\": \"{}\"}}], \"name\": [{}]}}",
             vec!["0"; 100_000].join(","),
-            "n".repeat(10_000)
+            "n".repeat(10_000),
+            vec!["[1, 2]"; 1000].join(","),
         );
-        let raw = parse_page(&text).unwrap();
-        let b = raw
-            .as_object()
-            .unwrap()
-            .get("blocks")
-            .unwrap()
-            .as_array()
-            .unwrap()[0]
-            .as_object()
-            .unwrap();
+        let (raw, blocks) = parse(&text).unwrap();
+        let b = blocks[0].1.as_object().unwrap();
         let shape = b
             .get("attrs")
             .unwrap()
@@ -488,6 +533,14 @@ mod tests {
             }
         );
         assert!(b.get("name").unwrap().to_string().chars().count() <= 90);
+        let name = raw.as_object().unwrap().get("name").unwrap();
+        assert_eq!(
+            name,
+            &Raw::Elided {
+                object: false,
+                len: 1000
+            }
+        );
         assert!(raw.to_string().chars().count() <= 90);
     }
 
@@ -505,9 +558,9 @@ mod tests {
                 "$.wires[0].from.x.q",
             ),
         ] {
-            let e = parse_page(text).unwrap_err().to_string();
+            let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(path) && e.contains("twice"), "{text}: {e}");
         }
-        assert!(parse_page("{} trailing").is_err());
+        assert!(parse("{} trailing").is_err());
     }
 }
