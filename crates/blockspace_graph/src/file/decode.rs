@@ -32,7 +32,7 @@ pub fn load_page(reg: &Registry, path: &Path) -> Result<Page, FileError> {
 
 /// Parses and validates page-file text; `origin` names the file in messages.
 ///
-/// The text is read straight into a compact tree ([`raw`]): what the page needs is kept, the
+/// The text is read straight into a compact tree (`file::raw`): what the page needs is kept, the
 /// values of unknown fields and over-long lists are only checked and counted, so loading needs
 /// a small multiple of the file, not a general JSON tree's 16–80 times.
 pub fn page_from_json(reg: &Registry, text: &str, origin: &str) -> Result<Page, FileError> {
