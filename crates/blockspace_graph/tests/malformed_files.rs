@@ -358,7 +358,7 @@ fn problems_are_capped_and_long_lists_are_named_not_echoed() {
     let p = problems(&page(&blocks, "", 1));
     assert_eq!(p.len(), blockspace_graph::file::error::MAX_PROBLEMS + 1);
     has(&p, "blocks[0]", "expected a block object");
-    has(&p, "$", "999900 more problems not listed");
+    has(&p, "$", "999900 more blocks not checked");
     // A list far longer than any attribute takes: named with its length, not quoted whole.
     let long = vec!["1"; 100_000].join(", ");
     let p = problems(&page(

@@ -120,6 +120,11 @@ impl<'r> BlockDecoder<'r> {
 
     /// Decodes `blocks[i]`.
     pub fn add(&mut self, i: usize, mut bv: Raw) {
+        if self.problems.full() {
+            // The file is refused already; only count what is left.
+            self.problems.skip_block();
+            return;
+        }
         let at = format!("blocks[{i}]");
         let Raw::Obj(obj) = &mut bv else {
             self.problems.push(problem(

@@ -137,11 +137,14 @@ pub(super) fn invalid(problems: Vec<Problem>, origin: &str) -> FileError {
 /// need gigabytes of messages (the first ones say what to fix).
 pub const MAX_PROBLEMS: usize = 100;
 
-/// The problems found so far: the first [`MAX_PROBLEMS`], and how many more there were.
+/// The problems found so far: the first [`MAX_PROBLEMS`], how many more there were, and how
+/// many blocks were not checked once the list was full (a file that long is refused anyway:
+/// checking millions more blocks would only count problems nobody reads).
 #[derive(Debug, Default)]
 pub(super) struct Problems {
     list: Vec<Problem>,
     more: usize,
+    unchecked_blocks: usize,
 }
 
 impl Problems {
@@ -154,21 +157,43 @@ impl Problems {
         }
     }
 
+    /// Whether the list is full.
+    pub fn full(&self) -> bool {
+        self.list.len() >= MAX_PROBLEMS
+    }
+
+    /// Counts a block left unchecked because the list is full.
+    pub fn skip_block(&mut self) {
+        self.unchecked_blocks += 1;
+    }
+
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
 
-    /// The list, ending with one line for the problems left out.
+    /// The list, ending with one line for what was left out.
     pub fn into_vec(mut self) -> Vec<Problem> {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let mut parts = Vec::new();
         if self.more > 0 {
+            parts.push(format!(
+                "{} more problem{} not listed",
+                self.more,
+                plural(self.more)
+            ));
+        }
+        if self.unchecked_blocks > 0 {
+            parts.push(format!(
+                "{} more block{} not checked",
+                self.unchecked_blocks,
+                plural(self.unchecked_blocks)
+            ));
+        }
+        if !parts.is_empty() {
             self.list.push(problem(
                 "$",
-                format!(
-                    "and {} more problem{} not listed; fix these first",
-                    self.more,
-                    if self.more == 1 { "" } else { "s" }
-                ),
+                format!("and {}; fix these first", parts.join(", ")),
             ));
         }
         self.list
