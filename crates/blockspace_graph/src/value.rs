@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The value of one block attribute. Which variant an attribute holds is given by its
-/// [`crate::AttrKind`]: `Int` for `Int`, `Float` for `Float`, `Str` for `Enum`/`Text`/`Path`,
-/// `IntList` for `IntList`/`Shape`, `Bool` for `Bool`.
+/// [`crate::AttrKind`]: `Int` for `Int`, `Float` for `Float` (or `Int` when a whole number was
+/// given, kept exact: an int64 fill of 2^53 + 1 must not pass through f64), `Str` for
+/// `Enum`/`Text`/`Path`, `IntList` for `IntList`/`Shape`, `Bool` for `Bool`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
     /// An integer.

@@ -10,17 +10,16 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers")]
 
+#[path = "support/export.rs"]
+mod support;
+
 use blockspace_graph::export::{ExportError, ExportOptions, Framework};
 use blockspace_graph::{
     AttrValue, BlockId, Executor, Page, Registry, export_page, load_page, npy_name, write_export,
 };
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
-
-fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+use support::{examples_dir, export_to, importable, python_for, run_python, run_python_with};
 
 fn example_pages() -> Vec<(String, PathBuf)> {
     let mut pages: Vec<(String, PathBuf)> = std::fs::read_dir(examples_dir())
@@ -40,60 +39,6 @@ fn example_pages() -> Vec<(String, PathBuf)> {
     pages
 }
 
-fn python() -> String {
-    std::env::var("BLOCKSPACE_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-/// The Python for scripts that import `module`: `$BLOCKSPACE_TORCH_PYTHON` for PyTorch when
-/// set (PyTorch often lives in another environment than TensorFlow), else [`python`].
-fn python_for(module: &str) -> String {
-    match std::env::var("BLOCKSPACE_TORCH_PYTHON") {
-        Ok(p) if module == "torch" => p,
-        _ => python(),
-    }
-}
-
-/// Whether `python -c "import <module>"` works; prints why not.
-fn importable(module: &str) -> bool {
-    let python = python_for(module);
-    match Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-    {
-        Ok(o) if o.status.success() => true,
-        Ok(_) => {
-            println!(
-                "skipped: {module} is not importable by {python} (set BLOCKSPACE_PYTHON, or \
-                 BLOCKSPACE_TORCH_PYTHON for PyTorch, to a Python that has it)"
-            );
-            false
-        }
-        Err(e) => {
-            println!("skipped: cannot start {python}: {e}");
-            false
-        }
-    }
-}
-
-fn export_to(page_path: &Path, framework: Framework, dir: &Path) -> PathBuf {
-    let reg = Registry::builtin();
-    let page = load_page(&reg, page_path).unwrap();
-    let script = dir.join(format!(
-        "{}_{}.py",
-        page_path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .trim_end_matches(".bspage.json"),
-        framework.as_str()
-    ));
-    let opts = ExportOptions::script(framework, &script);
-    let exported = export_page(&reg, &page, page_path.parent(), &opts).unwrap();
-    write_export(&exported, &script).unwrap();
-    script
-}
-
 /// Runs the page with Blockspace's executor and writes `blockspace run --output DIR`'s files.
 fn run_blockspace(page_path: &Path, dir: &Path) {
     let reg = Arc::new(Registry::builtin());
@@ -110,24 +55,6 @@ fn run_blockspace(page_path: &Path, dir: &Path) {
                 .unwrap();
         }
     }
-}
-
-fn run_python(args: &[&str]) -> (bool, String) {
-    run_python_with(&python(), args)
-}
-
-fn run_python_with(python: &str, args: &[&str]) -> (bool, String) {
-    let o = Command::new(python)
-        .args(args)
-        .env("TF_CPP_MIN_LOG_LEVEL", "2")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
 }
 
 #[test]

@@ -350,3 +350,29 @@ fn folders_and_devices_are_not_read_as_pages() {
     let e = load_page(&reg, dir.path()).unwrap_err().to_string();
     assert!(e.contains("not a regular file"), "{e}");
 }
+
+#[test]
+fn problems_are_capped_and_long_lists_are_named_not_echoed() {
+    // A million bad blocks: the first hundred problems and a count, not a million messages.
+    let blocks = vec!["0"; 1_000_000].join(",");
+    let p = problems(&page(&blocks, "", 1));
+    assert_eq!(p.len(), blockspace_graph::file::error::MAX_PROBLEMS + 1);
+    has(&p, "blocks[0]", "expected a block object");
+    has(&p, "$", "999900 more blocks not checked");
+    // A list far longer than any attribute takes: named with its length, not quoted whole.
+    let long = vec!["1"; 100_000].join(", ");
+    let p = problems(&page(
+        &format!(
+            r#"{{"id": 1, "type": "Input", "name": "a", "attrs": {{"shape": [{long}]}}, "pos": [{long}]}}"#
+        ),
+        "",
+        2,
+    ));
+    has(
+        &p,
+        "blocks[0].attrs.shape",
+        "an array of 100000 items, too long",
+    );
+    has(&p, "blocks[0].pos", "is not a position");
+    assert!(p.iter().all(|(_, m)| m.len() < 400), "{p:?}");
+}

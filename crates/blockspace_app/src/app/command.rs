@@ -94,6 +94,9 @@ pub enum AppCommand {
     },
     /// Run the active page after every change, or not.
     SetAutoRun(bool),
+    /// Set the memory budget of runs (kept in the state folder), or `None` to go back to
+    /// `BLOCKSPACE_MEMORY_LIMIT` or the machine's default. Every page is planned again.
+    SetMemoryLimit(Option<u64>),
     /// Show a modal dialog.
     ShowDialog(Dialog),
     /// Close the modal dialog.

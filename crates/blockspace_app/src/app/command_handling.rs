@@ -119,6 +119,7 @@ impl BlockspaceApp {
                     tab.auto_run = on;
                 }
             }
+            AppCommand::SetMemoryLimit(limit) => self.set_memory_limit(limit),
             AppCommand::ShowDialog(d) => self.dialog = Some(d),
             AppCommand::CloseDialog => self.dialog = None,
             AppCommand::Restore(pages) => self.restore(&pages),

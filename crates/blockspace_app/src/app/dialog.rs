@@ -32,6 +32,13 @@ pub enum Dialog {
         /// The text typed so far.
         text: String,
     },
+    /// The memory budget of runs: what is in effect and where from, and a new limit.
+    MemoryLimit {
+        /// The size typed so far (e.g. `4GiB`).
+        text: String,
+        /// Why the text is not a size, once "Set" was pressed.
+        error: Option<String>,
+    },
     /// Type a path (for machines without a native file dialog).
     PathPrompt {
         /// Save the active page there (else open it).

@@ -23,6 +23,7 @@ pub mod file_dialogs;
 pub mod files;
 pub mod page_tab;
 pub mod recovery;
+pub mod settings;
 pub mod tabs;
 
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use crate::app::dialog::Dialog;
 use crate::app::export_jobs::ExportJobs;
 use crate::app::file_dialogs::Dialogs;
 use crate::app::recovery::{Recent, Recovery};
+use crate::app::settings::{Budget, Settings};
 use crate::panels::inspector::Inspector;
 use crate::panels::viewer::VolumeViewer;
 use crate::ui::toasts::Toasts;
@@ -60,7 +62,8 @@ pub struct AppOptions {
     pub autosave_interval: Option<Duration>,
     /// The memory budget of a run in bytes (`None`: 75 % of the smallest of physical memory,
     /// the cgroup limit and the address-space limit; the binary reads
-    /// `BLOCKSPACE_MEMORY_LIMIT`). A page whose run would not fit is not run.
+    /// `BLOCKSPACE_MEMORY_LIMIT`). A limit set in the app (Run ▸ Memory limit…, kept in the
+    /// state folder) takes precedence. A page whose run would not fit is not run.
     pub memory_limit: Option<u64>,
 }
 
@@ -94,7 +97,10 @@ pub struct BlockspaceApp {
     pub(crate) recovery: Recovery,
     pub(crate) last_autosave: Instant,
     pub(crate) autosave_every: Duration,
-    pub(crate) memory_budget: Option<u64>,
+    /// The budget `BLOCKSPACE_MEMORY_LIMIT` gave at start-up ([`AppOptions::memory_limit`]).
+    pub(crate) memory_env: Option<u64>,
+    /// Settings kept in the state folder (the memory limit set in the app).
+    pub(crate) settings: Settings,
     pub(crate) add_search: String,
     pub(crate) add_menu_open: bool,
     pub(crate) quitting: bool,
@@ -136,7 +142,8 @@ impl BlockspaceApp {
             autosave_every: options
                 .autosave_interval
                 .unwrap_or(autosave::AUTOSAVE_EVERY),
-            memory_budget: options.memory_limit,
+            memory_env: options.memory_limit,
+            settings: Settings::load(state_dir.as_deref()),
             add_search: String::new(),
             add_menu_open: false,
             quitting: false,
@@ -158,6 +165,29 @@ impl BlockspaceApp {
             }
         }
         app
+    }
+
+    /// The memory budget of runs in effect, and where it comes from (the setting made in the
+    /// app, else `BLOCKSPACE_MEMORY_LIMIT`, else the machine's default).
+    #[must_use]
+    pub fn memory_budget(&self) -> Budget {
+        Budget::effective(self.settings.memory_limit, self.memory_env)
+    }
+
+    /// Sets (or clears) the memory limit made in the app, keeps it in the state folder and
+    /// gives every page the budget now in effect.
+    pub(crate) fn set_memory_limit(&mut self, limit: Option<u64>) {
+        self.settings.memory_limit = limit;
+        if let Err(e) = self.settings.store() {
+            self.toast_error(format!(
+                "The memory limit applies to this session only: {e}"
+            ));
+        }
+        let budget = self.memory_budget();
+        for tab in &mut self.tabs {
+            tab.set_memory_budget(budget.bytes);
+        }
+        self.info(format!("Memory budget of runs: {budget}"));
     }
 
     /// The registry.

@@ -65,6 +65,8 @@ pub struct RunState {
     /// Why the last run was not started: the page would not fit the memory budget (what is
     /// over and how to fix it).
     pub refused: Option<String>,
+    /// The block that takes a refused run over the budget (its view shows why).
+    pub over: Option<BlockId>,
     /// Blocks in the run in flight.
     pub total: usize,
     /// Blocks finished or skipped in the run in flight.
@@ -317,8 +319,15 @@ impl PageTab {
         let check = self.check.as_ref().map_or(&unchecked, |(_, c)| c);
         let plan = blockspace_graph::plan_memory(registry, &self.page, check, budget);
         self.run.refused = plan.refusal().map(|r| {
-            format!("{r}; in the app, start Blockspace with BLOCKSPACE_MEMORY_LIMIT=SIZE")
+            format!(
+                "{r}; in the app, set Run ▸ Memory limit… (or start Blockspace with BLOCKSPACE_MEMORY_LIMIT=SIZE)"
+            )
         });
+        let over = plan.over.as_ref().map(|b| b.block);
+        if self.run.over != over {
+            self.run.over = over;
+            self.results_gen += 1; // the views show the refusal on that block
+        }
         if self.run.refused.is_some() {
             // Not retried until the page changes.
             self.submitted = Some(self.page.model_revision());
@@ -381,6 +390,16 @@ impl PageTab {
         changed
     }
 
+    /// Uses `bytes` as the memory budget from now on; the page is planned and, with auto-run,
+    /// run again (a page refused before may fit now, or a page that ran may not).
+    pub fn set_memory_budget(&mut self, bytes: u64) {
+        if self.memory_budget != bytes {
+            self.memory_budget = bytes;
+            self.run.refused = None;
+            self.submitted = None;
+        }
+    }
+
     /// The per-block view data for the canvas (rebuilt when the model, results or theme change;
     /// not when blocks only move).
     pub fn views(&mut self, registry: &Registry, dark: bool) -> Arc<HashMap<BlockId, BlockView>> {
@@ -396,7 +415,15 @@ impl PageTab {
                 active: self.run.active,
                 last_model: self.run.last.map(|(r, _, _)| r),
             };
-            self.views = Arc::new(build_views(&sources, registry, dark));
+            let mut views = build_views(&sources, registry, dark);
+            // A run refused for memory is reported on the block that takes it over the budget.
+            if let (Some(id), Some(why)) = (self.run.over, &self.run.refused)
+                && let Some(v) = views.get_mut(&id)
+                && v.error.is_none()
+            {
+                v.error = Some(why.clone());
+            }
+            self.views = Arc::new(views);
             self.views_key = Some(key);
         }
         Arc::clone(&self.views)

@@ -19,9 +19,7 @@ impl BlockspaceApp {
     pub(crate) fn push_tab(&mut self, title: String, page: Page, path: Option<PathBuf>) -> usize {
         let uid = self.alloc_uid();
         let mut tab = PageTab::new(uid, title, page, path, &self.registry, &self.ctx);
-        if let Some(b) = self.memory_budget {
-            tab.memory_budget = b;
-        }
+        tab.memory_budget = self.memory_budget().bytes;
         // Show a result at once: select the newest block that feeds nothing (a page's output).
         let feeds: BTreeSet<BlockId> = tab.page.wires().map(|w| w.from.block).collect();
         tab.selection = tab

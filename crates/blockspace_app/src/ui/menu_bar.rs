@@ -65,6 +65,27 @@ impl BlockspaceApp {
                         self.push(AppCommand::SetAutoRun(auto_run));
                     }
                 }
+                ui.separator();
+                if ui
+                    .button("Memory limit…")
+                    .on_hover_text(format!(
+                        "The memory a whole run may take; a page that does not fit is not run.\nNow: {}",
+                        self.memory_budget()
+                    ))
+                    .clicked()
+                {
+                    // The limit set before, as a size when that reads back exactly.
+                    let text = self.settings.memory_limit.map_or_else(String::new, |b| {
+                        let shown = blockspace_graph::format_size(b);
+                        if blockspace_graph::parse_size(&shown) == Ok(b) {
+                            shown
+                        } else {
+                            b.to_string()
+                        }
+                    });
+                    self.push(AppCommand::ShowDialog(Dialog::MemoryLimit { text, error: None }));
+                    ui.close();
+                }
             });
             ui.menu_button("Help", |ui| {
                 ui.label(RichText::new("Blockspace").strong());

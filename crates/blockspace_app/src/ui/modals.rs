@@ -1,7 +1,7 @@
-//! Modal dialogs: errors, "save changes?", "quit?", "restore?", typed paths, tab renames. The
-//! dialog's own text field is edited in place; every button pushes [`AppCommand`]s (first
-//! [`AppCommand::CloseDialog`], then the action, so a dialog the action opens, e.g. an error
-//! while saving, stays up).
+//! Modal dialogs: errors, "save changes?", "quit?", "restore?", typed paths, tab renames, the
+//! memory limit. The dialog's own text field is edited in place; every button pushes
+//! [`AppCommand`]s (first [`AppCommand::CloseDialog`], then the action, so a dialog the action
+//! opens, e.g. an error while saving, stays up).
 
 use std::path::PathBuf;
 
@@ -146,6 +146,49 @@ impl BlockspaceApp {
                         } else {
                             AppCommand::OpenPath(path)
                         });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        *close = true;
+                    }
+                });
+            }
+            Dialog::MemoryLimit { text, error } => {
+                ui.heading("Memory limit");
+                ui.label(format!("In effect: {}", self.memory_budget()));
+                ui.add_space(4.0);
+                ui.label(
+                    "The memory a whole run may take: every result kept for the viewer and each \
+                     convolution's workspace. A page that does not fit is not run, and the block \
+                     that takes it over says so. Kept for the next start.",
+                );
+                ui.add_space(6.0);
+                let enter = ui.horizontal(|ui| {
+                    let label = ui.label("Limit");
+                    let r = ui
+                        .add(egui::TextEdit::singleline(text).hint_text("e.g. 4GiB, 512MiB"))
+                        .labelled_by(label.id);
+                    r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                });
+                if let Some(e) = error {
+                    ui.colored_label(ui.visuals().error_fg_color, e.as_str());
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Set").clicked() || enter.inner {
+                        match blockspace_graph::parse_size(text) {
+                            Ok(bytes) => {
+                                actions.push(AppCommand::SetMemoryLimit(Some(bytes)));
+                                *close = true;
+                            }
+                            Err(e) => *error = Some(e),
+                        }
+                    }
+                    if ui
+                        .button("Use default")
+                        .on_hover_text("BLOCKSPACE_MEMORY_LIMIT if it was set at start, else a fraction of the machine's memory")
+                        .clicked()
+                    {
+                        actions.push(AppCommand::SetMemoryLimit(None));
+                        *close = true;
                     }
                     if ui.button("Cancel").clicked() {
                         *close = true;

@@ -111,3 +111,79 @@ fn the_app_does_not_run_a_page_over_its_budget_and_says_why() {
     );
     h.get_by_label_contains("Not run: over the memory budget");
 }
+
+#[test]
+fn a_memory_limit_set_in_the_app_refuses_the_page_on_its_block_and_is_kept() {
+    use crate::harness::{harness, wait_run};
+    use egui_kittest::kittest::Queryable as _;
+    let state = tempfile::tempdir().expect("a temp dir");
+    let mut h = harness(state.path(), vec![]);
+    wait_run(&mut h);
+    assert!(h.state().tab().expect("the demo tab").run.refused.is_none());
+    let open_dialog = |h: &mut egui_kittest::Harness<'static, blockspace_app::BlockspaceApp>| {
+        h.get_by_label("Run").click();
+        h.run_steps(2);
+        h.get_by_label("Memory limit…").click();
+        h.run_steps(3);
+    };
+
+    // Run ▸ Memory limit…: shows the budget in effect and where it comes from; a bad size is
+    // refused in the dialog; 2KiB is set.
+    open_dialog(&mut h);
+    h.get_by_label_contains("In effect:");
+    h.get_by_label_contains(", the default: ");
+    h.get_by_label("Limit").type_text("2 parsecs");
+    h.run_steps(1);
+    h.get_by_label("Set").click();
+    h.run_steps(2);
+    h.get_by_label_contains("is not a size");
+    h.get_by_label("Limit").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Limit").type_text("2KiB");
+    h.run_steps(1);
+    h.get_by_label("Set").click();
+    h.run_steps(6);
+    let app = h.state();
+    assert_eq!(app.memory_budget().to_string(), "2.00 KiB, set in the app");
+    let tab = app.tab().expect("the demo tab");
+    let why = tab
+        .run
+        .refused
+        .clone()
+        .expect("the demo does not fit 2 KiB");
+    assert!(
+        why.contains("over the memory budget of 2.00 KiB") && why.contains("Memory limit…"),
+        "{why}"
+    );
+    // Reported on the block that takes the run over the budget.
+    let over = tab.run.over.expect("the block over the budget");
+    let on_block = tab.cached_views()[&over].error.clone().unwrap_or_default();
+    assert!(on_block.contains("over the memory budget"), "{on_block}");
+    h.get_by_label_contains("Not run: over the memory budget");
+    // Kept in the state folder for the next start.
+    let kept = std::fs::read_to_string(state.path().join("settings.json")).expect("settings");
+    assert!(kept.contains("\"memory_limit\": 2048"), "{kept}");
+
+    // Back to the default: the page runs again.
+    open_dialog(&mut h);
+    h.get_by_label_contains("In effect: 2.00 KiB, set in the app");
+    h.get_by_label("Use default").click();
+    h.run_steps(2);
+    wait_run(&mut h);
+    let app = h.state();
+    assert!(
+        app.memory_budget().to_string().contains("the default: "),
+        "{}",
+        app.memory_budget()
+    );
+    let tab = app.tab().expect("the demo tab");
+    assert!(tab.run.refused.is_none() && tab.run.over.is_none());
+    assert!(tab.run.last.is_some_and(|(_, cancelled, _)| !cancelled));
+    assert!(
+        h.query_by_label_contains("Not run: over the memory budget")
+            .is_none()
+    );
+    let kept = std::fs::read_to_string(state.path().join("settings.json")).expect("settings");
+    assert!(kept.contains("\"memory_limit\": null"), "{kept}");
+}

@@ -194,10 +194,6 @@ impl Page {
                     ))
                 })?;
                 spec.validate(&value).map_err(|e| bad(e.to_string()))?;
-                let value = match (spec.kind, value) {
-                    (crate::ops::AttrKind::Float, AttrValue::Int(i)) => AttrValue::Float(i as f64),
-                    (_, v) => v,
-                };
                 let old = match self.blocks.get_mut(&block) {
                     Some(b) => b.attrs.insert(attr.clone(), value),
                     None => return Err(CommandError::NoSuchBlock(block)),
@@ -276,15 +272,12 @@ impl Page {
                 attr: e.attr().to_owned(),
                 message: e.to_string(),
             })?;
+        // Whole numbers given for float attributes stay `Int`, exact (as files load them).
         for spec in d.attrs {
-            let v = block
+            block
                 .attrs
                 .entry(spec.name.to_owned())
                 .or_insert_with(|| spec.default_value());
-            // Whole numbers given for float attributes are stored as floats (as files load them).
-            if let (crate::ops::AttrKind::Float, AttrValue::Int(i)) = (spec.kind, &*v) {
-                *v = AttrValue::Float(*i as f64);
-            }
         }
         if !(block.pos[0].is_finite() && block.pos[1].is_finite()) {
             block.pos = [0.0, 0.0];

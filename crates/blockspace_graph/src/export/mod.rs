@@ -477,9 +477,11 @@ fn script_text(
     let _ = write!(
         s,
         "#!/usr/bin/env python3\n\"\"\"Blockspace page {title:?}, exported for {}.\n\n\
-         Run:  python THIS.py [--output DIR] [--compare DIR]\n\
+         Run:  python THIS.py [--output DIR [--force]] [--compare DIR]\n\
          \x20 --output DIR   writes one .npy per block output (the file names of\n\
-         \x20                `blockspace run PAGE --output DIR`) and prints each block's shape and dtype\n\
+         \x20                `blockspace run PAGE --output DIR`) and prints each block's shape and dtype;\n\
+         \x20                each file is written to a temporary file and renamed, existing files are\n\
+         \x20                kept unless --force, this script's input files never replaced\n\
          \x20 --compare DIR  compares every output with the .npy files of another run (e.g. Blockspace's)\n\
          \x20                and prints the max absolute and relative error per block; exit 1 beyond\n\
          \x20                tolerance\n",
@@ -492,7 +494,9 @@ fn script_text(
             comment_text(inputs_dir, 200)
         );
     }
-    s.push_str("\"\"\"\n\nimport argparse\nimport os\nimport sys\n\nimport numpy as np\n");
+    s.push_str(
+        "\"\"\"\n\nimport argparse\nimport os\nimport sys\nimport tempfile\n\nimport numpy as np\n",
+    );
     s.push_str(t.imports());
     s.push_str("\nINPUTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), ");
     s.push_str(&py_str(inputs_dir));
@@ -525,6 +529,14 @@ fn script_text(
         }
     }
     s.push_str("    ]\n\n\n");
+    // The output file names, known before computing (so --output refuses before it runs).
+    s.push_str("OUTPUT_FILES = [\n");
+    for e in emitted {
+        for (file, _) in &e.outputs {
+            let _ = writeln!(s, "    {},", py_str(file));
+        }
+    }
+    s.push_str("]\n\n\n");
     s.push_str(include_str!("runtime.py"));
     s
 }

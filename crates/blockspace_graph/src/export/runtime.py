@@ -57,15 +57,68 @@ def _compare(results, ref_dir):
     return 1 if failures else 0
 
 
+def _existing_outputs(out_dir):
+    """The output files already in out_dir (symbolic links included, even dangling ones)."""
+    return [f for f in OUTPUT_FILES if os.path.lexists(os.path.join(out_dir, f))]
+
+
+def _own_inputs(out_dir):
+    """The script's input files an output in out_dir would replace."""
+    if not os.path.isdir(INPUTS):
+        return []
+    own = {os.path.realpath(os.path.join(INPUTS, n)) for n in os.listdir(INPUTS)}
+    return [f for f in OUTPUT_FILES if os.path.realpath(os.path.join(out_dir, f)) in own]
+
+
+def _save_atomically(path, value):
+    """Writes value to a temporary file beside path, flushed to disk, then renamed over path: the
+    file is the old version or the new one, whole, and a symbolic link at path is replaced, not
+    followed."""
+    fd, tmp = tempfile.mkstemp(prefix=".blockspace-", suffix=".npy.tmp",
+                               dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, value)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _refuse(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", metavar="DIR",
                         help="write one .npy per block output into DIR (the names of "
-                             "`blockspace run --output DIR`)")
+                             "`blockspace run --output DIR`); existing files are kept unless "
+                             "--force")
+    parser.add_argument("--force", action="store_true",
+                        help="with --output: replace files that already exist in DIR")
     parser.add_argument("--compare", metavar="DIR",
                         help="compare every output with the .npy files in DIR; exit 1 beyond "
                              "tolerance")
     args = parser.parse_args(argv)
+    if args.output:
+        # Refused before computing anything, as `blockspace run --output` does.
+        own = _own_inputs(args.output)
+        if own:
+            return _refuse(f"--output {args.output} would replace this script's own input "
+                           f"files ({', '.join(own[:5])}); choose another folder")
+        existing = _existing_outputs(args.output)
+        if existing and not args.force:
+            shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more"
+                                               if len(existing) > 5 else "")
+            return _refuse(f"{len(existing)} file(s) already exist in {args.output}: {shown}; "
+                           f"pass --force to replace them, or choose another folder")
     results = [(block, file, np.asarray(_to_numpy(value), order="C"), deps)
                for block, file, value, deps in compute()]
     for block, _, value, _ in results:
@@ -73,7 +126,7 @@ def main(argv=None):
     if args.output:
         os.makedirs(args.output, exist_ok=True)
         for _, file, value, _ in results:
-            np.save(os.path.join(args.output, file), value)
+            _save_atomically(os.path.join(args.output, file), value)
     if args.compare:
         return _compare(results, args.compare)
     return 0

@@ -1,46 +1,69 @@
 //! Loading: page-file text to a validated [`Page`], every problem reported with its JSON path
 //! (after migrating older versions).
 
-use super::error::{invalid, problem};
+use super::blocks::{BlockDecoder, DecodedBlocks, check_keys, join};
+use super::error::{Problems, invalid, problem};
+use super::raw::{self, Raw, RawMap};
 use super::{CURRENT_VERSION, EXTENSION, FORMAT, FileError, KEYS, Problem, migrate, strict_json};
 use crate::ids::{BlockId, InPort, OutPort, Wire};
-use crate::ops::{AttrKind, AttrSpec, OpDescriptor, Registry, kind_text};
-use crate::page::{Block, Page, validate_name};
-use crate::value::{AttrValue, Attrs};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::ops::Registry;
+use crate::page::Page;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// Loads and validates a page file. Every problem is reported with its JSON path.
 pub fn load_page(reg: &Registry, path: &Path) -> Result<Page, FileError> {
-    let text =
-        strict_json::read_text_file(path, strict_json::MAX_JSON_BYTES).map_err(|source| {
-            FileError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
-    page_from_json(reg, &text, &path.display().to_string())
+    let origin = path.display().to_string();
+    // The text is dropped once read, before the page is built from the tree.
+    let mut blocks = BlockDecoder::new(reg);
+    let tree = {
+        let text =
+            strict_json::read_text_file(path, strict_json::MAX_JSON_BYTES).map_err(|source| {
+                FileError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
+        page_tree(&text, &origin, &mut blocks)?
+    };
+    decode(reg, tree, blocks, &origin)
 }
 
 /// Parses and validates page-file text; `origin` names the file in messages.
+///
+/// The text is read straight into a compact tree (`file::raw`): what the page needs is kept, the
+/// values of unknown fields and over-long lists are only checked and counted, so loading needs
+/// a small multiple of the file, not a general JSON tree's 16–80 times.
 pub fn page_from_json(reg: &Registry, text: &str, origin: &str) -> Result<Page, FileError> {
-    let value: Value = strict_json::from_str(text).map_err(|e| FileError::Syntax {
+    let mut blocks = BlockDecoder::new(reg);
+    let tree = page_tree(text, origin, &mut blocks)?;
+    decode(reg, tree, blocks, origin)
+}
+
+/// Reads `text` into `blocks` (each entry decoded as it is read) and the rest of the tree,
+/// once it is known to be a page of a version this build reads (migrated to the current one).
+fn page_tree(text: &str, origin: &str, blocks: &mut BlockDecoder<'_>) -> Result<Raw, FileError> {
+    let syntax = |e: serde_json::Error| FileError::Syntax {
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
         truncated: e.classify() == serde_json::error::Category::Eof,
         origin: origin.to_owned(),
-    })?;
+    };
+    let mut value = {
+        let sink = RefCell::new(|i, v| blocks.add(i, v));
+        raw::parse_page(text, &sink).map_err(syntax)?
+    };
     let origin_s = origin.to_owned();
     let Some(root) = value.as_object() else {
         return Err(FileError::NotAPage {
-            found: format!("missing (the file is {})", json_type(&value)),
+            found: format!("missing (the file is {})", value.json_type()),
             origin: origin_s,
         });
     };
     match root.get("format") {
-        Some(Value::String(s)) if s == FORMAT => {}
+        Some(Raw::Str(s)) if s == FORMAT => {}
         Some(v) => {
             return Err(FileError::NotAPage {
                 found: v.to_string(),
@@ -84,9 +107,18 @@ pub fn page_from_json(reg: &Registry, text: &str, origin: &str) -> Result<Page, 
             origin: origin_s,
         });
     }
-    let value = migrate::migrate(value, version as u32)
-        .map_err(|e| invalid(vec![problem("version", e.to_string())], origin))?;
-    decode(reg, &value, origin)
+    if version < u64::from(CURRENT_VERSION) {
+        // Migrations rewrite a general JSON tree; older files are read whole, migrated and
+        // written out, then read like a current one.
+        drop(value);
+        let old = strict_json::from_str(text).map_err(syntax)?;
+        let migrated = migrate::migrate(old, version as u32)
+            .map_err(|e| invalid(vec![problem("version", e.to_string())], origin))?;
+        *blocks = BlockDecoder::new(blocks.reg);
+        let sink = RefCell::new(|i, v| blocks.add(i, v));
+        value = raw::parse_page(&migrated.to_string(), &sink).map_err(syntax)?;
+    }
+    Ok(value)
 }
 
 fn strip_position(msg: &str) -> String {
@@ -96,72 +128,31 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Decodes an attribute value by its kind.
-fn decode_attr(spec: &AttrSpec, v: &Value) -> Result<AttrValue, String> {
-    let wrong = || format!("{v} is {}, expected {}", json_type(v), kind_text(spec.kind));
-    let value = match spec.kind {
-        AttrKind::Enum(_) | AttrKind::Text | AttrKind::Path { .. } => {
-            AttrValue::Str(v.as_str().ok_or_else(wrong)?.to_owned())
-        }
-        AttrKind::Int { .. } => AttrValue::Int(v.as_i64().ok_or_else(wrong)?),
-        AttrKind::Float => AttrValue::Float(v.as_f64().ok_or_else(wrong)?),
-        AttrKind::Bool => AttrValue::Bool(v.as_bool().ok_or_else(wrong)?),
-        AttrKind::IntList { .. } | AttrKind::Shape => {
-            let arr = v.as_array().ok_or_else(wrong)?;
-            let mut out = Vec::with_capacity(arr.len());
-            for (i, x) in arr.iter().enumerate() {
-                out.push(x.as_i64().ok_or_else(|| {
-                    format!("element {i} ({x}) is not a whole number; {}", wrong())
-                })?);
-            }
-            AttrValue::IntList(out)
-        }
+/// The page from its tree and its blocks (decoded while the tree was read).
+fn decode(
+    reg: &Registry,
+    value: Raw,
+    blocks: BlockDecoder<'_>,
+    origin: &str,
+) -> Result<Page, FileError> {
+    let BlockDecoder {
+        seen, mut problems, ..
+    } = blocks;
+    let root = match value {
+        Raw::Obj(map) => map,
+        _ => RawMap::default(),
     };
-    spec.validate(&value).map_err(|e| e.to_string())?;
-    Ok(value)
-}
-
-fn check_keys(obj: &Map<String, Value>, path: &str, known: &[String], problems: &mut Vec<Problem>) {
-    for k in obj.keys() {
-        if !known.contains(k) {
-            problems.push(problem(
-                join(path, k),
-                format!(
-                    "unknown field; remove it (known fields: {})",
-                    known.join(", ")
-                ),
-            ));
-        }
+    check_keys(&root, "", &KEYS.page, &mut problems);
+    let name = page_name(&root, origin, &mut problems);
+    let next_block_id = next_block_id(&root, &mut problems);
+    match root.get("blocks") {
+        Some(Raw::Arr(_)) => {}
+        Some(v) => problems.push(problem(
+            "blocks",
+            format!("is {}, expected an array of blocks", v.json_type()),
+        )),
+        None => problems.push(problem("blocks", "is missing; add \"blocks\": []")),
     }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn decode(reg: &Registry, value: &Value, origin: &str) -> Result<Page, FileError> {
-    let mut problems = Vec::new();
-    let empty = Map::new();
-    let root = value.as_object().unwrap_or(&empty);
-    check_keys(root, "", &KEYS.page, &mut problems);
-    let name = page_name(root, origin, &mut problems);
-    let next_block_id = next_block_id(root, &mut problems);
-    let seen = decode_blocks(reg, root, &mut problems);
     if let (Some(next), Some(max)) = (next_block_id, seen.index.keys().max())
         && next <= *max
     {
@@ -174,7 +165,7 @@ fn decode(reg: &Registry, value: &Value, origin: &str) -> Result<Page, FileError
         ));
     }
 
-    let (wires, wire_at) = decode_wires(reg, root, &seen, &mut problems);
+    let (wires, wire_at) = decode_wires(reg, &root, &seen, &mut problems);
 
     let mut page = Page::new(name);
     page.blocks = seen.blocks;
@@ -187,13 +178,13 @@ fn decode(reg: &Registry, value: &Value, origin: &str) -> Result<Page, FileError
         problems.push(p);
     }
     if !problems.is_empty() {
-        return Err(invalid(problems, origin));
+        return Err(invalid(problems.into_vec(), origin));
     }
     Ok(page)
 }
 
 /// The page's name: the `name` field, or the file name when it is missing.
-fn page_name(root: &Map<String, Value>, origin: &str, problems: &mut Vec<Problem>) -> String {
+fn page_name(root: &RawMap, origin: &str, problems: &mut Problems) -> String {
     match root.get("name") {
         None => Path::new(origin)
             .file_name()
@@ -202,18 +193,18 @@ fn page_name(root: &Map<String, Value>, origin: &str, problems: &mut Vec<Problem
                 s.trim_end_matches(EXTENSION).trim_end_matches(".json")
             })
             .to_owned(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Raw::Str(s)) => s.clone(),
         Some(v) => {
             problems.push(problem(
                 "name",
-                format!("{v} is {}, expected a string", json_type(v)),
+                format!("{v} is {}, expected a string", v.json_type()),
             ));
             String::new()
         }
     }
 }
 
-fn next_block_id(root: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option<u64> {
+fn next_block_id(root: &RawMap, problems: &mut Problems) -> Option<u64> {
     match root.get("next_block_id") {
         Some(v) => match v.as_u64() {
             Some(n) if n >= 1 => Some(n),
@@ -235,234 +226,22 @@ fn next_block_id(root: &Map<String, Value>, problems: &mut Vec<Problem>) -> Opti
     }
 }
 
-/// Blocks decoded so far: the good ones, and where each id and name was first seen.
-#[derive(Default)]
-struct DecodedBlocks {
-    blocks: BTreeMap<BlockId, Block>,
-    index: HashMap<u64, usize>,
-    names: HashMap<String, usize>,
-}
-
-fn decode_blocks(
-    reg: &Registry,
-    root: &Map<String, Value>,
-    problems: &mut Vec<Problem>,
-) -> DecodedBlocks {
-    let mut seen = DecodedBlocks::default();
-    let block_values: &[Value] = match root.get("blocks") {
-        Some(Value::Array(a)) => a,
-        Some(v) => {
-            problems.push(problem(
-                "blocks",
-                format!("is {}, expected an array of blocks", json_type(v)),
-            ));
-            &[]
-        }
-        None => {
-            problems.push(problem("blocks", "is missing; add \"blocks\": []"));
-            &[]
-        }
-    };
-    for (i, bv) in block_values.iter().enumerate() {
-        let at = format!("blocks[{i}]");
-        let Some(obj) = bv.as_object() else {
-            problems.push(problem(
-                &at,
-                format!("is {}, expected a block object", json_type(bv)),
-            ));
-            continue;
-        };
-        let (id, bname, block) = decode_block(reg, &at, obj, &seen, problems);
-        if id >= 1 {
-            seen.index.entry(id).or_insert(i);
-        }
-        if !bname.is_empty() {
-            seen.names.entry(bname).or_insert(i);
-        }
-        if let Some(b) = block {
-            seen.blocks.insert(b.id, b);
-        }
-    }
-    seen
-}
-
-/// One entry of `blocks`: its id and name (to find duplicates, even when the block is bad) and
-/// the block when it has no problem.
-fn decode_block(
-    reg: &Registry,
-    at: &str,
-    obj: &Map<String, Value>,
-    seen: &DecodedBlocks,
-    problems: &mut Vec<Problem>,
-) -> (u64, String, Option<Block>) {
-    check_keys(obj, at, &KEYS.block, problems);
-    let mut ok = true;
-    let id = match obj.get("id").and_then(Value::as_u64) {
-        Some(id) if id >= 1 => {
-            if let Some(prev) = seen.index.get(&id) {
-                problems.push(problem(
-                    join(at, "id"),
-                    format!(
-                        "duplicate block id {id} (also blocks[{prev}]); give each block its own id"
-                    ),
-                ));
-                ok = false;
-            }
-            id
-        }
-        _ => {
-            problems.push(problem(
-                join(at, "id"),
-                format!(
-                    "{} is not a block id (a whole number >= 1)",
-                    obj.get("id").map_or("missing".to_owned(), Value::to_string)
-                ),
-            ));
-            ok = false;
-            0
-        }
-    };
-    let type_id = obj.get("type").and_then(Value::as_str).unwrap_or("");
-    let desc = match obj.get("type") {
-        Some(Value::String(t)) => reg
-            .lookup(t)
-            .map_err(|e| problems.push(problem(join(at, "type"), e.to_string())))
-            .ok(),
-        other => {
-            problems.push(problem(
-                join(at, "type"),
-                format!(
-                    "{} is not a block type; use one of: {}",
-                    other.map_or("missing".to_owned(), Value::to_string),
-                    reg.type_ids()
-                ),
-            ));
-            None
-        }
-    };
-    ok &= desc.is_some();
-    let bname = match obj.get("name").and_then(Value::as_str) {
-        Some(n) => {
-            if let Err(e) = validate_name(n) {
-                problems.push(problem(join(at, "name"), e.to_string()));
-                ok = false;
-            } else if let Some(prev) = seen.names.get(n) {
-                problems.push(problem(join(at, "name"), format!("duplicate block name {n:?} (also blocks[{prev}]); names are unique per page, rename one")));
-                ok = false;
-            }
-            n.to_owned()
-        }
-        None => {
-            problems.push(problem(
-                join(at, "name"),
-                "is missing or not a string; give the block a name",
-            ));
-            ok = false;
-            String::new()
-        }
-    };
-    let pos = match obj.get("pos") {
-        None => [0.0, 0.0],
-        Some(v) => match v
-            .as_array()
-            .map(|a| a.iter().map(Value::as_f64).collect::<Vec<_>>())
-        {
-            Some(xy) if xy.len() == 2 && xy.iter().all(|x| x.is_some_and(f64::is_finite)) => {
-                [xy[0].unwrap_or(0.0) as f32, xy[1].unwrap_or(0.0) as f32]
-            }
-            _ => {
-                problems.push(problem(
-                    join(at, "pos"),
-                    format!("{v} is not a position; use [x, y]"),
-                ));
-                [0.0, 0.0]
-            }
-        },
-    };
-    let mut attrs = Attrs::new();
-    if let Some(d) = desc {
-        ok &= decode_attrs(d, at, obj.get("attrs"), &mut attrs, problems);
-    }
-    let block = ok.then(|| Block {
-        id: BlockId(id),
-        type_id: type_id.to_owned(),
-        name: bname.clone(),
-        attrs,
-        pos,
-    });
-    (id, bname, block)
-}
-
-/// A block's `attrs` into `attrs`, defaults filled in; false when any is bad.
-fn decode_attrs(
-    d: &OpDescriptor,
-    at: &str,
-    value: Option<&Value>,
-    attrs: &mut Attrs,
-    problems: &mut Vec<Problem>,
-) -> bool {
-    let mut ok = true;
-    match value {
-        None => {}
-        Some(Value::Object(map)) => {
-            for (k, v) in map {
-                let apath = format!("{at}.attrs.{k}");
-                match d.attr(k) {
-                    None => {
-                        problems.push(problem(
-                            apath,
-                            format!(
-                                "unknown attribute of {}; known: {}",
-                                d.type_id,
-                                d.attr_names()
-                            ),
-                        ));
-                        ok = false;
-                    }
-                    Some(spec) => match decode_attr(spec, v) {
-                        Ok(val) => {
-                            attrs.insert(k.clone(), val);
-                        }
-                        Err(m) => {
-                            problems.push(problem(apath, m));
-                            ok = false;
-                        }
-                    },
-                }
-            }
-        }
-        Some(v) => {
-            problems.push(problem(
-                join(at, "attrs"),
-                format!("is {}, expected an object", json_type(v)),
-            ));
-            ok = false;
-        }
-    }
-    for spec in d.attrs {
-        attrs
-            .entry(spec.name.to_owned())
-            .or_insert_with(|| spec.default_value());
-    }
-    ok
-}
-
 /// The wires of the file and where each was (to point problems at them).
 fn decode_wires(
     reg: &Registry,
-    root: &Map<String, Value>,
+    root: &RawMap,
     seen: &DecodedBlocks,
-    problems: &mut Vec<Problem>,
+    problems: &mut Problems,
 ) -> (BTreeSet<Wire>, HashMap<Wire, usize>) {
     let mut wires: BTreeSet<Wire> = BTreeSet::new();
     let mut wire_at: HashMap<Wire, usize> = HashMap::new();
     let mut input_at: HashMap<InPort, usize> = HashMap::new();
-    let wire_values: &[Value] = match root.get("wires") {
-        Some(Value::Array(a)) => a,
+    let wire_values: &[Raw] = match root.get("wires") {
+        Some(Raw::Arr(a)) => a,
         Some(v) => {
             problems.push(problem(
                 "wires",
-                format!("is {}, expected an array of wires", json_type(v)),
+                format!("is {}, expected an array of wires", v.json_type()),
             ));
             &[]
         }
@@ -475,7 +254,7 @@ fn decode_wires(
                 &at,
                 format!(
                     "is {}, expected {{\"from\": ..., \"to\": ...}}",
-                    json_type(wv)
+                    wv.json_type()
                 ),
             ));
             continue;
@@ -522,14 +301,14 @@ fn decode_wires(
 fn wire_end(
     reg: &Registry,
     seen: &DecodedBlocks,
-    obj: &Map<String, Value>,
+    obj: &RawMap,
     at: &str,
     key: &str,
     output: bool,
-    problems: &mut Vec<Problem>,
+    problems: &mut Problems,
 ) -> Option<(BlockId, usize)> {
     let epath = join(at, key);
-    let Some(e) = obj.get(key).and_then(Value::as_object) else {
+    let Some(e) = obj.get(key).and_then(Raw::as_object) else {
         problems.push(problem(
             &epath,
             "is missing; give {\"block\": id, \"port\": \"name\"}",
@@ -537,7 +316,7 @@ fn wire_end(
         return None;
     };
     check_keys(e, &epath, &KEYS.port, problems);
-    let Some(bid) = e.get("block").and_then(Value::as_u64) else {
+    let Some(bid) = e.get("block").and_then(Raw::as_u64) else {
         problems.push(problem(
             join(&epath, "block"),
             "is missing or not a block id",
@@ -557,7 +336,7 @@ fn wire_end(
         return None;
     };
     let d = reg.get(&block.type_id)?;
-    let port = e.get("port").and_then(Value::as_str).unwrap_or("");
+    let port = e.get("port").and_then(Raw::as_str).unwrap_or("");
     let specs = if output { d.outputs } else { d.inputs };
     match specs.iter().position(|p| p.name == port) {
         Some(i) => Some((BlockId(bid), i)),

@@ -132,3 +132,70 @@ pub(super) fn invalid(problems: Vec<Problem>, origin: &str) -> FileError {
         origin: origin.to_owned(),
     }
 }
+
+/// The most problems one load reports; a hostile file with millions of bad blocks must not
+/// need gigabytes of messages (the first ones say what to fix).
+pub const MAX_PROBLEMS: usize = 100;
+
+/// The problems found so far: the first [`MAX_PROBLEMS`], how many more there were, and how
+/// many blocks were not checked once the list was full (a file that long is refused anyway:
+/// checking millions more blocks would only count problems nobody reads).
+#[derive(Debug, Default)]
+pub(super) struct Problems {
+    list: Vec<Problem>,
+    more: usize,
+    unchecked_blocks: usize,
+}
+
+impl Problems {
+    /// Records a problem (counted only past [`MAX_PROBLEMS`]).
+    pub fn push(&mut self, p: Problem) {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(p);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Whether the list is full.
+    pub fn full(&self) -> bool {
+        self.list.len() >= MAX_PROBLEMS
+    }
+
+    /// Counts a block left unchecked because the list is full.
+    pub fn skip_block(&mut self) {
+        self.unchecked_blocks += 1;
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The list, ending with one line for what was left out.
+    pub fn into_vec(mut self) -> Vec<Problem> {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let mut parts = Vec::new();
+        if self.more > 0 {
+            parts.push(format!(
+                "{} more problem{} not listed",
+                self.more,
+                plural(self.more)
+            ));
+        }
+        if self.unchecked_blocks > 0 {
+            parts.push(format!(
+                "{} more block{} not checked",
+                self.unchecked_blocks,
+                plural(self.unchecked_blocks)
+            ));
+        }
+        if !parts.is_empty() {
+            self.list.push(problem(
+                "$",
+                format!("and {}; fix these first", parts.join(", ")),
+            ));
+        }
+        self.list
+    }
+}

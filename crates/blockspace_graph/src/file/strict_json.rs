@@ -34,7 +34,9 @@ pub fn read_text_file(path: &Path, max_bytes: u64) -> std::io::Result<String> {
             ),
         ));
     }
-    let mut text = String::new();
+    // Sized up front: `take` hides the file's length, and growing by doubling would hold up to
+    // three times the text while copying.
+    let mut text = String::with_capacity(usize::try_from(meta.len()).unwrap_or(0) + 1);
     std::fs::File::open(path)?
         .take(max_bytes + 1)
         .read_to_string(&mut text)?;

@@ -4,7 +4,7 @@
 
 use super::{EvalCtx, MODES, OpError, attr_f64, attr_i64};
 use crate::tensor::{DType, Tensor};
-use crate::value::Attrs;
+use crate::value::{AttrValue, Attrs};
 use ndarray::{ArrayD, IxDyn};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -24,8 +24,12 @@ pub(super) fn check_mode_params(mode: &str, attrs: &Attrs, dtype: DType) -> Resu
     };
     match mode {
         "fill" => {
-            let v = whole("value")?;
-            int_fits(v, dtype, "value")
+            whole("value")?;
+            match dtype {
+                DType::Int32 => exact::<i32>(attrs, "value", dtype).map(|_| ()),
+                DType::Int64 => exact::<i64>(attrs, "value", dtype).map(|_| ()),
+                _ => Ok(()),
+            }
         }
         "range" => {
             whole("start")?;
@@ -88,11 +92,18 @@ fn whole_as<T: TryFrom<i128>>(v: f64, dtype: DType, attr: &str) -> Result<T, OpE
     })
 }
 
-fn int_fits(v: f64, dtype: DType, attr: &str) -> Result<(), OpError> {
-    match dtype {
-        DType::Int32 => whole_as::<i32>(v, dtype, attr).map(|_| ()),
-        DType::Int64 => whole_as::<i64>(v, dtype, attr).map(|_| ()),
-        _ => Ok(()),
+/// The whole-number attribute `name` as an integer of `dtype`, exactly: an `Int` (a whole
+/// number as the page file or the command gave it) converts without passing through f64, so an
+/// int64 fill of 2^53 + 1 stays 2^53 + 1; a whole `Float` converts by [`whole_as`].
+fn exact<T: TryFrom<i128>>(attrs: &Attrs, name: &str, dtype: DType) -> Result<T, OpError> {
+    match attrs.get(name) {
+        Some(AttrValue::Int(i)) => T::try_from(i128::from(*i)).map_err(|_| {
+            OpError::attr(
+                name,
+                format!("{i} does not fit in {dtype}; use a smaller value or int64"),
+            )
+        }),
+        _ => whole_as(attr_f64(attrs, name)?, dtype, name),
     }
 }
 
@@ -165,11 +176,10 @@ fn ints<T: TryFrom<i128> + Clone>(
     };
     let mut values = Vec::with_capacity(n);
     match mode {
-        "fill" => values.resize(n, whole_as::<T>(attr_f64(attrs, "value")?, dtype, "value")?),
+        "fill" => values.resize(n, exact::<T>(attrs, "value", dtype)?),
         "range" => {
-            let (start, step) = (attr_f64(attrs, "start")?, attr_f64(attrs, "step")?);
-            let start: i128 = whole_as(start, dtype, "start")?;
-            let step: i128 = whole_as(step, dtype, "step")?;
+            let start: i128 = exact(attrs, "start", dtype)?;
+            let step: i128 = exact(attrs, "step", dtype)?;
             for i in 0..n {
                 every_mib(i, ctx)?;
                 let v = step
@@ -363,6 +373,45 @@ mod tests {
             e.message.starts_with("element 2:") && e.attr.as_deref() == Some("step"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn whole_number_attributes_are_exact_for_integer_dtypes() {
+        let big = 9_007_199_254_740_993; // 2^53 + 1: not a float64
+        let fill = |dtype: &str, v: AttrValue| {
+            attrs(&[
+                ("mode", s("fill")),
+                ("dtype", s(dtype)),
+                ("value", v),
+                ("shape", AttrValue::IntList(vec![2])),
+            ])
+        };
+        let t = run(&fill("int64", AttrValue::Int(big))).unwrap();
+        assert_eq!(t.to_i64().unwrap().into_raw_vec_and_offset().0, [big, big]);
+        let t = run(&fill("int64", AttrValue::Int(i64::MAX))).unwrap();
+        assert_eq!(t.to_i64().unwrap()[[1]], i64::MAX);
+        let e = run(&fill("int32", AttrValue::Int(1 << 31))).unwrap_err();
+        assert!(
+            e.attr.as_deref() == Some("value") && e.message.contains("2147483648 does not fit"),
+            "{e:?}"
+        );
+        // Float dtypes take the integer's nearest float, as before.
+        let t = run(&fill("float64", AttrValue::Int(big))).unwrap();
+        assert_eq!(t, Tensor::F64(ArrayD::from_elem(IxDyn(&[2]), big as f64)));
+        let a = attrs(&[
+            ("mode", s("range")),
+            ("dtype", s("int64")),
+            ("start", AttrValue::Int(big)),
+            ("step", AttrValue::Int(-2)),
+            ("shape", AttrValue::IntList(vec![3])),
+        ]);
+        let got = run(&a)
+            .unwrap()
+            .to_i64()
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0;
+        assert_eq!(got, [big, big - 2, big - 4]);
     }
 
     #[test]

@@ -9,10 +9,24 @@ use crate::tensor::DType;
 pub struct Literal {
     /// Shape given by the brackets (`[n]` for a flat list).
     pub shape: Vec<usize>,
-    /// Values as f64 (for float dtypes).
+    /// Values as f64 (for float dtypes; empty for integer dtypes).
     pub values: Vec<f64>,
     /// Exact values for integer dtypes (empty for float dtypes).
     pub ints: Vec<i64>,
+}
+
+impl Literal {
+    /// How many values the text has.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.values.len().max(self.ints.len())
+    }
+
+    /// Whether the text has no values (`[]`).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,29 +37,60 @@ enum Tok<'a> {
     Num(&'a str),
 }
 
-fn tokenize(text: &str) -> Vec<(usize, Tok<'_>)> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, c) in text.char_indices() {
-        let special = matches!(c, '[' | ']' | ',') || c.is_whitespace();
-        if special {
-            if let Some(s) = start.take() {
-                out.push((s, Tok::Num(&text[s..i])));
-            }
-            match c {
-                '[' => out.push((i, Tok::Open)),
-                ']' => out.push((i, Tok::Close)),
-                ',' => out.push((i, Tok::Comma)),
-                _ => {}
-            }
-        } else if start.is_none() {
-            start = Some(i);
+/// The tokens of the text, read one at a time (a list of all tokens would take about 13 times
+/// the text: a 50 MB literal must not need 650 MB to parse).
+struct Lexer<'a> {
+    text: &'a str,
+    /// Byte offset of the next unread character.
+    at: usize,
+    /// The token after `at`'s whitespace, once looked at.
+    peeked: Option<Option<(usize, Tok<'a>)>>,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(text: &'a str) -> Self {
+        Lexer {
+            text,
+            at: 0,
+            peeked: None,
         }
     }
-    if let Some(s) = start {
-        out.push((s, Tok::Num(&text[s..])));
+
+    fn read(&mut self) -> Option<(usize, Tok<'a>)> {
+        let rest = &self.text[self.at..];
+        let skip = rest.len() - rest.trim_start().len();
+        let start = self.at + skip;
+        let c = self.text[start..].chars().next()?;
+        let tok = match c {
+            '[' => Tok::Open,
+            ']' => Tok::Close,
+            ',' => Tok::Comma,
+            _ => {
+                let len = self.text[start..]
+                    .find(|c: char| matches!(c, '[' | ']' | ',') || c.is_whitespace())
+                    .unwrap_or(self.text.len() - start);
+                self.at = start + len;
+                return Some((start, Tok::Num(&self.text[start..start + len])));
+            }
+        };
+        self.at = start + 1;
+        Some((start, tok))
     }
-    out
+
+    /// The next token, not consumed.
+    fn peek(&mut self) -> Option<(usize, Tok<'a>)> {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.read());
+        }
+        self.peeked.clone().flatten()
+    }
+
+    /// Consumes the peeked token.
+    fn bump(&mut self) {
+        if self.peeked.take().is_none() {
+            self.read();
+        }
+    }
 }
 
 fn column(text: &str, byte: usize) -> usize {
@@ -55,7 +100,6 @@ fn column(text: &str, byte: usize) -> usize {
 /// Parses literal values such as `1, 2, 3` or `[[1, 2], [3, 4]]` for `dtype`. Errors name the
 /// column of the bad token.
 pub fn parse_literal(text: &str, dtype: DType) -> Result<Literal, OpError> {
-    let toks = tokenize(text);
     let err = |byte: usize, msg: String| {
         OpError::attr(
             "values",
@@ -67,19 +111,18 @@ pub fn parse_literal(text: &str, dtype: DType) -> Result<Literal, OpError> {
         )
     };
     let mut p = Parser {
-        toks: &toks,
-        pos: 0,
+        toks: Lexer::new(text),
         values: Vec::new(),
         ints: Vec::new(),
         dtype,
         text,
     };
-    let shape = if matches!(toks.first(), Some((_, Tok::Open))) {
+    let shape = if matches!(p.toks.peek(), Some((_, Tok::Open))) {
         let shape = p.value(0).map_err(|(b, m)| err(b, m))?;
-        if let Some((b, t)) = toks.get(p.pos) {
+        if let Some((b, t)) = p.toks.peek() {
             return Err(err(
-                *b,
-                format!("unexpected {} after the closing bracket", tok_text(t)),
+                b,
+                format!("unexpected {} after the closing bracket", tok_text(&t)),
             ));
         }
         shape
@@ -87,7 +130,7 @@ pub fn parse_literal(text: &str, dtype: DType) -> Result<Literal, OpError> {
         // A flat list of numbers separated by commas.
         let mut n = 0usize;
         loop {
-            match toks.get(p.pos) {
+            match p.toks.peek() {
                 None if n == 0 => {
                     return Err(OpError::attr(
                         "values",
@@ -101,24 +144,24 @@ pub fn parse_literal(text: &str, dtype: DType) -> Result<Literal, OpError> {
                     ));
                 }
                 Some((b, Tok::Num(s))) => {
-                    p.number(*b, s).map_err(|(b, m)| err(b, m))?;
+                    p.number(b, s).map_err(|(b, m)| err(b, m))?;
                     n += 1;
-                    p.pos += 1;
+                    p.toks.bump();
                 }
                 Some((b, t)) => {
-                    return Err(err(*b, format!("expected a number, found {}", tok_text(t))));
+                    return Err(err(b, format!("expected a number, found {}", tok_text(&t))));
                 }
             }
-            match toks.get(p.pos) {
+            match p.toks.peek() {
                 None => break,
                 Some((_, Tok::Comma)) => {
-                    p.pos += 1;
-                    if p.pos == toks.len() {
+                    p.toks.bump();
+                    if p.toks.peek().is_none() {
                         break; // trailing comma
                     }
                 }
                 Some((b, t)) => {
-                    return Err(err(*b, format!("expected a comma, found {}", tok_text(t))));
+                    return Err(err(b, format!("expected a comma, found {}", tok_text(&t))));
                 }
             }
         }
@@ -140,9 +183,8 @@ fn tok_text(t: &Tok<'_>) -> String {
     }
 }
 
-struct Parser<'t, 'a> {
-    toks: &'t [(usize, Tok<'a>)],
-    pos: usize,
+struct Parser<'a> {
+    toks: Lexer<'a>,
     values: Vec<f64>,
     ints: Vec<i64>,
     dtype: DType,
@@ -151,7 +193,7 @@ struct Parser<'t, 'a> {
 
 type PErr = (usize, String);
 
-impl Parser<'_, '_> {
+impl Parser<'_> {
     fn number(&mut self, byte: usize, s: &str) -> Result<(), PErr> {
         if self.dtype.is_float() {
             let v: f64 = s
@@ -181,7 +223,6 @@ impl Parser<'_, '_> {
                 ));
             }
             self.ints.push(v);
-            self.values.push(v as f64);
         }
         Ok(())
     }
@@ -189,30 +230,27 @@ impl Parser<'_, '_> {
     /// Parses one value (a number or a bracketed list) and returns its shape.
     fn value(&mut self, depth: usize) -> Result<Vec<usize>, PErr> {
         let end = self.text.len();
-        match self.toks.get(self.pos) {
+        match self.toks.peek() {
             Some((b, Tok::Num(s))) => {
-                let (b, s) = (*b, *s);
                 self.number(b, s)?;
-                self.pos += 1;
+                self.toks.bump();
                 Ok(vec![])
             }
             Some((open, Tok::Open)) => {
-                let open = *open;
                 if depth >= 32 {
                     return Err((open, "brackets are nested more than 32 deep".into()));
                 }
-                self.pos += 1;
+                self.toks.bump();
                 let mut child: Option<(usize, Vec<usize>)> = None;
                 let mut n = 0usize;
                 loop {
-                    match self.toks.get(self.pos) {
+                    match self.toks.peek() {
                         Some((_, Tok::Close)) => {
-                            self.pos += 1;
+                            self.toks.bump();
                             break;
                         }
                         None => return Err((open, "this \"[\" is never closed; add \"]\"".into())),
                         Some((b, _)) => {
-                            let b = *b;
                             let shape = self.value(depth + 1)?;
                             match &child {
                                 None => child = Some((b, shape)),
@@ -227,13 +265,13 @@ impl Parser<'_, '_> {
                                 Some(_) => {}
                             }
                             n += 1;
-                            match self.toks.get(self.pos) {
-                                Some((_, Tok::Comma)) => self.pos += 1,
+                            match self.toks.peek() {
+                                Some((_, Tok::Comma)) => self.toks.bump(),
                                 Some((_, Tok::Close)) => {}
                                 Some((b, t)) => {
                                     return Err((
-                                        *b,
-                                        format!("expected \",\" or \"]\", found {}", tok_text(t)),
+                                        b,
+                                        format!("expected \",\" or \"]\", found {}", tok_text(&t)),
                                     ));
                                 }
                                 None => return Err((end, "missing \"]\" at the end".into())),
@@ -248,8 +286,8 @@ impl Parser<'_, '_> {
                 Ok(shape)
             }
             Some((b, t)) => Err((
-                *b,
-                format!("expected a number or \"[\", found {}", tok_text(t)),
+                b,
+                format!("expected a number or \"[\", found {}", tok_text(&t)),
             )),
             None => Err((end, "expected a number or \"[\" at the end".into())),
         }
@@ -261,13 +299,13 @@ pub(super) fn literal_shape(lit: &Literal, shape_attr: &[usize]) -> Result<Vec<u
         return Ok(lit.shape.clone());
     }
     let want: Option<usize> = shape_attr.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    if want != Some(lit.values.len()) {
+    if want != Some(lit.len()) {
         return Err(OpError::attr(
             "shape",
             format!(
                 "{shape_attr:?} needs {} values but `values` has {}; fix the shape or clear it ([]) to use the shape of the text",
                 want.map_or("too many".to_owned(), |w| w.to_string()),
-                lit.values.len()
+                lit.len()
             ),
         ));
     }
