@@ -233,21 +233,20 @@ const CHANNELS: [usize; 5] = [1, 3, 8, 16, 17];
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// The Winograd kernels stay within their documented bound on random normal data and are
-    /// exact on small integers, for every scheme, odd and even sizes, both paddings and both
-    /// layouts.
+    /// The Winograd kernel stays within its documented bound on random normal data and is
+    /// exact on small integers, for odd and even sizes, both paddings and both layouts.
     #[test]
     fn winograd_is_within_its_bound(
         n in 1usize..=2,
         spatial in (1usize..=7, 1usize..=7, 1usize..=9),
-        scheme in 0usize..3,
+
         (ci, mi) in (0usize..CHANNELS.len(), 0usize..CHANNELS.len()),
         same in any::<bool>(),
         ncdhw in any::<bool>(),
         seed in any::<u64>(),
     ) {
         let format = if ncdhw { DataFormat::Ncdhw } else { DataFormat::Ndhwc };
-        let ks = [(3, 1), (3, 2), (4, 2)][scheme];
+        let ks = (3, 1);
         let Some(p) = problem(n, [spatial.0, spatial.1, spatial.2], ks, (CHANNELS[ci], CHANNELS[mi]),
             same, format) else { return Ok(()); };
         check::<f32>(&p, seed, false, f64::from(f32::EPSILON) / 2.0)?;

@@ -193,8 +193,8 @@ fn run<T: Element>(
 
 /// The Winograd kernel alone (see the module docs' algorithm section), on the microkernels of
 /// `path`, whatever the channel counts: `Ok(None)` when this CPU cannot run `path`, the
-/// problem has no Winograd scheme (the same filter size and stride in every dimension: 3 at
-/// stride 1, 3 or 4 at stride 2; no dilation), or the result has a
+/// problem has no Winograd scheme (a `3×3×3` filter at stride 1, no dilation), or the result
+/// has a
 /// non-finite element (where the production entry points run the direct kernel). For tests
 /// that check its error bound.
 ///

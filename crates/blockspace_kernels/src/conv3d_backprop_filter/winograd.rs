@@ -1,10 +1,8 @@
-//! Winograd kernels for the filter gradient: 64 multiplies per `2×2×2` tile of output
+//! The Winograd kernel of the filter gradient: 64 multiplies per `2×2×2` tile of output
 //! positions and channel pair where the direct method needs `27·8 = 216` for `3×3×3` filters
-//! at stride 1 (F(3, 2) per dimension, 3.375× fewer); at stride 2, F(2, 2) on each parity
-//! phase with two taps (`5³ = 125` for `3×3×3`, `6³ = 216` for `4×4×4` where the direct
-//! method needs 216 and 512). The schemes and their matrices are in
-//! [`super::winograd_transform`]; production uses them where they measure faster
-//! ([`worth_it`]).
+//! at stride 1 (F(3, 2) per dimension, 3.375× fewer). The scheme and its matrices are in
+//! [`super::winograd_transform`] (the [`Scheme`] description leaves room for others, e.g.
+//! stride 2); production uses it where it measures faster ([`worth_it`]).
 //!
 //! The output positions are cut into tiles of `2×2×2` (zero `out_backprop` past the end);
 //! tile `t` reads the `E×E×E` input block `d_t` (`E` = stride + filter size) at its corner ×
@@ -60,7 +58,7 @@ use ndarray::{Array5, ArrayView5};
 use super::fast::{AddInto, balanced, contiguous};
 use super::params::Conv3dBackpropFilterParams;
 use super::winograd_transform::{
-    GradTransform, InputTransform, OutputTransform, Rows, S1_K3, S2_K3, S2_K4, Scheme,
+    GradTransform, InputTransform, OutputTransform, Rows, S1_K3, Scheme,
 };
 use crate::simd::{Isa, SimdElement, Taps, Tile, with_isa};
 use crate::tiling::signed;
@@ -79,8 +77,7 @@ const MIN_CHANNELS: usize = 16;
 /// Fewest tiles for which it is used (below, the direct kernel's setup is cheaper).
 const MIN_TILES: usize = 4 * BATCH;
 
-/// The Winograd scheme for `p`, if it has one: the same filter size and stride in every
-/// dimension (`3` at stride 1, `3` or `4` at stride 2), no dilation.
+/// The Winograd scheme for `p`, if it has one: a `3×3×3` filter at stride 1, no dilation.
 pub(super) fn scheme(p: &Conv3dBackpropFilterParams) -> Option<&'static Scheme> {
     let [k, _, _] = p.kernel;
     let [st, _, _] = p.strides;
@@ -89,18 +86,15 @@ pub(super) fn scheme(p: &Conv3dBackpropFilterParams) -> Option<&'static Scheme> 
     }
     match (k, st) {
         (3, 1) => Some(&S1_K3),
-        (3, 2) => Some(&S2_K3),
-        (4, 2) => Some(&S2_K4),
         _ => None,
     }
 }
 
-/// The scheme to use for `p`: it has one and it measures faster than the direct kernel (so
-/// far only stride 1: the stride-2 schemes' transforms cost more than they save on B2 and B4).
+/// The scheme to use for `p`: it has one, with channel and tile counts where it measures
+/// faster than the direct kernel.
 pub(super) fn worth_it(p: &Conv3dBackpropFilterParams) -> Option<&'static Scheme> {
-    scheme(p).filter(|s| {
-        s.stride == 1
-            && p.ic >= MIN_CHANNELS
+    scheme(p).filter(|_| {
+        p.ic >= MIN_CHANNELS
             && p.oc >= MIN_CHANNELS
             && tiles(p).iter().product::<usize>() * p.n >= MIN_TILES
     })
