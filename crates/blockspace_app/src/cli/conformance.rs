@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use blockspace_graph::conformance::{Tally, load_file, run_case};
+use blockspace_graph::conformance::{Tally, load_file_within, run_case};
 
 /// Arguments of `blockspace conformance`.
 #[derive(Debug, clap::Args)]
@@ -11,6 +11,10 @@ pub struct ConformanceArgs {
     /// Conformance files (JSON, in the format of shared/conformance/README.md).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Memory budget for reading the files (e.g. 2GiB; default: a fraction of the machine's
+    /// memory): a file whose parse could need more is refused instead of exhausting memory.
+    #[arg(long, value_parser = super::memory::parse_memory_limit)]
+    pub memory_limit: Option<u64>,
 }
 
 /// Exit status: 0 all passed, 1 some case failed, 2 a file could not be read or parsed.
@@ -22,9 +26,10 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<u8> {
+    let (budget, _) = super::memory::budget(args.memory_limit);
     let mut files = Vec::new();
     for path in &args.files {
-        match load_file(path) {
+        match load_file_within(path, budget) {
             Ok(cases) => files.push(cases),
             Err(e) => {
                 writeln!(err, "error: {e}")?;

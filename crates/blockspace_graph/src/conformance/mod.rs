@@ -125,11 +125,38 @@ pub struct BackpropInputCase {
     pub expect: Expectation,
 }
 
-/// Reads and parses every case of a conformance file.
+/// Reads and parses every case of a conformance file, within the machine's default memory
+/// budget (see [`load_file_within`]).
 ///
 /// # Errors
 /// A [`ConformanceFileError`] naming the file and the JSON path of the first problem.
 pub fn load_file(path: &Path) -> Result<Vec<Case>, ConformanceFileError> {
+    load_file_within(path, crate::MachineMemory::detect().default_budget())
+}
+
+/// Bytes the parsed tree of a JSON text may take per value: a 32-byte `serde_json::Value`,
+/// times 2 for a `Vec`'s spare capacity, times 2 again while it grows (old and new buffer),
+/// measured: 1.54 GB peak for a 24 MB file of 12 million one-digit numbers.
+const BYTES_PER_VALUE: u64 = 128;
+
+/// The memory parsing `text` may take at most: every value (each is preceded or followed by
+/// a `,`, `[`, `{` or `:`) as a tree node, plus the text twice.
+fn parse_memory(text: &str) -> u64 {
+    let values = text
+        .bytes()
+        .filter(|b| matches!(b, b',' | b'[' | b'{' | b':'))
+        .count() as u64
+        + 1;
+    values.saturating_mul(BYTES_PER_VALUE) + 2 * text.len() as u64
+}
+
+/// Like [`load_file`], refusing a file whose parse could need more than `budget` bytes (the
+/// tree of a file of short numbers takes up to ~64× the text), so a huge file is an error,
+/// never an out-of-memory abort.
+///
+/// # Errors
+/// A [`ConformanceFileError`] naming the file and the JSON path of the first problem.
+pub fn load_file_within(path: &Path, budget: u64) -> Result<Vec<Case>, ConformanceFileError> {
     let err = |json_path: &str, message: String| ConformanceFileError {
         json_path: json_path.to_owned(),
         message,
@@ -138,6 +165,17 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, ConformanceFileError> {
     let text =
         crate::file::strict_json::read_text_file(path, crate::file::strict_json::MAX_JSON_BYTES)
             .map_err(|e| err("$", format!("cannot read the file ({e})")))?;
+    let need = parse_memory(&text);
+    if need > budget {
+        return Err(err(
+            "$",
+            format!(
+                "parsing this file could take {}, more than the memory budget of {}; split its cases into smaller files or raise the budget (--memory-limit)",
+                crate::format_size(need),
+                crate::format_size(budget)
+            ),
+        ));
+    }
     let root: Value = crate::file::strict_json::from_str(&non_finite_as_strings(&text))
         .map_err(|e| err("$", format!("not valid JSON ({e})")))?;
     let cases = root
@@ -608,5 +646,23 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("$.cases[0].input_sizes[1]: "), "{text}");
         assert!(text.ends_with("bad.json"), "path goes last: {text}");
+    }
+
+    /// A file whose parsed tree would not fit the budget is refused before parsing, with the
+    /// sizes and how to fix it; the same file within a budget loads.
+    #[test]
+    fn a_file_beyond_the_memory_budget_is_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let data = vec!["1"; 100_000].join(",");
+        std::fs::write(&path, format!(r#"{{"cases": [], "pad": [{data}]}}"#)).unwrap();
+        let err = load_file_within(&path, 1 << 20).unwrap_err().to_string();
+        assert!(
+            err.contains("more than the memory budget of 1.00 MiB"),
+            "{err}"
+        );
+        assert!(err.contains("--memory-limit"), "{err}");
+        assert!(load_file_within(&path, 64 << 20).unwrap().is_empty());
+        assert!(parse_memory("[1,2,3]") >= 4 * BYTES_PER_VALUE);
     }
 }
