@@ -69,12 +69,12 @@ pub(super) fn compute_on<T: Element>(
 
 #[cfg(test)]
 mod tests {
-    use ndarray::{Array5, ArrayD, Ix5};
+    use ndarray::{Array5, Ix5};
 
     use super::*;
     use crate::conv3d::reference::conv3d;
-    use crate::correlation::testing::{Data, array, check, to_f64};
-    use crate::{Conv3dAttrs, DataFormat, KernelPath, Padding};
+    use crate::correlation::testing::{Data, array, check_every_path, to_f64};
+    use crate::{Conv3dAttrs, DataFormat, Padding};
 
     fn attrs(s: usize, padding: Padding) -> Conv3dAttrs {
         let s = i64::try_from(s).expect("small");
@@ -164,24 +164,18 @@ mod tests {
             sum
         });
         let scale = conv3d(to_f64(&x, true).view(), phase_sum.into_dyn().view(), &a).expect("ok");
-        let mut worst = 0.0f64;
-        for path in KernelPath::ALL {
-            let Some(isa) = Isa::new(path) else { continue };
-            let x5 = x.view().into_dimensionality::<Ix5>().expect("rank 5");
-            let f5 = f.view().into_dimensionality::<Ix5>().expect("rank 5");
-            let got: ArrayD<T> = compute_on(isa, &p, r, x5, f5, &KernelContext::default())
+        let (x5, f5) = (
+            x.view().into_dimensionality::<Ix5>().expect("rank 5"),
+            f.view().into_dimensionality::<Ix5>().expect("rank 5"),
+        );
+        let kernel = |isa| {
+            compute_on(isa, &p, r, x5.view(), f5.view(), &KernelContext::default())
                 .expect("runs")
                 .expect("values fit")
-                .into_dyn();
-            worst = worst.max(check(
-                &got,
-                &exact,
-                &scale,
-                (c * s * s * s, k * k * k),
-                data,
-            ));
-        }
-        worst
+                .into_dyn()
+        };
+        let k_sum = c * s * s * s;
+        check_every_path(kernel, (&exact, &scale), (k_sum, k * k * k), data)
     }
 
     /// An infinity or a huge value sends the problem to the direct kernel (which gives

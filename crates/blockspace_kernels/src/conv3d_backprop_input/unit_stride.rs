@@ -69,8 +69,8 @@ mod tests {
 
     use super::*;
     use crate::conv3d_backprop_input::reference::conv3d_backprop_input_v2;
-    use crate::correlation::testing::{Data, array, check, to_f64};
-    use crate::{Conv3dAttrs, DataFormat, KernelPath, Padding};
+    use crate::correlation::testing::{Data, array, check_every_path, to_f64};
+    use crate::{Conv3dAttrs, DataFormat, Padding};
 
     fn attrs(padding: Padding) -> Conv3dAttrs {
         Conv3dAttrs {
@@ -165,18 +165,17 @@ mod tests {
             &a,
         )
         .expect("ok");
-        let mut worst = 0.0f64;
-        for path in KernelPath::ALL {
-            let Some(isa) = Isa::new(path) else { continue };
-            let f5 = f.view().into_dimensionality::<Ix5>().expect("rank 5");
-            let dy5 = dy.view().into_dimensionality::<Ix5>().expect("rank 5");
-            let got: ArrayD<T> = compute_on(isa, &p, r, f5, dy5, &KernelContext::default())
+        let (f5, dy5) = (
+            f.view().into_dimensionality::<Ix5>().expect("rank 5"),
+            dy.view().into_dimensionality::<Ix5>().expect("rank 5"),
+        );
+        let kernel = |isa| {
+            compute_on(isa, &p, r, f5.view(), dy5.view(), &KernelContext::default())
                 .expect("runs")
                 .expect("values fit")
-                .into_dyn();
-            worst = worst.max(check(&got, &exact, &scale, (m, k * k * k), data));
-        }
-        worst
+                .into_dyn()
+        };
+        check_every_path(kernel, (&exact, &scale), (m, k * k * k), data)
     }
 
     /// Spatial input size, `(k, c, m)`, padding.

@@ -3,7 +3,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::Element;
+use crate::simd::Isa;
+use crate::{Element, KernelPath};
 
 /// What values a test array holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,4 +77,19 @@ pub(crate) fn check<T: Element>(
         }
     }
     worst
+}
+
+/// Runs `kernel` on every microkernel path this CPU has and [`check`]s each result; returns
+/// the largest error seen (in units of `u·scale`).
+pub(crate) fn check_every_path<T: Element>(
+    kernel: impl Fn(Isa) -> ArrayD<T>,
+    (exact, scale): (&ArrayD<f64>, &ArrayD<f64>),
+    (k, taps): (usize, usize),
+    data: Data,
+) -> f64 {
+    KernelPath::ALL
+        .into_iter()
+        .filter_map(Isa::new)
+        .map(|isa| check(&kernel(isa), exact, scale, (k, taps), data))
+        .fold(0.0, f64::max)
 }
