@@ -57,9 +57,7 @@ use ndarray::{Array5, ArrayView5};
 
 use super::fast::{AddInto, balanced, contiguous};
 use super::params::Conv3dBackpropFilterParams;
-use super::winograd_transform::{
-    GradTransform, InputTransform, OutputTransform, Rows, S1_K3, Scheme,
-};
+use super::winograd_transform::{OutputTransform, Rows, S1_K3, Scheme, TileTransform};
 use crate::simd::{Isa, SimdElement, Taps, Tile, with_isa};
 use crate::tiling::signed;
 use crate::tiling::{ChannelBlock, split_blocks};
@@ -215,8 +213,9 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         self.gather_x(t, &mut s.xt);
         with_isa(
             self.isa,
-            InputTransform {
-                scheme: self.scheme,
+            TileTransform {
+                width: self.scheme.extent,
+                ops: self.scheme.bt,
                 tile: &s.xt,
                 t1: &mut s.t1,
                 t2: &mut s.t2,
@@ -237,8 +236,9 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         );
         with_isa(
             self.isa,
-            GradTransform {
-                scheme: self.scheme,
+            TileTransform {
+                width: 2,
+                ops: self.scheme.g,
                 tile: &s.gt,
                 t1: &mut s.t1,
                 t2: &mut s.t2,

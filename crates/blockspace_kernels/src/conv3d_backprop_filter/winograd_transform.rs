@@ -44,9 +44,9 @@ pub(super) struct Scheme {
     /// Input values per tile and dimension, `E = S + K` (two output positions).
     pub(super) extent: usize,
     /// `Bᵀ`, one row per point.
-    bt: &'static [Op],
+    pub(super) bt: &'static [Op],
     /// `G'`, one row per point.
-    g: &'static [Op],
+    pub(super) g: &'static [Op],
     /// `A'ᵀ`, one row per tap.
     at: &'static [Op],
     /// Points whose value is halved (the scale).
@@ -164,11 +164,14 @@ fn three<T: Element>(
     pass(t2, width, ops, p * p, len, out, rows);
 }
 
-/// The input transform of one tile: `tile` holds `E³` vectors of `len` channels (`[d][h][w]`);
-/// point `p` of the result (`[pd][ph][pw]` flattened) is written to `out` as `rows` says.
-/// `t1` and `t2` hold at least `P³·len` values each.
-pub(super) struct InputTransform<'a, T> {
-    pub(super) scheme: &'static Scheme,
+/// A forward transform of one tile along all three dimensions: `tile` holds `width³` vectors
+/// of `len` channels (`[d][h][w]`), transformed by `ops` (the scheme's `Bᵀ` on an `E³` input
+/// block, or its `G'` on a `2³` gradient block); point `p` of the result (`[pd][ph][pw]`
+/// flattened) is written to `out` as `rows` says. `t1` and `t2` hold at least `P³·len` values
+/// each.
+pub(super) struct TileTransform<'a, T> {
+    pub(super) width: usize,
+    pub(super) ops: &'static [Op],
     pub(super) tile: &'a [T],
     pub(super) t1: &'a mut [T],
     pub(super) t2: &'a mut [T],
@@ -177,43 +180,13 @@ pub(super) struct InputTransform<'a, T> {
     pub(super) len: usize,
 }
 
-impl<T: Element> Vectorized for InputTransform<'_, T> {
+impl<T: Element> Vectorized for TileTransform<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let s = self.scheme;
         three(
-            self.tile, s.extent, s.bt, self.len, self.t1, self.t2, self.out, self.rows,
+            self.tile, self.width, self.ops, self.len, self.t1, self.t2, self.out, self.rows,
         );
-    }
-}
-
-/// The gradient transform of one tile: `tile` holds `2³` vectors of `len` channels; written
-/// as [`InputTransform`] writes its result.
-pub(super) struct GradTransform<'a, T> {
-    pub(super) scheme: &'static Scheme,
-    pub(super) tile: &'a [T],
-    pub(super) t1: &'a mut [T],
-    pub(super) t2: &'a mut [T],
-    pub(super) out: &'a mut [T],
-    pub(super) rows: Rows<'a>,
-    pub(super) len: usize,
-}
-
-impl<T: Element> Vectorized for GradTransform<'_, T> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let s = self.scheme;
-        let (p, len) = (s.points(), self.len);
-        let plain = [(0, len, 0)];
-        let dense = Rows {
-            p_stride: len,
-            segments: &plain,
-        };
-        pass(self.tile, 2, s.g, 4, len, self.t1, dense);
-        pass(self.t1, 2, s.g, 2 * p, len, self.t2, dense);
-        pass(self.t2, 2, s.g, p * p, len, self.out, self.rows);
     }
 }
 
@@ -281,8 +254,9 @@ mod tests {
                 segments: &plain,
             };
             let mut v = vec![0.0; n];
-            InputTransform {
-                scheme,
+            TileTransform {
+                width: e,
+                ops: scheme.bt,
                 tile: &d,
                 t1: &mut t1,
                 t2: &mut t2,
@@ -292,8 +266,9 @@ mod tests {
             }
             .run();
             let mut u = vec![0.0; n];
-            GradTransform {
-                scheme,
+            TileTransform {
+                width: 2,
+                ops: scheme.g,
                 tile: &g,
                 t1: &mut t1,
                 t2: &mut t2,

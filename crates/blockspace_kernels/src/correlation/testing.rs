@@ -48,7 +48,7 @@ pub(crate) fn to_f64<T: Element>(a: &ArrayD<T>, abs: bool) -> ArrayD<f64> {
 /// `Σ_c (Σ_taps |w_c|)·(Σ_window |x_c|)` and `K` the reduction channels, plus (for `f64`,
 /// whose reference rounds as much as the kernel) the reference's own `taps·K·u·scale`.
 /// Returns the largest `|got − exact| / (u·scale)` seen.
-pub(crate) fn check<T: Element>(
+fn check<T: Element>(
     got: &ArrayD<T>,
     exact: &ArrayD<f64>,
     scale: &ArrayD<f64>,
