@@ -512,6 +512,28 @@ pub fn gemm_yardstick(warmup: usize, runs: usize) -> (Timing, f64) {
     (timing, flop / timing.median_s / 1e9)
 }
 
+/// What the FMA peak ([`fma_peak`]) runs.
+pub const FMA_PEAK: &str = "12 independent vector FMA chains per thread, on the kernels' instruction set, every pool thread at once";
+
+/// The fused multiply-add peak of the current rayon pool in GFLOP/s for `f32` (`f64` when
+/// `double`) on the kernels' instruction set ([`isa_name`]): every thread runs [`FMA_PEAK`]'s
+/// chains at once, fastest of `runs` timed runs (a peak: what the cores can do when nothing
+/// else runs). No kernel can go faster; `× peak` of a case is its GFLOP/s over this.
+#[must_use]
+pub fn fma_peak(double: bool, warmup: usize, runs: usize) -> f64 {
+    // About 5 ms per run on a 3 GHz core with one 512-bit FMA per cycle.
+    const ITERS: usize = 1_500_000;
+    let isa = crate::simd::Isa::best();
+    let mut flops = 0.0;
+    let timing = time::<()>(warmup, runs, || {
+        let done =
+            rayon::broadcast(|_| crate::simd::peak::run(isa, double, std::hint::black_box(ITERS)));
+        flops = std::hint::black_box(done).iter().map(|&(_, f)| f).sum();
+        Ok(())
+    });
+    timing.map_or(f64::NAN, |t| flops / t.min_s / 1e9)
+}
+
 /// Runs `f` inside a fresh rayon pool of `threads` threads (0: rayon's default).
 ///
 /// # Errors

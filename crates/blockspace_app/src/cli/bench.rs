@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use blockspace_kernels::bench::{
-    BenchCase, BenchOp, CASES, GEMM_YARDSTICK, Timing, gemm_yardstick, time, with_threads,
+    BenchCase, BenchOp, CASES, FMA_PEAK, GEMM_YARDSTICK, Timing, fma_peak, gemm_yardstick, time,
+    with_threads,
 };
 use blockspace_kernels::{Element, KernelContext};
 
@@ -89,9 +90,10 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     let runs = args.runs.max(7);
     let warmup = args.warmup.max(1);
     let f64_dtype = args.dtype == "f64";
-    let (threads, gemm, rows) = with_threads(args.threads, || -> anyhow::Result<_> {
+    let (threads, gemm, peak, rows) = with_threads(args.threads, || -> anyhow::Result<_> {
         let threads = blockspace_kernels::bench::current_threads();
         let (_, gemm) = gemm_yardstick(2, 7);
+        let peak = fma_peak(f64_dtype, 2, 7);
         let mut rows = Vec::new();
         for case in &cases {
             rows.push(if f64_dtype {
@@ -100,7 +102,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
                 run_case::<f32>(op, case, warmup, runs)?
             });
         }
-        Ok((threads, gemm, rows))
+        Ok((threads, gemm, peak, rows))
     })??;
     if args.json {
         let cases: Vec<serde_json::Value> = rows
@@ -114,6 +116,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
                     "max_s": r.timing.max_s,
                     "gflops": r.gflops,
                     "gemm_fraction": r.gflops / gemm,
+                    "peak_fraction": r.gflops / peak,
                     "target_s": target(op, &r.case)[usize::from(f64_dtype)],
                     "tensorflow_s": op.tensorflow_s(&r.case).map(|t| t[usize::from(f64_dtype)]),
                 })
@@ -125,6 +128,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
             "cases": cases,
             "gemm_gflops": gemm,
             "gemm": GEMM_YARDSTICK,
+            "fma_peak_gflops": peak,
+            "fma_peak": FMA_PEAK,
             "threads": threads,
             "runs": runs,
         });
@@ -139,6 +144,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         blockspace_kernels::bench::isa_name()
     )?;
     writeln!(out, "yardstick: {GEMM_YARDSTICK}: {gemm:.1} GFLOP/s")?;
+    writeln!(out, "peak: {FMA_PEAK}, {}: {peak:.1} GFLOP/s", args.dtype)?;
     writeln!(
         out,
         "GFLOP counts the direct method's multiply-adds; where a Winograd kernel runs (see docs/op-reference.md; BLOCKSPACE_WINOGRAD=off turns them off) GFLOP/s is nominal"
@@ -155,7 +161,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     )?;
     writeln!(
         out,
-        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>7}",
+        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7} {:>9} {:>7}",
         "case",
         "shape",
         "GFLOP",
@@ -164,13 +170,14 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         "max s",
         "GFLOP/s",
         "x GEMM",
+        "x peak",
         "target s",
         "tgt/med"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2} {:>9.4} {:>7.2}",
+            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2} {:>7.2} {:>9.4} {:>7.2}",
             r.case.name,
             r.case.label,
             r.gflops * r.timing.median_s,
@@ -179,6 +186,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
             r.timing.max_s,
             r.gflops,
             r.gflops / gemm,
+            r.gflops / peak,
             target(op, &r.case)[usize::from(f64_dtype)],
             target(op, &r.case)[usize::from(f64_dtype)] / r.timing.median_s
         )?;
@@ -222,9 +230,12 @@ mod tests {
         for key in ["median_s", "min_s", "max_s", "gflops"] {
             assert!(case[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {case}");
         }
+        for key in ["gemm_gflops", "fma_peak_gflops"] {
+            assert!(doc[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {doc}");
+        }
         assert!(
-            doc["gemm_gflops"].as_f64().is_some_and(|v| v > 0.0),
-            "{doc}"
+            case["peak_fraction"].as_f64().is_some_and(|v| v > 0.0),
+            "{case}"
         );
     }
 

@@ -622,5 +622,6 @@ pub(crate) fn with_isa<W: Vectorized>(isa: Isa, work: W) -> W::Output {
     }
 }
 
+pub(crate) mod peak;
 mod rows;
 pub(crate) use rows::{RowWriter, build_by_rows, build_rows};
