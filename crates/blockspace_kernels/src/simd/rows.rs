@@ -6,7 +6,9 @@
 )]
 
 #[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::{_mm512_loadu_si512, _mm512_stream_si512};
+use std::arch::x86_64::{
+    __m256i, _mm256_loadu_si256, _mm256_stream_si256, _mm512_loadu_si512, _mm512_stream_si512,
+};
 
 use super::{Isa, KernelPath};
 
@@ -59,8 +61,9 @@ pub(crate) struct RowWriter<'a, T> {
     data: &'a mut [std::mem::MaybeUninit<T>],
     row_len: usize,
     written: Vec<bool>,
-    /// Whether rows may be written with non-temporal stores (AVX-512 only).
-    streaming: bool,
+    /// The instruction set of the non-temporal stores rows may be written with (none on the
+    /// portable path).
+    streaming: KernelPath,
 }
 
 impl<T: Copy + Default> RowWriter<'_, T> {
@@ -88,14 +91,14 @@ impl<T: Copy + Default> RowWriter<'_, T> {
     }
 }
 
-/// Copies `src` into `dst` with non-temporal stores (bypassing the caches, no read for
-/// ownership) when `allowed`, `dst` is 64-byte aligned and a whole number of 64-byte lines;
-/// returns `false` (copying nothing) otherwise. [`store_fence`] orders them before other
-/// threads read.
+/// Copies `src` into `dst` with non-temporal stores of `path` (AVX-512 or AVX2: bypassing the
+/// caches, no read for ownership) when `dst` is 64-byte aligned and a whole number of 64-byte
+/// lines; returns `false` (copying nothing) otherwise or on the portable path. [`store_fence`]
+/// orders them before other threads read.
 #[inline]
-fn stream_copy<T: Copy>(allowed: bool, dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
+fn stream_copy<T: Copy>(path: KernelPath, dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
     let bytes = std::mem::size_of_val(src);
-    if !allowed
+    if path == KernelPath::Portable
         || src.len() != dst.len()
         || !bytes.is_multiple_of(64)
         || !(dst.as_ptr() as usize).is_multiple_of(64)
@@ -105,7 +108,7 @@ fn stream_copy<T: Copy>(allowed: bool, dst: &mut [std::mem::MaybeUninit<T>], src
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        unsafe fn go(dst: *mut u8, src: *const u8, bytes: usize) {
+        unsafe fn avx512(dst: *mut u8, src: *const u8, bytes: usize) {
             let mut off = 0;
             while off < bytes {
                 // SAFETY: the caller checked both ranges hold `bytes` bytes and `dst` is
@@ -117,9 +120,27 @@ fn stream_copy<T: Copy>(allowed: bool, dst: &mut [std::mem::MaybeUninit<T>], src
                 off += 64;
             }
         }
-        // SAFETY: `allowed` is set only for AVX-512 `Isa`s (the CPU has AVX-512F); `src` and
-        // `dst` have the same length in `T`s, so both span `bytes` bytes; `dst` is aligned.
-        unsafe { go(dst.as_mut_ptr().cast(), src.as_ptr().cast(), bytes) };
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(dst: *mut u8, src: *const u8, bytes: usize) {
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: as for `avx512`; each 32-byte half of a line is 32-byte aligned.
+                unsafe {
+                    let v = _mm256_loadu_si256(src.add(off).cast::<__m256i>());
+                    _mm256_stream_si256(dst.add(off).cast::<__m256i>(), v);
+                }
+                off += 32;
+            }
+        }
+        let (d, s) = (dst.as_mut_ptr().cast(), src.as_ptr().cast());
+        match path {
+            // SAFETY: `path` comes from an `Isa`, so the CPU has AVX-512F; `src` and `dst`
+            // have the same length in `T`s, so both span `bytes` bytes; `dst` is aligned.
+            KernelPath::Avx512 => unsafe { avx512(d, s, bytes) },
+            // SAFETY: as above, the CPU has AVX2.
+            KernelPath::Avx2 => unsafe { avx2(d, s, bytes) },
+            KernelPath::Portable => return false,
+        }
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -176,7 +197,7 @@ where
             data: part,
             row_len,
             written: vec![false; l / row_len],
-            streaming: isa.path() == KernelPath::Avx512,
+            streaming: isa.path(),
         });
         rest = tail;
     }
@@ -310,19 +331,23 @@ mod tests {
             .find(|&i| (buf[i..].as_ptr() as usize).is_multiple_of(64))
             .expect("an 8-byte aligned buffer has a 64-byte aligned element in its first 8");
         let dst = &mut buf[skip..skip + 16];
-        assert!(!stream_copy(false, dst, &src), "not allowed");
         assert!(
-            !stream_copy(true, &mut buf[skip + 1..skip + 17], &src),
-            "misaligned"
+            !stream_copy(KernelPath::Portable, dst, &src),
+            "no streaming stores on the portable path"
         );
-        let avx512 = Isa::new(KernelPath::Avx512).is_some();
-        let dst = &mut buf[skip..skip + 16];
-        assert_eq!(stream_copy(avx512, dst, &src), avx512);
-        store_fence();
-        if avx512 {
-            // SAFETY (test): `stream_copy` returned true, so all 16 values were written.
+        for path in [KernelPath::Avx512, KernelPath::Avx2] {
+            let Some(isa) = Isa::new(path) else { continue };
+            assert!(
+                !stream_copy(isa.path(), &mut buf[skip + 1..skip + 17], &src),
+                "misaligned"
+            );
+            let dst = &mut buf[skip..skip + 16];
+            dst.fill(std::mem::MaybeUninit::new(-1.0));
+            assert!(stream_copy(isa.path(), dst, &src), "{path:?}");
+            store_fence();
+            // SAFETY (test): `dst` was filled just above and `stream_copy` overwrote it.
             let got: Vec<f64> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
-            assert_eq!(got, src);
+            assert_eq!(got, src, "{path:?}");
         }
     }
 }
