@@ -13,6 +13,7 @@
 //! error naming the file and the JSON path); [`run_case`] evaluates one case and says what
 //! differed.
 
+mod document;
 mod op_case;
 
 pub use op_case::{OpCase, TypedOperand};
@@ -134,25 +135,10 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, ConformanceFileError> {
     load_file_within(path, crate::MachineMemory::detect().default_budget())
 }
 
-/// Bytes the parsed tree of a JSON text may take per value: a 32-byte `serde_json::Value`,
-/// times 2 for a `Vec`'s spare capacity, times 2 again while it grows (old and new buffer),
-/// measured: 1.54 GB peak for a 24 MB file of 12 million one-digit numbers.
-const BYTES_PER_VALUE: u64 = 128;
-
-/// The memory parsing `text` may take at most: every value (each is preceded or followed by
-/// a `,`, `[`, `{` or `:`) as a tree node, plus the text twice.
-fn parse_memory(text: &str) -> u64 {
-    let values = text
-        .bytes()
-        .filter(|b| matches!(b, b',' | b'[' | b'{' | b':'))
-        .count() as u64
-        + 1;
-    values.saturating_mul(BYTES_PER_VALUE) + 2 * text.len() as u64
-}
-
-/// Like [`load_file`], refusing a file whose parse could need more than `budget` bytes (the
-/// tree of a file of short numbers takes up to ~64× the text), so a huge file is an error,
-/// never an out-of-memory abort.
+/// Like [`load_file`], refusing a file whose parse could need more than `budget` bytes, so
+/// a huge file is an error, never an out-of-memory abort. The cases are parsed one at a time
+/// (see `document`): the parse needs the text twice, the parsed cases and the tree of the
+/// largest case (a tree takes up to ~64× its text).
 ///
 /// # Errors
 /// A [`ConformanceFileError`] naming the file and the JSON path of the first problem.
@@ -165,36 +151,15 @@ pub fn load_file_within(path: &Path, budget: u64) -> Result<Vec<Case>, Conforman
     let text =
         crate::file::strict_json::read_text_file(path, crate::file::strict_json::MAX_JSON_BYTES)
             .map_err(|e| err("$", format!("cannot read the file ({e})")))?;
-    let need = parse_memory(&text);
-    if need > budget {
-        return Err(err(
-            "$",
-            format!(
-                "parsing this file could take {}, more than the memory budget of {}; split its cases into smaller files or raise the budget (--memory-limit)",
-                crate::format_size(need),
-                crate::format_size(budget)
-            ),
-        ));
-    }
-    let root: Value = crate::file::strict_json::from_str(&non_finite_as_strings(&text))
-        .map_err(|e| err("$", format!("not valid JSON ({e})")))?;
-    let cases = root
-        .get("cases")
-        .and_then(Value::as_array)
-        .ok_or_else(|| err("$.cases", "missing or not an array".to_owned()))?;
-    cases
-        .iter()
-        .enumerate()
-        .map(|(i, case)| {
-            let at = format!("$.cases[{i}]");
-            if case.get("op").is_some() {
-                op_case::parse(case, &at).map(Case::Op)
-            } else {
-                parse_case(case, &at).map(Case::BackpropInput)
-            }
-            .map_err(|ParseProblem(p, m)| err(&p, m))
-        })
-        .collect()
+    let text = non_finite_as_strings(&text);
+    document::parse_cases(&text, budget, |at, case| {
+        if case.get("op").is_some() {
+            op_case::parse(case, at).map(Case::Op)
+        } else {
+            parse_case(case, at).map(Case::BackpropInput)
+        }
+    })
+    .map_err(|ParseProblem(p, m)| err(&p, m))
 }
 
 /// A problem at a JSON path of a conformance file: `(path, message)`.
@@ -663,6 +628,6 @@ mod tests {
         );
         assert!(err.contains("--memory-limit"), "{err}");
         assert!(load_file_within(&path, 64 << 20).unwrap().is_empty());
-        assert!(parse_memory("[1,2,3]") >= 4 * BYTES_PER_VALUE);
+        assert!(document::tree_memory("[1,2,3]") >= 4 * document::BYTES_PER_VALUE);
     }
 }

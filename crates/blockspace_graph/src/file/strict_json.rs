@@ -54,9 +54,17 @@ pub fn read_text_file(path: &Path, max_bytes: u64) -> std::io::Result<String> {
 /// # Errors
 /// serde_json's error, with its line and column; a duplicate key's message names its JSON path.
 pub fn from_str(text: &str) -> Result<Value, serde_json::Error> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    from_str_at(text.strip_prefix('\u{feff}').unwrap_or(text), "$")
+}
+
+/// As [`from_str`] for a value found at JSON path `path` of a larger document (duplicate
+/// keys are named from there); no byte-order mark is skipped.
+///
+/// # Errors
+/// As [`from_str`].
+pub fn from_str_at(text: &str, path: &str) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = Seed { path: "$" }.deserialize(&mut de)?;
+    let value = Seed { path }.deserialize(&mut de)?;
     de.end()?;
     Ok(value)
 }
