@@ -1,7 +1,7 @@
 //! The text of a number typed into a `Float` attribute's field, read exactly: a whole number
 //! becomes `AttrValue::Int` (an int64 fill of 2^53 + 1 must not pass through `f64`), a decimal
 //! or an exponent `AttrValue::Float`; and the text a field shows for a value, which reads back
-//! as the same variant and number.
+//! as the same variant and number; and what a drag of the field's handle makes of a value.
 
 use blockspace_graph::AttrValue;
 use blockspace_graph::value::quote;
@@ -73,6 +73,37 @@ pub fn number_text(value: &AttrValue) -> String {
         // `e` (`Display` writes 2.0 as "2", which would read back as an Int).
         AttrValue::Float(f) => format!("{f:?}"),
         other => other.to_string(),
+    }
+}
+
+/// Points of drag per whole-number step of an `Int`.
+pub const POINTS_PER_INT_STEP: f32 = 5.0;
+/// How much a `Float` moves per point of drag.
+pub const FLOAT_PER_POINT: f64 = 0.01;
+
+/// `from` after a horizontal drag of `points` (negative: to the left). An `Int` moves by whole
+/// steps, one per [`POINTS_PER_INT_STEP`], exactly and saturating at the int64 ends (an
+/// int64 fill of 2^53 + 1 dragged one step is 2^53 + 2); a `Float` by [`FLOAT_PER_POINT`] per
+/// point, rounded to hundredths while that keeps it finite and exact enough (below 1e13), so a
+/// drag from 0 shows 0.37, not 0.37000000000000005. Anything else is returned as it is.
+#[must_use]
+pub fn dragged(from: &AttrValue, points: f32) -> AttrValue {
+    match from {
+        AttrValue::Int(i) => {
+            // Truncated toward zero: a drag shorter than one step changes nothing.
+            let steps = (points / POINTS_PER_INT_STEP).trunc() as i64;
+            AttrValue::Int(i.saturating_add(steps))
+        }
+        AttrValue::Float(f) => {
+            let moved = f + f64::from(points) * FLOAT_PER_POINT;
+            let value = if moved.abs() < 1e13 {
+                (moved * 100.0).round() / 100.0
+            } else {
+                moved
+            };
+            AttrValue::Float(if value.is_finite() { value } else { *f })
+        }
+        other => other.clone(),
     }
 }
 
@@ -182,5 +213,46 @@ mod tests {
             }
         }
         assert_eq!(number_text(&AttrValue::Float(2.0)), "2.0");
+    }
+
+    #[test]
+    fn drags_move_ints_by_exact_whole_steps_and_floats_by_hundredths() {
+        let big = AttrValue::Int(9_007_199_254_740_993);
+        assert_eq!(dragged(&big, 5.0), AttrValue::Int(9_007_199_254_740_994));
+        assert_eq!(dragged(&big, 52.0), AttrValue::Int(9_007_199_254_741_003));
+        assert_eq!(dragged(&big, -10.0), AttrValue::Int(9_007_199_254_740_991));
+        assert_eq!(
+            dragged(&big, 4.9),
+            big,
+            "less than one step changes nothing"
+        );
+        assert_eq!(dragged(&big, 0.0), big);
+        assert_eq!(
+            dragged(&AttrValue::Int(i64::MAX - 1), 50.0),
+            AttrValue::Int(i64::MAX),
+            "saturates"
+        );
+        assert_eq!(
+            dragged(&AttrValue::Int(i64::MIN + 1), -50.0),
+            AttrValue::Int(i64::MIN)
+        );
+        assert_eq!(
+            dragged(&AttrValue::Float(0.0), 37.0),
+            AttrValue::Float(0.37)
+        );
+        assert_eq!(
+            dragged(&AttrValue::Float(0.25), -100.0),
+            AttrValue::Float(-0.75)
+        );
+        assert_eq!(
+            dragged(&AttrValue::Float(1e300), 10.0),
+            AttrValue::Float(1e300),
+            "a step too small for a huge float leaves it"
+        );
+        assert_eq!(
+            dragged(&AttrValue::Float(f64::MAX), 1e30),
+            AttrValue::Float(f64::MAX),
+            "the largest float stays finite"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Numbers typed into a `Float` attribute's field in the inspector: whole numbers are committed
 //! as exact `Int`s (an int64 fill of 2^53 + 1 stays 2^53 + 1 through the run), decimals as
-//! `Float`s, bad text commits nothing and says why; each commit is one undo step.
+//! `Float`s, bad text commits nothing and says why; the drag handle moves an `Int` by exact whole
+//! steps; each commit (and each drag) is one undo step.
 
 use blockspace_app::BlockspaceApp;
 use blockspace_graph::{AttrValue, BlockId, Tensor};
@@ -9,7 +10,7 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
-use crate::harness::{add_via_search, attr_of, block_named, harness, wait_run};
+use crate::harness::{add_via_search, attr_of, block_named, harness, pointer_drag, wait_run};
 
 /// A new page with one Input block in `fill` mode of `dtype`, selected (so the inspector shows
 /// its `value` field).
@@ -195,4 +196,63 @@ fn bad_text_commits_nothing_and_says_why() {
         "Escape went back to the committed value"
     );
     assert!(h.query_by_label_contains("Not applied.").is_none());
+}
+
+#[test]
+fn dragging_the_handle_moves_an_int_by_exact_whole_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    let input = fill_block(&mut h, "int64");
+    let start = 9_007_199_254_740_993_i64;
+    h.state_mut()
+        .set_attr(input, "value", AttrValue::Int(start));
+    h.run_steps(3);
+    let steps = undo_len(&h);
+
+    let handle = h.get_by_label("drag value").rect().center();
+    pointer_drag(
+        &mut h,
+        handle,
+        handle + egui::vec2(52.0, 0.0),
+        Modifiers::NONE,
+    );
+    let Some(AttrValue::Int(v)) = attr_of(&h, input, "value") else {
+        panic!(
+            "a dragged Int stays an Int: {:?}",
+            attr_of(&h, input, "value")
+        )
+    };
+    // One step per 5 points: 52 points are 10 steps, less the few points moved before egui
+    // takes the gesture for a drag.
+    assert!(
+        (start + 8..=start + 10).contains(&v),
+        "moved right by whole steps from 2^53 + 1, exactly: {v}"
+    );
+    assert_eq!(undo_len(&h), steps + 1, "one drag is one undo step");
+
+    // A Float moves by hundredths and stays a Float (on a float page: an int64 fill of 0.25
+    // would be a problem shown above the attributes).
+    h.state_mut()
+        .set_attr(input, "dtype", AttrValue::Str("float32".into()));
+    h.state_mut()
+        .set_attr(input, "value", AttrValue::Float(0.25));
+    h.run_steps(3);
+    let steps = undo_len(&h);
+    let handle = h.get_by_label("drag value").rect().center();
+    pointer_drag(
+        &mut h,
+        handle,
+        handle - egui::vec2(40.0, 0.0),
+        Modifiers::NONE,
+    );
+    let Some(AttrValue::Float(f)) = attr_of(&h, input, "value") else {
+        panic!("a dragged Float stays a Float")
+    };
+    // 40 points are 0.40 less, less the few points moved before egui takes it for a drag.
+    let hundredths = f * 100.0;
+    assert!(
+        (-15.0..=-5.0).contains(&hundredths) && (hundredths - hundredths.round()).abs() < 1e-9,
+        "moved left by whole hundredths: {f}"
+    );
+    assert_eq!(undo_len(&h), steps + 1, "one drag is one undo step");
 }
