@@ -14,6 +14,7 @@ use egui::RichText;
 
 use crate::app::command::{AppCommand, Edit};
 use crate::app::page_tab::TabId;
+use crate::panels::number_text::{dragged, number_text, parse_number};
 
 /// Buffered edits, keyed by (tab, block, attr).
 #[derive(Default)]
@@ -27,11 +28,16 @@ pub struct Inspector {
 enum Buffer {
     Value(AttrValue),
     Text(String),
+    /// A drag of a number field's handle: the value it started from and the points moved.
+    Drag {
+        from: AttrValue,
+        points: f32,
+    },
 }
 
 /// A list item that is not an integer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an integer")]
+#[error("{0:?} is not a whole number; write whole numbers separated by commas, e.g. 1, 4, 4, 4, 2")]
 pub struct NotAnInteger(pub String);
 
 /// Parses a list of integers written as `1, 2, 3`, `[1 2 3]` or `1x2x3`.
@@ -312,19 +318,23 @@ impl Inspector {
                 self.commit_when_released(&resp, &key, AttrValue::Int(v), current, commands, &set);
             }
             AttrKind::Float => {
-                let mut v = match self.buffers.get(&key) {
-                    Some(Buffer::Value(AttrValue::Float(f))) => *f,
-                    _ => current.as_float().unwrap_or_default(),
+                // Text, not an f64 `DragValue`: a whole number stays an exact `Int`. The handle
+                // beside it drags the value (an `Int` by whole steps, exactly).
+                let shown = match self.buffers.get(&key) {
+                    Some(Buffer::Drag { from, points }) => number_text(&dragged(from, *points)),
+                    _ => number_text(current),
                 };
-                let resp = ui.add(egui::DragValue::new(&mut v).speed(0.01));
-                self.commit_when_released(
-                    &resp,
+                if let Some(value) = self.parsed_line_ui(
+                    ui,
                     &key,
-                    AttrValue::Float(v),
-                    current,
-                    commands,
-                    &set,
-                );
+                    &shown,
+                    "e.g. 0.25 or -5",
+                    parse_number,
+                    |me, ui| me.drag_handle(ui, &key, current),
+                ) && &value != current
+                {
+                    commands.push(set(value));
+                }
             }
             AttrKind::IntList { len } => {
                 let mut v: Vec<i64> = match self.buffers.get(&key) {
@@ -364,33 +374,17 @@ impl Inspector {
                 }
             }
             AttrKind::Shape => {
-                let mut text = match self.buffers.get(&key) {
-                    Some(Buffer::Text(t)) => t.clone(),
-                    _ => list_text(current.as_int_list().unwrap_or_default()),
-                };
-                let resp = ui.add(
-                    egui::TextEdit::singleline(&mut text)
-                        .desired_width(160.0)
-                        .hint_text("e.g. 1, 4, 4, 4, 2"),
-                );
-                resp.widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, attr)
-                });
-                let parsed = parse_int_list(&text);
-                if resp.changed() {
-                    self.buffers.insert(key.clone(), Buffer::Text(text.clone()));
-                }
-                if let Err(e) = &parsed {
-                    ui.colored_label(ui.visuals().error_fg_color, e.to_string());
-                }
-                if resp.lost_focus() {
-                    self.buffers.remove(&key);
-                    if let Ok(list) = parsed {
-                        let value = AttrValue::IntList(list);
-                        if &value != current {
-                            commands.push(set(value));
-                        }
-                    }
+                let shown = list_text(current.as_int_list().unwrap_or_default());
+                if let Some(value) = self.parsed_line_ui(
+                    ui,
+                    &key,
+                    &shown,
+                    "e.g. 1, 4, 4, 4, 2",
+                    |t| parse_int_list(t).map(AttrValue::IntList),
+                    |_, _| None,
+                ) && &value != current
+                {
+                    commands.push(set(value));
                 }
             }
             AttrKind::Text => {
@@ -477,6 +471,132 @@ impl Inspector {
                 });
             }
         }
+    }
+
+    /// A one-line field for the attribute of `key`, whose value reads as `shown`, with `beside`
+    /// drawn to its right (it may return a value to commit too). What the user types is kept in
+    /// a [`Buffer::Text`]; Enter or focus loss reads it with `parse` and returns the value to
+    /// commit. Text that does not read is not committed: it stays in the field with `parse`'s
+    /// error under it until it is fixed, or Escape in the field drops it.
+    fn parsed_line_ui<E: std::fmt::Display>(
+        &mut self,
+        ui: &mut egui::Ui,
+        key: &(TabId, BlockId, String),
+        shown: &str,
+        hint: &str,
+        parse: impl Fn(&str) -> Result<AttrValue, E>,
+        beside: impl FnOnce(&mut Self, &mut egui::Ui) -> Option<AttrValue>,
+    ) -> Option<AttrValue> {
+        let mut text = match self.buffers.get(key) {
+            Some(Buffer::Text(t)) => t.clone(),
+            _ => shown.to_owned(),
+        };
+        // The field keeps Escape (egui would drop the focus before the field sees the key, and
+        // the app would take it as Cancel) to drop the typed text.
+        let keys = egui::EventFilter {
+            horizontal_arrows: true,
+            vertical_arrows: true,
+            tab: false,
+            escape: true,
+        };
+        let (resp, from_beside) = ui
+            .horizontal(|ui| {
+                let resp = ui.add(
+                    egui::TextEdit::singleline(&mut text)
+                        .desired_width(160.0)
+                        .hint_text(hint)
+                        .event_filter(keys),
+                );
+                (resp, beside(self, ui))
+            })
+            .inner;
+        resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, &key.2));
+        let typed = self.read_typed(ui, key, &resp, &text, shown, parse);
+        typed.or(from_beside)
+    }
+
+    /// The typing part of [`Self::parsed_line_ui`]: buffers `text` when it changed, drops it on
+    /// Escape, and returns its value when the field is left with text that reads (else shows
+    /// why not).
+    fn read_typed<E: std::fmt::Display>(
+        &mut self,
+        ui: &mut egui::Ui,
+        key: &(TabId, BlockId, String),
+        resp: &egui::Response,
+        text: &str,
+        shown: &str,
+        parse: impl Fn(&str) -> Result<AttrValue, E>,
+    ) -> Option<AttrValue> {
+        if resp.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+            self.buffers.remove(key);
+            resp.surrender_focus();
+            return None;
+        }
+        if resp.changed() {
+            self.buffers
+                .insert(key.clone(), Buffer::Text(text.to_owned()));
+        }
+        if !matches!(self.buffers.get(key), Some(Buffer::Text(_))) {
+            return None;
+        }
+        match parse(text) {
+            Ok(value) if resp.lost_focus() => {
+                self.buffers.remove(key);
+                Some(value)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+                ui.weak(format!(
+                    "Not applied. Fix it and press Enter, or press Escape in the field to keep {shown}."
+                ));
+                None
+            }
+        }
+    }
+
+    /// The drag handle of a number field: while it is dragged the value moves (see
+    /// [`dragged`]) in a [`Buffer::Drag`]; when the drag stops the moved value is returned to
+    /// commit (one drag, one undo step).
+    fn drag_handle(
+        &mut self,
+        ui: &mut egui::Ui,
+        key: &(TabId, BlockId, String),
+        current: &AttrValue,
+    ) -> Option<AttrValue> {
+        let resp = ui
+            .add(egui::Label::new("↔").sense(egui::Sense::drag()))
+            .on_hover_cursor(egui::CursorIcon::ResizeHorizontal)
+            .on_hover_text(
+                "Drag to change the value: a whole number by 1 every 5 points, exactly; a decimal by 0.01 per point",
+            );
+        resp.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::DragValue, true, format!("drag {}", key.2))
+        });
+        if resp.dragged() {
+            let dx = resp.drag_delta().x;
+            match self.buffers.get_mut(key) {
+                Some(Buffer::Drag { points, .. }) => *points += dx,
+                // A drag replaces text being typed: it starts from the value on the page.
+                _ => {
+                    self.buffers.insert(
+                        key.clone(),
+                        Buffer::Drag {
+                            from: current.clone(),
+                            points: dx,
+                        },
+                    );
+                }
+            }
+        }
+        if resp.drag_stopped()
+            && let Some(Buffer::Drag { from, points }) = self.buffers.get(key)
+        {
+            let value = dragged(from, *points);
+            self.buffers.remove(key);
+            return Some(value);
+        }
+        None
     }
 
     fn commit_when_released(

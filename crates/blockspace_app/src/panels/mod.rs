@@ -5,11 +5,13 @@
 //! |---|---|
 //! | `mod.rs` | the side panel's layout and the inspector's glue |
 //! | `inspector.rs` | the inspector widget (attribute editors; edits buffered until released) |
+//! | `number_text.rs` | numbers typed into the inspector: whole numbers exact, decimals as floats |
 //! | `result.rs` | the result section: which output, its state, export, the pop-out window |
 //! | `view_prep.rs` | a shown result's key and axis names |
 //! | `viewer/` | the volume viewer (planes, montage, projection, histogram, compare) |
 
 pub mod inspector;
+pub mod number_text;
 pub mod result;
 pub mod view_prep;
 pub mod viewer;

@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | `editing`, `clipboard`, `files`, `runs`, `tabs`, `export` | the real app driven as a user would (UI tests: add blocks through the search menu, wire them by dragging pins, set attributes in the inspector, run, read the viewer's statistics, undo, save, reopen and compare) |
+//! | `inspector_numbers` | numbers typed into the inspector: whole numbers exact (`Int`), decimals `Float`, bad text refused with its error, the drag handle |
 //! | `crash_safety` | SIGKILL at random moments of `run --output` (the real binary) and of recovery writes: every file old or new, whole; a read-only folder on save |
 //! | `memory_budget` | `--memory-limit` of `run` and `check` through the real binary |
 //! | `revisions` | moving blocks re-checks and re-runs nothing (counted); an edit checks and runs once |
@@ -26,6 +27,7 @@ mod export;
 mod files;
 mod frame_scenario;
 mod harness;
+mod inspector_numbers;
 mod memory_budget;
 mod revisions;
 mod run_output;
