@@ -12,6 +12,10 @@ use std::arch::x86_64::{
 
 use super::{Isa, KernelPath};
 
+/// Outputs smaller than this are written with plain stores: they may still be in cache when
+/// the next op reads them, which non-temporal stores would prevent.
+const STREAM_MIN_BYTES: usize = 8 << 20;
+
 /// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
 ///
 /// Only a hint (contents are unchanged): a large freshly allocated output is then faulted in
@@ -91,12 +95,55 @@ impl<T: Copy + Default> RowWriter<'_, T> {
     }
 }
 
-/// Copies `src` into `dst` with non-temporal stores of `path` (AVX-512 or AVX2: bypassing the
-/// caches, no read for ownership) when `dst` is 64-byte aligned and a whole number of 64-byte
-/// lines; returns `false` (copying nothing) otherwise or on the portable path. [`store_fence`]
-/// orders them before other threads read.
+/// Copies `src` into `dst` (the same length), the whole 64-byte lines of `dst` with
+/// non-temporal stores of `path` (AVX-512 or AVX2: bypassing the caches, no read for
+/// ownership), the partial lines at either end with plain stores; returns `false` (copying
+/// nothing) on the portable path, for different lengths, or for an element size that does
+/// not divide 64. [`store_fence`] orders the stores before other threads read.
 #[inline]
 fn stream_copy<T: Copy>(path: KernelPath, dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
+    let size = std::mem::size_of::<T>();
+    if path == KernelPath::Portable
+        || src.len() != dst.len()
+        || size == 0
+        || !64usize.is_multiple_of(size)
+    {
+        return false;
+    }
+    let per_line = 64 / size;
+    let to_line = (64 - (dst.as_ptr() as usize) % 64) % 64;
+    if !to_line.is_multiple_of(size) {
+        return false;
+    }
+    let head = (to_line / size).min(dst.len());
+    let body = (dst.len() - head) / per_line * per_line;
+    let (dst_head, rest) = dst.split_at_mut(head);
+    let (dst_body, dst_tail) = rest.split_at_mut(body);
+    let (src_head, rest) = src.split_at(head);
+    let (src_body, src_tail) = rest.split_at(body);
+    for (d, s) in dst_head
+        .iter_mut()
+        .zip(src_head)
+        .chain(dst_tail.iter_mut().zip(src_tail))
+    {
+        d.write(*s);
+    }
+    if body == 0 {
+        return true;
+    }
+    let lines = stream_lines(path, dst_body, src_body);
+    debug_assert!(lines, "the body is whole aligned lines");
+    lines
+}
+
+/// [`stream_copy`] of whole aligned lines only: `false` (copying nothing) unless `dst` is
+/// 64-byte aligned and a whole number of lines, or on the portable path.
+#[inline]
+fn stream_lines<T: Copy>(
+    path: KernelPath,
+    dst: &mut [std::mem::MaybeUninit<T>],
+    src: &[T],
+) -> bool {
     let bytes = std::mem::size_of_val(src);
     if path == KernelPath::Portable
         || src.len() != dst.len()
@@ -197,7 +244,11 @@ where
             data: part,
             row_len,
             written: vec![false; l / row_len],
-            streaming: isa.path(),
+            streaming: if len * std::mem::size_of::<T>() >= STREAM_MIN_BYTES {
+                isa.path()
+            } else {
+                KernelPath::Portable
+            },
         });
         rest = tail;
     }
@@ -227,17 +278,22 @@ where
     Ok(v)
 }
 
-/// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled (while it
-/// is hot in cache) and handed to `f(scratch, row_index, row)`, with one `init()` scratch per
-/// task. Rows run in parallel on the rayon pool (at least `min_rows` per task) unless
-/// `parallel` is false. This avoids `calloc`'s serial
-/// zeroing pass over a recycled multi-megabyte output.
+/// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled and
+/// handed to `f(scratch, row_index, row)`, with one `init()` scratch per task. Rows run in
+/// parallel on the rayon pool (at least `min_rows` per task) unless `parallel` is false.
+///
+/// On AVX-512 and AVX2, for rows of at least 256 bytes in an output of at least
+/// [`STREAM_MIN_BYTES`], each row is built in a per-task
+/// buffer (hot in cache) and written to the output with non-temporal stores: the output is
+/// never zero-filled in place nor read for ownership, so it costs one pass of writes to
+/// memory instead of three. Elsewhere the row is zero-filled in place while hot in cache
+/// (this avoids `calloc`'s serial zeroing pass over a recycled multi-megabyte output).
 ///
 /// # Errors
 /// The first error of `f` (the partial buffer is freed).
 pub(crate) fn build_rows<T, E, S>(
-    rows: usize,
-    row_len: usize,
+    isa: Isa,
+    (rows, row_len): (usize, usize),
     parallel: bool,
     min_rows: usize,
     init: impl Fn() -> S + Sync + Send,
@@ -257,21 +313,44 @@ where
     }
     advise_huge_pages_uninit(v.spare_capacity_mut());
     let spare = &mut v.spare_capacity_mut()[..len];
-    let one = |s: &mut S, row: usize, chunk: &mut [MaybeUninit<T>]| f(s, row, zeroed(chunk));
+    // Rows of at least a few lines (below that, the plain in-place path costs less), in an
+    // output too large to stay in cache for whoever reads it next.
+    let streaming = isa.path() != KernelPath::Portable
+        && std::mem::size_of_val(&spare[..row_len]) >= 256
+        && std::mem::size_of_val(spare) >= STREAM_MIN_BYTES;
+    let init = || (init(), Vec::new());
+    let one = |(s, buf): &mut (S, Vec<T>), row: usize, chunk: &mut [MaybeUninit<T>]| {
+        if !streaming {
+            return f(s, row, zeroed(chunk));
+        }
+        buf.clear();
+        buf.resize(chunk.len(), T::default());
+        f(s, row, buf)?;
+        if stream_copy(isa.path(), chunk, buf) {
+            store_fence();
+        } else {
+            for (d, &x) in chunk.iter_mut().zip(buf.iter()) {
+                d.write(x);
+            }
+        }
+        Ok(())
+    };
     if parallel {
         spare
             .par_chunks_mut(row_len)
             .with_min_len(min_rows.max(1))
             .enumerate()
-            .try_for_each_init(&init, |s, (row, chunk)| one(s, row, chunk))?;
+            .try_for_each_init(init, |s, (row, chunk)| one(s, row, chunk))?;
     } else {
         let mut s = init();
         for (row, chunk) in spare.chunks_mut(row_len).enumerate() {
             one(&mut s, row, chunk)?;
         }
     }
-    // SAFETY: every chunk of the first `len` elements was initialised (errors and panics
-    // return before this point, dropping `v` with length 0), and `len ≤ capacity`.
+    // SAFETY: every chunk of the first `len` elements was initialised, by `zeroed` and `f`,
+    // by `stream_copy` (which writes every element when it returns true) or by the copy loop
+    // (errors and panics return before this point, dropping `v` with length 0), and
+    // `len ≤ capacity`.
     unsafe { v.set_len(len) };
     Ok(v)
 }
@@ -322,32 +401,68 @@ mod tests {
         }
     }
 
-    /// Non-temporal copies run exactly where allowed and aligned, and copy every value.
+    /// Rows hold what `f` wrote on top of zeros, on every path, whether the output is large
+    /// (streamed on the SIMD paths) or not (built in place), and an error frees everything.
     #[test]
-    fn stream_copy_copies_aligned_rows() {
-        let src: Vec<f64> = (0..16).map(f64::from).collect();
-        let mut buf = vec![std::mem::MaybeUninit::<f64>::uninit(); 40];
-        let skip = (0..8)
-            .find(|&i| (buf[i..].as_ptr() as usize).is_multiple_of(64))
-            .expect("an 8-byte aligned buffer has a 64-byte aligned element in its first 8");
-        let dst = &mut buf[skip..skip + 16];
+    fn build_rows_builds_every_row_from_zero() {
+        for path in KernelPath::ALL {
+            let Some(isa) = Isa::new(path) else { continue };
+            // 40 rows of 256 KiB (10 MiB: streamed on the SIMD paths), and of 12 bytes.
+            for row_len in [65_536, 3] {
+                let out = build_rows(
+                    isa,
+                    (40, row_len),
+                    true,
+                    1,
+                    || 0usize,
+                    |calls, row, buf: &mut [f32]| {
+                        *calls += 1;
+                        assert!(buf.iter().all(|&v| v == 0.0), "zero on entry");
+                        for (i, v) in buf.iter_mut().enumerate().skip(1) {
+                            *v = (row * 100 + i) as f32;
+                        }
+                        Ok::<(), ()>(())
+                    },
+                )
+                .expect("builds");
+                for (row, r) in out.chunks(row_len).enumerate() {
+                    assert_eq!(r[0], 0.0, "{path:?}");
+                    assert_eq!(r[row_len - 1], (row * 100 + row_len - 1) as f32, "{path:?}");
+                }
+                let failed: Result<Vec<f32>, i32> =
+                    build_rows(isa, (4, row_len), false, 1, || (), |(), _, _| Err(7));
+                assert_eq!(failed, Err(7));
+            }
+        }
+    }
+
+    /// Copies stream the whole lines and write the partial ones at both ends, at every
+    /// alignment and length; nothing is copied on the portable path.
+    #[test]
+    fn stream_copy_copies_every_value_at_any_alignment() {
+        let src: Vec<f64> = (0..40).map(f64::from).collect();
+        let mut buf = vec![std::mem::MaybeUninit::<f64>::uninit(); 48];
         assert!(
-            !stream_copy(KernelPath::Portable, dst, &src),
+            !stream_copy(KernelPath::Portable, &mut buf[..16], &src[..16]),
             "no streaming stores on the portable path"
+        );
+        assert!(
+            !stream_copy(KernelPath::Avx2, &mut buf[..3], &src[..4]),
+            "lengths differ"
         );
         for path in [KernelPath::Avx512, KernelPath::Avx2] {
             let Some(isa) = Isa::new(path) else { continue };
-            assert!(
-                !stream_copy(isa.path(), &mut buf[skip + 1..skip + 17], &src),
-                "misaligned"
-            );
-            let dst = &mut buf[skip..skip + 16];
-            dst.fill(std::mem::MaybeUninit::new(-1.0));
-            assert!(stream_copy(isa.path(), dst, &src), "{path:?}");
-            store_fence();
-            // SAFETY (test): `dst` was filled just above and `stream_copy` overwrote it.
-            let got: Vec<f64> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
-            assert_eq!(got, src, "{path:?}");
+            for start in 0..8 {
+                for len in [0, 1, 7, 8, 9, 16, 23, 40] {
+                    let dst = &mut buf[start..start + len];
+                    dst.fill(std::mem::MaybeUninit::new(-1.0));
+                    assert!(stream_copy(isa.path(), dst, &src[..len]), "{path:?}");
+                    store_fence();
+                    // SAFETY (test): `dst` was filled just above, then overwritten.
+                    let got: Vec<f64> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
+                    assert_eq!(got, src[..len], "{path:?} start {start} len {len}");
+                }
+            }
         }
     }
 }
