@@ -5,6 +5,7 @@
 //! the widget is released (focus lost, Enter, drag stopped): one gesture = one undo step.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 
 use blockspace_graph::page::validate_name;
 use blockspace_graph::{
@@ -14,7 +15,7 @@ use egui::RichText;
 
 use crate::app::command::{AppCommand, Edit};
 use crate::app::page_tab::TabId;
-use crate::panels::number_text::{dragged, number_text, parse_number};
+use crate::panels::number_text::{dragged, number_text, parse_number, parse_whole_in};
 
 /// Buffered edits, keyed by (tab, block, attr).
 #[derive(Default)]
@@ -310,27 +311,30 @@ impl Inspector {
                 }
             }
             AttrKind::Int { min, max } => {
-                let mut v = match self.buffers.get(&key) {
-                    Some(Buffer::Value(AttrValue::Int(i))) => *i,
-                    _ => current.as_int().unwrap_or_default(),
-                };
-                let resp = ui.add(egui::DragValue::new(&mut v).range(*min..=*max).speed(0.1));
-                self.commit_when_released(&resp, &key, AttrValue::Int(v), current, commands, &set);
-            }
-            AttrKind::Float => {
-                // Text, not an f64 `DragValue`: a whole number stays an exact `Int`. The handle
-                // beside it drags the value (an `Int` by whole steps, exactly).
-                let shown = match self.buffers.get(&key) {
-                    Some(Buffer::Drag { from, points }) => number_text(&dragged(from, *points)),
-                    _ => number_text(current),
-                };
-                if let Some(value) = self.parsed_line_ui(
+                // Text, not an i64 `DragValue` (whose arithmetic is f64, and which clamps what
+                // is typed): only a whole number in the range is committed, exactly.
+                let (min, max) = (*min, *max);
+                if let Some(value) = self.number_field_ui(
                     ui,
                     &key,
-                    &shown,
+                    current,
+                    &(min..=max),
+                    &format!("whole, {min} to {max}"),
+                    |t| parse_whole_in(t, min, max).map(AttrValue::Int),
+                ) && &value != current
+                {
+                    commands.push(set(value));
+                }
+            }
+            AttrKind::Float => {
+                // Text, not an f64 `DragValue`: a whole number stays an exact `Int`.
+                if let Some(value) = self.number_field_ui(
+                    ui,
+                    &key,
+                    current,
+                    &(i64::MIN..=i64::MAX),
                     "e.g. 0.25 or -5",
                     parse_number,
-                    |me, ui| me.drag_handle(ui, &key, current),
                 ) && &value != current
                 {
                     commands.push(set(value));
@@ -473,6 +477,28 @@ impl Inspector {
         }
     }
 
+    /// A number field: the exact text of `current` (or of where a drag of its handle has moved
+    /// it) in a [`Self::parsed_line_ui`] read with `parse`, and the ↔ handle beside it, which
+    /// moves an `Int` by whole steps within `ints` (see [`dragged`]). Returns the value to
+    /// commit, typed or dragged.
+    fn number_field_ui<E: std::fmt::Display>(
+        &mut self,
+        ui: &mut egui::Ui,
+        key: &(TabId, BlockId, String),
+        current: &AttrValue,
+        ints: &RangeInclusive<i64>,
+        hint: &str,
+        parse: impl Fn(&str) -> Result<AttrValue, E>,
+    ) -> Option<AttrValue> {
+        let shown = match self.buffers.get(key) {
+            Some(Buffer::Drag { from, points }) => number_text(&dragged(from, *points, ints)),
+            _ => number_text(current),
+        };
+        self.parsed_line_ui(ui, key, &shown, hint, parse, |me, ui| {
+            me.drag_handle(ui, key, current, ints)
+        })
+    }
+
     /// A one-line field for the attribute of `key`, whose value reads as `shown`, with `beside`
     /// drawn to its right (it may return a value to commit too). What the user types is kept in
     /// a [`Buffer::Text`]; Enter or focus loss reads it with `parse` and returns the value to
@@ -563,13 +589,20 @@ impl Inspector {
         ui: &mut egui::Ui,
         key: &(TabId, BlockId, String),
         current: &AttrValue,
+        ints: &RangeInclusive<i64>,
     ) -> Option<AttrValue> {
         let resp = ui
             .add(egui::Label::new("↔").sense(egui::Sense::drag()))
             .on_hover_cursor(egui::CursorIcon::ResizeHorizontal)
-            .on_hover_text(
-                "Drag to change the value: a whole number by 1 every 5 points, exactly; a decimal by 0.01 per point",
-            );
+            .on_hover_text(if *ints == (i64::MIN..=i64::MAX) {
+                "Drag to change the value: a whole number by 1 every 5 points, exactly; a decimal by 0.01 per point".to_owned()
+            } else {
+                format!(
+                    "Drag to change the value by 1 every 5 points, exactly, from {} to {}",
+                    ints.start(),
+                    ints.end()
+                )
+            });
         resp.widget_info(|| {
             egui::WidgetInfo::labeled(egui::WidgetType::DragValue, true, format!("drag {}", key.2))
         });
@@ -592,30 +625,11 @@ impl Inspector {
         if resp.drag_stopped()
             && let Some(Buffer::Drag { from, points }) = self.buffers.get(key)
         {
-            let value = dragged(from, *points);
+            let value = dragged(from, *points, ints);
             self.buffers.remove(key);
             return Some(value);
         }
         None
-    }
-
-    fn commit_when_released(
-        &mut self,
-        resp: &egui::Response,
-        key: &(TabId, BlockId, String),
-        value: AttrValue,
-        current: &AttrValue,
-        commands: &mut Vec<AppCommand>,
-        set: &dyn Fn(AttrValue) -> AppCommand,
-    ) {
-        if resp.changed() {
-            self.buffers
-                .insert(key.clone(), Buffer::Value(value.clone()));
-        }
-        let active = resp.dragged() || resp.has_focus();
-        if !active && self.buffers.remove(key).is_some() && &value != current {
-            commands.push(set(value));
-        }
     }
 }
 
