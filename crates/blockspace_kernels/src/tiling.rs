@@ -216,7 +216,6 @@ pub(crate) fn signed(v: usize) -> isize {
 /// # Errors
 /// [`KernelError::Cancelled`].
 pub(crate) fn run_rows<T: Element, S>(
-    isa: Isa,
     rows: usize,
     row_len: usize,
     macs_per_row: usize,
@@ -241,7 +240,7 @@ pub(crate) fn run_rows<T: Element, S>(
     let parallel =
         macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
     let min_rows = TASK_MACS.div_ceil(macs_per_row).max(1);
-    crate::simd::build_rows(isa, (rows, row_len), parallel, min_rows, init, work)
+    crate::simd::build_rows(rows, row_len, parallel, min_rows, init, work)
 }
 
 #[cfg(test)]

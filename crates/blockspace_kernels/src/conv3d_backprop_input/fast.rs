@@ -271,7 +271,6 @@ pub(super) fn compute_on<T: Element>(
     };
     let macs_per_row = row_len * ntaps * p.m;
     let dx = run_rows(
-        isa,
         rows,
         row_len,
         macs_per_row,

@@ -278,22 +278,17 @@ where
     Ok(v)
 }
 
-/// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled and
-/// handed to `f(scratch, row_index, row)`, with one `init()` scratch per task. Rows run in
-/// parallel on the rayon pool (at least `min_rows` per task) unless `parallel` is false.
-///
-/// On AVX-512 and AVX2, for rows of at least 256 bytes in an output of at least
-/// [`STREAM_MIN_BYTES`], each row is built in a per-task
-/// buffer (hot in cache) and written to the output with non-temporal stores: the output is
-/// never zero-filled in place nor read for ownership, so it costs one pass of writes to
-/// memory instead of three. Elsewhere the row is zero-filled in place while hot in cache
-/// (this avoids `calloc`'s serial zeroing pass over a recycled multi-megabyte output).
+/// Builds a `Vec` of `rows · row_len` elements, row by row: each row is zero-filled (while it
+/// is hot in cache) and handed to `f(scratch, row_index, row)`, with one `init()` scratch per
+/// task. Rows run in parallel on the rayon pool (at least `min_rows` per task) unless
+/// `parallel` is false. This avoids `calloc`'s serial
+/// zeroing pass over a recycled multi-megabyte output.
 ///
 /// # Errors
 /// The first error of `f` (the partial buffer is freed).
 pub(crate) fn build_rows<T, E, S>(
-    isa: Isa,
-    (rows, row_len): (usize, usize),
+    rows: usize,
+    row_len: usize,
     parallel: bool,
     min_rows: usize,
     init: impl Fn() -> S + Sync + Send,
@@ -313,44 +308,21 @@ where
     }
     advise_huge_pages_uninit(v.spare_capacity_mut());
     let spare = &mut v.spare_capacity_mut()[..len];
-    // Rows of at least a few lines (below that, the plain in-place path costs less), in an
-    // output too large to stay in cache for whoever reads it next.
-    let streaming = isa.path() != KernelPath::Portable
-        && std::mem::size_of_val(&spare[..row_len]) >= 256
-        && std::mem::size_of_val(spare) >= STREAM_MIN_BYTES;
-    let init = || (init(), Vec::new());
-    let one = |(s, buf): &mut (S, Vec<T>), row: usize, chunk: &mut [MaybeUninit<T>]| {
-        if !streaming {
-            return f(s, row, zeroed(chunk));
-        }
-        buf.clear();
-        buf.resize(chunk.len(), T::default());
-        f(s, row, buf)?;
-        if stream_copy(isa.path(), chunk, buf) {
-            store_fence();
-        } else {
-            for (d, &x) in chunk.iter_mut().zip(buf.iter()) {
-                d.write(x);
-            }
-        }
-        Ok(())
-    };
+    let one = |s: &mut S, row: usize, chunk: &mut [MaybeUninit<T>]| f(s, row, zeroed(chunk));
     if parallel {
         spare
             .par_chunks_mut(row_len)
             .with_min_len(min_rows.max(1))
             .enumerate()
-            .try_for_each_init(init, |s, (row, chunk)| one(s, row, chunk))?;
+            .try_for_each_init(&init, |s, (row, chunk)| one(s, row, chunk))?;
     } else {
         let mut s = init();
         for (row, chunk) in spare.chunks_mut(row_len).enumerate() {
             one(&mut s, row, chunk)?;
         }
     }
-    // SAFETY: every chunk of the first `len` elements was initialised, by `zeroed` and `f`,
-    // by `stream_copy` (which writes every element when it returns true) or by the copy loop
-    // (errors and panics return before this point, dropping `v` with length 0), and
-    // `len ≤ capacity`.
+    // SAFETY: every chunk of the first `len` elements was initialised (errors and panics
+    // return before this point, dropping `v` with length 0), and `len ≤ capacity`.
     unsafe { v.set_len(len) };
     Ok(v)
 }
@@ -398,41 +370,6 @@ mod tests {
             let failed: Result<Vec<f64>, i32> =
                 build_by_rows(isa, &parts, 8, 2, false, || (), |(), _, _| Err(7));
             assert_eq!(failed, Err(7));
-        }
-    }
-
-    /// Rows hold what `f` wrote on top of zeros, on every path, whether the output is large
-    /// (streamed on the SIMD paths) or not (built in place), and an error frees everything.
-    #[test]
-    fn build_rows_builds_every_row_from_zero() {
-        for path in KernelPath::ALL {
-            let Some(isa) = Isa::new(path) else { continue };
-            // 40 rows of 256 KiB (10 MiB: streamed on the SIMD paths), and of 12 bytes.
-            for row_len in [65_536, 3] {
-                let out = build_rows(
-                    isa,
-                    (40, row_len),
-                    true,
-                    1,
-                    || 0usize,
-                    |calls, row, buf: &mut [f32]| {
-                        *calls += 1;
-                        assert!(buf.iter().all(|&v| v == 0.0), "zero on entry");
-                        for (i, v) in buf.iter_mut().enumerate().skip(1) {
-                            *v = (row * 100 + i) as f32;
-                        }
-                        Ok::<(), ()>(())
-                    },
-                )
-                .expect("builds");
-                for (row, r) in out.chunks(row_len).enumerate() {
-                    assert_eq!(r[0], 0.0, "{path:?}");
-                    assert_eq!(r[row_len - 1], (row * 100 + row_len - 1) as f32, "{path:?}");
-                }
-                let failed: Result<Vec<f32>, i32> =
-                    build_rows(isa, (4, row_len), false, 1, || (), |(), _, _| Err(7));
-                assert_eq!(failed, Err(7));
-            }
         }
     }
 
