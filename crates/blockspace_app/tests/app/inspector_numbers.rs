@@ -64,7 +64,7 @@ fn seeded_block(h: &mut Harness<'static, BlockspaceApp>) -> BlockId {
     input
 }
 
-/// The `uniform` output of `input` after the run.
+/// The output of `input` after the run.
 fn output_of(h: &mut Harness<'static, BlockspaceApp>, input: BlockId) -> Tensor {
     wait_run(h);
     h.state()
@@ -102,17 +102,9 @@ fn a_whole_number_beyond_2_pow_53_is_committed_exactly_as_an_int() {
     );
 
     // The run fills the int64 tensor with exactly that value.
-    wait_run(&mut h);
-    let out = h
-        .state()
-        .tab()
-        .unwrap()
-        .executor
-        .result(input)
-        .and_then(|r| r.outputs.as_ref().ok().cloned())
-        .expect("the Input block ran without error");
-    let Tensor::I64(values) = &out[0] else {
-        panic!("an int64 tensor, got {:?}", out[0].dtype())
+    let out = output_of(&mut h, input);
+    let Tensor::I64(values) = &out else {
+        panic!("an int64 tensor, got {:?}", out.dtype())
     };
     assert!(
         values.len() == 6 && values.iter().all(|&v| v == 9_007_199_254_740_993),

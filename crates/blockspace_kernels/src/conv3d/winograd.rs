@@ -8,7 +8,7 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dParams;
-use crate::correlation::{Correlation, correlate, fitting, ndhwc, pays};
+use crate::correlation::{Correlation, correlate, ndhwc, pays, with_fitting};
 use crate::simd::Isa;
 use crate::tiling::signed;
 use crate::{Element, KernelContext, KernelError};
@@ -37,34 +37,34 @@ pub(super) fn compute_on<T: Element>(
     filter: ArrayView5<'_, T>,
     ctx: &KernelContext,
 ) -> Result<Option<Array5<T>>, KernelError> {
-    let Some((input, filter)) = fitting(&input, &filter) else {
+    let run = |x: &[T], f: &[T]| {
+        let [kh_, kw_] = [p.kernel[1], p.kernel[2]];
+        let (ic, oc) = (p.ic, p.oc);
+        let c = Correlation {
+            n: p.n,
+            src: x,
+            src_dims: p.input_spatial,
+            cs: ic,
+            phases: p.strides,
+            off: p.pad_before.map(|v| -signed(v)),
+            out_dims: p.out_spatial,
+            cout: oc,
+            taps: r,
+            limit: p.kernel,
+        };
+        let s = p.strides;
+        let weight = |ph: [usize; 3], j: [usize; 3], ci: usize, co: usize| {
+            let [kd, kh, kw] = [0, 1, 2].map(|i| s[i] * j[i] + ph[i]);
+            f[(((kd * kh_ + kh) * kw_ + kw) * ic + ci) * oc + co]
+        };
+        correlate(isa, &c, weight, ctx)
+    };
+    let Some(y) = with_fitting(&input, &filter, run) else {
         return Ok(None);
     };
-    let (Some(x), Some(f)) = (input.as_slice(), filter.as_slice()) else {
-        return Ok(None);
-    };
-    let [kh_, kw_] = [p.kernel[1], p.kernel[2]];
-    let (ic, oc) = (p.ic, p.oc);
-    let c = Correlation {
-        n: p.n,
-        src: x,
-        src_dims: p.input_spatial,
-        cs: ic,
-        phases: p.strides,
-        off: p.pad_before.map(|v| -signed(v)),
-        out_dims: p.out_spatial,
-        cout: oc,
-        taps: r,
-        limit: p.kernel,
-    };
-    let s = p.strides;
-    let weight = |ph: [usize; 3], j: [usize; 3], ci: usize, co: usize| {
-        let [kd, kh, kw] = [0, 1, 2].map(|i| s[i] * j[i] + ph[i]);
-        f[(((kd * kh_ + kh) * kw_ + kw) * ic + ci) * oc + co]
-    };
-    let y = correlate(isa, &c, weight, ctx)?;
+    let y = y?;
     let [od, oh, ow] = p.out_spatial;
-    ndhwc(y, [p.n, od, oh, ow, oc]).map(Some)
+    ndhwc(y, [p.n, od, oh, ow, p.oc]).map(Some)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::correlation::{Correlation, correlate, fitting, ndhwc, pays};
+use crate::correlation::{Correlation, correlate, ndhwc, pays, with_fitting};
 use crate::simd::Isa;
 use crate::tiling::signed;
 use crate::{Element, KernelContext, KernelError};
@@ -35,32 +35,32 @@ pub(super) fn compute_on<T: Element>(
     dy: ArrayView5<'_, T>,
     ctx: &KernelContext,
 ) -> Result<Option<Array5<T>>, KernelError> {
-    let Some((dy, filter)) = fitting(&dy, &filter) else {
+    let run = |src: &[T], f: &[T]| {
+        let (c_, m_) = (p.c, p.m);
+        let c = Correlation {
+            n: p.n,
+            src,
+            src_dims: p.out_spatial,
+            cs: m_,
+            phases: [1, 1, 1],
+            off: p.pad_before.map(|v| signed(v) - signed(r - 1)),
+            out_dims: p.input_spatial,
+            cout: c_,
+            taps: r,
+            limit: [r; 3],
+        };
+        let weight = |_: [usize; 3], a: [usize; 3], mi: usize, ci: usize| {
+            let [kd, kh, kw] = a.map(|a| r - 1 - a);
+            f[(((kd * r + kh) * r + kw) * c_ + ci) * m_ + mi]
+        };
+        correlate(isa, &c, weight, ctx)
+    };
+    let Some(dx) = with_fitting(&dy, &filter, run) else {
         return Ok(None);
     };
-    let (Some(src), Some(f)) = (dy.as_slice(), filter.as_slice()) else {
-        return Ok(None);
-    };
-    let (c_, m_) = (p.c, p.m);
-    let c = Correlation {
-        n: p.n,
-        src,
-        src_dims: p.out_spatial,
-        cs: m_,
-        phases: [1, 1, 1],
-        off: p.pad_before.map(|v| signed(v) - signed(r - 1)),
-        out_dims: p.input_spatial,
-        cout: c_,
-        taps: r,
-        limit: [r; 3],
-    };
-    let weight = |_: [usize; 3], a: [usize; 3], mi: usize, ci: usize| {
-        let [kd, kh, kw] = a.map(|a| r - 1 - a);
-        f[(((kd * r + kh) * r + kw) * c_ + ci) * m_ + mi]
-    };
-    let dx = correlate(isa, &c, weight, ctx)?;
+    let dx = dx?;
     let [d, h, w] = p.input_spatial;
-    ndhwc(dx, [p.n, d, h, w, c_]).map(Some)
+    ndhwc(dx, [p.n, d, h, w, p.c]).map(Some)
 }
 
 #[cfg(test)]

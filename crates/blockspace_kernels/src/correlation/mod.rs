@@ -51,7 +51,7 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{Array5, ArrayView5, CowArray, Ix5};
+use ndarray::{Array5, ArrayView5};
 
 use crate::simd::{Isa, RowWriter, SimdElement, Vectorized, build_by_rows, with_isa};
 use crate::tiling::{Panels, channel_blocks, gemm_rows, signed};
@@ -129,15 +129,16 @@ pub(crate) fn pays(
         && enabled()
 }
 
-/// The operands in standard layout, or `None` when one holds a value the transforms cannot
-/// take ([`values_fit`]): then the direct kernel runs.
-pub(crate) fn fitting<'a, T: Element>(
-    src: &'a ArrayView5<'_, T>,
-    filter: &'a ArrayView5<'_, T>,
-) -> Option<(CowArray<'a, T, Ix5>, CowArray<'a, T, Ix5>)> {
+/// `run(src, filter)` on the operands' values in standard layout, or `None` when one holds a
+/// value the transforms cannot take ([`values_fit`]): then the direct kernel runs.
+pub(crate) fn with_fitting<T: Element, R>(
+    src: &ArrayView5<'_, T>,
+    filter: &ArrayView5<'_, T>,
+    run: impl FnOnce(&[T], &[T]) -> R,
+) -> Option<R> {
     let (src, filter) = (src.as_standard_layout(), filter.as_standard_layout());
-    let fit = |a: &CowArray<'a, T, Ix5>| a.as_slice().is_some_and(values_fit);
-    (fit(&src) && fit(&filter)).then_some((src, filter))
+    let (s, f) = (src.as_slice()?, filter.as_slice()?);
+    (values_fit(s) && values_fit(f)).then(|| run(s, f))
 }
 
 /// `values` (a correlation's output) as an NDHWC array of `shape`.
