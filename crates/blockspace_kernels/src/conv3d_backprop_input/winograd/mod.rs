@@ -16,7 +16,7 @@
 //! In 3-D a `2×2×2` output tile takes 27 products instead of 64 (2.37× fewer multiplies). Each
 //! transform point `ξ` is a GEMM over the `M` channels (`V[ξ]`: tiles `× M`, times `U[ξ]`:
 //! `M × C`) run through the same register-blocked microkernels as the direct kernel; the
-//! transforms work on `L` channels at a time held in registers. All coefficients are 0 or ±1,
+//! transforms work on one SIMD vector of channels at a time held in registers. All coefficients are 0 or ±1,
 //! so integer-valued data stays exact while partial sums fit the significand.
 //!
 //! Transformed values grow up to 8× on each side, so in `f32` (24-bit significand) a sum
@@ -43,7 +43,7 @@ use crate::tiling::{ChannelBlock, Panels, channel_blocks, gemm_rows, signed};
 use crate::{Element, KernelContext, KernelError};
 
 mod transform;
-use transform::{L, input_chunk, output_chunk};
+use transform::{input_chunks, output_chunks};
 
 /// Outputs per tile along one dimension.
 const OUT: usize = 2;
@@ -153,7 +153,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     /// Transforms the input tile whose first row is `out_backprop[n, o]` into `s.v[ξ][tile]`,
-    /// `L` channels at a time, all 27 values of a channel held in registers.
+    /// one SIMD vector of channels at a time, all 27 values of a channel held in registers.
     #[inline(always)]
     fn input_tile(&self, s: &mut Scratch<T>, n: usize, o: [isize; 3], tile: usize) {
         let m = self.p.m;
@@ -167,18 +167,15 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 *row = r;
             }
         }
-        // Whole chunks (fixed-size loads and stores), then the tail.
         let at = tile * XI * m;
-        let full = m / L * L;
-        for k0 in (0..full).step_by(L) {
-            input_chunk(&rows, v, at, k0, L);
-        }
-        if full < m {
-            input_chunk(&rows, v, at, full, m - full);
+        if std::mem::size_of::<T>() == 4 {
+            input_chunks::<T, 16>(&rows, v, at);
+        } else {
+            input_chunks::<T, 8>(&rows, v, at);
         }
     }
 
-    /// Inverse-transforms the products of `tile` into its outputs, `L` channels at a time:
+    /// Inverse-transforms the products of `tile` into its outputs, a vector of channels at a time:
     /// output `(od, oh, ow)` goes to `parts[first[0] + SD·od]`, row `first[1] + SH·oh`,
     /// column `first[2] + SW·ow`, for `od < valid[0]` and so on.
     #[inline(always)]
@@ -192,12 +189,11 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     ) {
         let c = self.p.c;
         let Scratch { prod, stage, .. } = s;
-        let full = c / L * L;
-        for k0 in (0..full).step_by(L) {
-            output_chunk(prod, tile * XI * c, c, stage, k0, L);
-        }
-        if full < c {
-            output_chunk(prod, tile * XI * c, c, stage, full, c - full);
+        let at = tile * XI * c;
+        if std::mem::size_of::<T>() == 4 {
+            output_chunks::<T, 16>(prod, at, c, stage);
+        } else {
+            output_chunks::<T, 8>(prod, at, c, stage);
         }
         let w_ = self.p.input_spatial[2];
         let st = self.p.strides;

@@ -1,16 +1,14 @@
-//! The transforms of one `3×3×3` tile (`F(2, 2)` per dimension, 3 points), `L` channels at a
-//! time: the input transform `Bᵀ` and the output transform `Aᵀ` applied along W, H and D in
-//! straight-line code (the 27 chunks stay in registers).
+//! The transforms of one `3×3×3` tile (`F(2, 2)` per dimension, 3 points), `N` channels at a
+//! time (one SIMD vector: 16 `f32` or 8 `f64` on AVX-512, half that on AVX2): the input
+//! transform `Bᵀ` and the output transform `Aᵀ` applied along W, H and D in straight-line code
+//! (the 27 chunks stay in registers).
 
 use super::XI;
 use crate::Element;
 use crate::correlation::{add, load, store, sub};
 
-/// Channels transformed together: one AVX-512 vector of `f64`.
-pub(super) const L: usize = 8;
-
-/// `L` channels of one row.
-type Chunk<T> = [T; L];
+/// `N` channels of one row.
+type Chunk<T, const N: usize> = [T; N];
 
 /// Runs `$body` with `$i` bound to each of the 27 tile indices (straight-line code, so the
 /// 27 chunks stay in registers).
@@ -46,20 +44,28 @@ macro_rules! along {
 
 /// The input transform `Bᵀ = [[1, −1, 0], [0, 1, 0], [0, −1, 1]]` of one triple.
 #[inline(always)]
-fn bt3<T: Element>(x0: Chunk<T>, x1: Chunk<T>, x2: Chunk<T>) -> [Chunk<T>; 3] {
+fn bt3<T: Element, const N: usize>(
+    x0: Chunk<T, N>,
+    x1: Chunk<T, N>,
+    x2: Chunk<T, N>,
+) -> [Chunk<T, N>; 3] {
     [sub(&x0, &x1), x1, sub(&x2, &x1)]
 }
 
 /// The output transform `Aᵀ = [[1, 1, 0], [0, 1, 1]]` of one triple (third place unused).
 #[inline(always)]
-fn at3<T: Element>(m0: Chunk<T>, m1: Chunk<T>, m2: Chunk<T>) -> [Chunk<T>; 3] {
+fn at3<T: Element, const N: usize>(
+    m0: Chunk<T, N>,
+    m1: Chunk<T, N>,
+    m2: Chunk<T, N>,
+) -> [Chunk<T, N>; 3] {
     [add(&m0, &m1), add(&m1, &m2), m2]
 }
 
 /// Channels `k0..k0 + w` of one input tile: `rows` are its `out_backprop` rows (`M` values
 /// each), and transform point `ξ` goes to `v[at + ξ·M + k0..]`.
 #[inline(always)]
-pub(super) fn input_chunk<T: Element>(
+fn input_chunk<T: Element, const N: usize>(
     rows: &[&[T]; XI],
     v: &mut [T],
     at: usize,
@@ -67,7 +73,7 @@ pub(super) fn input_chunk<T: Element>(
     w: usize,
 ) {
     let m = rows[0].len();
-    let mut x = [[T::ZERO; L]; XI];
+    let mut x = [[T::ZERO; N]; XI];
     each27!(i => {
         x[i] = load(&rows[i][k0..k0 + w]);
     });
@@ -83,7 +89,7 @@ pub(super) fn input_chunk<T: Element>(
 /// Channels `k0..k0 + w` of the output transform of one tile: the 27 products at
 /// `prod[at + ξ·c..]` become the 8 outputs `stage[j·c..]`, `j = (od·2 + oh)·2 + ow`.
 #[inline(always)]
-pub(super) fn output_chunk<T: Element>(
+fn output_chunk<T: Element, const N: usize>(
     prod: &[T],
     at: usize,
     c: usize,
@@ -91,7 +97,7 @@ pub(super) fn output_chunk<T: Element>(
     k0: usize,
     w: usize,
 ) {
-    let mut x = [[T::ZERO; L]; XI];
+    let mut x = [[T::ZERO; N]; XI];
     each27!(i => {
         let o = at + i * c + k0;
         x[i] = load(&prod[o..o + w]);
@@ -103,5 +109,40 @@ pub(super) fn output_chunk<T: Element>(
     for (j, i) in [0, 1, 3, 4, 9, 10, 12, 13].into_iter().enumerate() {
         let o = j * c + k0;
         store(&mut stage[o..o + w], &x[i]);
+    }
+}
+
+/// [`input_chunk`] over all `M` channels of the tile: whole chunks of `N` (fixed-size loads
+/// and stores), then the tail.
+#[inline(always)]
+pub(super) fn input_chunks<T: Element, const N: usize>(rows: &[&[T]; XI], v: &mut [T], at: usize) {
+    let m = rows[0].len();
+    let full = m / N * N;
+    let mut k0 = 0;
+    while k0 < full {
+        input_chunk::<T, N>(rows, v, at, k0, N);
+        k0 += N;
+    }
+    if full < m {
+        input_chunk::<T, N>(rows, v, at, full, m - full);
+    }
+}
+
+/// [`output_chunk`] over all `c` channels of the tile, as [`input_chunks`].
+#[inline(always)]
+pub(super) fn output_chunks<T: Element, const N: usize>(
+    prod: &[T],
+    at: usize,
+    c: usize,
+    stage: &mut [T],
+) {
+    let full = c / N * N;
+    let mut k0 = 0;
+    while k0 < full {
+        output_chunk::<T, N>(prod, at, c, stage, k0, N);
+        k0 += N;
+    }
+    if full < c {
+        output_chunk::<T, N>(prod, at, c, stage, full, c - full);
     }
 }
