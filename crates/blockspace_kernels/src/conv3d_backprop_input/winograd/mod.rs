@@ -16,7 +16,7 @@
 //! In 3-D a `2×2×2` output tile takes 27 products instead of 64 (2.37× fewer multiplies). Each
 //! transform point `ξ` is a GEMM over the `M` channels (`V[ξ]`: tiles `× M`, times `U[ξ]`:
 //! `M × C`) run through the same register-blocked microkernels as the direct kernel; the
-//! transforms work on one SIMD vector of channels at a time held in registers. All coefficients are 0 or ±1,
+//! transforms work on 64 bytes of channels at a time held in registers. All coefficients are 0 or ±1,
 //! so integer-valued data stays exact while partial sums fit the significand.
 //!
 //! Transformed values grow up to 8× on each side, so in `f32` (24-bit significand) a sum
@@ -153,7 +153,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     /// Transforms the input tile whose first row is `out_backprop[n, o]` into `s.v[ξ][tile]`,
-    /// one SIMD vector of channels at a time, all 27 values of a channel held in registers.
+    /// 64 bytes of channels at a time (16 `f32`, 8 `f64`), all 27 values of each in registers.
     #[inline(always)]
     fn input_tile(&self, s: &mut Scratch<T>, n: usize, o: [isize; 3], tile: usize) {
         let m = self.p.m;
@@ -175,7 +175,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         }
     }
 
-    /// Inverse-transforms the products of `tile` into its outputs, a vector of channels at a time:
+    /// Inverse-transforms the products of `tile` into its outputs, 64 bytes of channels at a time:
     /// output `(od, oh, ow)` goes to `parts[first[0] + SD·od]`, row `first[1] + SH·oh`,
     /// column `first[2] + SW·ow`, for `od < valid[0]` and so on.
     #[inline(always)]

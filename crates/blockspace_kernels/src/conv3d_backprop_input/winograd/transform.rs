@@ -1,5 +1,5 @@
 //! The transforms of one `3×3×3` tile (`F(2, 2)` per dimension, 3 points), `N` channels at a
-//! time (one SIMD vector: 16 `f32` or 8 `f64` on AVX-512, half that on AVX2): the input
+//! time (64 bytes: 16 `f32` or 8 `f64`; one AVX-512 vector, two AVX2 ones): the input
 //! transform `Bᵀ` and the output transform `Aᵀ` applied along W, H and D in straight-line code
 //! (the 27 chunks stay in registers).
 
