@@ -20,7 +20,8 @@ pub(super) fn taps(p: &Conv3dParams, size: usize) -> Option<usize> {
     let r = p.kernel[0].div_ceil(p.strides[0]);
     let shape_ok = (2..=3).contains(&r)
         && (0..3).all(|i| p.dilations[i] == 1 && p.kernel[i].div_ceil(p.strides[i]) == r);
-    let k = p.ic * p.strides.iter().product::<usize>();
+    // Strides come from the user and may be huge: their product saturates.
+    let k = p.strides.iter().fold(p.ic, |acc, &s| acc.saturating_mul(s));
     (shape_ok && pays((r, p.strides, p.kernel), (k, p.oc, size))).then_some(r)
 }
 

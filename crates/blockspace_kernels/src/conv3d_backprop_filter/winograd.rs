@@ -94,7 +94,7 @@ pub(super) fn worth_it(p: &Conv3dBackpropFilterParams) -> Option<&'static Scheme
     scheme(p).filter(|_| {
         p.ic >= MIN_CHANNELS
             && p.oc >= MIN_CHANNELS
-            && tiles(p).iter().product::<usize>() * p.n >= MIN_TILES
+            && tiles(p).iter().fold(p.n, |acc, &t| acc.saturating_mul(t)) >= MIN_TILES
     })
 }
 

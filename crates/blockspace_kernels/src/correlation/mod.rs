@@ -116,17 +116,17 @@ pub(crate) fn pays(
     (taps, phases, limit): (usize, [usize; 3], [usize; 3]),
     (k, cout, size): (usize, usize, usize),
 ) -> bool {
-    let savings = match taps {
+    // The cheap bounds first: `savings` walks every phase, and strides can be huge.
+    let fits = phases.iter().all(|&s| s.saturating_mul(taps + 1) <= MAX_AT)
+        && k >= MIN_CHANNELS
+        && cout >= MIN_CHANNELS
+        && k.saturating_mul(cout).saturating_mul(size) <= MAX_PANEL_BYTES;
+    let savings = || match taps {
         2 => points::savings::<F22>(phases, limit),
         3 => points::savings::<F23>(phases, limit),
         _ => 0.0,
     };
-    savings >= MIN_SAVINGS
-        && phases.iter().all(|&s| s * (taps + 1) <= MAX_AT)
-        && k >= MIN_CHANNELS
-        && cout >= MIN_CHANNELS
-        && k * cout * size <= MAX_PANEL_BYTES
-        && enabled()
+    fits && savings() >= MIN_SAVINGS && enabled()
 }
 
 /// `run(src, filter)` on the operands' values in standard layout, or `None` when one holds a

@@ -99,10 +99,14 @@ fn dim_phases(p: &Conv3dBackpropInputParams, dim: usize) -> Vec<DimPhase> {
 /// multiplies they save), and one phase's transformed filter (`27·M·C` values) within 1 MiB of
 /// `f64` (beyond, it no longer stays in L2 while the phase's tiles run).
 pub(super) fn applies(p: &Conv3dBackpropInputParams, size: usize) -> bool {
-    (0..3).all(|i| p.dilations[i] == 1 && p.kernel[i] == 2 * p.strides[i])
+    (0..3).all(|i| p.dilations[i] == 1 && p.strides[i].checked_mul(2) == Some(p.kernel[i]))
         && p.m >= 32
         && p.c >= 32
-        && XI * p.m * p.c * size <= 1 << 20
+        && XI
+            .saturating_mul(p.m)
+            .saturating_mul(p.c)
+            .saturating_mul(size)
+            <= 1 << 20
         && crate::correlation::enabled()
 }
 
