@@ -10,7 +10,7 @@
 use super::{Isa, KernelPath};
 
 /// Independent accumulators per thread.
-pub(crate) const CHAINS: usize = 12;
+const CHAINS: usize = 12;
 
 /// Multiplier and addend of every step (`acc` converges to `c / (1 - m)` = 1).
 const M: f64 = 0.999_999;
@@ -99,12 +99,15 @@ fma_chains!(
 
 /// The portable path: the same chains as separate multiplies and adds on 8-lane arrays (what
 /// the portable microkernel does), `M·a + C` per lane.
-fn portable<T: Copy + Into<f64>>(iters: usize, m: T, c: T, fma: impl Fn(T, T, T) -> T) -> f64 {
+fn portable<T>(iters: usize, m: T, c: T) -> f64
+where
+    T: Copy + Into<f64> + std::ops::Mul<Output = T> + std::ops::Add<Output = T>,
+{
     let mut acc = [[c; super::PORTABLE_LANES]; CHAINS];
     for _ in 0..iters {
         for chain in &mut acc {
             for v in chain.iter_mut() {
-                *v = fma(*v, m, c);
+                *v = *v * m + c;
             }
         }
     }
@@ -112,7 +115,7 @@ fn portable<T: Copy + Into<f64>>(iters: usize, m: T, c: T, fma: impl Fn(T, T, T)
 }
 
 /// `iters` rounds of [`CHAINS`] vector multiply-adds of `f32` (`f64` when `double`) on `isa`;
-/// returns the lanes' sum (about `CHAINS · lanes`) and the flops done.
+/// returns the lanes' sum (each lane between `C` and 1) and the flops done.
 pub(crate) fn run(isa: Isa, double: bool, iters: usize) -> (f64, f64) {
     let size = if double { 8 } else { 4 };
     #[expect(clippy::cast_precision_loss, reason = "flop counts far below 2^53")]
@@ -127,8 +130,8 @@ pub(crate) fn run(isa: Isa, double: bool, iters: usize) -> (f64, f64) {
         (KernelPath::Avx2, false) => unsafe { avx2_f32(iters) },
         #[cfg(target_arch = "x86_64")]
         (KernelPath::Avx2, true) => unsafe { avx2_f64(iters) },
-        (_, false) => portable(iters, M32, C32, |a, m, c| a * m + c),
-        (_, true) => portable(iters, M, C, |a, m, c| a * m + c),
+        (_, false) => portable(iters, M32, C32),
+        (_, true) => portable(iters, M, C),
     };
     (sum, flops)
 }
