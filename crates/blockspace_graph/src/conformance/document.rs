@@ -22,17 +22,13 @@ pub(super) const BYTES_PER_VALUE: u64 = 128;
 /// Bytes a parsed case keeps per value (an `f64` or an `i64`).
 const KEPT_PER_VALUE: u64 = 8;
 
-/// Values in a JSON text: each is preceded or followed by a `,`, `[`, `{` or `:`.
-fn values(text: &str) -> u64 {
+/// Values in a JSON text: each is preceded or followed by a `,`, `[`, `{` or `:`. Building
+/// the text's tree takes up to [`BYTES_PER_VALUE`] for each.
+pub(super) fn values(text: &str) -> u64 {
     text.bytes()
         .filter(|b| matches!(b, b',' | b'[' | b'{' | b':'))
         .count() as u64
         + 1
-}
-
-/// The memory building the tree of `text` may take at most.
-pub(super) fn tree_memory(text: &str) -> u64 {
-    values(text).saturating_mul(BYTES_PER_VALUE)
 }
 
 /// The top-level fields of a document, their values as unparsed text, in file order.
@@ -88,19 +84,25 @@ pub(super) fn parse_cases<C>(
         .1;
     let cases: Vec<&RawValue> = serde_json::from_str(cases_text.get()).map_err(|_| not_cases())?;
     // What the parse holds at its peak: the text twice (the caller's copy too), every case
-    // kept, and the largest tree of one field or one case.
-    let (largest, largest_at) = top
+    // kept, and the largest tree of one field or one case (only its path is formatted).
+    let largest_field = top
         .iter()
         .filter(|(k, _)| k != "cases")
-        .map(|(k, v)| (tree_memory(v.get()), format!("$.{k}")))
-        .chain(
-            cases
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (tree_memory(c.get()), format!("$.cases[{i}]"))),
-        )
-        .max_by_key(|(m, _)| *m)
+        .map(|(k, v)| (values(v.get()), k))
+        .max_by_key(|&(n, _)| n)
+        .map(|(n, k)| (n, format!("$.{k}")));
+    let largest_case = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (values(c.get()), i))
+        .max_by_key(|&(n, _)| n)
+        .map(|(n, i)| (n, format!("$.cases[{i}]")));
+    let (largest_values, largest_at) = largest_field
+        .into_iter()
+        .chain(largest_case)
+        .max_by_key(|(n, _)| *n)
         .unwrap_or((0, "$".to_owned()));
+    let largest = largest_values.saturating_mul(BYTES_PER_VALUE);
     let need = (2 * text.len() as u64)
         .saturating_add(values(cases_text.get()).saturating_mul(KEPT_PER_VALUE))
         .saturating_add(largest);
@@ -200,7 +202,7 @@ mod tests {
         );
         let many = format!(r#"{{"cases": [{}]}}"#, vec![case.as_str(); 200].join(","));
         // A whole-file tree: 200 × 1000 values × 128 bytes = 25.6 MB.
-        assert!(tree_memory(&many) > 24 << 20);
+        assert!(values(&many) * BYTES_PER_VALUE > 24 << 20);
         assert_eq!(names(&many, 8 << 20).map(|n| n.len()), Ok(200));
         let huge = format!(
             r#"{{"cases": [{case}, {{"name": "big", "data": [{}]}}]}}"#,
