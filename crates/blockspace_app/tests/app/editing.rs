@@ -9,7 +9,7 @@ use egui_kittest::kittest::Queryable as _;
 
 use crate::harness::{
     add_via_search, attr_of, block_count, block_named, block_of_type, harness, pointer_drag,
-    select_on_canvas, set_text_field, wait_run, wire_by_drag,
+    replace_text, select_on_canvas, set_text_field, wait_run, wire_by_drag,
 };
 
 #[test]
@@ -581,13 +581,8 @@ fn input_values_show_parse_errors_while_typing() {
     add_via_search(&mut h, "inp", "Input");
     let input = block_named(&h, "Input");
     let before = h.state().tab().unwrap().page.revision();
-    h.get_by_role_and_label(Role::TextInput, "values").focus();
+    replace_text(&mut h, "values", "[[1, 2], [3, oops]]");
     h.run_steps(1);
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::TextInput, "values")
-        .type_text("[[1, 2], [3, oops]]");
-    h.run_steps(2);
     h.get_by_label_contains("\"oops\" is not a number");
     assert_eq!(
         h.state().tab().unwrap().page.revision(),

@@ -205,8 +205,9 @@ pub(crate) fn select_on_canvas(h: &mut Harness<'static, BlockspaceApp>, id: Bloc
     );
 }
 
-/// Replaces the text of the inspector field labelled `label`, then applies it with Ctrl+Enter.
-pub(crate) fn set_text_field(h: &mut Harness<'static, BlockspaceApp>, label: &str, text: &str) {
+/// Focuses the text field labelled `label`, selects all its text and types `text` over it
+/// (not applied yet).
+pub(crate) fn replace_text(h: &mut Harness<'static, BlockspaceApp>, label: &str, text: &str) {
     h.get_by_role_and_label(Role::TextInput, label).focus();
     h.run_steps(1);
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
@@ -214,6 +215,11 @@ pub(crate) fn set_text_field(h: &mut Harness<'static, BlockspaceApp>, label: &st
     h.get_by_role_and_label(Role::TextInput, label)
         .type_text(text);
     h.run_steps(1);
+}
+
+/// Replaces the text of the inspector field labelled `label`, then applies it with Ctrl+Enter.
+pub(crate) fn set_text_field(h: &mut Harness<'static, BlockspaceApp>, label: &str, text: &str) {
+    replace_text(h, label, text);
     h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
     h.run_steps(3);
 }

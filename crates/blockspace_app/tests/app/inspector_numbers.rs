@@ -12,7 +12,9 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
-use crate::harness::{add_via_search, attr_of, block_named, harness, pointer_drag, wait_run};
+use crate::harness::{
+    add_via_search, attr_of, block_named, harness, pointer_drag, replace_text, wait_run,
+};
 
 /// A new page with one Input block in `fill` mode of `dtype`, selected (so the inspector shows
 /// its `value` field).
@@ -39,13 +41,7 @@ fn type_value(h: &mut Harness<'static, BlockspaceApp>, text: &str) {
 
 /// Replaces the text of the field `field` with `text` and presses Enter.
 fn type_into(h: &mut Harness<'static, BlockspaceApp>, field: &str, text: &str) {
-    h.get_by_role_and_label(Role::TextInput, field).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::TextInput, field)
-        .type_text(text);
-    h.run_steps(1);
+    replace_text(h, field, text);
     h.key_press(Key::Enter);
     h.run_steps(3);
 }
@@ -205,13 +201,7 @@ fn bad_text_commits_nothing_and_says_why() {
     );
 
     // Escape in the field drops bad text and keeps the value.
-    h.get_by_role_and_label(Role::TextInput, "value").focus();
-    h.run_steps(1);
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run_steps(1);
-    h.get_by_role_and_label(Role::TextInput, "value")
-        .type_text("1e999");
-    h.run_steps(1);
+    replace_text(&mut h, "value", "1e999");
     h.get_by_label_contains("\"1e999\" is not a finite number");
     h.key_press(Key::Escape);
     h.run_steps(3);
