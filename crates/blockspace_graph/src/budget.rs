@@ -1,9 +1,19 @@
 //! The memory budget of a whole run, not of one buffer.
 //!
 //! A run keeps every block's outputs (the viewer shows them, and dependants read them), and a
-//! convolution needs a workspace up to the size of its largest input while it runs (a layout
-//! copy). [`plan_memory`] adds these up in evaluation order from the checked shapes, before
-//! anything is allocated, and names the block that pushes the total over the budget.
+//! convolution needs a workspace while it runs: its packed or transformed filter and partial
+//! sums, estimated as its largest input, and with `data_format: NCDHW` also the NDHWC copies
+//! of its operands and the NCDHW copy of its result. [`plan_memory`] adds these up in
+//! evaluation order from the checked shapes, before anything is allocated, and names the
+//! block that pushes the total over the budget, so a page that cannot fit is refused whole.
+//!
+//! The plan is the check before a run; the run itself counts. Every block's buffers are
+//! reserved in the executor's [`MemoryLedger`](crate::kernels::MemoryLedger) before they are
+//! allocated, and results stay counted while anything holds them (so a re-run counts the old
+//! results it has not replaced yet, see [`Executor::make_room`](crate::Executor::make_room)).
+//! A buffer that would take the live total over the budget fails its block with the sizes,
+//! instead of the allocator aborting. Not counted: per-thread scratch of the kernels (tiles of
+//! at most a few hundred KiB per thread) and the page itself.
 //!
 //! The default budget is [`DEFAULT_PERCENT`] % of the smallest of the machine's physical
 //! memory, the cgroup memory limit (v2 `memory.max`, or v1 `memory.limit_in_bytes`, of this
@@ -272,14 +282,22 @@ pub fn plan_memory(reg: &Registry, page: &Page, check: &PageCheck, budget: u64) 
         let bytes = |m: &crate::tensor::TensorMeta| m.elements().saturating_mul(m.dtype.size_of());
         let outputs = metas.iter().map(bytes).fold(0u64, u64::saturating_add);
         let workspace = if d.category == "Convolution" {
-            index
+            let inputs: Vec<u64> = index
                 .inputs_of(id, d.inputs.len())
                 .into_iter()
                 .flatten()
                 .filter_map(|port| check.output(port))
                 .map(bytes)
-                .max()
-                .unwrap_or(0)
+                .collect();
+            let largest = inputs.iter().copied().max().unwrap_or(0);
+            let ncdhw = block.attrs.get("data_format").and_then(|v| v.as_str()) == Some("NCDHW");
+            if ncdhw {
+                // NDHWC copies of the operands and the NCDHW copy of the result.
+                let copies = inputs.iter().fold(outputs, |a, &b| a.saturating_add(b));
+                largest.saturating_add(copies)
+            } else {
+                largest
+            }
         } else {
             0
         };

@@ -61,7 +61,7 @@ pub use check::{
 };
 pub use command::{Command, CommandError};
 pub use edit::{AutoWire, PortRef};
-pub use exec::{BlockResult, ExecEvent, Executor};
+pub use exec::{BlockResult, ExecEvent, Executor, Outputs};
 pub use export::{
     ExportError, ExportMode, ExportOptions, Exported, Framework, export_page, inputs_dir_name,
     npy_name, write_export,

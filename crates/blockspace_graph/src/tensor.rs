@@ -252,6 +252,10 @@ impl Tensor {
             Tensor::F64(a) => a.len(),
         }
     }
+    /// Bytes of its elements.
+    pub fn nbytes(&self) -> u64 {
+        (self.len() as u64).saturating_mul(self.dtype().size_of())
+    }
     /// Whether the tensor has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

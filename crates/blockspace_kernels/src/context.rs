@@ -1,7 +1,7 @@
 //! Cancellation, memory limits and progress reporting for kernel calls.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::KernelError;
 
@@ -79,6 +79,128 @@ impl MemoryLimit {
     }
 }
 
+/// The bytes a whole run holds at once, against the run's budget: every block's kept outputs
+/// and the buffers its kernel is building, shared by every block of the run (and by the runs
+/// after it, whose results replace the old ones only as they arrive).
+///
+/// Kernels [`reserve`](Self::reserve) a buffer before allocating it and hold the
+/// [`Reservation`] while it lives; a result that outlives its kernel is
+/// [`charged`](Self::charge) and the charge is kept with it. When the last holder drops a
+/// reservation, its bytes are returned. Clones share one total.
+#[derive(Debug, Clone)]
+pub struct MemoryLedger(Arc<LedgerState>);
+
+#[derive(Debug)]
+struct LedgerState {
+    budget: AtomicU64,
+    /// The live total. Taken under `admit`, so two reservations cannot both pass the check
+    /// with the same headroom; returned without it.
+    live: AtomicU64,
+    /// The largest `live` since the ledger was made or [`MemoryLedger::reset_peak`].
+    peak: AtomicU64,
+    admit: Mutex<()>,
+}
+
+impl MemoryLedger {
+    /// A ledger with nothing live and a budget of `budget` bytes.
+    #[must_use]
+    pub fn new(budget: u64) -> Self {
+        Self(Arc::new(LedgerState {
+            budget: AtomicU64::new(budget),
+            live: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            admit: Mutex::new(()),
+        }))
+    }
+
+    /// The budget in bytes.
+    #[must_use]
+    pub fn budget(&self) -> u64 {
+        self.0.budget.load(Ordering::SeqCst)
+    }
+
+    /// Sets the budget (what is live stays live; later reservations see the new budget).
+    pub fn set_budget(&self, budget: u64) {
+        self.0.budget.store(budget, Ordering::SeqCst);
+    }
+
+    /// Bytes held right now.
+    #[must_use]
+    pub fn live(&self) -> u64 {
+        self.0.live.load(Ordering::SeqCst)
+    }
+
+    /// The most bytes held at once since the ledger was made or the last
+    /// [`reset_peak`](Self::reset_peak).
+    #[must_use]
+    pub fn peak(&self) -> u64 {
+        self.0.peak.load(Ordering::SeqCst)
+    }
+
+    /// Starts a new peak from what is live now (e.g. at the start of a run).
+    pub fn reset_peak(&self) {
+        self.0.peak.store(self.live(), Ordering::SeqCst);
+    }
+
+    /// Reserves `bytes` for the buffer `what` if the live total stays within the budget.
+    ///
+    /// # Errors
+    /// [`KernelError::OverBudget`] when it would not (nothing is reserved then).
+    pub fn reserve(&self, what: &'static str, bytes: u64) -> Result<Reservation, KernelError> {
+        let _admit = self.0.admit.lock().unwrap_or_else(PoisonError::into_inner);
+        let live = self.live();
+        let budget = self.budget();
+        if live.saturating_add(bytes) > budget {
+            return Err(KernelError::OverBudget {
+                what,
+                bytes,
+                live,
+                budget,
+            });
+        }
+        Ok(self.charge(bytes))
+    }
+
+    /// Counts `bytes` that are already allocated (a finished result), budget or not: it is
+    /// live whether or not it fits, and later reservations see it.
+    pub fn charge(&self, bytes: u64) -> Reservation {
+        let live = self
+            .0
+            .live
+            .fetch_add(bytes, Ordering::SeqCst)
+            .saturating_add(bytes);
+        self.0.peak.fetch_max(live, Ordering::SeqCst);
+        Reservation {
+            ledger: Some(Arc::clone(&self.0)),
+            bytes,
+        }
+    }
+}
+
+/// Bytes counted in a [`MemoryLedger`] until this is dropped.
+#[derive(Debug, Default)]
+#[must_use = "the bytes are returned to the ledger when the reservation is dropped"]
+pub struct Reservation {
+    ledger: Option<Arc<LedgerState>>,
+    bytes: u64,
+}
+
+impl Reservation {
+    /// Bytes held.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(l) = &self.ledger {
+            l.live.fetch_sub(self.bytes, Ordering::SeqCst);
+        }
+    }
+}
+
 fn physical_memory_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
@@ -94,6 +216,9 @@ pub type ProgressFn = Arc<dyn Fn(f64) + Send + Sync>;
 pub struct KernelContext {
     /// Largest buffer the call may allocate.
     pub limit: MemoryLimit,
+    /// The run's live total, when the call is part of a run with a budget: buffers are
+    /// reserved in it before they are allocated ([`KernelContext::reserve`]).
+    pub ledger: Option<MemoryLedger>,
     /// Checked between chunks of work; a cancelled call returns [`KernelError::Cancelled`].
     pub cancel: CancelToken,
     /// Called now and then with the finished fraction of the work.
@@ -104,6 +229,7 @@ impl std::fmt::Debug for KernelContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KernelContext")
             .field("limit", &self.limit)
+            .field("ledger", &self.ledger)
             .field("cancel", &self.cancel)
             .field("progress", &self.progress.is_some())
             .finish()
@@ -111,6 +237,25 @@ impl std::fmt::Debug for KernelContext {
 }
 
 impl KernelContext {
+    /// Checks a buffer of `elements` items of `elem_size` bytes against the per-buffer limit
+    /// and reserves it in the run's ledger, if there is one; hold the result while the buffer
+    /// lives.
+    ///
+    /// # Errors
+    /// [`KernelError::TooLarge`] or [`KernelError::OverBudget`], naming `what`.
+    pub fn reserve(
+        &self,
+        what: &'static str,
+        elements: u64,
+        elem_size: u64,
+    ) -> Result<Reservation, KernelError> {
+        self.limit.check(what, elements, elem_size)?;
+        match &self.ledger {
+            Some(l) => l.reserve(what, elements.saturating_mul(elem_size)),
+            None => Ok(Reservation::default()),
+        }
+    }
+
     /// Returns [`KernelError::Cancelled`] if the call was cancelled.
     ///
     /// # Errors
@@ -152,6 +297,60 @@ mod tests {
             MemoryLimit::default().max_bytes > 0,
             "default limit must allow something"
         );
+    }
+
+    #[test]
+    fn ledger_counts_live_bytes_and_refuses_past_the_budget() {
+        let ledger = MemoryLedger::new(1000);
+        let a = ledger.reserve("a", 600).unwrap();
+        assert_eq!(ledger.live(), 600);
+        let err = ledger.reserve("b", 500).unwrap_err();
+        assert_eq!(
+            err,
+            KernelError::OverBudget {
+                what: "b",
+                bytes: 500,
+                live: 600,
+                budget: 1000
+            }
+        );
+        assert_eq!(ledger.live(), 600, "a refusal reserves nothing");
+        let clone = ledger.clone();
+        let b = clone.reserve("b", 400).unwrap();
+        assert_eq!(ledger.live(), 1000, "clones share one total");
+        drop(a);
+        assert_eq!(ledger.live(), 400, "dropping returns the bytes");
+        let charged = ledger.charge(5000);
+        assert_eq!(ledger.live(), 5400, "a charge counts even past the budget");
+        assert!(ledger.reserve("c", 1).is_err());
+        drop((b, charged));
+        assert_eq!((ledger.live(), ledger.peak()), (0, 5400));
+        ledger.reset_peak();
+        assert_eq!(ledger.peak(), 0);
+        ledger.set_budget(10);
+        assert!(ledger.reserve("d", 11).is_err());
+    }
+
+    #[test]
+    fn context_reserves_in_its_ledger_only_when_it_has_one() {
+        let mut ctx = KernelContext {
+            limit: MemoryLimit::bytes(1 << 20),
+            ..KernelContext::default()
+        };
+        let free = ctx.reserve("x", 100, 4).unwrap();
+        assert_eq!(free.bytes(), 0, "no ledger: only the per-buffer limit");
+        assert!(matches!(
+            ctx.reserve("x", 1 << 20, 4),
+            Err(KernelError::TooLarge { .. })
+        ));
+        let ledger = MemoryLedger::new(1000);
+        ctx.ledger = Some(ledger.clone());
+        let held = ctx.reserve("x", 100, 4).unwrap();
+        assert_eq!((held.bytes(), ledger.live()), (400, 400));
+        assert!(matches!(
+            ctx.reserve("y", 200, 4),
+            Err(KernelError::OverBudget { live: 400, .. })
+        ));
     }
 
     #[test]

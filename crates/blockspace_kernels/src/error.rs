@@ -208,6 +208,21 @@ pub enum KernelError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A buffer would take the run's live total over its memory budget
+    /// ([`crate::MemoryLedger`]).
+    #[error(
+        "{what} would need {bytes} bytes while the run already holds {live} bytes, over the memory budget of {budget} bytes; use smaller shapes or raise the memory limit"
+    )]
+    OverBudget {
+        /// Which buffer.
+        what: &'static str,
+        /// Bytes it needs.
+        bytes: u64,
+        /// Bytes the run held when it asked.
+        live: u64,
+        /// The run's budget in bytes.
+        budget: u64,
+    },
     /// The call was cancelled through its [`crate::CancelToken`].
     #[error("cancelled")]
     Cancelled,
@@ -426,6 +441,7 @@ impl KernelError {
             | Self::ShapeOverflow { .. }
             | Self::Overflow { .. }
             | Self::TooLarge { .. }
+            | Self::OverBudget { .. }
             | Self::Cancelled => return None,
         };
         Some(hint)

@@ -58,7 +58,7 @@ pub mod math;
 mod simd;
 mod tiling;
 
-pub use context::{CancelToken, KernelContext, MemoryLimit, ProgressFn};
+pub use context::{CancelToken, KernelContext, MemoryLedger, MemoryLimit, ProgressFn, Reservation};
 pub use conv3d::{Conv3dParams, conv3d, conv3d_on_path, conv3d_with_params};
 pub use conv3d_backprop_filter::{
     Conv3dBackpropFilterParams, conv3d_backprop_filter_v2, conv3d_backprop_filter_v2_on_path,

@@ -335,7 +335,12 @@ impl PageTab {
         }
         self.executor
             .set_memory_limit(blockspace_kernels::MemoryLimit::bytes(budget));
-        self.executor.run(&self.page, self.base_dir());
+        // The results of the last run stay on screen while this one computes, unless they and
+        // the new ones together would not fit: then the ones this run replaces go first.
+        let base_dir = self.base_dir();
+        self.executor
+            .make_room(&self.page, base_dir.as_deref(), plan.peak);
+        self.executor.run(&self.page, base_dir);
         self.submitted = Some(self.page.model_revision());
         self.submitted_at = Some((self.page.revision(), self.page.model_revision()));
         self.counters.runs += 1;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use blockspace_graph::{
-    Block, BlockResult, Executor, OutputDir, Page, Registry, load_page, output_file_names,
-    page_input_files, topo_order,
+    Block, BlockResult, Executor, OutputDir, Page, Registry, format_size, load_page,
+    output_file_names, page_input_files, topo_order,
 };
 use serde_json::{Value, json};
 
@@ -212,6 +212,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
             "page": origin,
             "ok": failed == 0,
             "failed": failed,
+            "memory": {
+                "peak_bytes": exec.memory_peak(),
+                "planned_peak_bytes": plan.peak,
+                "budget_bytes": budget,
+            },
             "blocks": entries,
         });
         writeln!(
@@ -220,7 +225,14 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io:
             serde_json::to_string_pretty(&doc).unwrap_or_default()
         )?;
     } else {
-        writeln!(out, "{origin}: {} blocks, {failed} failed", page.len())?;
+        writeln!(
+            out,
+            "{origin}: {} blocks, {failed} failed; memory peak {} (planned {}, budget {})",
+            page.len(),
+            format_size(exec.memory_peak()),
+            format_size(plan.peak),
+            format_size(budget)
+        )?;
         for r in &rows {
             writeln!(out, "  {r}")?;
         }

@@ -3,6 +3,7 @@
 
 use crate::app::BlockspaceApp;
 use crate::canvas::block_view::fmt_duration;
+use blockspace_graph::format_size;
 
 impl BlockspaceApp {
     pub(crate) fn status_bar(&self, ui: &mut egui::Ui) {
@@ -76,6 +77,19 @@ impl BlockspaceApp {
                 "{} blocks, {} wires",
                 tab.page.blocks().count(),
                 tab.page.wires().count()
+            ));
+            ui.separator();
+            ui.label(format!(
+                "Memory {} of {}",
+                format_size(tab.executor.memory_live()),
+                format_size(tab.memory_budget)
+            ))
+            .on_hover_text(format!(
+                "Tensors this page holds now (results, and buffers of running blocks): {}. \
+                 Most held at once during the last run: {}. Budget: {} (Run ▸ Memory limit…).",
+                format_size(tab.executor.memory_live()),
+                format_size(tab.executor.memory_peak()),
+                format_size(tab.memory_budget)
             ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.weak(format!(

@@ -187,3 +187,60 @@ fn a_memory_limit_set_in_the_app_refuses_the_page_on_its_block_and_is_kept() {
     let kept = std::fs::read_to_string(state.path().join("settings.json")).expect("settings");
     assert!(kept.contains("\"memory_limit\": null"), "{kept}");
 }
+
+#[test]
+fn a_rerun_near_the_budget_replaces_the_old_results_instead_of_failing() {
+    use crate::harness::{block_named, harness, wait_run};
+    use blockspace_app::AppCommand;
+    use blockspace_app::app::command::Edit;
+    use blockspace_graph::{AttrValue, Command, format_size};
+    use egui_kittest::kittest::Queryable as _;
+    let state = tempfile::tempdir().expect("a temp dir");
+    let mut h = harness(state.path(), vec![]);
+    wait_run(&mut h);
+    let tab = h.state().tab().expect("the demo tab");
+    let live = tab.executor.memory_live();
+    assert!(live > 0, "the demo's results are counted");
+    h.get_by_label_contains(&format!(
+        "Memory {} of {}",
+        format_size(live),
+        format_size(tab.memory_budget)
+    ));
+
+    // A budget that holds one run's results but not two at once.
+    let budget = live * 3 / 2;
+    h.state_mut().push(AppCommand::SetMemoryLimit(Some(budget)));
+    h.run_steps(2);
+    wait_run(&mut h);
+    assert!(h.state().tab().expect("tab").run.refused.is_none());
+    // A new seed: out_backprop and the gradient below it are computed again.
+    let input = block_named(&h, "out_backprop");
+    h.state_mut().push(AppCommand::Edit(Edit::new(
+        "Set seed",
+        Command::SetAttr {
+            block: input,
+            attr: "seed".into(),
+            value: AttrValue::Int(7),
+        },
+    )));
+    h.run_steps(2);
+    wait_run(&mut h);
+    let tab = h.state().tab().expect("tab");
+    for b in tab.page.blocks() {
+        let r = tab.executor.result(b.id).expect("a result");
+        assert!(
+            r.outputs.is_ok(),
+            "{}: {:?}",
+            b.name,
+            r.outputs.as_ref().err()
+        );
+        assert_eq!(
+            r.revision,
+            tab.page.revision(),
+            "{} is from the new run",
+            b.name
+        );
+    }
+    assert!(tab.executor.memory_peak() <= budget);
+    assert_eq!(tab.executor.memory_live(), live, "the old results are gone");
+}

@@ -7,7 +7,7 @@ mod worker;
 
 use crate::check::BlockError;
 use crate::ids::{BlockId, OutPort};
-use crate::kernels::{CancelToken, MemoryLimit};
+use crate::kernels::{CancelToken, MemoryLedger, MemoryLimit, Reservation};
 use crate::ops::{OpDescriptor, Registry};
 use crate::page::{Block, Page};
 use crate::plan::{Step, plan_page};
@@ -61,11 +61,49 @@ pub enum ExecEvent {
     },
 }
 
+/// A block's output tensors (one per output port). Their bytes count in the executor's memory
+/// ledger as long as anything holds them: the executor's results, its cache, a viewer.
+#[derive(Debug)]
+pub struct Outputs {
+    tensors: Vec<Tensor>,
+    _held: Reservation,
+}
+
+impl Outputs {
+    /// Outputs not counted in any ledger (for results made outside an executor).
+    #[must_use]
+    pub fn new(tensors: Vec<Tensor>) -> Self {
+        Self {
+            tensors,
+            _held: Reservation::default(),
+        }
+    }
+
+    /// Outputs whose bytes are charged to `ledger` until they are dropped.
+    fn charged(tensors: Vec<Tensor>, ledger: &MemoryLedger) -> Self {
+        let bytes = tensors
+            .iter()
+            .map(Tensor::nbytes)
+            .fold(0u64, u64::saturating_add);
+        Self {
+            tensors,
+            _held: ledger.charge(bytes),
+        }
+    }
+}
+
+impl std::ops::Deref for Outputs {
+    type Target = [Tensor];
+    fn deref(&self) -> &[Tensor] {
+        &self.tensors
+    }
+}
+
 /// The latest outcome of one block.
 #[derive(Debug, Clone)]
 pub struct BlockResult {
     /// The outputs, or what went wrong (including "not run because ...").
-    pub outputs: Result<Arc<Vec<Tensor>>, BlockError>,
+    pub outputs: Result<Arc<Outputs>, BlockError>,
     /// Evaluation time.
     pub elapsed: Duration,
     /// Page revision of the run that produced it.
@@ -81,7 +119,7 @@ enum Msg {
 
 #[derive(Clone)]
 struct Cached {
-    outputs: Arc<Vec<Tensor>>,
+    outputs: Arc<Outputs>,
     elapsed: Duration,
 }
 
@@ -109,6 +147,7 @@ pub struct Executor {
     runs: u64,
     evaluations: Arc<AtomicUsize>,
     limit: MemoryLimit,
+    ledger: MemoryLedger,
     progress: Progress,
     pool: Option<Arc<rayon::ThreadPool>>,
 }
@@ -155,6 +194,7 @@ impl Executor {
             runs: 0,
             evaluations: Arc::default(),
             limit: MemoryLimit::default(),
+            ledger: MemoryLedger::new(MemoryLimit::default().max_bytes),
             progress: Arc::default(),
             // Blocks (and the kernels inside them) run on this executor's own pool, so one
             // page's long block never starves another executor's.
@@ -169,9 +209,62 @@ impl Executor {
         }
     }
 
-    /// Sets the size guard passed to kernels and Input blocks.
+    /// Sets the memory budget of runs: no single buffer may be larger, and every buffer a
+    /// block allocates is reserved against the live total first ([`Executor::memory_live`]),
+    /// which counts the results of earlier runs for as long as they are held.
     pub fn set_memory_limit(&mut self, limit: MemoryLimit) {
         self.limit = limit;
+        self.ledger.set_budget(limit.max_bytes);
+    }
+
+    /// Bytes of tensors alive right now that this executor made: results held by anyone
+    /// (its results, its cache, a viewer) and the buffers of blocks that are running.
+    pub fn memory_live(&self) -> u64 {
+        self.ledger.live()
+    }
+
+    /// The most bytes that were live at once since the current (or last) run started.
+    pub fn memory_peak(&self) -> u64 {
+        self.ledger.peak()
+    }
+
+    /// Before a run of `page` that needs `needed` bytes at its peak (by
+    /// [`plan_memory`](crate::plan_memory)): if what is live now, plus what the run will add,
+    /// is over the budget, drops the results the run will replace (blocks that changed, or
+    /// whose upstream did), so their memory is free before the run allocates. Results the
+    /// run will reuse are kept; so is everything when the run fits. Returns the bytes
+    /// released (0 when nothing was dropped, or when a viewer still holds them).
+    pub fn make_room(
+        &mut self,
+        page: &Page,
+        base_dir: Option<&std::path::Path>,
+        needed: u64,
+    ) -> u64 {
+        let (nodes, _) = self.plan(page, base_dir);
+        let keys: std::collections::HashSet<u64> = nodes.iter().map(|n| n.key).collect();
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let reused: Vec<Arc<Outputs>> = cache
+            .iter()
+            .filter(|(k, _)| keys.contains(k))
+            .map(|(_, c)| Arc::clone(&c.outputs))
+            .collect();
+        let reused_bytes = reused
+            .iter()
+            .map(|o| o.iter().map(Tensor::nbytes).fold(0u64, u64::saturating_add))
+            .fold(0u64, u64::saturating_add);
+        let before = self.ledger.live();
+        let adds = needed.saturating_sub(reused_bytes);
+        if before.saturating_add(adds) <= self.ledger.budget() {
+            return 0;
+        }
+        cache.retain(|k, _| keys.contains(k));
+        drop(cache);
+        self.results.retain(|_, r| match &r.outputs {
+            Ok(o) => reused.iter().any(|kept| Arc::ptr_eq(kept, o)),
+            Err(_) => true,
+        });
+        drop(reused);
+        before.saturating_sub(self.ledger.live())
     }
 
     /// Runs a snapshot of `page` (relative paths resolve against `base_dir`). Cancels any run in
@@ -185,6 +278,7 @@ impl Executor {
         let cancel = CancelToken::new();
         let running = Arc::new(AtomicBool::new(true));
         let (nodes, cycle_errors) = self.plan(page, base_dir.as_deref());
+        self.ledger.reset_peak();
         self.results.retain(|id, _| page.block(*id).is_some());
         self.current = Some(RunState {
             id: run_id,
@@ -203,6 +297,7 @@ impl Executor {
             cancel,
             evaluations: Arc::clone(&self.evaluations),
             limit: self.limit,
+            ledger: self.ledger.clone(),
             base_dir,
             progress: Arc::clone(&self.progress),
             pool: self.pool.clone(),

@@ -2,10 +2,10 @@
 //! and one block's evaluation (inputs bound through [`Step::bind`](crate::plan::Step::bind),
 //! panics caught).
 
-use super::{BlockResult, Cache, Cached, ExecEvent, Msg, Node, Progress};
+use super::{BlockResult, Cache, Cached, ExecEvent, Msg, Node, Outputs, Progress};
 use crate::check::BlockError;
 use crate::ids::BlockId;
-use crate::kernels::{CancelToken, KernelContext, MemoryLimit};
+use crate::kernels::{CancelToken, KernelContext, MemoryLedger, MemoryLimit};
 use crate::ops::{EvalCtx, OpError};
 use crate::plan::{BindError, Bound, Source};
 use crate::tensor::{DType, Tensor};
@@ -33,6 +33,7 @@ pub(super) struct Worker {
     pub(super) cancel: CancelToken,
     pub(super) evaluations: Arc<AtomicUsize>,
     pub(super) limit: MemoryLimit,
+    pub(super) ledger: MemoryLedger,
     pub(super) base_dir: Option<PathBuf>,
     pub(super) progress: Progress,
     pub(super) pool: Option<Arc<rayon::ThreadPool>>,
@@ -50,7 +51,7 @@ struct Schedule<'a> {
 /// Outcome of one block inside a run.
 #[derive(Clone)]
 enum Outcome {
-    Ok(Arc<Vec<Tensor>>),
+    Ok(Arc<Outputs>),
     Failed,
     Cancelled,
 }
@@ -294,6 +295,7 @@ impl Worker {
         };
         let kernel = KernelContext {
             limit: self.limit,
+            ledger: Some(self.ledger.clone()),
             cancel: self.cancel.clone(),
             progress: Some(report),
         };
@@ -326,7 +328,7 @@ impl Worker {
         };
         match result {
             Ok(outs) if outs.len() == d.outputs.len() => {
-                let outs = Arc::new(outs);
+                let outs = Arc::new(Outputs::charged(outs, &self.ledger));
                 self.cache
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -387,7 +389,7 @@ impl Worker {
 
 /// One output of an upstream block, kept alive by its `Arc` while the block runs.
 struct OutputOf {
-    outputs: Arc<Vec<Tensor>>,
+    outputs: Arc<Outputs>,
     port: usize,
 }
 

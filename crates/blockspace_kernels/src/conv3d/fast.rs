@@ -198,8 +198,7 @@ pub(super) fn compute_on<T: Element>(
     let blocks = channel_blocks(p.oc, p.ic, ntaps, ntaps, lanes, size, isa);
     let packed_len: usize = blocks.iter().map(|b| ntaps * p.ic * b.nv * lanes).sum();
     let tile_major = blocks.len() > 1 && packed_len * size <= PANEL_BYTES;
-    ctx.limit
-        .check("the packed filter", packed_len as u64, size as u64)?;
+    let _packed = ctx.reserve("the packed filter", packed_len as u64, size as u64)?;
     let packed = pack_panels(&blocks, ntaps, p.ic, lanes, |tap, c, m| {
         filter[[tap / (kh_ * kw_), (tap / kw_) % kh_, tap % kw_, c, m]]
     });

@@ -43,7 +43,7 @@ use ndarray::{Array5, ArrayD, ArrayView5, ArrayViewD, Ix5};
 
 pub use params::Conv3dParams;
 
-use crate::conv3d_backprop_input::{Conv3dAttrs, from_ndhwc, to_ndhwc};
+use crate::conv3d_backprop_input::{Conv3dAttrs, from_ndhwc, reserve_layout_copies, to_ndhwc};
 use crate::simd::Isa;
 use crate::{Element, KernelContext, KernelError, KernelPath};
 
@@ -158,7 +158,7 @@ fn run<T: Element>(
     }
     if x.is_empty() || f.is_empty() {
         // Every sum is empty (zero input channels or a zero-sized window): zeros, at once.
-        ctx.limit.check("the output", p.output_len(), size)?;
+        let _output = ctx.reserve("the output", p.output_len(), size)?;
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
     if p.ic != p.filter_ic {
@@ -168,11 +168,14 @@ fn run<T: Element>(
             filter: p.filter_ic,
         });
     }
-    ctx.limit.check("the output", p.output_len(), size)?;
-    if p.data_format != crate::DataFormat::Ndhwc {
-        ctx.limit
-            .check("the NDHWC copy of the input", x.len() as u64, size)?;
-    }
+    let _output = ctx.reserve("the output", p.output_len(), size)?;
+    let _copies = reserve_layout_copies(
+        ctx,
+        p.data_format,
+        ("the NDHWC copy of the input", x.len() as u64),
+        p.output_len(),
+        size,
+    )?;
     ctx.check_cancelled()?;
     let isa = isa.unwrap_or_else(Isa::best);
     let winograd = match winograd::taps(p, size as usize) {

@@ -28,7 +28,7 @@ use ndarray::{Array5, ArrayView5, CowArray, Ix5};
 use super::params::Conv3dBackpropFilterParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile, Vectorized, with_isa};
 use crate::tiling::split_blocks;
-use crate::{Element, KernelContext, KernelError, KernelPath};
+use crate::{Element, KernelContext, KernelError, KernelPath, Reservation};
 
 /// Positions per chunk. Fixed (never derived from the thread count), since it fixes the
 /// summation order.
@@ -342,18 +342,17 @@ impl<T: Element + SimdElement> Plan<'_, T> {
 }
 
 /// `a` in standard (NDHWC, contiguous) layout: a view when it already is, else a copy named
-/// `what`, checked against the memory limit.
+/// `what`, reserved in the memory budget (hold the reservation as long as the copy).
 pub(super) fn contiguous<'a, T: Element>(
     a: ArrayView5<'a, T>,
     what: &'static str,
     ctx: &KernelContext,
-) -> Result<CowArray<'a, T, Ix5>, KernelError> {
+) -> Result<(CowArray<'a, T, Ix5>, Reservation), KernelError> {
     if a.is_standard_layout() {
-        return Ok(CowArray::from(a));
+        return Ok((CowArray::from(a), Reservation::default()));
     }
-    ctx.limit
-        .check(what, a.len() as u64, std::mem::size_of::<T>() as u64)?;
-    Ok(CowArray::from(a.as_standard_layout().into_owned()))
+    let held = ctx.reserve(what, a.len() as u64, std::mem::size_of::<T>() as u64)?;
+    Ok((CowArray::from(a.as_standard_layout().into_owned()), held))
 }
 
 /// Computes `[KD, KH, KW, IC, OC]` with the microkernels of `isa`; `x` and `dy` are NDHWC.
@@ -380,11 +379,11 @@ pub(super) fn compute_on<T: Element>(
     let macs = positions.saturating_mul(cols).saturating_mul(p.oc);
     let parallel = threads > 1 && macs >= SERIAL_MACS;
     let blocks = blocks(p, lanes, isa.nv_max());
-    let x = contiguous(x, "the NDHWC copy of input", ctx)?;
+    let (x, _x_copy) = contiguous(x, "the NDHWC copy of input", ctx)?;
     let xs = x.as_slice().ok_or(KernelError::Overflow {
         what: "input layout",
     })?;
-    let dy = contiguous(dy, "the NDHWC copy of out_backprop", ctx)?;
+    let (dy, _dy_copy) = contiguous(dy, "the NDHWC copy of out_backprop", ctx)?;
     let dys = dy.as_slice().ok_or(KernelError::Overflow {
         what: "out_backprop layout",
     })?;
@@ -406,7 +405,7 @@ pub(super) fn compute_on<T: Element>(
     let max_spans = (PARTIAL_BYTES / (padded * size).max(1)).max(1);
     let span_chunks = chunks.div_ceil(max_spans).max(SPAN_POSITIONS / chunk);
     let spans = chunks.div_ceil(span_chunks);
-    ctx.limit.check(
+    let _partials = ctx.reserve(
         "the partial accumulators",
         (padded as u64).saturating_mul(spans as u64),
         size as u64,

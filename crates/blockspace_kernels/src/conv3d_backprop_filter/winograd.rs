@@ -364,11 +364,11 @@ pub(super) fn compute_on<T: Element>(
     let (ic, oc) = (p.ic, p.oc);
     let size = std::mem::size_of::<T>();
     let lanes = isa.lanes(size);
-    let x = contiguous(x, "the NDHWC copy of input", ctx)?;
+    let (x, _x_copy) = contiguous(x, "the NDHWC copy of input", ctx)?;
     let xs = x.as_slice().ok_or(KernelError::Overflow {
         what: "input layout",
     })?;
-    let dy = contiguous(dy, "the NDHWC copy of out_backprop", ctx)?;
+    let (dy, _dy_copy) = contiguous(dy, "the NDHWC copy of out_backprop", ctx)?;
     let dys = dy.as_slice().ok_or(KernelError::Overflow {
         what: "out_backprop layout",
     })?;
@@ -394,12 +394,12 @@ pub(super) fn compute_on<T: Element>(
     let m_len = points * ic * ocp;
     let max_spans = (PARTIAL_BYTES / (m_len * size).max(1)).max(1);
     let spans = batches.div_ceil(SPAN_BATCHES).clamp(1, max_spans);
-    ctx.limit.check(
+    let _partials = ctx.reserve(
         "the Winograd partial sums",
         (m_len as u64).saturating_mul(spans as u64),
         size as u64,
     )?;
-    ctx.limit.check(
+    let _tiles = ctx.reserve(
         "the Winograd tile buffers",
         (points * BATCH * (ic + ocp)) as u64,
         size as u64,

@@ -247,8 +247,7 @@ pub(super) fn compute_on<T: Element>(
     let packed_len: usize = blocks.iter().map(|b| ntaps * p.m * b.nv * lanes).sum();
     let nvec: usize = blocks.iter().map(|b| b.nv).sum();
     let tile_major = blocks.len() > 1 && row_taps * p.m * nvec * lanes * size <= PANEL_BYTES;
-    ctx.limit
-        .check("the packed filter", packed_len as u64, size as u64)?;
+    let _packed = ctx.reserve("the packed filter", packed_len as u64, size as u64)?;
     let [_, kh_, kw_] = p.kernel;
     let packed = pack_panels(&blocks, ntaps, p.m, lanes, |tap, mm, c| {
         filter[[tap / (kh_ * kw_), (tap / kw_) % kh_, tap % kw_, c, mm]]

@@ -55,7 +55,7 @@ pub use params::{
 pub(crate) use params::{check_attrs, make_shape, nonzero_dims_fit, spatial_dims, work_is_empty};
 
 use crate::simd::Isa;
-use crate::{Element, KernelContext, KernelError, KernelPath};
+use crate::{Element, KernelContext, KernelError, KernelPath, Reservation};
 
 /// Computes TensorFlow's `Conv3DBackpropInputV2`.
 ///
@@ -124,7 +124,7 @@ fn run<T: Element>(
 ) -> Result<ArrayD<T>, KernelError> {
     let p = params;
     let size = std::mem::size_of::<T>() as u64;
-    ctx.limit.check("the output", p.output_len(), size)?;
+    let _output = ctx.reserve("the output", p.output_len(), size)?;
     let [kd, kh, kw] = p.kernel;
     let filter_shape = filter.shape().to_vec();
     let filter = filter
@@ -141,6 +141,13 @@ fn run<T: Element>(
         .map(|dy| to_ndhwc(dy, p.data_format))
         .filter(|dy| dy.shape() == p.out_backprop_ndhwc())
         .ok_or(KernelError::OutBackpropRank { shape: dy_shape })?;
+    let _copies = reserve_layout_copies(
+        ctx,
+        p.data_format,
+        ("the NDHWC copy of out_backprop", dy.len() as u64),
+        p.output_len(),
+        size,
+    )?;
     ctx.check_cancelled()?;
     if filter.is_empty() || dy.is_empty() {
         // Every sum is empty (M = 0, a zero-sized window or no output positions): zeros, at
@@ -190,6 +197,28 @@ pub(crate) fn to_ndhwc<T>(a: ArrayView5<'_, T>, fmt: DataFormat) -> ArrayView5<'
         DataFormat::Ndhwc => a,
         DataFormat::Ncdhw => a.permuted_axes([0, 2, 3, 4, 1]),
     }
+}
+
+/// Reserves the copies a call in `fmt` makes besides its output: for NCDHW, its operand in
+/// NDHWC (`operand`: name and elements) and its NDHWC result turned back into NCDHW
+/// (`output_len` elements, by [`from_ndhwc`]); nothing for NDHWC.
+///
+/// # Errors
+/// As [`KernelContext::reserve`].
+pub(crate) fn reserve_layout_copies(
+    ctx: &KernelContext,
+    fmt: DataFormat,
+    operand: (&'static str, u64),
+    output_len: u64,
+    size: u64,
+) -> Result<[Reservation; 2], KernelError> {
+    if fmt == DataFormat::Ndhwc {
+        return Ok([Reservation::default(), Reservation::default()]);
+    }
+    Ok([
+        ctx.reserve(operand.0, operand.1, size)?,
+        ctx.reserve("the NCDHW copy of the output", output_len, size)?,
+    ])
 }
 
 /// Turns an NDHWC result into a standard-layout tensor in `fmt`.

@@ -536,15 +536,15 @@ fn run<W: Transform, T: Element>(
     let per_tile = (xi * (k + c.cout) * size).max(1);
     let tb = (TILE_BYTES / per_tile).clamp(1, (tiles[1] * tiles[2]).max(1));
     let points = Points::new::<W>((c.phases, c.limit, c.cs), (c.cout, lanes, nv_max), tb);
-    ctx.limit
-        .check("the transformed filter", points.u_len as u64, size as u64)?;
+    let _transformed = ctx.reserve("the transformed filter", points.u_len as u64, size as u64)?;
     // The f64 staging of the filter transform: R³ taps, then P³ points (transient).
-    ctx.limit.check(
+    let staging = ctx.reserve(
         "the filter transform's staging",
         ((r * r * r + xi) * k * c.cout) as u64,
         8,
     )?;
     let u = transform_weights::<W, T>(c, weight, &points, (k, lanes));
+    drop(staging);
     let plan: Plan<'_, '_, T, W> = Plan {
         isa,
         c,

@@ -146,7 +146,7 @@ pub fn reduce_with_params<T: Element>(
     }
     let out_len: usize = params.output_shape.iter().product();
     let size = std::mem::size_of::<T>() as u64;
-    ctx.limit.check("the output", out_len as u64, size)?;
+    let _output = ctx.reserve("the output", out_len as u64, size)?;
     ctx.check_cancelled()?;
     let out_dim = IxDyn(&params.output_shape);
     if input.is_empty() {
@@ -165,6 +165,7 @@ pub fn reduce_with_params<T: Element>(
     }
     let reduced_runs = runs.iter().filter(|r| r.1).count();
     let owned;
+    let mut _copy = crate::Reservation::default();
     let (data, a, r, b) = if reduced_runs <= 1 {
         let split = runs.iter().position(|r| r.1).unwrap_or(runs.len());
         let a: usize = runs[..split].iter().map(|r| r.0).product();
@@ -177,8 +178,7 @@ pub fn reduce_with_params<T: Element>(
         (owned.as_slice(), a, r, b)
     } else {
         // Reduced axes in several runs: one copy with the kept axes first.
-        ctx.limit
-            .check("a reordered copy of the input", input.len() as u64, size)?;
+        _copy = ctx.reserve("a reordered copy of the input", input.len() as u64, size)?;
         let order: Vec<usize> = (0..params.reduced.len())
             .filter(|&i| !params.reduced[i])
             .chain((0..params.reduced.len()).filter(|&i| params.reduced[i]))

@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use blockspace_graph::Tensor;
 use blockspace_graph::npy::read_npy;
+use blockspace_graph::{Outputs, Tensor};
 use blockspace_kernels::MemoryLimit;
 
 use crate::panels::viewer::compute::{self, Comparison};
@@ -94,7 +94,7 @@ impl VolumeViewer {
         let p = path.clone();
         match self.jobs.reference.get(ctx, key, cost, move |_| {
             read_npy(&p, &MemoryLimit::default())
-                .map(|t| Some(vec![t]))
+                .map(|t| Some(Outputs::new(vec![t])))
                 .map_err(|e| JobError::Failed(e.to_string()))
         }) {
             Status::Ready(outputs) => {

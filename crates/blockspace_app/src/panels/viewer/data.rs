@@ -8,20 +8,20 @@
 
 use std::sync::Arc;
 
-use blockspace_graph::{DType, Tensor};
+use blockspace_graph::{DType, Outputs, Tensor};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 /// One output of a block's result, shared with the executor (never copied).
 #[derive(Clone, Debug)]
 pub struct TensorRef {
-    outputs: Arc<Vec<Tensor>>,
+    outputs: Arc<Outputs>,
     index: usize,
 }
 
 impl TensorRef {
     /// Output `index` of `outputs`, or `None` when there is no such output.
     #[must_use]
-    pub fn new(outputs: Arc<Vec<Tensor>>, index: usize) -> Option<Self> {
+    pub fn new(outputs: Arc<Outputs>, index: usize) -> Option<Self> {
         (index < outputs.len()).then_some(Self { outputs, index })
     }
 
@@ -29,7 +29,7 @@ impl TensorRef {
     #[must_use]
     pub fn single(t: Tensor) -> Self {
         Self {
-            outputs: Arc::new(vec![t]),
+            outputs: Arc::new(Outputs::new(vec![t])),
             index: 0,
         }
     }

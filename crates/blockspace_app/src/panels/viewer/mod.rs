@@ -139,7 +139,7 @@ pub struct Jobs {
     /// The comparison with the reference.
     pub comparison: Slot<Comparison>,
     /// A `.npy` reference being read.
-    pub reference: Slot<Vec<blockspace_graph::Tensor>>,
+    pub reference: Slot<blockspace_graph::Outputs>,
 }
 
 impl Jobs {

@@ -15,7 +15,7 @@ use super::{
     AttrDefault, AttrKind, AttrSpec, EvalCtx, InferCtx, InferInput, OpDescriptor, OpError,
     PortLayout, PortSpec, attr_f64, attr_i64, attr_list, attr_str,
 };
-use crate::kernels::MemoryLimit;
+use crate::kernels::{KernelContext, KernelError, MemoryLimit, Reservation};
 use crate::tensor::{DType, Tensor, TensorMeta};
 use crate::value::Attrs;
 use ndarray::{ArrayD, IxDyn};
@@ -172,9 +172,9 @@ fn shape_attr(attrs: &Attrs) -> Result<Vec<usize>, OpError> {
         .collect()
 }
 
-/// Checks `shape` x `dtype` against the size guard before anything is allocated.
-fn guard(limit: &MemoryLimit, shape: &[usize], dtype: DType, attr: &str) -> Result<(), OpError> {
-    let elements = shape
+/// Elements of `shape`, or an error on the attribute `attr` when they overflow.
+fn elements(shape: &[usize], attr: &str) -> Result<u64, OpError> {
+    shape
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
         .ok_or_else(|| {
@@ -182,10 +182,31 @@ fn guard(limit: &MemoryLimit, shape: &[usize], dtype: DType, attr: &str) -> Resu
                 attr,
                 format!("shape {shape:?} has more than 2^64 elements; use a smaller shape"),
             )
-        })?;
+        })
+}
+
+fn too_large(shape: &[usize], dtype: DType, attr: &str) -> impl FnOnce(KernelError) -> OpError {
+    move |e| OpError::attr(attr, format!("shape {shape:?} ({dtype}) is too large: {e}"))
+}
+
+/// Checks `shape` x `dtype` against the size guard before anything is allocated.
+fn guard(limit: &MemoryLimit, shape: &[usize], dtype: DType, attr: &str) -> Result<(), OpError> {
     limit
-        .check("Input tensor", elements, dtype.size_of())
-        .map_err(|e| OpError::attr(attr, format!("shape {shape:?} ({dtype}) is too large: {e}")))
+        .check("Input tensor", elements(shape, attr)?, dtype.size_of())
+        .map_err(too_large(shape, dtype, attr))
+}
+
+/// As [`guard`], and reserves the tensor in the run's memory ledger (hold the result while
+/// it is built).
+fn reserve(
+    kernel: &KernelContext,
+    shape: &[usize],
+    dtype: DType,
+    attr: &str,
+) -> Result<Reservation, OpError> {
+    kernel
+        .reserve("the Input tensor", elements(shape, attr)?, dtype.size_of())
+        .map_err(too_large(shape, dtype, attr))
 }
 
 fn infer(
@@ -215,24 +236,24 @@ fn infer(
 
 fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, _inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
     let dtype = dtype_attr(attrs)?;
-    let limit = &ctx.kernel.limit;
+    let kernel = ctx.kernel;
     let tensor = match attr_str(attrs, "mode")? {
         "literal" => {
             let lit = parse_literal(attr_str(attrs, "values")?, dtype)?;
             let shape = literal_shape(&lit, &shape_attr(attrs)?)?;
-            guard(limit, &shape, dtype, "shape")?;
+            let _tensor = reserve(kernel, &shape, dtype, "shape")?;
             from_f64s(dtype, &shape, &lit.values, &lit.ints)?
         }
         "npy" => {
             let path = npy_path(attrs, ctx.base_dir)?;
             let header = npy_header(&path, dtype, &shape_attr(attrs)?)?;
-            guard(limit, &header.shape, dtype, "shape")?;
-            read_npy(&path, limit)?
+            let _tensor = reserve(kernel, &header.shape, dtype, "shape")?;
+            read_npy(&path, &kernel.limit)?
         }
         mode => {
             check_mode_params(mode, attrs, dtype)?;
             let shape = shape_attr(attrs)?;
-            guard(limit, &shape, dtype, "shape")?;
+            let _tensor = reserve(kernel, &shape, dtype, "shape")?;
             let n: usize = shape.iter().product();
             generate(mode, attrs, dtype, &shape, n, ctx)?
         }

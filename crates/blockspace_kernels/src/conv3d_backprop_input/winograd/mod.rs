@@ -430,7 +430,7 @@ pub(super) fn compute_on<T: Element>(
     let per_xi: usize = blocks.iter().map(|b| p.m * b.nv * lanes).sum();
     let dims = [dim_phases(p, 0), dim_phases(p, 1), dim_phases(p, 2)];
     let phases = dims.iter().map(Vec::len).product::<usize>();
-    ctx.limit.check(
+    let _transformed = ctx.reserve(
         "the transformed filter",
         (phases * XI * per_xi) as u64,
         size as u64,
