@@ -55,7 +55,7 @@ pub mod plan;
 pub mod tensor;
 pub mod value;
 
-pub use budget::{MachineMemory, MemoryPlan, format_size, parse_size, plan_memory};
+pub use budget::{BlockMemory, MachineMemory, MemoryPlan, format_size, parse_size, plan_memory};
 pub use check::{
     BlockError, CheckOptions, CycleError, PageCheck, check_page, check_page_with, topo_order,
 };

@@ -48,63 +48,59 @@ fn three_inputs_that_fit_one_by_one_do_not_fit_together() {
     assert!(plan_memory(&reg, &page, &check, 3 << 20).fits());
 }
 
-#[test]
-fn a_convolution_counts_its_workspace_while_it_runs() {
-    let reg = Registry::builtin();
+/// A page `x` (fill of `x_shape`) and `f` (`[3, 3, 3, 8, 8]`) → `Conv3D` with `attrs`, and
+/// the plan of its conv block and of the whole run.
+fn planned_conv(
+    reg: &Registry,
+    x_shape: &[i64],
+    attrs: &[(&str, AttrValue)],
+) -> (Page, blockspace_graph::BlockMemory, u64) {
     let mut page = Page::new("p");
-    let x = fill(&mut page, &reg, "x", &[1, 16, 16, 16, 8]); // 128 KiB
-    let f = fill(&mut page, &reg, "f", &[3, 3, 3, 8, 8]);
-    let c = page.add(&reg, "Conv3D", "conv", &[]).expect("a conv");
-    page.connect(&reg, x, "output", c, "input").expect("wired");
-    page.connect(&reg, f, "output", c, "filter").expect("wired");
-    let check = check_page_with(&reg, &page, &CheckOptions::default());
-    let plan = plan_memory(&reg, &page, &check, u64::MAX);
+    let x = fill(&mut page, reg, "x", x_shape);
+    let f = fill(&mut page, reg, "f", &[3, 3, 3, 8, 8]);
+    let c = page.add(reg, "Conv3D", "conv", attrs).expect("a conv");
+    page.connect(reg, x, "output", c, "input").expect("wired");
+    page.connect(reg, f, "output", c, "filter").expect("wired");
+    let check = check_page_with(reg, &page, &CheckOptions::default());
+    let plan = plan_memory(reg, &page, &check, u64::MAX);
     let conv = plan
         .blocks
         .iter()
         .find(|b| b.name == "conv")
-        .expect("planned");
+        .expect("planned")
+        .clone();
+    (page, conv, plan.peak)
+}
+
+const FILTER_BYTES: u64 = 3 * 3 * 3 * 8 * 8 * 4;
+
+#[test]
+fn a_convolution_counts_its_workspace_while_it_runs() {
+    let reg = Registry::builtin();
+    let (_, conv, _) = planned_conv(&reg, &[1, 16, 16, 16, 8], &[]); // 128 KiB
     assert_eq!(conv.outputs, 128 << 10);
     assert_eq!(conv.workspace, 128 << 10, "the largest input");
-    assert_eq!(conv.peak, (128 << 10) * 3 + 3 * 3 * 3 * 8 * 8 * 4);
+    assert_eq!(conv.peak, (128 << 10) * 3 + FILTER_BYTES);
 }
 
 #[test]
 fn an_ncdhw_convolution_also_counts_its_layout_copies() {
     let reg = Registry::builtin();
-    let mut page = Page::new("p");
-    let x = fill(&mut page, &reg, "x", &[1, 8, 16, 16, 16]); // 128 KiB
-    let f = fill(&mut page, &reg, "f", &[3, 3, 3, 8, 8]);
-    let c = page
-        .add(
-            &reg,
-            "Conv3D",
-            "conv",
-            &[("data_format", AttrValue::Str("NCDHW".into()))],
-        )
-        .expect("a conv");
-    page.connect(&reg, x, "output", c, "input").expect("wired");
-    page.connect(&reg, f, "output", c, "filter").expect("wired");
-    let check = check_page_with(&reg, &page, &CheckOptions::default());
-    let plan = plan_memory(&reg, &page, &check, u64::MAX);
-    let conv = plan
-        .blocks
-        .iter()
-        .find(|b| b.name == "conv")
-        .expect("planned");
-    let filter = 3 * 3 * 3 * 8 * 8 * 4;
+    let ncdhw = [("data_format", AttrValue::Str("NCDHW".into()))];
+    let (page, conv, peak) = planned_conv(&reg, &[1, 8, 16, 16, 16], &ncdhw);
     assert_eq!(conv.outputs, 128 << 10);
     assert_eq!(
         conv.workspace,
-        (128 << 10) + (128 << 10) + filter + (128 << 10),
+        (128 << 10) + (128 << 10) + FILTER_BYTES + (128 << 10),
         "the largest input, the operands' NDHWC copies and the result's NCDHW copy"
     );
     // The run counts what the kernel reserves, within the plan.
     let reg = Arc::new(reg);
-    let mut exec = executor(&reg, plan.peak);
+    let mut exec = executor(&reg, peak);
     exec.run(&page, None);
     exec.wait();
     assert!(!over_budget(&exec, &page, "conv"));
+    assert!(exec.memory_peak() <= peak);
 }
 
 fn executor(reg: &Arc<Registry>, budget: u64) -> Executor {
