@@ -291,13 +291,18 @@ macro_rules! x86_tile {
                     sum[v] = $add(sum[v], set[v]);
                 }
             }
-            let mask = $mask(last);
             // SAFETY: `Tile::check` proved `(NV-1)·L + last ≤ out.len()`.
             unsafe {
                 for v in 0..NV - 1 {
                     $store(out.add(v * $lanes), sum[v]);
                 }
-                $mask_store(out.add((NV - 1) * $lanes), mask, sum[NV - 1]);
+                // A masked store costs many cycles on AMD's AVX2 (`vmaskmovps`): only a
+                // partial vector takes it.
+                if last == $lanes {
+                    $store(out.add((NV - 1) * $lanes), sum[NV - 1]);
+                } else {
+                    $mask_store(out.add((NV - 1) * $lanes), $mask(last), sum[NV - 1]);
+                }
             }
         }
 
@@ -377,16 +382,29 @@ macro_rules! x86_tile {
                     }
                 }
             }
-            let mask = $mask(last);
-            for r in 0..MR {
-                // SAFETY: `Tile::check` proved `(MR-1)·ldo + (NV-1)·L + last ≤ out.len()`;
-                // full vectors are stored for `v < NV-1`, `last` lanes for the final one.
-                unsafe {
-                    let o = out.add(r * ldo);
-                    for v in 0..NV - 1 {
-                        $store(o.add(v * $lanes), acc[r][v]);
+            // SAFETY (both loops): `Tile::check` proved `(MR-1)·ldo + (NV-1)·L + last ≤
+            // out.len()`; full vectors are stored for `v < NV-1`, `last` lanes for the final
+            // one. A masked store costs many cycles on AMD's AVX2 (`vmaskmovps`), so only a
+            // partial last vector takes it.
+            if last == $lanes {
+                for r in 0..MR {
+                    unsafe {
+                        let o = out.add(r * ldo);
+                        for v in 0..NV {
+                            $store(o.add(v * $lanes), acc[r][v]);
+                        }
                     }
-                    $mask_store(o.add((NV - 1) * $lanes), mask, acc[r][NV - 1]);
+                }
+            } else {
+                let mask = $mask(last);
+                for r in 0..MR {
+                    unsafe {
+                        let o = out.add(r * ldo);
+                        for v in 0..NV - 1 {
+                            $store(o.add(v * $lanes), acc[r][v]);
+                        }
+                        $mask_store(o.add((NV - 1) * $lanes), mask, acc[r][NV - 1]);
+                    }
                 }
             }
         }
