@@ -9,7 +9,7 @@ use crate::ids::{BlockId, InPort, OutPort, Wire};
 use crate::ops::Registry;
 use crate::page::Page;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 /// Loads and validates a page file. Every problem is reported with its JSON path.
@@ -359,31 +359,65 @@ fn wire_end(
     }
 }
 
-/// A problem pointing at a wire inside a cycle, if the wires form one.
+/// A problem pointing at a wire inside a cycle, if the wires form one: the cycle's blocks (the
+/// first [`CYCLE_NAMES`] of them) and its lowest-numbered wire. O(blocks + wires).
 fn cycle_problem(page: &Page, wire_at: &HashMap<Wire, usize>) -> Option<Problem> {
-    let cycle = crate::check::topo_order(page).err()?;
-    let stuck: BTreeSet<BlockId> = cycle.blocks.iter().copied().collect();
-    let names: Vec<String> = cycle
-        .blocks
+    let stuck = crate::check::topo_order(page).err()?.blocks;
+    let in_stuck: HashSet<BlockId> = stuck.iter().copied().collect();
+    // Every block left unordered has an unordered upstream block (else its in-degree would
+    // have reached zero), so walking upstream from one of them must come back to a block
+    // already walked: the blocks from there on form a cycle. Each block's upstream step is its
+    // lowest-numbered wire from an unordered block, so the answer is the same on every load.
+    let mut wires: Vec<(usize, &Wire)> = wire_at.iter().map(|(w, &j)| (j, w)).collect();
+    wires.sort_unstable_by_key(|&(j, _)| j);
+    let mut upstream: HashMap<BlockId, (BlockId, usize)> = HashMap::new();
+    for (j, w) in wires {
+        if in_stuck.contains(&w.from.block) && in_stuck.contains(&w.to.block) {
+            upstream.entry(w.to.block).or_insert((w.from.block, j));
+        }
+    }
+    let mut walked: Vec<(BlockId, usize)> = Vec::new();
+    let mut at: HashMap<BlockId, usize> = HashMap::new();
+    let mut b = *stuck.first()?;
+    while let Some(&(from, j)) = upstream.get(&b) {
+        if let Some(&start) = at.get(&b) {
+            walked.drain(..start);
+            break;
+        }
+        at.insert(b, walked.len());
+        walked.push((b, j));
+        b = from;
+    }
+    // `walked` follows the wires backwards: reverse it to name the blocks in wire order, from
+    // the source of the lowest-numbered wire (the one the problem points at).
+    walked.reverse();
+    let len = walked.len();
+    if let Some(p) = (0..len).min_by_key(|&i| walked[i].1) {
+        walked.rotate_left((p + len - 1) % len);
+    }
+    let names: Vec<String> = walked
         .iter()
-        .filter_map(|id| page.block(*id))
+        .take(CYCLE_NAMES)
+        .filter_map(|(id, _)| page.block(*id))
         .map(|b| format!("{:?}", b.name))
         .collect();
-    // Point at a wire inside the cycle: one whose target can reach its source.
-    let j = wire_at
-        .iter()
-        .filter(|(w, _)| {
-            stuck.contains(&w.from.block)
-                && stuck.contains(&w.to.block)
-                && page.reaches(w.to.block, w.from.block)
-        })
-        .map(|(_, j)| *j)
-        .min();
+    let more = walked.len().saturating_sub(CYCLE_NAMES);
+    let j = walked
+        .get(1.min(walked.len().saturating_sub(1)))
+        .map(|&(_, j)| j);
     Some(problem(
         j.map_or_else(|| "wires".to_owned(), |j| format!("wires[{j}]")),
         format!(
-            "the wires form a cycle through {}; remove one of the wires in the cycle",
-            names.join(", ")
+            "the wires form a cycle through {}{}; remove one of the wires in the cycle",
+            names.join(" → "),
+            if more > 0 {
+                format!(" → … ({more} more blocks)")
+            } else {
+                String::new()
+            }
         ),
     ))
 }
+
+/// How many blocks of a cycle its message names.
+const CYCLE_NAMES: usize = 8;
