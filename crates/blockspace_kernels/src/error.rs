@@ -211,14 +211,14 @@ pub enum KernelError {
     /// A buffer would take the run's live total over its memory budget
     /// ([`crate::MemoryLedger`]).
     #[error(
-        "{what} would need {bytes} bytes while the run already holds {live} bytes, over the memory budget of {budget} bytes; use smaller shapes or raise the memory limit"
+        "{what} would need {bytes} bytes while {live} bytes are held already, over the memory budget of {budget} bytes; use smaller shapes or raise the memory limit"
     )]
     OverBudget {
         /// Which buffer.
         what: &'static str,
         /// Bytes it needs.
         bytes: u64,
-        /// Bytes the run held when it asked.
+        /// Bytes held (in the ledger) when it asked.
         live: u64,
         /// The run's budget in bytes.
         budget: u64,

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blockspace_graph::{BlockId, Clipboard, PageId, Registry};
+use blockspace_kernels::MemoryLedger;
 
 pub use command::{AppCommand, Edit};
 pub use page_tab::{EditError, PageTab, TabCounters, TabId};
@@ -70,6 +71,9 @@ pub struct AppOptions {
 /// The Blockspace desktop app.
 pub struct BlockspaceApp {
     pub(crate) registry: Arc<Registry>,
+    /// The memory every open page's results and running blocks hold, against the budget
+    /// (shared by the pages' executors).
+    pub(crate) ledger: MemoryLedger,
     pub(crate) ctx: egui::Context,
     /// Open pages.
     pub tabs: Vec<PageTab>,
@@ -120,6 +124,7 @@ impl BlockspaceApp {
             .or_else(recovery::default_state_dir);
         let mut app = Self {
             registry,
+            ledger: MemoryLedger::new(u64::MAX),
             ctx: ctx.clone(),
             tabs: Vec::new(),
             active: 0,

@@ -10,6 +10,7 @@ use blockspace_graph::{
     BlockError, BlockId, Command, CommandError, ExecEvent, Executor, History, Page, PageCheck,
     Registry, TensorMeta,
 };
+use blockspace_kernels::MemoryLedger;
 use egui::emath::TSTransform;
 
 use crate::canvas::block_view::{BlockView, ViewSources, build_views};
@@ -155,11 +156,13 @@ impl PageTab {
         path: Option<PathBuf>,
         registry: &Arc<Registry>,
         ctx: &egui::Context,
+        (ledger, memory_budget): (&MemoryLedger, u64),
     ) -> Self {
         let wake_ctx = ctx.clone();
-        let executor = Executor::new(
+        let executor = Executor::with_ledger(
             Arc::clone(registry),
             Arc::new(move || wake_ctx.request_repaint()),
+            ledger.clone(),
         );
         let saved_revision = path.as_ref().map(|_| page.revision());
         let mut tab = Self {
@@ -188,7 +191,7 @@ impl PageTab {
             viewer_output: 0,
             menu_at: None,
             snarl_selected_prev: Vec::new(),
-            memory_budget: blockspace_graph::MachineMemory::detect().default_budget(),
+            memory_budget,
         };
         tab.auto_run = tab.estimated_elements(registry) <= AUTO_RUN_MAX_ELEMENTS;
         tab

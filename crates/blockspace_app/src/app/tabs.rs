@@ -18,8 +18,8 @@ impl BlockspaceApp {
 
     pub(crate) fn push_tab(&mut self, title: String, page: Page, path: Option<PathBuf>) -> usize {
         let uid = self.alloc_uid();
-        let mut tab = PageTab::new(uid, title, page, path, &self.registry, &self.ctx);
-        tab.memory_budget = self.memory_budget().bytes;
+        let memory = (&self.ledger, self.memory_budget().bytes);
+        let mut tab = PageTab::new(uid, title, page, path, &self.registry, &self.ctx, memory);
         // Show a result at once: select the newest block that feeds nothing (a page's output).
         let feeds: BTreeSet<BlockId> = tab.page.wires().map(|w| w.from.block).collect();
         tab.selection = tab
@@ -67,7 +67,8 @@ impl BlockspaceApp {
         let title = format!("Untitled {}", self.untitled);
         let page = Page::new(&title);
         let uid = self.alloc_uid();
-        let tab = PageTab::new(uid, title, page, None, &self.registry, &self.ctx);
+        let memory = (&self.ledger, self.memory_budget().bytes);
+        let tab = PageTab::new(uid, title, page, None, &self.registry, &self.ctx, memory);
         self.tabs.push(tab);
         self.active = self.tabs.len() - 1;
     }

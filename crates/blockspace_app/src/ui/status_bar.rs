@@ -85,8 +85,9 @@ impl BlockspaceApp {
                 format_size(tab.memory_budget)
             ))
             .on_hover_text(format!(
-                "Tensors this page holds now (results, and buffers of running blocks): {}. \
-                 Most held at once during the last run: {}. Budget: {} (Run ▸ Memory limit…).",
+                "Tensors held now by every open page (results, and buffers of running blocks): \
+                 {}. Most held at once during this page's last run: {}. Budget of all pages \
+                 together: {} (Run ▸ Memory limit…).",
                 format_size(tab.executor.memory_live()),
                 format_size(tab.executor.memory_peak()),
                 format_size(tab.memory_budget)

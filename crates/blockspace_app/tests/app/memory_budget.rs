@@ -244,3 +244,44 @@ fn a_rerun_near_the_budget_replaces_the_old_results_instead_of_failing() {
     assert!(tab.executor.memory_peak() <= budget);
     assert_eq!(tab.executor.memory_live(), live, "the old results are gone");
 }
+
+#[test]
+fn every_open_page_counts_against_one_budget() {
+    use crate::harness::harness;
+    use std::collections::HashSet;
+    let state = tempfile::tempdir().expect("a temp dir");
+    let mut h = harness(state.path(), vec![example("minimal"), example("chain")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        h.step();
+        let tabs = &h.state().tabs;
+        let done = tabs.iter().all(|t| {
+            !t.executor.is_running() && t.page.blocks().all(|b| t.executor.result(b.id).is_some())
+        });
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runs did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let tabs = &h.state().tabs;
+    assert_eq!(tabs.len(), 2);
+    // What each page's results hold (shared outputs counted once).
+    let own = |t: &blockspace_app::app::page_tab::PageTab| -> u64 {
+        let mut seen = HashSet::new();
+        t.page
+            .blocks()
+            .filter_map(|b| t.executor.result(b.id)?.outputs.as_ref().ok().cloned())
+            .filter(|o| seen.insert(std::sync::Arc::as_ptr(o) as usize))
+            .map(|o| o.iter().map(blockspace_graph::Tensor::nbytes).sum::<u64>())
+            .sum()
+    };
+    let (a, b) = (own(&tabs[0]), own(&tabs[1]));
+    assert!(a > 0 && b > 0);
+    for t in tabs {
+        assert_eq!(t.executor.memory_live(), a + b, "both pages in one count");
+    }
+}

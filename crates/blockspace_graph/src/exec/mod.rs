@@ -182,6 +182,20 @@ impl Executor {
     /// An executor for block types in `registry`; `wake` is called (from the worker thread)
     /// whenever events are waiting, e.g. `egui::Context::request_repaint`.
     pub fn new(registry: Arc<Registry>, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+        Self::with_ledger(
+            registry,
+            wake,
+            MemoryLedger::new(MemoryLimit::default().max_bytes),
+        )
+    }
+
+    /// As [`Executor::new`], counting its memory in `ledger`, which other executors may share:
+    /// then the budget covers all of their results together (e.g. every open page of an app).
+    pub fn with_ledger(
+        registry: Arc<Registry>,
+        wake: Arc<dyn Fn() + Send + Sync>,
+        ledger: MemoryLedger,
+    ) -> Self {
         let (tx, rx) = channel();
         Self {
             registry,
@@ -194,7 +208,7 @@ impl Executor {
             runs: 0,
             evaluations: Arc::default(),
             limit: MemoryLimit::default(),
-            ledger: MemoryLedger::new(MemoryLimit::default().max_bytes),
+            ledger,
             progress: Arc::default(),
             // Blocks (and the kernels inside them) run on this executor's own pool, so one
             // page's long block never starves another executor's.
@@ -217,8 +231,9 @@ impl Executor {
         self.ledger.set_budget(limit.max_bytes);
     }
 
-    /// Bytes of tensors alive right now that this executor made: results held by anyone
-    /// (its results, its cache, a viewer) and the buffers of blocks that are running.
+    /// Bytes of tensors alive right now in this executor's ledger: results held by anyone
+    /// (its results, its cache, a viewer) and the buffers of blocks that are running, of this
+    /// executor and of those sharing its ledger.
     pub fn memory_live(&self) -> u64 {
         self.ledger.live()
     }
