@@ -272,34 +272,40 @@ fn cycles_are_refused_at_a_wire_in_the_cycle() {
 
 #[test]
 fn a_long_cycle_is_found_in_linear_time_and_named_briefly() {
-    // `start` feeds a ring of `n` Abs blocks: the ring is the cycle; `start` and a block fed
-    // by the ring are not on it. (Finding the cycle used to take cubic time: 2,000 blocks
-    // did not answer within 5 s. 20,000 now answer at once.)
+    // `start` → `join` (AddV2) → a chain of `n` Abs blocks → back into `join`, and on into
+    // `after`. The cycle is join and the chain; `start` (ordered) and `after` (unordered,
+    // fed by the cycle, and the first unordered block by id, so the search starts off the
+    // cycle) are not on it. Finding the cycle used to take cubic time: 2,000 blocks did not
+    // answer within 5 s; 20,000 now answer at once.
     let n = 20_000;
+    let last = n + 3;
     let mut blocks = vec![
         r#"{"id": 1, "type": "Input", "name": "start", "attrs": {"mode": "fill", "shape": [2]}}"#
             .to_owned(),
+        r#"{"id": 2, "type": "Abs", "name": "after"}"#.to_owned(),
+        r#"{"id": 3, "type": "AddV2", "name": "join"}"#.to_owned(),
     ];
-    blocks.extend((2..=n + 1).map(|i| format!(r#"{{"id": {i}, "type": "Abs", "name": "r{i}"}}"#)));
-    blocks.push(format!(
-        r#"{{"id": {}, "type": "Abs", "name": "after"}}"#,
-        n + 2
-    ));
-    let wire = |a: usize, out: &str, b: usize| {
+    blocks.extend((4..=last).map(|i| format!(r#"{{"id": {i}, "type": "Abs", "name": "r{i}"}}"#)));
+    let wire = |a: usize, out: &str, b: usize, port: &str| {
         format!(
-            r#"{{"from": {{"block": {a}, "port": "{out}"}}, "to": {{"block": {b}, "port": "x"}}}}"#
+            r#"{{"from": {{"block": {a}, "port": "{out}"}}, "to": {{"block": {b}, "port": "{port}"}}}}"#
         )
     };
-    let mut wires = vec![wire(n + 1, "y", n + 2)];
-    wires.extend((2..=n).map(|i| wire(i, "y", i + 1)));
-    wires.push(wire(n + 1, "y", 2));
-    let p = problems(&page(&blocks.join(","), &wires.join(","), n as u64 + 3));
+    let mut wires = vec![
+        wire(1, "output", 3, "x"),
+        wire(last, "y", 3, "y"),
+        wire(3, "z", 4, "x"),
+    ];
+    wires.extend((5..=last).map(|i| wire(i - 1, "y", i, "x")));
+    wires.push(wire(last, "y", 2, "x"));
+    let p = problems(&page(&blocks.join(","), &wires.join(","), last as u64 + 1));
     assert_eq!(p.len(), 1, "{p:?}");
     let (path, message) = &p[0];
-    assert_eq!(path, "wires[1]", "the lowest-numbered wire on the ring");
+    assert_eq!(path, "wires[1]", "the lowest-numbered wire on the cycle");
     assert!(
-        message.starts_with("the wires form a cycle through \"r2\" → \"r3\" → ")
-            && message.contains(&format!("({} more blocks)", n - 8))
+        message.starts_with(&format!(
+            "the wires form a cycle through \"r{last}\" → \"join\" → \"r4\" → "
+        )) && message.contains(&format!("({} more blocks)", n + 1 - 8))
             && !message.contains("start")
             && !message.contains("after"),
         "{message}"

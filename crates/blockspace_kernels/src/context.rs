@@ -219,6 +219,10 @@ pub struct KernelContext {
     /// The run's live total, when the call is part of a run with a budget: buffers are
     /// reserved in it before they are allocated ([`KernelContext::reserve`]).
     pub ledger: Option<MemoryLedger>,
+    /// Where [`KernelContext::reserve_output`] leaves the reservations of the outputs, for the
+    /// caller to keep with the results (so their bytes stay counted from before they are
+    /// allocated until the results are dropped). `None`: they end with the call.
+    pub kept: Option<Arc<Mutex<Vec<Reservation>>>>,
     /// Checked between chunks of work; a cancelled call returns [`KernelError::Cancelled`].
     pub cancel: CancelToken,
     /// Called now and then with the finished fraction of the work.
@@ -230,6 +234,7 @@ impl std::fmt::Debug for KernelContext {
         f.debug_struct("KernelContext")
             .field("limit", &self.limit)
             .field("ledger", &self.ledger)
+            .field("kept", &self.kept.is_some())
             .field("cancel", &self.cancel)
             .field("progress", &self.progress.is_some())
             .finish()
@@ -253,6 +258,30 @@ impl KernelContext {
         match &self.ledger {
             Some(l) => l.reserve(what, elements.saturating_mul(elem_size)),
             None => Ok(Reservation::default()),
+        }
+    }
+
+    /// As [`reserve`](Self::reserve), for a buffer the call returns: with a
+    /// [`kept`](Self::kept) list the reservation goes there (and an empty one is returned),
+    /// else it is returned to be held for the call.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
+    pub fn reserve_output(
+        &self,
+        what: &'static str,
+        elements: u64,
+        elem_size: u64,
+    ) -> Result<Reservation, KernelError> {
+        let held = self.reserve(what, elements, elem_size)?;
+        match &self.kept {
+            Some(kept) => {
+                kept.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(held);
+                Ok(Reservation::default())
+            }
+            None => Ok(held),
         }
     }
 
@@ -351,6 +380,31 @@ mod tests {
             ctx.reserve("y", 200, 4),
             Err(KernelError::OverBudget { live: 400, .. })
         ));
+    }
+
+    #[test]
+    fn output_reservations_go_to_the_kept_list_when_there_is_one() {
+        let ledger = MemoryLedger::new(1000);
+        let kept: Arc<Mutex<Vec<Reservation>>> = Arc::default();
+        let ctx = KernelContext {
+            ledger: Some(ledger.clone()),
+            kept: Some(Arc::clone(&kept)),
+            ..KernelContext::default()
+        };
+        let held = ctx.reserve_output("the output", 100, 4).unwrap();
+        assert_eq!(held.bytes(), 0, "the caller keeps it, not the call");
+        drop(held);
+        assert_eq!(ledger.live(), 400, "still counted after the call");
+        let taken = std::mem::take(&mut *kept.lock().unwrap());
+        assert_eq!(taken.iter().map(Reservation::bytes).sum::<u64>(), 400);
+        drop(taken);
+        assert_eq!(ledger.live(), 0);
+        let plain = KernelContext {
+            ledger: Some(ledger.clone()),
+            ..KernelContext::default()
+        };
+        let held = plain.reserve_output("the output", 10, 4).unwrap();
+        assert_eq!((held.bytes(), ledger.live()), (40, 40));
     }
 
     #[test]

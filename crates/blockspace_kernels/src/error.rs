@@ -211,7 +211,7 @@ pub enum KernelError {
     /// A buffer would take the run's live total over its memory budget
     /// ([`crate::MemoryLedger`]).
     #[error(
-        "{what} would need {bytes} bytes while {live} bytes are held already, over the memory budget of {budget} bytes; use smaller shapes or raise the memory limit"
+        "{what} would need {bytes} bytes while {live} bytes are held already (kept results, of every open page in the app, and buffers of blocks running now), over the memory budget of {budget} bytes; use smaller shapes, close pages whose results you do not need, or raise the memory limit"
     )]
     OverBudget {
         /// Which buffer.

@@ -86,7 +86,7 @@ impl BlockspaceApp {
             ))
             .on_hover_text(format!(
                 "Tensors held now by every open page (results, and buffers of running blocks): \
-                 {}. Most held at once during this page's last run: {}. Budget of all pages \
+                 {}. Most held at once since the last run started: {}. Budget of all pages \
                  together: {} (Run ▸ Memory limit…).",
                 format_size(tab.executor.memory_live()),
                 format_size(tab.executor.memory_peak()),

@@ -66,7 +66,7 @@ pub enum ExecEvent {
 #[derive(Debug)]
 pub struct Outputs {
     tensors: Vec<Tensor>,
-    _held: Reservation,
+    _held: Vec<Reservation>,
 }
 
 impl Outputs {
@@ -75,19 +75,32 @@ impl Outputs {
     pub fn new(tensors: Vec<Tensor>) -> Self {
         Self {
             tensors,
-            _held: Reservation::default(),
+            _held: Vec::new(),
         }
     }
 
-    /// Outputs whose bytes are charged to `ledger` until they are dropped.
-    fn charged(tensors: Vec<Tensor>, ledger: &MemoryLedger) -> Self {
+    /// Outputs whose bytes stay counted in `ledger` until they are dropped: `reserved` (what
+    /// the block reserved for them before allocating), and a charge for any bytes it did not
+    /// reserve.
+    fn charged(
+        tensors: Vec<Tensor>,
+        ledger: &MemoryLedger,
+        mut reserved: Vec<Reservation>,
+    ) -> Self {
         let bytes = tensors
             .iter()
             .map(Tensor::nbytes)
             .fold(0u64, u64::saturating_add);
+        let covered = reserved
+            .iter()
+            .map(Reservation::bytes)
+            .fold(0u64, u64::saturating_add);
+        if bytes > covered {
+            reserved.push(ledger.charge(bytes - covered));
+        }
         Self {
             tensors,
-            _held: ledger.charge(bytes),
+            _held: reserved,
         }
     }
 }
@@ -238,7 +251,8 @@ impl Executor {
         self.ledger.live()
     }
 
-    /// The most bytes that were live at once since the current (or last) run started.
+    /// The most bytes live at once in this executor's ledger (shared ones included) since its
+    /// current (or last) run started.
     pub fn memory_peak(&self) -> u64 {
         self.ledger.peak()
     }
@@ -255,6 +269,9 @@ impl Executor {
         base_dir: Option<&std::path::Path>,
         needed: u64,
     ) -> u64 {
+        // A run in flight is superseded by the one about to start: it stops between chunks and
+        // caches nothing more (see the worker), so what it holds goes as it stops.
+        self.cancel();
         let (nodes, _) = self.plan(page, base_dir);
         let keys: std::collections::HashSet<u64> = nodes.iter().map(|n| n.key).collect();
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);

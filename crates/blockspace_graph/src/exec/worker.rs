@@ -5,7 +5,7 @@
 use super::{BlockResult, Cache, Cached, ExecEvent, Msg, Node, Outputs, Progress};
 use crate::check::BlockError;
 use crate::ids::BlockId;
-use crate::kernels::{CancelToken, KernelContext, MemoryLedger, MemoryLimit};
+use crate::kernels::{CancelToken, KernelContext, MemoryLedger, MemoryLimit, Reservation};
 use crate::ops::{EvalCtx, OpError};
 use crate::plan::{BindError, Bound, Source};
 use crate::tensor::{DType, Tensor};
@@ -293,9 +293,11 @@ impl Worker {
                 wake();
             })
         };
+        let kept: Arc<Mutex<Vec<Reservation>>> = Arc::default();
         let kernel = KernelContext {
             limit: self.limit,
             ledger: Some(self.ledger.clone()),
+            kept: Some(Arc::clone(&kept)),
             cancel: self.cancel.clone(),
             progress: Some(report),
         };
@@ -328,17 +330,23 @@ impl Worker {
         };
         match result {
             Ok(outs) if outs.len() == d.outputs.len() => {
-                let outs = Arc::new(Outputs::charged(outs, &self.ledger));
-                self.cache
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(
-                        node.key,
-                        Cached {
-                            outputs: Arc::clone(&outs),
-                            elapsed,
-                        },
-                    );
+                let reserved =
+                    std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
+                let outs = Arc::new(Outputs::charged(outs, &self.ledger, reserved));
+                // A cancelled run was superseded: its results would only hold memory the new
+                // run may need (the new run may have made room already).
+                if !self.cancel.is_cancelled() {
+                    self.cache
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(
+                            node.key,
+                            Cached {
+                                outputs: Arc::clone(&outs),
+                                elapsed,
+                            },
+                        );
+                }
                 self.send(Msg::Result(
                     node.block.id,
                     BlockResult {

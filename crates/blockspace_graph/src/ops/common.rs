@@ -164,6 +164,12 @@ pub(crate) fn kernel_error(e: KernelError, port: Option<&str>, attr: Option<&str
     if e == KernelError::Cancelled {
         return OpError::cancelled();
     }
+    // Running out of the memory budget is the block's, not one input's.
+    let (port, attr) = if matches!(e, KernelError::OverBudget { .. }) {
+        (None, None)
+    } else {
+        (port, attr)
+    };
     let text = e.to_string();
     let message = match e.hint() {
         Some(h) if text.ends_with('.') => {

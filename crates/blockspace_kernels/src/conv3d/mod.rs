@@ -158,7 +158,7 @@ fn run<T: Element>(
     }
     if x.is_empty() || f.is_empty() {
         // Every sum is empty (zero input channels or a zero-sized window): zeros, at once.
-        let _output = ctx.reserve("the output", p.output_len(), size)?;
+        let _output = ctx.reserve_output("the output", p.output_len(), size)?;
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
     if p.ic != p.filter_ic {
@@ -168,7 +168,7 @@ fn run<T: Element>(
             filter: p.filter_ic,
         });
     }
-    let _output = ctx.reserve("the output", p.output_len(), size)?;
+    let _output = ctx.reserve_output("the output", p.output_len(), size)?;
     let _copies = reserve_layout_copies(
         ctx,
         p.data_format,

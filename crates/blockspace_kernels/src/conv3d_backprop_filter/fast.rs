@@ -466,6 +466,11 @@ pub(super) fn compute_on<T: Element>(
     // task `i` of span 0 and the spans are summed element by element, contiguously; then
     // transposed once -> [KD, KH, KW, IC, OC].
     let per_span = tasks.len() / spans;
+    let _sums = ctx.reserve(
+        "the summed partial accumulators",
+        accs[..per_span].iter().map(|a| a.len() as u64).sum(),
+        size as u64,
+    )?;
     let mut sums: Vec<Vec<T>> = accs[..per_span]
         .iter()
         .map(|a| vec![T::ZERO; a.len()])

@@ -174,7 +174,7 @@ fn run<T: Element>(
     ctx: &KernelContext,
 ) -> Result<ArrayD<T>, KernelError> {
     let size = std::mem::size_of::<T>() as u64;
-    let _output = ctx.reserve("the output", p.output_len(), size)?;
+    let _output = ctx.reserve_output("the output", p.output_len(), size)?;
     let (x, dy) = operands(p, input, out_backprop)?;
     ctx.check_cancelled()?;
     if x.is_empty() || dy.is_empty() {

@@ -124,7 +124,7 @@ fn run<T: Element>(
 ) -> Result<ArrayD<T>, KernelError> {
     let p = params;
     let size = std::mem::size_of::<T>() as u64;
-    let _output = ctx.reserve("the output", p.output_len(), size)?;
+    let _output = ctx.reserve_output("the output", p.output_len(), size)?;
     let [kd, kh, kw] = p.kernel;
     let filter_shape = filter.shape().to_vec();
     let filter = filter

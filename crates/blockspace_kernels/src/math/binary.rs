@@ -98,7 +98,7 @@ pub fn binary<T: Element>(
 ) -> Result<ArrayD<T>, KernelError> {
     let shape = broadcast_shape(x.shape(), y.shape())?;
     let len = checked_len(&shape)?;
-    let _output = ctx.reserve("the output", len as u64, std::mem::size_of::<T>() as u64)?;
+    let _output = ctx.reserve_output("the output", len as u64, std::mem::size_of::<T>() as u64)?;
     ctx.check_cancelled()?;
     let dim = IxDyn(&shape);
     let incompatible = || KernelError::IncompatibleShapes {
@@ -154,7 +154,7 @@ pub fn abs<T: Element>(
     x: ArrayViewD<'_, T>,
     ctx: &KernelContext,
 ) -> Result<ArrayD<T>, KernelError> {
-    let _output = ctx.reserve(
+    let _output = ctx.reserve_output(
         "the output",
         x.len() as u64,
         std::mem::size_of::<T>() as u64,

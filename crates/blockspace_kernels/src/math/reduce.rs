@@ -146,7 +146,7 @@ pub fn reduce_with_params<T: Element>(
     }
     let out_len: usize = params.output_shape.iter().product();
     let size = std::mem::size_of::<T>() as u64;
-    let _output = ctx.reserve("the output", out_len as u64, size)?;
+    let _output = ctx.reserve_output("the output", out_len as u64, size)?;
     ctx.check_cancelled()?;
     let out_dim = IxDyn(&params.output_shape);
     if input.is_empty() {

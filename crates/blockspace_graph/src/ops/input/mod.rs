@@ -186,7 +186,11 @@ fn elements(shape: &[usize], attr: &str) -> Result<u64, OpError> {
 }
 
 fn too_large(shape: &[usize], dtype: DType, attr: &str) -> impl FnOnce(KernelError) -> OpError {
-    move |e| OpError::attr(attr, format!("shape {shape:?} ({dtype}) is too large: {e}"))
+    move |e| match e {
+        // Not the shape's fault alone: what is held already counts.
+        KernelError::OverBudget { .. } => OpError::new(format!("shape {shape:?} ({dtype}): {e}")),
+        e => OpError::attr(attr, format!("shape {shape:?} ({dtype}) is too large: {e}")),
+    }
 }
 
 /// Checks `shape` x `dtype` against the size guard before anything is allocated.
@@ -196,8 +200,8 @@ fn guard(limit: &MemoryLimit, shape: &[usize], dtype: DType, attr: &str) -> Resu
         .map_err(too_large(shape, dtype, attr))
 }
 
-/// As [`guard`], and reserves the tensor in the run's memory ledger (hold the result while
-/// it is built).
+/// As [`guard`], and reserves the tensor in the run's memory ledger (kept with the result, see
+/// [`KernelContext::reserve_output`]; hold what is returned while the tensor is built).
 fn reserve(
     kernel: &KernelContext,
     shape: &[usize],
@@ -205,7 +209,7 @@ fn reserve(
     attr: &str,
 ) -> Result<Reservation, OpError> {
     kernel
-        .reserve("the Input tensor", elements(shape, attr)?, dtype.size_of())
+        .reserve_output("the Input tensor", elements(shape, attr)?, dtype.size_of())
         .map_err(too_large(shape, dtype, attr))
 }
 
@@ -248,6 +252,15 @@ fn eval(ctx: &EvalCtx<'_>, attrs: &Attrs, _inputs: &[&Tensor]) -> Result<Vec<Ten
             let path = npy_path(attrs, ctx.base_dir)?;
             let header = npy_header(&path, dtype, &shape_attr(attrs)?)?;
             let _tensor = reserve(kernel, &header.shape, dtype, "shape")?;
+            // The file's bytes are read whole, then decoded (a Fortran-order file once more).
+            let copies = 1 + u64::from(header.fortran_order);
+            let _staging = kernel
+                .reserve(
+                    "the .npy file's data while it is decoded",
+                    elements(&header.shape, "shape")?.saturating_mul(copies),
+                    dtype.size_of(),
+                )
+                .map_err(too_large(&header.shape, dtype, "shape"))?;
             read_npy(&path, &kernel.limit)?
         }
         mode => {
