@@ -10,7 +10,7 @@
 //! The plan is the check before a run; the run itself counts. Every block's buffers are
 //! reserved in the executor's [`MemoryLedger`](crate::kernels::MemoryLedger) before they are
 //! allocated, and results stay counted while anything holds them (so a re-run counts the old
-//! results it has not replaced yet, see [`Executor::make_room`](crate::Executor::make_room)).
+//! results it has not replaced yet, see [`Executor::run_within`](crate::Executor::run_within)).
 //! A buffer that would take the live total over the budget fails its block with the sizes,
 //! instead of the allocator aborting. Not counted: per-thread scratch of the kernels (tiles of
 //! at most a few hundred KiB per thread) and the page itself.

@@ -180,10 +180,9 @@ fn a_rerun_holds_the_old_results_until_it_replaces_them_unless_both_would_not_fi
     exec.wait();
     assert_eq!(exec.memory_live(), 2 << 20);
     change_x(&reg, &mut page, 2.0);
-    assert_eq!(exec.make_room(&page, None, needed), 0, "nothing dropped");
+    assert_eq!(exec.run_within(&page, None, needed), 0, "nothing dropped");
     let y = page.block_by_name("y").expect("y").id;
     assert!(exec.result(y).is_some(), "the old result is still shown");
-    exec.run(&page, None);
     exec.wait();
     assert!(!over_budget(&exec, &page, "y"));
     assert_eq!(
@@ -206,9 +205,8 @@ fn a_rerun_holds_the_old_results_until_it_replaces_them_unless_both_would_not_fi
     exec.run(&page, None);
     exec.wait();
     change_x(&reg, &mut page, 4.0);
-    assert_eq!(exec.make_room(&page, None, needed), 2 << 20);
+    assert_eq!(exec.run_within(&page, None, needed), 2 << 20);
     assert!(exec.result(y).is_none(), "the replaced result is gone");
-    exec.run(&page, None);
     exec.wait();
     assert!(!over_budget(&exec, &page, "y"));
     assert!(!over_budget(&exec, &page, "x"));
@@ -230,13 +228,12 @@ fn making_room_keeps_the_results_the_run_reuses() {
     assert_eq!(exec.memory_live(), 3 << 20);
     // Only `w` changes: x and y will come from the cache, so only w's old result goes.
     set_value(&reg, &mut page, w, 5.0);
-    assert_eq!(exec.make_room(&page, None, needed), 1 << 20);
+    assert_eq!(exec.run_within(&page, None, needed), 1 << 20);
     assert!(exec.result(w).is_none());
     for n in ["x", "y"] {
         let id = page.block_by_name(n).expect("a block").id;
         assert!(exec.result(id).is_some(), "{n} is kept");
     }
-    exec.run(&page, None);
     exec.wait();
     assert_eq!(exec.evaluations(), 4, "three, then only w again");
     assert!(!over_budget(&exec, &page, "w"));

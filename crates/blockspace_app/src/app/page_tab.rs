@@ -340,10 +340,8 @@ impl PageTab {
             .set_memory_limit(blockspace_kernels::MemoryLimit::bytes(budget));
         // The results of the last run stay on screen while this one computes, unless they and
         // the new ones together would not fit: then the ones this run replaces go first.
-        let base_dir = self.base_dir();
         self.executor
-            .make_room(&self.page, base_dir.as_deref(), plan.peak);
-        self.executor.run(&self.page, base_dir);
+            .run_within(&self.page, self.base_dir(), plan.peak);
         self.submitted = Some(self.page.model_revision());
         self.submitted_at = Some((self.page.revision(), self.page.model_revision()));
         self.counters.runs += 1;

@@ -276,7 +276,7 @@ fn every_open_page_counts_against_one_budget() {
             .blocks()
             .filter_map(|b| t.executor.result(b.id)?.outputs.as_ref().ok().cloned())
             .filter(|o| seen.insert(std::sync::Arc::as_ptr(o) as usize))
-            .map(|o| o.iter().map(blockspace_graph::Tensor::nbytes).sum::<u64>())
+            .map(|o| o.nbytes())
             .sum()
     };
     let (a, b) = (own(&tabs[0]), own(&tabs[1]));

@@ -79,6 +79,12 @@ impl Outputs {
         }
     }
 
+    /// Bytes of the tensors' elements.
+    #[must_use]
+    pub fn nbytes(&self) -> u64 {
+        nbytes(&self.tensors)
+    }
+
     /// Outputs whose bytes stay counted in `ledger` until they are dropped: `reserved` (what
     /// the block reserved for them before allocating), and a charge for any bytes it did not
     /// reserve.
@@ -87,10 +93,7 @@ impl Outputs {
         ledger: &MemoryLedger,
         mut reserved: Vec<Reservation>,
     ) -> Self {
-        let bytes = tensors
-            .iter()
-            .map(Tensor::nbytes)
-            .fold(0u64, u64::saturating_add);
+        let bytes = nbytes(&tensors);
         let covered = reserved
             .iter()
             .map(Reservation::bytes)
@@ -103,6 +106,13 @@ impl Outputs {
             _held: reserved,
         }
     }
+}
+
+fn nbytes(tensors: &[Tensor]) -> u64 {
+    tensors
+        .iter()
+        .map(Tensor::nbytes)
+        .fold(0u64, u64::saturating_add)
 }
 
 impl std::ops::Deref for Outputs {
@@ -257,22 +267,10 @@ impl Executor {
         self.ledger.peak()
     }
 
-    /// Before a run of `page` that needs `needed` bytes at its peak (by
-    /// [`plan_memory`](crate::plan_memory)): if what is live now, plus what the run will add,
-    /// is over the budget, drops the results the run will replace (blocks that changed, or
-    /// whose upstream did), so their memory is free before the run allocates. Results the
-    /// run will reuse are kept; so is everything when the run fits. Returns the bytes
-    /// released (0 when nothing was dropped, or when a viewer still holds them).
-    pub fn make_room(
-        &mut self,
-        page: &Page,
-        base_dir: Option<&std::path::Path>,
-        needed: u64,
-    ) -> u64 {
-        // A run in flight is superseded by the one about to start: it stops between chunks and
-        // caches nothing more (see the worker), so what it holds goes as it stops.
-        self.cancel();
-        let (nodes, _) = self.plan(page, base_dir);
+    /// Drops the results a run of `nodes` will replace when what is live now, plus what the
+    /// run will add (`needed` less what it reuses), is over the budget; returns the bytes
+    /// released (see [`Executor::run_within`]).
+    fn make_room(&mut self, nodes: &[Node], needed: u64) -> u64 {
         let keys: std::collections::HashSet<u64> = nodes.iter().map(|n| n.key).collect();
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let reused: Vec<Arc<Outputs>> = cache
@@ -282,7 +280,7 @@ impl Executor {
             .collect();
         let reused_bytes = reused
             .iter()
-            .map(|o| o.iter().map(Tensor::nbytes).fold(0u64, u64::saturating_add))
+            .map(|o| o.nbytes())
             .fold(0u64, u64::saturating_add);
         let before = self.ledger.live();
         let adds = needed.saturating_sub(reused_bytes);
@@ -303,6 +301,23 @@ impl Executor {
     /// flight. Blocks whose type, attrs and upstream are unchanged since a previous run take
     /// their outputs from the cache instead of running again.
     pub fn run(&mut self, page: &Page, base_dir: Option<PathBuf>) {
+        self.start(page, base_dir, None);
+    }
+
+    /// As [`Executor::run`], for a run that needs `needed` bytes at its peak (by
+    /// [`plan_memory`](crate::plan_memory)). The previous results stay until the new ones
+    /// replace them, unless what is live now plus what the run will add is over the budget:
+    /// then the results this run will replace (blocks that changed, or whose upstream did) are
+    /// dropped before it starts, so their memory is free before it allocates. Results it will
+    /// reuse are kept. Returns the bytes released (0 when nothing was dropped, or when a viewer
+    /// still holds them).
+    pub fn run_within(&mut self, page: &Page, base_dir: Option<PathBuf>, needed: u64) -> u64 {
+        self.start(page, base_dir, Some(needed))
+    }
+
+    fn start(&mut self, page: &Page, base_dir: Option<PathBuf>, needed: Option<u64>) -> u64 {
+        // A run in flight is superseded: it stops between chunks and caches nothing more (see
+        // the worker), so what it holds goes as it stops.
         self.cancel();
         self.runs += 1;
         let run_id = self.runs;
@@ -310,6 +325,7 @@ impl Executor {
         let cancel = CancelToken::new();
         let running = Arc::new(AtomicBool::new(true));
         let (nodes, cycle_errors) = self.plan(page, base_dir.as_deref());
+        let released = needed.map_or(0, |needed| self.make_room(&nodes, needed));
         self.ledger.reset_peak();
         self.results.retain(|id, _| page.block(*id).is_some());
         self.current = Some(RunState {
@@ -353,6 +369,7 @@ impl Executor {
             ));
             (self.wake)();
         }
+        released
     }
 
     /// The snapshot of `page` the worker runs: the planned blocks (with their cache keys) and
