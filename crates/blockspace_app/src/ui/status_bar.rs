@@ -79,19 +79,17 @@ impl BlockspaceApp {
                 tab.page.wires().count()
             ));
             ui.separator();
-            ui.label(format!(
-                "Memory {} of {}",
+            let (live, budget) = (
                 format_size(tab.executor.memory_live()),
-                format_size(tab.memory_budget)
-            ))
-            .on_hover_text(format!(
-                "Tensors held now by every open page (results, and buffers of running blocks): \
-                 {}. Most held at once since the last run started: {}. Budget of all pages \
-                 together: {} (Run ▸ Memory limit…).",
-                format_size(tab.executor.memory_live()),
-                format_size(tab.executor.memory_peak()),
-                format_size(tab.memory_budget)
-            ));
+                format_size(tab.memory_budget),
+            );
+            ui.label(format!("Memory {live} of {budget}"))
+                .on_hover_text(format!(
+                    "Tensors held now by every open page (results, and buffers of running blocks): \
+                 {live}. Most held at once since the last run started: {}. Budget of all pages \
+                 together: {budget} (Run ▸ Memory limit…).",
+                    format_size(tab.executor.memory_peak()),
+                ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.weak(format!(
                     "UI {:.1} ms",

@@ -392,7 +392,9 @@ fn cycle_problem(page: &Page, wire_at: &HashMap<Wire, usize>) -> Option<Problem>
     // the source of the lowest-numbered wire (the one the problem points at).
     walked.reverse();
     let len = walked.len();
-    if let Some(p) = (0..len).min_by_key(|&i| walked[i].1) {
+    let lowest = (0..len).min_by_key(|&i| walked[i].1);
+    let j = lowest.map(|p| walked[p].1);
+    if let Some(p) = lowest {
         walked.rotate_left((p + len - 1) % len);
     }
     let names: Vec<String> = walked
@@ -402,9 +404,6 @@ fn cycle_problem(page: &Page, wire_at: &HashMap<Wire, usize>) -> Option<Problem>
         .map(|b| format!("{:?}", b.name))
         .collect();
     let more = walked.len().saturating_sub(CYCLE_NAMES);
-    let j = walked
-        .get(1.min(walked.len().saturating_sub(1)))
-        .map(|&(_, j)| j);
     Some(problem(
         j.map_or_else(|| "wires".to_owned(), |j| format!("wires[{j}]")),
         format!(
