@@ -7,7 +7,7 @@ use crate::simd::{Isa, SimdElement, Taps, Tile};
 use crate::{Element, KernelContext, KernelError};
 
 /// Problems with fewer multiply-adds than this run on the calling thread.
-const SERIAL_MACS: usize = 1 << 20;
+pub(crate) const SERIAL_MACS: usize = 1 << 20;
 /// L2 budget for one channel block's packed panels (Zen 4: 1 MiB L2 per core).
 pub(crate) const PANEL_BYTES: usize = 480 << 10;
 /// Target multiply-adds per parallel task.
@@ -112,7 +112,11 @@ pub(crate) fn pack_panels<T: Element>(
 }
 
 /// Balanced tiles `(j0, mr)` of at most `mr_max` rows covering `lo..hi`.
-fn tiles(lo: usize, hi: usize, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+pub(crate) fn tiles(
+    lo: usize,
+    hi: usize,
+    mr_max: usize,
+) -> impl Iterator<Item = (usize, usize)> + use<> {
     let rows = hi.saturating_sub(lo);
     let ntiles = rows.div_ceil(mr_max.max(1));
     (0..ntiles).scan(lo, move |j0, t| {

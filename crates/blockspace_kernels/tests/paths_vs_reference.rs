@@ -498,3 +498,32 @@ fn winograd_is_identical_for_any_thread_count_and_cancels() {
         "{err}"
     );
 }
+
+/// Pointwise problems (`1×1×1`, unit strides) run as one GEMM whose tiles are staged and
+/// streamed to the output: outputs of 8 MiB and more take the non-temporal stores, smaller
+/// ones plain copies. Both, with channel counts that are and are not whole cache lines and
+/// row counts that do not divide into whole tiles, equal the reference.
+#[test]
+fn pointwise_outputs_large_and_small_match_the_reference() {
+    for (spatial, c, m) in [
+        ([16, 32, 32], 128, 8),
+        ([8, 31, 33], 129, 5),
+        ([3, 5, 7], 20, 3),
+    ] {
+        let case = Case {
+            n: 1,
+            spatial,
+            kernel: [1, 1, 1],
+            strides: [1, 1, 1],
+            dilations: [1, 1, 1],
+            c,
+            m,
+            padding: Padding::Valid,
+            format: DataFormat::Ndhwc,
+            seed: 17,
+        };
+        let pr = problem(&case).expect("valid case");
+        check::<f32>(&pr, 1e-5).expect("f32");
+        check::<f64>(&pr, 2e-14).expect("f64");
+    }
+}

@@ -7,13 +7,19 @@
 //! register-blocked microkernels of [`crate::simd`]; the few edge rows run one by one with their
 //! own tap list. Every element is summed in the order taps (`kd`, `kh`, `kw`), then `m`,
 //! independent of tiling and threads.
+//!
+//! A pointwise problem (`1×1×1` filter, unit strides) is one GEMM over all positions; its tiles
+//! are staged in L1 and streamed to the output ([`Plan::pointwise_row`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, SimdElement, Taps, Tile};
+use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, build_by_rows};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
+    ChannelBlock, PANEL_BYTES, SERIAL_MACS, Scratch, channel_blocks, pack_panels, run_rows, signed,
+    tiles, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -183,8 +189,39 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         self.tile(1, blk, &s.tile_taps, &mut out[o..]);
     }
 
+    /// Output row `row` of a pointwise problem (one GEMM over the row's `W` positions, see
+    /// [`compute_on`]): each tile of positions is computed for every channel block into
+    /// `stage` (`MR × C`, hot in L1), and its rows then go to `out` whole, with non-temporal
+    /// stores where the output is large (no read for ownership and no zero-fill pass: a third
+    /// less memory traffic than storing into the output directly).
+    fn pointwise_row(&self, row: usize, out: &mut RowWriter<'_, T>, stage: &mut [T]) {
+        let (c_, m_, w_) = (self.p.c, self.p.m, self.p.input_spatial[2]);
+        let base = row * w_ * m_;
+        let mr_max = self.blocks.iter().map(|b| self.isa.mr_max(b.nv)).min();
+        for (j0, mr) in tiles(0, w_, mr_max.unwrap_or(1)) {
+            for blk in &self.blocks {
+                let taps = [(base + j0 * m_, blk.panel)];
+                self.tile_into(mr, blk, &taps, &mut stage[blk.c0..], c_);
+            }
+            for r in 0..mr {
+                out.write_row(j0 + r, &stage[r * c_..(r + 1) * c_]);
+            }
+        }
+    }
+
     fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
-        let ldo = self.p.strides[2] * self.p.c;
+        self.tile_into(mr, blk, taps, out, self.p.strides[2] * self.p.c);
+    }
+
+    /// The microkernel tile `mr × blk` over `taps`, row `r` stored at `out[r·ldo..]`.
+    fn tile_into(
+        &self,
+        mr: usize,
+        blk: &ChannelBlock,
+        taps: &[(usize, usize)],
+        out: &mut [T],
+        ldo: usize,
+    ) {
         let last = blk.len - (blk.nv - 1) * self.lanes;
         T::tile(
             self.isa,
@@ -204,6 +241,41 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 }
 
+/// A pointwise problem (`plan.p` flattened to rows of whole planes) by
+/// [`Plan::pointwise_row`], one task per row.
+fn compute_pointwise<T: Element>(
+    plan: &Plan<'_, T>,
+    shape: (usize, usize, usize, usize, usize),
+    macs_per_row: usize,
+    ctx: &KernelContext,
+) -> Result<Array5<T>, KernelError> {
+    let p = plan.p;
+    let rows = p.n * p.input_spatial[0] * p.input_spatial[1];
+    let row_len = p.input_spatial[2] * p.c;
+    let parts: Vec<(usize, usize)> = (0..rows).map(|r| (row_len, r)).collect();
+    let mr_max = plan.blocks.iter().map(|b| plan.isa.mr_max(b.nv)).min();
+    let stage_len = mr_max.unwrap_or(1) * p.c;
+    let done = AtomicUsize::new(0);
+    let work = |stage: &mut Vec<T>, row: usize, out: &mut [RowWriter<'_, T>]| {
+        ctx.check_cancelled()?;
+        for part in out {
+            plan.pointwise_row(row, part, stage);
+        }
+        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = &ctx.progress {
+            progress(finished as f64 / rows as f64);
+        }
+        Ok::<(), KernelError>(())
+    };
+    let parallel =
+        macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
+    let init = || vec![T::ZERO; stage_len];
+    let dx = build_by_rows(plan.isa, &parts, p.c, rows, parallel, init, work)?;
+    Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
+        what: "the output shape",
+    })
+}
+
 /// Computes the NDHWC output with the microkernels of `isa`.
 pub(super) fn compute_on<T: Element>(
     isa: Isa,
@@ -217,7 +289,9 @@ pub(super) fn compute_on<T: Element>(
     // A 1×1×1 filter with unit strides is one GEMM over all positions: run it as rows of
     // whole `(n, d)` planes (same memory layout), so tiles are long and never split at `h`.
     let flat;
-    let p = if p.kernel == [1, 1, 1] && p.strides == [1, 1, 1] && p.input_spatial == p.out_spatial {
+    let pointwise =
+        p.kernel == [1, 1, 1] && p.strides == [1, 1, 1] && p.input_spatial == p.out_spatial;
+    let p = if pointwise {
         flat = Conv3dBackpropInputParams {
             n: p.n * d_,
             input_spatial: [1, 1, h_ * w_],
@@ -269,6 +343,9 @@ pub(super) fn compute_on<T: Element>(
         tile_major,
     };
     let macs_per_row = row_len * ntaps * p.m;
+    if pointwise {
+        return compute_pointwise(&plan, shape, macs_per_row, ctx);
+    }
     let dx = run_rows(
         rows,
         row_len,
