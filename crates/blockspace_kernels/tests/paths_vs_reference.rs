@@ -527,3 +527,30 @@ fn pointwise_outputs_large_and_small_match_the_reference() {
         check::<f64>(&pr, 2e-14).expect("f64");
     }
 }
+
+/// Outputs of 8 MiB and more with rows of at most 4 KiB are built row by row in a buffer and
+/// streamed to the output: equal to the reference, including the rows and columns no tap
+/// reaches (a `k1 s3` filter leaves two of every three zero) and a last task shorter than the
+/// others.
+#[test]
+fn staged_rows_match_the_reference() {
+    for (spatial, kernel, strides) in [
+        ([33, 64, 64], [3, 3, 3], [2, 2, 2]),
+        ([61, 48, 48], [1, 1, 1], [3, 3, 3]),
+    ] {
+        let case = Case {
+            n: 1,
+            spatial,
+            kernel,
+            strides,
+            dilations: [1, 1, 1],
+            c: 16,
+            m: 3,
+            padding: Padding::Same,
+            format: DataFormat::Ndhwc,
+            seed: 23,
+        };
+        let pr = problem(&case).expect("valid case");
+        check::<f32>(&pr, 1e-5).expect("f32");
+    }
+}

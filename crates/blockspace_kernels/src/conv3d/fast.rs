@@ -235,6 +235,7 @@ pub(super) fn compute_on<T: Element>(
     };
     let macs_per_row = row_len * ntaps * p.ic;
     let y = run_rows(
+        isa,
         rows,
         row_len,
         macs_per_row,

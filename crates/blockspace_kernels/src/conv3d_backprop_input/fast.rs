@@ -192,8 +192,8 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     /// Output row `row` of a pointwise problem (one GEMM over the row's `W` positions, see
     /// [`compute_on`]): each tile of positions is computed for every channel block into
     /// `stage` (`MR × C`, hot in L1), and its rows then go to `out` whole, with non-temporal
-    /// stores where the output is large (no read for ownership and no zero-fill pass: a third
-    /// less memory traffic than storing into the output directly).
+    /// stores where the output is large (no zero-fill pass and no read for ownership of the
+    /// output's lines: half the output's memory traffic).
     fn pointwise_row(&self, row: usize, out: &mut RowWriter<'_, T>, stage: &mut [T]) {
         let (c_, m_, w_) = (self.p.c, self.p.m, self.p.input_spatial[2]);
         let base = row * w_ * m_;
@@ -347,6 +347,7 @@ pub(super) fn compute_on<T: Element>(
         return compute_pointwise(&plan, shape, macs_per_row, ctx);
     }
     let dx = run_rows(
+        isa,
         rows,
         row_len,
         macs_per_row,

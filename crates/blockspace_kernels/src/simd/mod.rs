@@ -642,4 +642,4 @@ pub(crate) fn with_isa<W: Vectorized>(isa: Isa, work: W) -> W::Output {
 
 pub(crate) mod peak;
 mod rows;
-pub(crate) use rows::{RowWriter, build_by_rows, build_rows};
+pub(crate) use rows::{RowWriter, STREAM_MIN_BYTES, build_by_rows, build_rows};

@@ -14,7 +14,7 @@ use super::{Isa, KernelPath};
 
 /// Outputs smaller than this are written with plain stores: they may still be in cache when
 /// the next op reads them, which non-temporal stores would prevent.
-const STREAM_MIN_BYTES: usize = 8 << 20;
+pub(crate) const STREAM_MIN_BYTES: usize = 8 << 20;
 
 /// Asks the OS to back the whole 2 MiB pages inside `buf` with transparent huge pages.
 ///
