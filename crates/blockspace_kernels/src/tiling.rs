@@ -43,6 +43,9 @@ pub(crate) struct Scratch {
     pub(crate) edge_ok: Vec<bool>,
     /// One tile's `(operand offset, packed-filter offset)` per tap.
     pub(crate) tile_taps: Vec<(usize, usize)>,
+    /// The channel block (its panel offset) whose interior tap list `tile_taps` holds for the
+    /// current stride phase, when a kernel reuses one list for all of a phase's interior tiles.
+    pub(crate) tile_key: Option<usize>,
 }
 
 /// Splits the `c` output channels (`c.div_ceil(lanes)` vectors) into balanced blocks of at

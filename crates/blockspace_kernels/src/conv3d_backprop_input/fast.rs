@@ -111,6 +111,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 continue;
             }
             s.row_taps.clear();
+            s.tile_key = None;
             for &(kd, od) in kdl {
                 for &(kh, oh) in khl {
                     let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
@@ -148,16 +149,22 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         out: &mut [T],
     ) {
         let (c_, m_, sw) = (self.p.c, self.p.m, self.p.strides[2]);
-        let stride_b = m_ * blk.nv * self.lanes;
-        s.tile_taps.clear();
-        s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
-            (
-                usize::try_from(a + signed(j0 * m_)).unwrap_or(usize::MAX),
-                blk.panel + tap * stride_b,
-            )
-        }));
+        // One tap list for all of the phase's interior tiles of this block, relative to its
+        // first interior column `lo`; each tile reads `out_backprop` from `(j0 − lo)·M` on.
+        if s.tile_key != Some(blk.panel) {
+            let stride_b = m_ * blk.nv * self.lanes;
+            s.tile_taps.clear();
+            s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
+                (
+                    usize::try_from(a + signed(ph.lo * m_)).unwrap_or(usize::MAX),
+                    blk.panel + tap * stride_b,
+                )
+            }));
+            s.tile_key = Some(blk.panel);
+        }
         let o = (ph.rw + sw * j0) * c_ + blk.c0;
-        self.tile(mr, blk, &s.tile_taps, &mut out[o..]);
+        let a0 = (j0 - ph.lo) * m_;
+        self.tile_into(mr, blk, (&s.tile_taps, a0), &mut out[o..], sw * c_);
     }
 
     /// Border column `j` of phase `ph`: one row, with only the taps valid for it.
@@ -176,6 +183,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             return;
         }
         let nkw = ph.taps.len();
+        s.tile_key = None;
         s.tile_taps.clear();
         for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
             if s.edge_ok[ti % nkw] {
@@ -201,7 +209,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         for (j0, mr) in tiles(0, w_, mr_max.unwrap_or(1)) {
             for blk in &self.blocks {
                 let taps = [(base + j0 * m_, blk.panel)];
-                self.tile_into(mr, blk, &taps, &mut stage[blk.c0..], c_);
+                self.tile_into(mr, blk, (&taps, 0), &mut stage[blk.c0..], c_);
             }
             for r in 0..mr {
                 out.write_row(j0 + r, &stage[r * c_..(r + 1) * c_]);
@@ -210,15 +218,16 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
-        self.tile_into(mr, blk, taps, out, self.p.strides[2] * self.p.c);
+        self.tile_into(mr, blk, (taps, 0), out, self.p.strides[2] * self.p.c);
     }
 
-    /// The microkernel tile `mr × blk` over `taps`, row `r` stored at `out[r·ldo..]`.
+    /// The microkernel tile `mr × blk` over `taps` (`out_backprop` offsets counted from `a0`),
+    /// row `r` stored at `out[r·ldo..]`.
     fn tile_into(
         &self,
         mr: usize,
         blk: &ChannelBlock,
-        taps: &[(usize, usize)],
+        (taps, a0): (&[(usize, usize)], usize),
         out: &mut [T],
         ldo: usize,
     ) {
@@ -228,7 +237,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             mr,
             blk.nv,
             Tile {
-                a: self.dy,
+                a: self.dy.get(a0..).unwrap_or_default(),
                 lda: self.p.m,
                 taps: Taps::new(taps),
                 k: self.p.m,
