@@ -117,6 +117,31 @@ fn check<T: Element>(pr: &Problem, rtol: f64) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A one-item NDHWC problem without dilation: spatial size, filter window, strides, `(C, M)`,
+/// padding and the data's seed.
+fn fixed(
+    spatial: [usize; 3],
+    kernel: [usize; 3],
+    strides: [usize; 3],
+    (c, m): (usize, usize),
+    padding: Padding,
+    seed: u64,
+) -> Problem {
+    let case = Case {
+        n: 1,
+        spatial,
+        kernel,
+        strides,
+        dilations: [1, 1, 1],
+        c,
+        m,
+        padding,
+        format: DataFormat::Ndhwc,
+        seed,
+    };
+    problem(&case).expect("valid case")
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -276,19 +301,7 @@ fn degenerate_sizes_match_reference() {
         ([1, 1, 1], [1, 1, 1], [1, 1, 1], 3),
         ([2, 3, 4], [1, 2, 1], [5, 5, 5], 2),
     ] {
-        let case = Case {
-            n: 1,
-            spatial,
-            kernel,
-            strides,
-            dilations: [1, 1, 1],
-            c: 3,
-            m,
-            padding: Padding::Same,
-            format: DataFormat::Ndhwc,
-            seed: 11,
-        };
-        let pr = problem(&case).expect("valid case");
+        let pr = fixed(spatial, kernel, strides, (3, m), Padding::Same, 11);
         check::<f32>(&pr, 1e-5).expect("f32");
         check::<f64>(&pr, 2e-14).expect("f64");
     }
@@ -510,19 +523,7 @@ fn pointwise_outputs_large_and_small_match_the_reference() {
         ([8, 31, 33], 129, 5),
         ([3, 5, 7], 20, 3),
     ] {
-        let case = Case {
-            n: 1,
-            spatial,
-            kernel: [1, 1, 1],
-            strides: [1, 1, 1],
-            dilations: [1, 1, 1],
-            c,
-            m,
-            padding: Padding::Valid,
-            format: DataFormat::Ndhwc,
-            seed: 17,
-        };
-        let pr = problem(&case).expect("valid case");
+        let pr = fixed(spatial, [1; 3], [1; 3], (c, m), Padding::Valid, 17);
         check::<f32>(&pr, 1e-5).expect("f32");
         check::<f64>(&pr, 2e-14).expect("f64");
     }
@@ -538,19 +539,7 @@ fn staged_rows_match_the_reference() {
         ([33, 64, 64], [3, 3, 3], [2, 2, 2]),
         ([61, 48, 48], [1, 1, 1], [3, 3, 3]),
     ] {
-        let case = Case {
-            n: 1,
-            spatial,
-            kernel,
-            strides,
-            dilations: [1, 1, 1],
-            c: 16,
-            m: 3,
-            padding: Padding::Same,
-            format: DataFormat::Ndhwc,
-            seed: 23,
-        };
-        let pr = problem(&case).expect("valid case");
+        let pr = fixed(spatial, kernel, strides, (16, 3), Padding::Same, 23);
         check::<f32>(&pr, 1e-5).expect("f32");
     }
 }
