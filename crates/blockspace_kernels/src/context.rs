@@ -1,6 +1,6 @@
 //! Cancellation, memory limits and progress reporting for kernel calls.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::KernelError;
@@ -294,6 +294,39 @@ impl KernelContext {
             Err(KernelError::Cancelled)
         } else {
             Ok(())
+        }
+    }
+
+    /// A counter of the `total` units of this call's work (rows, tasks, batches) that reports
+    /// the finished fraction through [`progress`](Self::progress).
+    pub(crate) fn work_counter(&self, total: usize) -> WorkCounter<'_> {
+        WorkCounter {
+            ctx: self,
+            done: AtomicUsize::new(0),
+            total: total.max(1),
+            every: (total / 100).max(1),
+        }
+    }
+}
+
+/// Counts the finished units of a call's work, from any thread, and reports the fraction
+/// finished about every 1 % of the units and at the last one (see
+/// [`KernelContext::work_counter`]).
+pub(crate) struct WorkCounter<'a> {
+    ctx: &'a KernelContext,
+    done: AtomicUsize,
+    total: usize,
+    every: usize,
+}
+
+impl WorkCounter<'_> {
+    /// Marks one unit finished.
+    pub(crate) fn tick(&self) {
+        let finished = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = &self.ctx.progress
+            && (finished.is_multiple_of(self.every) || finished == self.total)
+        {
+            progress(finished as f64 / self.total as f64);
         }
     }
 }

@@ -1,8 +1,6 @@
 //! Machinery shared by the gather kernels built on [`crate::simd::Tile`]: channel blocking,
 //! filter packing, balanced row tiles, and the row-parallel driver with cancel and progress.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use crate::simd::{Isa, RowWriter, STREAM_MIN_BYTES, SimdElement, Taps, Tile, build_by_rows};
 use crate::{Element, KernelContext, KernelError};
 
@@ -243,17 +241,11 @@ pub(crate) fn run_rows<T: Element, S>(
     init: impl Fn() -> S + Sync + Send,
     row: impl Fn(&mut S, usize, &mut [T]) + Sync + Send,
 ) -> Result<Vec<T>, KernelError> {
-    let done = AtomicUsize::new(0);
-    let report_every = (rows / 100).max(1);
+    let counter = ctx.work_counter(rows);
     let work = |s: &mut S, r: usize, out: &mut [T]| -> Result<(), KernelError> {
         ctx.check_cancelled()?;
         row(s, r, out);
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress
-            && (finished.is_multiple_of(report_every) || finished == rows)
-        {
-            progress(finished as f64 / rows as f64);
-        }
+        counter.tick();
         Ok(())
     };
     let macs_per_row = macs_per_row.max(1);

@@ -20,10 +20,8 @@
 //! at the end. Every element is summed in this same order whatever the tasks are, so the
 //! result does not depend on the thread count.
 
-use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ndarray::{Array5, ArrayView5, CowArray, Ix5};
+use std::ops::Range;
 
 use super::params::Conv3dBackpropFilterParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile, Vectorized, with_isa};
@@ -441,16 +439,8 @@ pub(super) fn compute_on<T: Element>(
         })
         .collect();
     let total = bgroups * rgroups * chunks;
-    let done = AtomicUsize::new(0);
-    let report_every = (total / 100).max(1);
-    let tick = || {
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress
-            && (finished.is_multiple_of(report_every) || finished == total)
-        {
-            progress(finished as f64 / total as f64);
-        }
-    };
+    let counter = ctx.work_counter(total);
+    let tick = || counter.tick();
     let run = |t: &Task| plan.task(t, ctx, &tick);
     let accs: Vec<Vec<T>> = if parallel {
         tasks

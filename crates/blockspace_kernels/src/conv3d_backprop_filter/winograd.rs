@@ -49,11 +49,9 @@
 //! `out_backprop` reaches some output as non-finite, as does an overflow. So a result with a
 //! non-finite element is thrown away and the direct kernel runs instead.
 
+use ndarray::{Array5, ArrayView5};
 use std::ops::Range;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use ndarray::{Array5, ArrayView5};
 
 use super::fast::{AddInto, balanced, contiguous};
 use super::params::Conv3dBackpropFilterParams;
@@ -408,16 +406,8 @@ pub(super) fn compute_on<T: Element>(
     let ranges: Vec<Range<usize>> = balanced(batches, spans)
         .map(|r| r.start * BATCH..(r.end * BATCH).min(total))
         .collect();
-    let done = AtomicUsize::new(0);
-    let report_every = (batches / 100).max(1);
-    let tick = || {
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress
-            && (finished.is_multiple_of(report_every) || finished == batches)
-        {
-            progress(finished as f64 / batches as f64);
-        }
-    };
+    let counter = ctx.work_counter(batches);
+    let tick = || counter.tick();
     let pool = Mutex::new(Vec::new());
     let run = |r: &Range<usize>| plan.span(r.clone(), &pool, ctx, &tick);
     let parallel = rayon::current_num_threads() > 1 && ranges.len() > 1;

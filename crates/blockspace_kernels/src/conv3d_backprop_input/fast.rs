@@ -11,8 +11,6 @@
 //! A pointwise problem (`1×1×1` filter, unit strides) is one GEMM over all positions; its tiles
 //! are staged in L1 and streamed to the output ([`Plan::pointwise_row`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
@@ -198,15 +196,20 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     /// Output row `row` of a pointwise problem (one GEMM over the row's `W` positions, see
-    /// [`compute_on`]): each tile of positions is computed for every channel block into
+    /// [`compute_on`]): each tile of at most `mr_max` positions is computed for every channel block into
     /// `stage` (`MR × C`, hot in L1), and its rows then go to `out` whole, with non-temporal
     /// stores where the output is large (no zero-fill pass and no read for ownership of the
     /// output's lines: half the output's memory traffic).
-    fn pointwise_row(&self, row: usize, out: &mut RowWriter<'_, T>, stage: &mut [T]) {
+    fn pointwise_row(
+        &self,
+        row: usize,
+        out: &mut RowWriter<'_, T>,
+        stage: &mut [T],
+        mr_max: usize,
+    ) {
         let (c_, m_, w_) = (self.p.c, self.p.m, self.p.input_spatial[2]);
         let base = row * w_ * m_;
-        let mr_max = self.blocks.iter().map(|b| self.isa.mr_max(b.nv)).min();
-        for (j0, mr) in tiles(0, w_, mr_max.unwrap_or(1)) {
+        for (j0, mr) in tiles(0, w_, mr_max) {
             for blk in &self.blocks {
                 let taps = [(base + j0 * m_, blk.panel)];
                 self.tile_into(mr, blk, (&taps, 0), &mut stage[blk.c0..], c_);
@@ -263,17 +266,15 @@ fn compute_pointwise<T: Element>(
     let row_len = p.input_spatial[2] * p.c;
     let parts: Vec<(usize, usize)> = (0..rows).map(|r| (row_len, r)).collect();
     let mr_max = plan.blocks.iter().map(|b| plan.isa.mr_max(b.nv)).min();
-    let stage_len = mr_max.unwrap_or(1) * p.c;
-    let done = AtomicUsize::new(0);
+    let mr_max = mr_max.unwrap_or(1);
+    let stage_len = mr_max * p.c;
+    let counter = ctx.work_counter(rows);
     let work = |stage: &mut Vec<T>, row: usize, out: &mut [RowWriter<'_, T>]| {
         ctx.check_cancelled()?;
         for part in out {
-            plan.pointwise_row(row, part, stage);
+            plan.pointwise_row(row, part, stage, mr_max);
         }
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress {
-            progress(finished as f64 / rows as f64);
-        }
+        counter.tick();
         Ok::<(), KernelError>(())
     };
     let parallel =

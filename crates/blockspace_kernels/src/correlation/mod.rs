@@ -49,7 +49,6 @@
 //! any thread count.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array5, ArrayView5};
 
@@ -563,13 +562,10 @@ fn run<W: Transform, T: Element>(
         .map(|nd| (plane, (nd / od_) * tiles[0] + (nd % od_) / 2))
         .collect();
     let tasks = c.n * tiles[0];
-    let done = AtomicUsize::new(0);
+    let counter = ctx.work_counter(tasks);
     let work = |s: &mut Scratch<T>, task: usize, out: &mut [RowWriter<'_, T>]| {
         plan.slab(s, [task / tiles[0], task % tiles[0]], out, ctx)?;
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress {
-            progress(finished as f64 / tasks as f64);
-        }
+        counter.tick();
         Ok::<(), KernelError>(())
     };
     let outputs = (c.n * od_ * oh_ * ow_) as u64;

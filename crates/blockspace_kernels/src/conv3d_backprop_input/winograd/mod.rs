@@ -32,8 +32,6 @@
 //! over blocks of tiles along W. Each output element is written once, by one tile, in a fixed
 //! order, so the result is identical for any thread count.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
@@ -461,13 +459,10 @@ pub(super) fn compute_on<T: Element>(
         .map(|nd| (plane, (nd / d_) * slabs + (nd % d_) / slab))
         .collect();
     let tasks = p.n * slabs;
-    let done = AtomicUsize::new(0);
+    let counter = ctx.work_counter(tasks);
     let work = |s: &mut Scratch<T>, task: usize, out: &mut [RowWriter<'_, T>]| {
         plan.slab(s, [task / slabs, task % slabs], out, ctx)?;
-        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = &ctx.progress {
-            progress(finished as f64 / tasks as f64);
-        }
+        counter.tick();
         Ok::<(), KernelError>(())
     };
     let macs = p.output_len().saturating_mul(8 * p.m as u64);
