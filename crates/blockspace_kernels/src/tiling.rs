@@ -136,12 +136,13 @@ pub(crate) fn tiles(
 }
 
 /// Visits the columns `0..len` of one output row for every channel block: the interior
-/// `lo..hi` as balanced tiles of up to `isa.mr_max(nv)` rows, `visit(block, j0, mr, true)`,
-/// the border columns one by one, `visit(block, j, 1, false)`.
+/// `lo..hi` as `visit(block, lo, hi - lo, true)` (the microkernels split it into tiles), the
+/// border columns one by one, `visit(block, j, 1, false)`.
 ///
-/// Tile-major (every block for one tile, so the tile's input rows stay hot in L1) when
-/// `tile_major`, i.e. when all blocks' panels fit in L2 together; block-major otherwise, so one
-/// block's panels stay in L2 while its tiles run.
+/// With several blocks and `tile_major` (all blocks' panels fit in L2 together), the interior
+/// is visited as balanced tiles of up to `isa.mr_max(nv)` rows, every block for one tile, so
+/// the tile's input rows stay hot in L1; otherwise block by block, so one block's panels stay
+/// in L2 while its tiles run.
 pub(crate) fn visit_tiles(
     isa: Isa,
     blocks: &[ChannelBlock],
@@ -150,7 +151,7 @@ pub(crate) fn visit_tiles(
     mut visit: impl FnMut(&ChannelBlock, usize, usize, bool),
 ) {
     let edges = (0..lo).chain(hi..len);
-    if tile_major {
+    if tile_major && blocks.len() > 1 {
         let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min();
         for (j0, mr) in tiles(lo, hi, mr_max.unwrap_or(1)) {
             for blk in blocks {
@@ -164,8 +165,8 @@ pub(crate) fn visit_tiles(
         }
     } else {
         for blk in blocks {
-            for (j0, mr) in tiles(lo, hi, isa.mr_max(blk.nv)) {
-                visit(blk, j0, mr, true);
+            if hi > lo {
+                visit(blk, lo, hi - lo, true);
             }
             for j in edges.clone() {
                 visit(blk, j, 1, false);
@@ -184,8 +185,7 @@ pub(crate) struct Panels<'a, T> {
 }
 
 /// One GEMM on the microkernels: `out[o0 + r·ldo + c] = Σ_{kk<k} a[a0 + r·lda + kk] · B[kk, c]`
-/// for rows `r < rows` and every channel block of `b`, in balanced tiles of up to
-/// `isa.mr_max(nv)` rows.
+/// for rows `r < rows` and every channel block of `b` (one strip of tiles per block).
 pub(crate) fn gemm_rows<T: SimdElement>(
     isa: Isa,
     rows: usize,
@@ -193,25 +193,26 @@ pub(crate) fn gemm_rows<T: SimdElement>(
     b: &Panels<'_, T>,
     (out, o0, ldo): (&mut [T], usize, usize),
 ) {
+    if rows == 0 {
+        return;
+    }
     for blk in b.blocks {
-        for (r0, mr) in tiles(0, rows, isa.mr_max(blk.nv)) {
-            let taps = [(a0 + r0 * lda, b.b0 + blk.panel)];
-            T::tile(
-                isa,
-                mr,
-                blk.nv,
-                Tile {
-                    a,
-                    lda,
-                    taps: Taps::new(&taps),
-                    k,
-                    b: b.data,
-                    out: &mut out[o0 + r0 * ldo + blk.c0..],
-                    ldo,
-                    last: blk.len - (blk.nv - 1) * b.lanes,
-                },
-            );
-        }
+        let taps = [(a0, b.b0 + blk.panel)];
+        T::tile(
+            isa,
+            rows,
+            blk.nv,
+            Tile {
+                a,
+                lda,
+                taps: Taps::new(&taps),
+                k,
+                b: b.data,
+                out: &mut out[o0 + blk.c0..],
+                ldo,
+                last: blk.len - (blk.nv - 1) * b.lanes,
+            },
+        );
     }
 }
 

@@ -22,18 +22,6 @@
     reason = "SIMD intrinsics, raw-pointer loads/stores in bounds-checked microkernels"
 )]
 
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::{
-    __m256i, _MM_HINT_T0, _mm_prefetch, _mm256_add_pd, _mm256_add_ps, _mm256_cmpgt_epi32,
-    _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
-    _mm256_maskstore_pd, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
-    _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
-    _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
-    _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
-    _mm512_storeu_pd, _mm512_storeu_ps,
-};
-
 /// An instruction set of the microkernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KernelPath {
@@ -217,10 +205,11 @@ impl<T> Tile<'_, T> {
 
 /// Element types with microkernels.
 pub trait SimdElement: Copy {
-    /// Runs one `mr × nv` tile on `isa`. Panics on out-of-bounds operands or an unsupported
-    /// shape (`mr > isa.mr_max(nv)`, `nv > isa.nv_max()`).
+    /// Runs `rows × nv` on `isa`, in balanced tiles of at most `isa.mr_max(nv)` rows (each
+    /// element's sum is the same whatever the tiling). Panics on out-of-bounds operands or an
+    /// unsupported width (`nv > isa.nv_max()`).
     #[doc(hidden)]
-    fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>)
+    fn tile(isa: Isa, rows: usize, nv: usize, t: Tile<'_, Self>)
     where
         Self: Sized;
 }
@@ -234,278 +223,6 @@ macro_rules! dispatch {
         }
     };
 }
-
-/// Defines an x86 microkernel `$name<MR, NV>` for one element type and instruction set.
-macro_rules! x86_tile {
-    (
-        $name:ident, $row:ident, $feat:literal, $t:ty, $lanes:expr, $zero:ident, $load:ident,
-        $set1:ident, $fmadd:ident, $add:ident, $store:ident, $mask_store:ident, $mask:ident
-    ) => {
-        /// A single-row tile (`MR = 1`) with the reduction split over `S` accumulator sets
-        /// (`k ≡ s mod S`, summed `((s0 + s1) + s2) + s3` at the end), so a narrow row still
-        /// has enough independent FMA chains to hide their latency.
-        ///
-        /// # Safety
-        /// As for the `MR × NV` tile with `MR = 1`.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $feat)]
-        unsafe fn $row<const NV: usize, const S: usize>(
-            a: *const $t,
-            taps: &[(usize, usize)],
-            k: usize,
-            b: *const $t,
-            out: *mut $t,
-            last: usize,
-        ) {
-            let mut acc = [[$zero(); NV]; S];
-            for &(ao, bo) in taps {
-                // SAFETY: `Tile::check` proved `ao + k ≤ a.len()` and
-                // `bo + k·NV·L ≤ b.len()`; every index below is below `k`.
-                unsafe {
-                    let ap = a.add(ao);
-                    let bp = b.add(bo);
-                    let mut kk = 0;
-                    while kk + S <= k {
-                        for s in 0..S {
-                            let av = $set1(*ap.add(kk + s));
-                            let brow = bp.add((kk + s) * NV * $lanes);
-                            for v in 0..NV {
-                                acc[s][v] = $fmadd(av, $load(brow.add(v * $lanes)), acc[s][v]);
-                            }
-                        }
-                        kk += S;
-                    }
-                    while kk < k {
-                        let av = $set1(*ap.add(kk));
-                        let brow = bp.add(kk * NV * $lanes);
-                        for v in 0..NV {
-                            acc[0][v] = $fmadd(av, $load(brow.add(v * $lanes)), acc[0][v]);
-                        }
-                        kk += 1;
-                    }
-                }
-            }
-            let mut sum = acc[0];
-            for set in &acc[1..] {
-                for v in 0..NV {
-                    sum[v] = $add(sum[v], set[v]);
-                }
-            }
-            // SAFETY: `Tile::check` proved `(NV-1)·L + last ≤ out.len()`.
-            unsafe {
-                for v in 0..NV - 1 {
-                    $store(out.add(v * $lanes), sum[v]);
-                }
-                // A masked store costs many cycles on AMD's AVX2 (`vmaskmovps`): only a
-                // partial vector takes it.
-                if last == $lanes {
-                    $store(out.add((NV - 1) * $lanes), sum[NV - 1]);
-                } else {
-                    $mask_store(out.add((NV - 1) * $lanes), $mask(last), sum[NV - 1]);
-                }
-            }
-        }
-
-        /// # Safety
-        /// The CPU supports the target features; the operands passed [`Tile::check`] for
-        /// `MR × NV` with `$lanes` lanes (`a`, `b`, `out` point at the slices' starts).
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $feat)]
-        #[expect(clippy::too_many_arguments, reason = "flat microkernel signature")]
-        unsafe fn $name<const MR: usize, const NV: usize>(
-            a: *const $t,
-            lda: usize,
-            taps: &[(usize, usize)],
-            k: usize,
-            b: *const $t,
-            out: *mut $t,
-            ldo: usize,
-            last: usize,
-        ) {
-            let mut acc = [[$zero(); NV]; MR];
-            // Taps of length 1 (the filter gradient: one output position per tap): no
-            // prefetch and no inner `k` loop, just one row of `b` and `MR` broadcasts per tap.
-            let taps = if k == 1 {
-                for &(ao, bo) in taps {
-                    // SAFETY: `Tile::check` proved `ao + (MR-1)·lda + 1 ≤ a.len()` and
-                    // `bo + NV·L ≤ b.len()`.
-                    unsafe {
-                        let ap = a.add(ao);
-                        let bp = b.add(bo);
-                        let mut bv = [$zero(); NV];
-                        for v in 0..NV {
-                            bv[v] = $load(bp.add(v * $lanes));
-                        }
-                        for r in 0..MR {
-                            let av = $set1(*ap.add(r * lda));
-                            for v in 0..NV {
-                                acc[r][v] = $fmadd(av, bv[v], acc[r][v]);
-                            }
-                        }
-                    }
-                }
-                &[]
-            } else {
-                taps
-            };
-            for &(ao, bo) in taps {
-                // SAFETY: `Tile::check` proved `ao + (MR-1)·lda + k ≤ a.len()` and
-                // `bo + k·NV·L ≤ b.len()`, so every pointer below stays inside its slice.
-                unsafe {
-                    let mut ap = a.add(ao);
-                    let mut bp = b.add(bo);
-                    let mut kk = 0;
-                    while kk < k {
-                        // Prefetch the next tile's rows (usually the next MR rows of `a`), one
-                        // cache line per row per line of `k`; prefetches never fault.
-                        for r in 0..MR {
-                            _mm_prefetch::<_MM_HINT_T0>(
-                                ap.wrapping_add((MR + r) * lda).cast::<i8>(),
-                            );
-                        }
-                        let end = k.min(kk + 64 / std::mem::size_of::<$t>());
-                        for _ in kk..end {
-                            let mut bv = [$zero(); NV];
-                            for v in 0..NV {
-                                bv[v] = $load(bp.add(v * $lanes));
-                            }
-                            for r in 0..MR {
-                                let av = $set1(*ap.add(r * lda));
-                                for v in 0..NV {
-                                    acc[r][v] = $fmadd(av, bv[v], acc[r][v]);
-                                }
-                            }
-                            ap = ap.add(1);
-                            bp = bp.add(NV * $lanes);
-                        }
-                        kk = end;
-                    }
-                }
-            }
-            // SAFETY (both loops): `Tile::check` proved `(MR-1)·ldo + (NV-1)·L + last ≤
-            // out.len()`; full vectors are stored for `v < NV-1`, `last` lanes for the final
-            // one. A masked store costs many cycles on AMD's AVX2 (`vmaskmovps`), so only a
-            // partial last vector takes it.
-            if last == $lanes {
-                for r in 0..MR {
-                    unsafe {
-                        let o = out.add(r * ldo);
-                        for v in 0..NV {
-                            $store(o.add(v * $lanes), acc[r][v]);
-                        }
-                    }
-                }
-            } else {
-                let mask = $mask(last);
-                for r in 0..MR {
-                    unsafe {
-                        let o = out.add(r * ldo);
-                        for v in 0..NV - 1 {
-                            $store(o.add(v * $lanes), acc[r][v]);
-                        }
-                        $mask_store(o.add((NV - 1) * $lanes), mask, acc[r][NV - 1]);
-                    }
-                }
-            }
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-fn mask16(last: usize) -> u16 {
-    if last >= 16 {
-        u16::MAX
-    } else {
-        (1u16 << last) - 1
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn mask8(last: usize) -> u8 {
-    if last >= 8 {
-        u8::MAX
-    } else {
-        (1u8 << last) - 1
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn mask_epi32(last: usize) -> __m256i {
-    let last = i32::try_from(last).unwrap_or(i32::MAX);
-    _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(last),
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-    )
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn mask_epi64(last: usize) -> __m256i {
-    let last = i64::try_from(last).unwrap_or(i64::MAX);
-    _mm256_cmpgt_epi64(_mm256_set1_epi64x(last), _mm256_setr_epi64x(0, 1, 2, 3))
-}
-
-x86_tile!(
-    avx512_f32,
-    avx512_f32_row,
-    "avx512f",
-    f32,
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps,
-    _mm512_add_ps,
-    _mm512_storeu_ps,
-    _mm512_mask_storeu_ps,
-    mask16
-);
-x86_tile!(
-    avx512_f64,
-    avx512_f64_row,
-    "avx512f",
-    f64,
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_set1_pd,
-    _mm512_fmadd_pd,
-    _mm512_add_pd,
-    _mm512_storeu_pd,
-    _mm512_mask_storeu_pd,
-    mask8
-);
-x86_tile!(
-    avx2_f32,
-    avx2_f32_row,
-    "avx2,fma",
-    f32,
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_add_ps,
-    _mm256_storeu_ps,
-    _mm256_maskstore_ps,
-    mask_epi32
-);
-x86_tile!(
-    avx2_f64,
-    avx2_f64_row,
-    "avx2,fma",
-    f64,
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_set1_pd,
-    _mm256_fmadd_pd,
-    _mm256_add_pd,
-    _mm256_storeu_pd,
-    _mm256_maskstore_pd,
-    mask_epi64
-);
 
 /// The portable microkernel: same summation order, separate multiply and add.
 #[expect(clippy::needless_range_loop, reason = "fixed-size accumulator arrays")]
@@ -538,21 +255,26 @@ where
 }
 
 macro_rules! impl_simd_element {
-    ($t:ty, $avx512:ident, $avx512_row:ident, $avx2:ident, $avx2_row:ident) => {
+    (
+        $t:ty, $avx512:ident, $avx512_strip:ident, $avx512_row:ident, $avx2:ident,
+        $avx2_strip:ident, $avx2_row:ident
+    ) => {
         impl SimdElement for $t {
-            fn tile(isa: Isa, mr: usize, nv: usize, t: Tile<'_, Self>) {
-                assert!(nv <= isa.nv_max() && mr <= isa.mr_max(nv), "tile too large");
+            fn tile(isa: Isa, rows: usize, nv: usize, t: Tile<'_, Self>) {
+                assert!(nv <= isa.nv_max(), "tile too wide");
                 let lanes = isa.lanes(std::mem::size_of::<$t>());
-                t.check(mr, nv, lanes);
+                t.check(rows, nv, lanes);
                 let (a, b, out) = (t.a.as_ptr(), t.b.as_ptr(), t.out.as_mut_ptr());
                 let (lda, ldo, k, last, taps) = (t.lda, t.ldo, t.k, t.last, t.taps.list);
+                let strips = Strips::new(rows, isa.mr_max(nv));
                 match isa.path() {
                     #[cfg(target_arch = "x86_64")]
                     KernelPath::Avx512 => {
                         // SAFETY: `Isa` values with this path exist only when the CPU has
-                        // AVX-512F; `t.check` validated every access of this tile shape.
+                        // AVX-512F; `t.check` validated every access of all `rows` rows, and
+                        // each strip starts at a row below `rows`.
                         unsafe {
-                            if mr == 1 {
+                            if rows == 1 {
                                 match nv {
                                     1 => $avx512_row::<1, 4>(a, taps, k, b, out, last),
                                     2 => $avx512_row::<2, 2>(a, taps, k, b, out, last),
@@ -561,30 +283,57 @@ macro_rules! impl_simd_element {
                                 }
                                 return;
                             }
-                            dispatch!(nv, mr, $avx512, (a, lda, taps, k, b, out, ldo, last), [
-                                1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
-                                2 => [1 2 3 4 5 6 7 8 9 10 11 12],
-                                3 => [1 2 3 4 5 6 7 8],
-                                4 => [1 2 3 4 5 6]
-                            ])
+                            for (r0, mr, count) in strips {
+                                let (a, out) = (a.add(r0 * lda), out.add(r0 * ldo));
+                                if count == 1 {
+                                    dispatch!(nv, mr, $avx512,
+                                        (a, lda, taps, k, b, out, ldo, last), [
+                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
+                                        2 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                        3 => [1 2 3 4 5 6 7 8],
+                                        4 => [1 2 3 4 5 6]
+                                    ])
+                                } else {
+                                    dispatch!(nv, mr, $avx512_strip,
+                                        (a, lda, taps, k, b, out, ldo, last, count), [
+                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
+                                        2 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                        3 => [1 2 3 4 5 6 7 8],
+                                        4 => [1 2 3 4 5 6]
+                                    ])
+                                }
+                            }
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
                     KernelPath::Avx2 => {
                         // SAFETY: `Isa` values with this path exist only when the CPU has
-                        // AVX2 and FMA; `t.check` validated every access of this tile shape.
+                        // AVX2 and FMA; `t.check` validated every access of all `rows` rows,
+                        // and each strip starts at a row below `rows`.
                         unsafe {
-                            if mr == 1 {
+                            if rows == 1 {
                                 match nv {
                                     1 => $avx2_row::<1, 4>(a, taps, k, b, out, last),
                                     _ => $avx2_row::<2, 2>(a, taps, k, b, out, last),
                                 }
                                 return;
                             }
-                            dispatch!(nv, mr, $avx2, (a, lda, taps, k, b, out, ldo, last), [
-                                1 => [1 2 3 4 5 6 7 8 9 10 11 12],
-                                2 => [1 2 3 4 5 6]
-                            ])
+                            for (r0, mr, count) in strips {
+                                let (a, out) = (a.add(r0 * lda), out.add(r0 * ldo));
+                                if count == 1 {
+                                    dispatch!(nv, mr, $avx2,
+                                        (a, lda, taps, k, b, out, ldo, last), [
+                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                        2 => [1 2 3 4 5 6]
+                                    ])
+                                } else {
+                                    dispatch!(nv, mr, $avx2_strip,
+                                        (a, lda, taps, k, b, out, ldo, last, count), [
+                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                        2 => [1 2 3 4 5 6]
+                                    ])
+                                }
+                            }
                         }
                     }
                     #[cfg(not(target_arch = "x86_64"))]
@@ -593,10 +342,26 @@ macro_rules! impl_simd_element {
                         fn port<const MR: usize, const NV: usize>(t: Tile<'_, $t>) {
                             portable::<$t, MR, NV>(t);
                         }
-                        dispatch!(nv, mr, port, (t), [
-                            1 => [1 2 3 4],
-                            2 => [1 2 3 4]
-                        ])
+                        let Tile { a, lda, taps, k, b, out, ldo, last } = t;
+                        for (r0, mr, count) in strips {
+                            for i in 0..count {
+                                let r = r0 + i * mr;
+                                let t = Tile {
+                                    a: &a[r * lda..],
+                                    lda,
+                                    taps,
+                                    k,
+                                    b,
+                                    out: &mut out[r * ldo..],
+                                    ldo,
+                                    last,
+                                };
+                                dispatch!(nv, mr, port, (t), [
+                                    1 => [1 2 3 4],
+                                    2 => [1 2 3 4]
+                                ])
+                            }
+                        }
                     }
                 }
             }
@@ -604,8 +369,49 @@ macro_rules! impl_simd_element {
     };
 }
 
-impl_simd_element!(f32, avx512_f32, avx512_f32_row, avx2_f32, avx2_f32_row);
-impl_simd_element!(f64, avx512_f64, avx512_f64_row, avx2_f64, avx2_f64_row);
+impl_simd_element!(
+    f32,
+    avx512_f32,
+    avx512_f32_strip,
+    avx512_f32_row,
+    avx2_f32,
+    avx2_f32_strip,
+    avx2_f32_row
+);
+impl_simd_element!(
+    f64,
+    avx512_f64,
+    avx512_f64_strip,
+    avx512_f64_row,
+    avx2_f64,
+    avx2_f64_strip,
+    avx2_f64_row
+);
+
+/// The balanced tiles of `rows` rows (at most `mr_max` each, sizes differing by at most one,
+/// as [`crate::tiling::tiles`] makes them) as at most two strips of equal tiles:
+/// `(first row, rows per tile, tiles)`.
+struct Strips(std::array::IntoIter<(usize, usize, usize), 2>);
+
+impl Strips {
+    #[inline]
+    fn new(rows: usize, mr_max: usize) -> Self {
+        if rows <= mr_max {
+            // One tile (the common call): no divisions.
+            return Self([(0, rows, 1), (0, 0, 0)].into_iter());
+        }
+        let ntiles = rows.div_ceil(mr_max.max(1)).max(1);
+        let (mr, big) = (rows / ntiles, rows % ntiles);
+        Self([(0, mr + 1, big), (big * (mr + 1), mr, ntiles - big)].into_iter())
+    }
+}
+
+impl Iterator for Strips {
+    type Item = (usize, usize, usize);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.find(|&(_, mr, count)| mr > 0 && count > 0)
+    }
+}
 
 /// Plain-Rust work to compile for each instruction set (see [`with_isa`]). Implementations
 /// mark `run` `#[inline(always)]`, as they do the helpers it calls.
@@ -642,4 +448,86 @@ pub(crate) fn with_isa<W: Vectorized>(isa: Isa, work: W) -> W::Output {
 
 pub(crate) mod peak;
 mod rows;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 pub(crate) use rows::{RowWriter, STREAM_MIN_BYTES, build_by_rows, build_rows};
+#[cfg(target_arch = "x86_64")]
+use x86::{
+    avx2_f32, avx2_f32_row, avx2_f32_strip, avx2_f64, avx2_f64_row, avx2_f64_strip, avx512_f32,
+    avx512_f32_row, avx512_f32_strip, avx512_f64, avx512_f64_row, avx512_f64_strip,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_are_the_balanced_tiles() {
+        for mr_max in [4, 6, 12, 16] {
+            for rows in 1..=5 * mr_max + 3 {
+                let mut got = Vec::new();
+                for (r0, mr, count) in Strips::new(rows, mr_max) {
+                    got.extend((0..count).map(|i| (r0 + i * mr, mr)));
+                }
+                let want: Vec<_> = crate::tiling::tiles(0, rows, mr_max).collect();
+                assert_eq!(got, want, "{rows} rows, mr_max {mr_max}");
+            }
+        }
+    }
+
+    /// Every available path, every width, row counts from one tile to several strips of
+    /// unequal tiles: the exact integer result, and nothing written between the rows.
+    #[test]
+    fn any_row_count_matches_the_plain_sum() {
+        let (lda, k, ldo) = (11, 5, 80);
+        let taps = [(0, 0), (3, 7 * 64), (1, 2 * 64)];
+        let a: Vec<f32> = (0..70 * lda + 16)
+            .map(|i| ((i * 7) % 9) as f32 - 4.0)
+            .collect();
+        let b: Vec<f32> = (0..16 * 64).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
+        for isa in KernelPath::ALL.into_iter().filter_map(Isa::new) {
+            let lanes = isa.lanes(4);
+            for nv in 1..=isa.nv_max() {
+                let width = nv * lanes;
+                let last = lanes - 1;
+                for rows in [
+                    1,
+                    2,
+                    isa.mr_max(nv),
+                    isa.mr_max(nv) + 1,
+                    3 * isa.mr_max(nv) + 2,
+                ] {
+                    let mut out = vec![f32::NAN; rows * ldo];
+                    let t = Tile {
+                        a: &a,
+                        lda,
+                        taps: Taps::new(&taps),
+                        k,
+                        b: &b,
+                        out: &mut out,
+                        ldo,
+                        last,
+                    };
+                    f32::tile(isa, rows, nv, t);
+                    for r in 0..rows {
+                        for c in 0..ldo {
+                            let got = out[r * ldo + c];
+                            if c >= width - lanes + last {
+                                assert!(got.is_nan(), "{isa:?} wrote column {c} of row {r}");
+                                continue;
+                            }
+                            let want: f32 = taps
+                                .iter()
+                                .flat_map(|&(ao, bo)| {
+                                    (0..k).map(move |kk| (ao + r * lda + kk, bo + kk * width + c))
+                                })
+                                .map(|(ia, ib)| a[ia] * b[ib])
+                                .sum();
+                            assert_eq!(got, want, "{isa:?} nv {nv}, {rows} rows: ({r}, {c})");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
