@@ -197,7 +197,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
 
     /// Output row `row` of a pointwise problem (one GEMM over the row's `W` positions, see
     /// [`compute_on`]): each tile of at most `mr_max` positions is computed for every channel block into
-    /// `stage` (`MR × C`, hot in L1), and its rows then go to `out` whole, with non-temporal
+    /// `stage` (`MR × C`, hot in L1), and its rows then go to `out` in one copy, with non-temporal
     /// stores where the output is large (no zero-fill pass and no read for ownership of the
     /// output's lines: half the output's memory traffic).
     fn pointwise_row(
@@ -214,9 +214,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 let taps = [(base + j0 * m_, blk.panel)];
                 self.tile_into(mr, blk, (&taps, 0), &mut stage[blk.c0..], c_);
             }
-            for r in 0..mr {
-                out.write_row(j0 + r, &stage[r * c_..(r + 1) * c_]);
-            }
+            out.write_rows(j0, &stage[..mr * c_]);
         }
     }
 

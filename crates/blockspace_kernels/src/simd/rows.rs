@@ -74,14 +74,26 @@ impl<T: Copy + Default> RowWriter<'_, T> {
     /// Writes row `row` of this part (`src` is exactly one row). Panics out of range.
     #[inline]
     pub(crate) fn write_row(&mut self, row: usize, src: &[T]) {
-        let dst = &mut self.data[row * self.row_len..(row + 1) * self.row_len];
-        assert_eq!(src.len(), dst.len(), "a row is written whole");
+        assert_eq!(src.len(), self.row_len, "a row is written whole");
+        self.write_rows(row, src);
+    }
+
+    /// Writes the consecutive rows `first..` of this part (`src` is whole rows), in one
+    /// copy. Panics out of range.
+    #[inline]
+    pub(crate) fn write_rows(&mut self, first: usize, src: &[T]) {
+        assert!(
+            src.len().is_multiple_of(self.row_len),
+            "rows are written whole"
+        );
+        let rows = src.len() / self.row_len;
+        let dst = &mut self.data[first * self.row_len..(first + rows) * self.row_len];
         if !stream_copy(self.streaming, dst, src) {
             for (d, &v) in dst.iter_mut().zip(src) {
                 d.write(v);
             }
         }
-        self.written[row] = true;
+        self.written[first..first + rows].fill(true);
     }
 
     /// Zero-fills the rows nobody wrote, so the whole part is initialised.
@@ -333,6 +345,30 @@ mod tests {
 
     /// Rows written by their task hold what was written (through the streaming path where the
     /// CPU has it), rows nobody wrote are zero, and an error frees everything.
+    #[test]
+    fn write_rows_writes_consecutive_rows_in_one_call() {
+        for path in KernelPath::ALL {
+            let Some(isa) = Isa::new(path) else { continue };
+            let src: Vec<f32> = (0..2 * 5).map(|v| v as f32 + 1.0).collect();
+            let out = build_by_rows(
+                isa,
+                &[(4 * 5, 0)],
+                5,
+                1,
+                false,
+                || (),
+                |(), _, mine: &mut [RowWriter<'_, f32>]| {
+                    mine[0].write_rows(1, &src);
+                    Ok::<(), ()>(())
+                },
+            )
+            .expect("builds");
+            assert_eq!(&out[..5], &[0.0; 5], "{path:?}: row 0 unwritten");
+            assert_eq!(&out[5..15], &src[..], "{path:?}: rows 1 and 2");
+            assert_eq!(&out[15..], &[0.0; 5], "{path:?}: row 3 unwritten");
+        }
+    }
+
     #[test]
     fn build_by_rows_writes_rows_once_and_zeroes_the_rest() {
         for path in KernelPath::ALL {
