@@ -222,14 +222,15 @@ pub(crate) fn signed(v: usize) -> isize {
 }
 
 /// Builds an output of `rows` rows of `row_len` values, `row(scratch, index, out_row)` filling
-/// each (zeroed on entry), in parallel on rayon's pool unless the problem is small
-/// (`macs_per_row` multiply-adds per row). Checks `ctx.cancel` before every row and reports
+/// each (zeroed on entry, unless `covers` says `row` writes every element of every row), in
+/// parallel on rayon's pool unless the problem is small (`macs_per_row` multiply-adds per row). Checks `ctx.cancel` before every row and reports
 /// progress about every 1 % of rows.
 ///
 /// An output of [`STREAM_MIN_BYTES`] or more with rows of at most [`STAGE_ROW_BYTES`] is built
 /// row by row in a per-thread buffer that stays in L1, each finished row then written to the
 /// output whole with `isa`'s non-temporal stores: no zero-fill pass over the output and no
-/// read for ownership of its lines (half the memory traffic of storing into it).
+/// read for ownership of its lines (half the memory traffic of storing into it). The buffer
+/// holds the previous row on entry when `covers`.
 ///
 /// # Errors
 /// [`KernelError::Cancelled`].
@@ -237,7 +238,7 @@ pub(crate) fn run_rows<T: Element, S>(
     isa: Isa,
     rows: usize,
     row_len: usize,
-    macs_per_row: usize,
+    (macs_per_row, covers): (usize, bool),
     ctx: &KernelContext,
     init: impl Fn() -> S + Sync + Send,
     row: impl Fn(&mut S, usize, &mut [T]) + Sync + Send,
@@ -269,7 +270,9 @@ pub(crate) fn run_rows<T: Element, S>(
     let staged = |(s, stage): &mut (S, Vec<T>), task: usize, out: &mut [RowWriter<'_, T>]| {
         for part in out {
             for i in 0..part_rows(task) {
-                stage.fill(T::ZERO);
+                if !covers {
+                    stage.fill(T::ZERO);
+                }
                 work(s, task * min_rows + i, stage)?;
                 part.write_row(i, stage);
             }

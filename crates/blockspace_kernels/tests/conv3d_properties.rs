@@ -152,6 +152,34 @@ fn big_case() -> Case {
     }
 }
 
+/// An output of 8 MiB with rows of 4 KiB is built a row at a time in one reused buffer: the
+/// rows and columns no tap reaches (a dilated filter wider than its padded input) must still
+/// come out zero, not as the previous row's values.
+#[test]
+fn staged_rows_no_tap_reaches_stay_zero() {
+    let c = Case {
+        n: 1,
+        spatial: [1024, 2, 2],
+        kernel: [1, 2, 2],
+        strides: [1, 1, 1],
+        dilations: [1, 3, 3],
+        c: 2,
+        m: 512,
+        padding: Padding::Same,
+        format: DataFormat::Ndhwc,
+        seed: 11,
+    };
+    let p = Conv3dParams::new(&c.input_shape(), &c.filter_shape(), &c.attrs()).unwrap();
+    // Output rows alternate: `oh = 0` no tap reaches, `oh = 1` a computed one; column `ow = 0`
+    // no tap reaches.
+    assert_eq!(
+        p.out_spatial,
+        [1024, 2, 2],
+        "8 MiB of output in rows of 4 KiB"
+    );
+    paths_match::<f32>(&c, true).unwrap();
+}
+
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let c = big_case();

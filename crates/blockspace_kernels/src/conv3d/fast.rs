@@ -49,7 +49,8 @@ struct Plan<'a, T> {
 }
 
 impl<T: Element + SimdElement> Plan<'_, T> {
-    /// Computes output row `row = (n·OD + od)·OH + oh` into `out` (`OW·M` values, zero on entry).
+    /// Computes output row `row = (n·OD + od)·OH + oh` into `out` (`OW·M` values, zero on entry
+    /// unless [`Plan::covers_all`]).
     fn row(&self, row: usize, out: &mut [T], s: &mut Scratch) {
         let p = self.p;
         let [d_, h_, w_] = p.input_spatial;
@@ -133,6 +134,24 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         }
         let o = j * p.oc + blk.c0;
         self.tile(1, blk, &s.tile_taps, &mut out[o..]);
+    }
+
+    /// Whether [`Plan::row`] writes every element of every row: some tap reaches every output
+    /// row and column (otherwise the rows must be zeroed first).
+    fn covers_all(&self) -> bool {
+        let p = self.p;
+        let w_ = signed(p.input_spatial[2]);
+        let column = |j: usize| {
+            let iw0 = signed(j * p.strides[2]);
+            self.kw_off
+                .iter()
+                .any(|&off| (0..w_).contains(&(iw0 + off)))
+        };
+        self.kd_taps
+            .iter()
+            .chain(&self.kh_taps)
+            .all(|t| !t.is_empty())
+            && (0..self.lo).chain(self.hi..p.out_spatial[2]).all(column)
     }
 
     fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
@@ -238,7 +257,7 @@ pub(super) fn compute_on<T: Element>(
         isa,
         rows,
         row_len,
-        macs_per_row,
+        (macs_per_row, plan.covers_all()),
         ctx,
         Scratch::default,
         |s, row, out| {

@@ -90,7 +90,8 @@ struct Plan<'a, T> {
 }
 
 impl<T: Element + SimdElement> Plan<'_, T> {
-    /// Computes output row `row = (n·D + d)·H + h` into `out` (`W·C` elements, zero on entry).
+    /// Computes output row `row = (n·D + d)·H + h` into `out` (`W·C` elements, zero on entry
+    /// unless [`Plan::covers_all`]).
     fn row(&self, row: usize, out: &mut [T], s: &mut Scratch) {
         let p = self.p;
         let [d_, h_, _] = p.input_spatial;
@@ -216,6 +217,23 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             }
             out.write_rows(j0, &stage[..mr * c_]);
         }
+    }
+
+    /// Whether [`Plan::row`] writes every element of every row: some tap reaches every output
+    /// row and column (otherwise the rows must be zeroed first).
+    fn covers_all(&self) -> bool {
+        let ow_ = signed(self.p.out_spatial[2]);
+        let column = |ph: &Phase, j: usize| {
+            let j = signed(j);
+            ph.taps.iter().any(|&(_, o)| (0..ow_).contains(&(j + o)))
+        };
+        self.kd_taps
+            .iter()
+            .chain(&self.kh_taps)
+            .all(|t| !t.is_empty())
+            && self.phases.iter().all(|ph| {
+                !ph.taps.is_empty() && (0..ph.lo).chain(ph.hi..ph.len).all(|j| column(ph, j))
+            })
     }
 
     fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
@@ -358,7 +376,7 @@ pub(super) fn compute_on<T: Element>(
         isa,
         rows,
         row_len,
-        macs_per_row,
+        (macs_per_row, plan.covers_all()),
         ctx,
         Scratch::default,
         |s, row, out| {
