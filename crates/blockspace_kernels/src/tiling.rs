@@ -1,7 +1,9 @@
 //! Machinery shared by the gather kernels built on [`crate::simd::Tile`]: channel blocking,
 //! filter packing, balanced row tiles, and the row-parallel driver with cancel and progress.
 
-use crate::simd::{Isa, RowWriter, STREAM_MIN_BYTES, SimdElement, Taps, Tile, build_by_rows};
+use crate::simd::{
+    Isa, RowWriter, STREAM_MIN_BYTES, SimdElement, Taps, Tile, as_out, build_by_rows,
+};
 use crate::{Element, KernelContext, KernelError};
 
 /// Problems with fewer multiply-adds than this run on the calling thread.
@@ -208,9 +210,10 @@ pub(crate) fn gemm_rows<T: SimdElement>(
                 taps: Taps::new(&taps),
                 k,
                 b: b.data,
-                out: &mut out[o0 + blk.c0..],
+                out: as_out(&mut out[o0 + blk.c0..]),
                 ldo,
                 last: blk.len - (blk.nv - 1) * b.lanes,
+                stream: false,
             },
         );
     }

@@ -11,7 +11,7 @@
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dParams;
-use crate::simd::{Isa, SimdElement, Taps, Tile};
+use crate::simd::{Isa, SimdElement, Taps, Tile, as_out};
 use crate::tiling::{
     ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
 };
@@ -167,9 +167,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 taps: Taps::new(taps),
                 k: p.ic,
                 b: &self.packed,
-                out,
+                out: as_out(out),
                 ldo: p.oc,
                 last,
+                stream: false,
             },
         );
     }

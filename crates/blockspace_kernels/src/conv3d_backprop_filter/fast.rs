@@ -24,7 +24,7 @@ use ndarray::{Array5, ArrayView5, CowArray, Ix5};
 use std::ops::Range;
 
 use super::params::Conv3dBackpropFilterParams;
-use crate::simd::{Isa, SimdElement, Taps, Tile, Vectorized, with_isa};
+use crate::simd::{Isa, SimdElement, Taps, Tile, Vectorized, as_out, with_isa};
 use crate::tiling::split_blocks;
 use crate::{Element, KernelContext, KernelError, KernelPath, Reservation};
 
@@ -319,9 +319,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                                 taps,
                                 k: 1,
                                 b,
-                                out: &mut s.tmp,
+                                out: as_out(&mut s.tmp),
                                 ldo: width,
                                 last,
+                                stream: false,
                             },
                         );
                         let dst = &mut acc[off + r0 * width..off + (r0 + mr) * width];

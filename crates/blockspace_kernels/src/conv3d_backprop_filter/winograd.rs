@@ -56,7 +56,7 @@ use std::sync::Mutex;
 use super::fast::{AddInto, balanced, contiguous};
 use super::params::Conv3dBackpropFilterParams;
 use super::winograd_transform::{OutputTransform, Rows, S1_K3, Scheme, TileTransform};
-use crate::simd::{Isa, SimdElement, Taps, Tile, with_isa};
+use crate::simd::{Isa, SimdElement, Taps, Tile, as_out, with_isa};
 use crate::tiling::signed;
 use crate::tiling::{ChannelBlock, split_blocks};
 use crate::{Element, KernelContext, KernelError};
@@ -321,9 +321,10 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                                 taps,
                                 k: 1,
                                 b,
-                                out: &mut s.out,
+                                out: as_out(&mut s.out),
                                 ldo: width,
                                 last,
+                                stream: false,
                             },
                         );
                         let dst = &mut m[m0 + r0 * width..m0 + (r0 + mr) * width];

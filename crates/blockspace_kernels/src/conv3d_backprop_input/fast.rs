@@ -9,12 +9,13 @@
 //! independent of tiling and threads.
 //!
 //! A pointwise problem (`1×1×1` filter, unit strides) is one GEMM over all positions; its tiles
-//! are staged in L1 and streamed to the output ([`Plan::pointwise_row`]).
+//! are stored straight into the output, non-temporally where it is large
+//! ([`Plan::pointwise_row`]).
 
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, build_by_rows};
+use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, as_out, build_by_rows};
 use crate::tiling::{
     ChannelBlock, PANEL_BYTES, SERIAL_MACS, Scratch, channel_blocks, pack_panels, run_rows, signed,
     tiles, visit_tiles,
@@ -197,25 +198,28 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     /// Output row `row` of a pointwise problem (one GEMM over the row's `W` positions, see
-    /// [`compute_on`]): each tile of at most `mr_max` positions is computed for every channel block into
-    /// `stage` (`MR × C`, hot in L1), and its rows then go to `out` in one copy, with non-temporal
-    /// stores where the output is large (no zero-fill pass and no read for ownership of the
-    /// output's lines: half the output's memory traffic).
+    /// [`compute_on`]): each tile of at most `mr_max` positions is computed for every channel
+    /// block by [`RowWriter::tiles_in_place`], straight into the output where it can (no
+    /// zero-fill pass, and for large outputs no read for ownership of the output's lines:
+    /// half the output's memory traffic), else through `stage`.
     fn pointwise_row(
         &self,
         row: usize,
         out: &mut RowWriter<'_, T>,
-        stage: &mut [T],
+        (taps, stage): (&[Taps<'_>], &mut Vec<T>),
         mr_max: usize,
     ) {
-        let (c_, m_, w_) = (self.p.c, self.p.m, self.p.input_spatial[2]);
+        let (m_, w_) = (self.p.m, self.p.input_spatial[2]);
         let base = row * w_ * m_;
         for (j0, mr) in tiles(0, w_, mr_max) {
-            for blk in &self.blocks {
-                let taps = [(base + j0 * m_, blk.panel)];
-                self.tile_into(mr, blk, (&taps, 0), &mut stage[blk.c0..], c_);
-            }
-            out.write_rows(j0, &stage[..mr * c_]);
+            let a0 = base + j0 * m_;
+            out.tiles_in_place(
+                self.isa,
+                (j0, mr),
+                stage,
+                (self.blocks.iter().zip(taps))
+                    .map(|(blk, &taps)| (blk.c0, blk.nv, self.operands(blk, (taps, a0)))),
+            );
         }
     }
 
@@ -250,22 +254,28 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         out: &mut [T],
         ldo: usize,
     ) {
-        let last = blk.len - (blk.nv - 1) * self.lanes;
-        T::tile(
-            self.isa,
-            mr,
-            blk.nv,
-            Tile {
-                a: self.dy.get(a0..).unwrap_or_default(),
-                lda: self.p.m,
-                taps: Taps::new(taps),
-                k: self.p.m,
-                b: &self.packed,
-                out,
-                ldo,
-                last,
-            },
-        );
+        let t = Tile {
+            out: as_out(out),
+            ldo,
+            ..self.operands(blk, (Taps::new(taps), a0))
+        };
+        T::tile(self.isa, mr, blk.nv, t);
+    }
+
+    /// The operands of a tile of block `blk` over `taps` (`out_backprop` offsets counted from
+    /// `a0`), with no output yet.
+    fn operands<'a>(&'a self, blk: &ChannelBlock, (taps, a0): (Taps<'a>, usize)) -> Tile<'a, T> {
+        Tile {
+            a: self.dy.get(a0..).unwrap_or_default(),
+            lda: self.p.m,
+            taps,
+            k: self.p.m,
+            b: &self.packed,
+            out: &mut [],
+            ldo: 0,
+            last: blk.len - (blk.nv - 1) * self.lanes,
+            stream: false,
+        }
     }
 }
 
@@ -283,20 +293,21 @@ fn compute_pointwise<T: Element>(
     let parts: Vec<(usize, usize)> = (0..rows).map(|r| (row_len, r)).collect();
     let mr_max = plan.blocks.iter().map(|b| plan.isa.mr_max(b.nv)).min();
     let mr_max = mr_max.unwrap_or(1);
-    let stage_len = mr_max * p.c;
     let counter = ctx.work_counter(rows);
+    // Each block's one tap, at the start of a tile's rows of `out_backprop`.
+    let lists: Vec<[(usize, usize); 1]> = plan.blocks.iter().map(|b| [(0, b.panel)]).collect();
+    let taps: Vec<Taps<'_>> = lists.iter().map(|l| Taps::new(l)).collect();
     let work = |stage: &mut Vec<T>, row: usize, out: &mut [RowWriter<'_, T>]| {
         ctx.check_cancelled()?;
         for part in out {
-            plan.pointwise_row(row, part, stage, mr_max);
+            plan.pointwise_row(row, part, (&taps, stage), mr_max);
         }
         counter.tick();
         Ok::<(), KernelError>(())
     };
     let parallel =
         macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
-    let init = || vec![T::ZERO; stage_len];
-    let dx = build_by_rows(plan.isa, &parts, p.c, rows, parallel, init, work)?;
+    let dx = build_by_rows(plan.isa, &parts, p.c, rows, parallel, Vec::new, work)?;
     Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
         what: "the output shape",
     })

@@ -22,6 +22,8 @@
     reason = "SIMD intrinsics, raw-pointer loads/stores in bounds-checked microkernels"
 )]
 
+use std::mem::MaybeUninit;
+
 /// An instruction set of the microkernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KernelPath {
@@ -166,12 +168,23 @@ pub struct Tile<'a, T> {
     pub k: usize,
     /// Right operand: packed panels, `k` rows of `NV·L` each per tap.
     pub b: &'a [T],
-    /// Output, rows `ldo` apart.
-    pub out: &'a mut [T],
+    /// Output, rows `ldo` apart: every element of the tile's rows and columns is written
+    /// (with initialised values; nothing is read), so it may be uninitialised memory.
+    pub out: &'a mut [MaybeUninit<T>],
     /// Row stride of `out`.
     pub ldo: usize,
     /// Lanes stored from the last vector of each row (`1..=L`).
     pub last: usize,
+    /// A hint that nobody reads `out` soon: full, aligned vectors are then stored with
+    /// non-temporal stores (no read for ownership of the output's lines).
+    pub stream: bool,
+}
+
+/// `s` as the output of a [`Tile`].
+pub(crate) fn as_out<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`; the microkernels (the only writers
+    // through a `Tile`) store initialised values only, so `s` stays initialised.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
 }
 
 impl<T> Tile<'_, T> {
@@ -249,7 +262,9 @@ where
         for v in 0..NV {
             let n = if v + 1 == NV { t.last } else { L };
             let o = r * t.ldo + v * L;
-            t.out[o..o + n].copy_from_slice(&acc[r][v][..n]);
+            for (d, &x) in t.out[o..o + n].iter_mut().zip(&acc[r][v][..n]) {
+                d.write(x);
+            }
         }
     }
 }
@@ -264,8 +279,15 @@ macro_rules! impl_simd_element {
                 assert!(nv <= isa.nv_max(), "tile too wide");
                 let lanes = isa.lanes(std::mem::size_of::<$t>());
                 t.check(rows, nv, lanes);
-                let (a, b, out) = (t.a.as_ptr(), t.b.as_ptr(), t.out.as_mut_ptr());
+                let (a, b) = (t.a.as_ptr(), t.b.as_ptr());
+                let out = t.out.as_mut_ptr().cast::<$t>();
                 let (lda, ldo, k, last, taps) = (t.lda, t.ldo, t.k, t.last, t.taps.list);
+                // Non-temporal stores need every stored vector aligned to its size.
+                let vector = lanes * std::mem::size_of::<$t>();
+                let stream = t.stream
+                    && last == lanes
+                    && (out as usize).is_multiple_of(vector)
+                    && (ldo * std::mem::size_of::<$t>()).is_multiple_of(vector);
                 let strips = Strips::new(rows, isa.mr_max(nv));
                 match isa.path() {
                     #[cfg(target_arch = "x86_64")]
@@ -287,7 +309,7 @@ macro_rules! impl_simd_element {
                                 let (a, out) = (a.add(r0 * lda), out.add(r0 * ldo));
                                 if count == 1 {
                                     dispatch!(nv, mr, $avx512,
-                                        (a, lda, taps, k, b, out, ldo, last), [
+                                        (a, lda, taps, k, b, out, ldo, (last, stream)), [
                                         1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
                                         2 => [1 2 3 4 5 6 7 8 9 10 11 12],
                                         3 => [1 2 3 4 5 6 7 8],
@@ -295,7 +317,7 @@ macro_rules! impl_simd_element {
                                     ])
                                 } else {
                                     dispatch!(nv, mr, $avx512_strip,
-                                        (a, lda, taps, k, b, out, ldo, last, count), [
+                                        (a, lda, taps, k, b, out, ldo, (last, stream), count), [
                                         1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
                                         2 => [1 2 3 4 5 6 7 8 9 10 11 12],
                                         3 => [1 2 3 4 5 6 7 8],
@@ -322,13 +344,13 @@ macro_rules! impl_simd_element {
                                 let (a, out) = (a.add(r0 * lda), out.add(r0 * ldo));
                                 if count == 1 {
                                     dispatch!(nv, mr, $avx2,
-                                        (a, lda, taps, k, b, out, ldo, last), [
+                                        (a, lda, taps, k, b, out, ldo, (last, stream)), [
                                         1 => [1 2 3 4 5 6 7 8 9 10 11 12],
                                         2 => [1 2 3 4 5 6]
                                     ])
                                 } else {
                                     dispatch!(nv, mr, $avx2_strip,
-                                        (a, lda, taps, k, b, out, ldo, last, count), [
+                                        (a, lda, taps, k, b, out, ldo, (last, stream), count), [
                                         1 => [1 2 3 4 5 6 7 8 9 10 11 12],
                                         2 => [1 2 3 4 5 6]
                                     ])
@@ -342,7 +364,7 @@ macro_rules! impl_simd_element {
                         fn port<const MR: usize, const NV: usize>(t: Tile<'_, $t>) {
                             portable::<$t, MR, NV>(t);
                         }
-                        let Tile { a, lda, taps, k, b, out, ldo, last } = t;
+                        let Tile { a, lda, taps, k, b, out, ldo, last, stream } = t;
                         for (r0, mr, count) in strips {
                             for i in 0..count {
                                 let r = r0 + i * mr;
@@ -355,6 +377,7 @@ macro_rules! impl_simd_element {
                                     out: &mut out[r * ldo..],
                                     ldo,
                                     last,
+                                    stream,
                                 };
                                 dispatch!(nv, mr, port, (t), [
                                     1 => [1 2 3 4],
@@ -476,7 +499,9 @@ mod tests {
     }
 
     /// Every available path, every width, row counts from one tile to several strips of
-    /// unequal tiles: the exact integer result, and nothing written between the rows.
+    /// unequal tiles, with plain stores (a partial last vector) and with non-temporal ones
+    /// (full vectors into a cache-line aligned output): the exact integer result, and
+    /// nothing written between the rows.
     #[test]
     fn any_row_count_matches_the_plain_sum() {
         let (lda, k, ldo) = (11, 5, 80);
@@ -489,26 +514,34 @@ mod tests {
             let lanes = isa.lanes(4);
             for nv in 1..=isa.nv_max() {
                 let width = nv * lanes;
-                let last = lanes - 1;
-                for rows in [
+                let counts = [
                     1,
                     2,
                     isa.mr_max(nv),
                     isa.mr_max(nv) + 1,
                     3 * isa.mr_max(nv) + 2,
-                ] {
-                    let mut out = vec![f32::NAN; rows * ldo];
+                ];
+                for (last, rows) in [lanes - 1, lanes]
+                    .into_iter()
+                    .flat_map(|last| counts.map(|rows| (last, rows)))
+                {
+                    // A cache-line aligned output (`ldo` is 5 lines): full vectors stream.
+                    let mut buf = vec![f32::NAN; rows * ldo + 16];
+                    let skip = buf.as_ptr().align_offset(64);
+                    let out = &mut buf[skip..skip + rows * ldo];
                     let t = Tile {
                         a: &a,
                         lda,
                         taps: Taps::new(&taps),
                         k,
                         b: &b,
-                        out: &mut out,
+                        out: as_out(out),
                         ldo,
                         last,
+                        stream: last == lanes,
                     };
                     f32::tile(isa, rows, nv, t);
+                    super::rows::store_fence();
                     for r in 0..rows {
                         for c in 0..ldo {
                             let got = out[r * ldo + c];

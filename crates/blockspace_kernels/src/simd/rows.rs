@@ -10,7 +10,7 @@ use std::arch::x86_64::{
     __m256i, _mm256_loadu_si256, _mm256_stream_si256, _mm512_loadu_si512, _mm512_stream_si512,
 };
 
-use super::{Isa, KernelPath};
+use super::{Isa, KernelPath, SimdElement, Tile};
 
 /// Outputs smaller than this are written with plain stores: they may still be in cache when
 /// the next op reads them, which non-temporal stores would prevent.
@@ -103,6 +103,74 @@ impl<T: Copy + Default> RowWriter<'_, T> {
                 self.data[row * self.row_len..(row + 1) * self.row_len]
                     .fill(std::mem::MaybeUninit::new(T::default()));
             }
+        }
+    }
+}
+
+impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
+    /// Computes rows `first..first + rows` of this part, one `rows`-row tile per
+    /// `(first column, vectors, tile)` of `blocks` (each tile's `out`, `ldo` and `stream` are
+    /// set here). Panics unless the blocks' columns are consecutive and cover the whole row,
+    /// so every element is written.
+    ///
+    /// The tiles store straight into the output: non-temporally where the output is large
+    /// and every row starts on a cache line, with plain stores where it is small. A large
+    /// output whose rows are not line-aligned (an allocator that does not align large
+    /// blocks, or a row length that is no whole number of lines) is computed into `stage`
+    /// and streamed out by [`RowWriter::write_rows`], which handles the partial lines.
+    pub(crate) fn tiles_in_place<'t>(
+        &mut self,
+        isa: Isa,
+        (first, rows): (usize, usize),
+        stage: &mut Vec<T>,
+        blocks: impl IntoIterator<Item = (usize, usize, Tile<'t, T>)>,
+    ) {
+        let size = std::mem::size_of::<T>();
+        let (row_len, lanes) = (self.row_len, isa.lanes(size));
+        let streaming = self.streaming != KernelPath::Portable;
+        let dst = &mut self.data[first * row_len..(first + rows) * row_len];
+        let aligned =
+            (dst.as_ptr() as usize).is_multiple_of(64) && (row_len * size).is_multiple_of(64);
+        let staged = streaming && !aligned;
+        let out: &mut [std::mem::MaybeUninit<T>] = if staged {
+            stage.resize(rows * row_len, T::default());
+            super::as_out(&mut stage[..])
+        } else {
+            dst
+        };
+        let mut end = 0;
+        for (c0, nv, t) in blocks {
+            assert_eq!(c0, end, "column blocks are consecutive");
+            end = c0 + (nv.max(1) - 1) * lanes + t.last;
+            let Tile {
+                a,
+                lda,
+                taps,
+                k,
+                b,
+                last,
+                ..
+            } = t;
+            let out = &mut out[c0..];
+            let stream = streaming && !staged;
+            let tile = Tile {
+                a,
+                lda,
+                taps,
+                k,
+                b,
+                out,
+                ldo: row_len,
+                last,
+                stream,
+            };
+            T::tile(isa, rows, nv, tile);
+        }
+        assert_eq!(end, row_len, "the column blocks cover the row");
+        if staged {
+            self.write_rows(first, &stage[..rows * row_len]);
+        } else {
+            self.written[first..first + rows].fill(true);
         }
     }
 }
@@ -208,7 +276,7 @@ fn stream_lines<T: Copy>(
 
 /// Orders earlier non-temporal stores before anything this thread does next (a no-op off
 /// x86-64).
-fn store_fence() {
+pub(super) fn store_fence() {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `sfence` only orders stores; SSE is part of the x86-64 baseline.
     unsafe {
@@ -342,6 +410,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::Taps;
 
     /// Rows written by their task hold what was written (through the streaming path where the
     /// CPU has it), rows nobody wrote are zero, and an error frees everything.
@@ -366,6 +435,93 @@ mod tests {
             assert_eq!(&out[..5], &[0.0; 5], "{path:?}: row 0 unwritten");
             assert_eq!(&out[5..15], &src[..], "{path:?}: rows 1 and 2");
             assert_eq!(&out[15..], &[0.0; 5], "{path:?}: row 3 unwritten");
+        }
+    }
+
+    /// Tiles computed in place: two channel blocks fill rows 1..4 of a 5-row part exactly,
+    /// and nothing else, on every path: straight into a line-aligned part (non-temporally
+    /// where the CPU has it), through the stage for a part one element off a line or rows of
+    /// no whole number of lines (a partial last vector), and with plain stores when not
+    /// streaming. Blocks that leave a gap in the row are refused.
+    #[test]
+    fn tiles_in_place_fill_the_rows_and_refuse_gaps() {
+        let (k, rows, part_rows) = (3, 3, 5);
+        for path in KernelPath::ALL {
+            let Some(isa) = Isa::new(path) else { continue };
+            let lanes = isa.lanes(4);
+            let a: Vec<f32> = (0..(1 + rows) * k).map(|i| (i % 5) as f32).collect();
+            let b: Vec<f32> = (0..2 * k * lanes).map(|i| (i % 7) as f32 - 3.0).collect();
+            let taps = [[(0, 0)], [(0, k * lanes)]];
+            // Block 0: one full vector; block 1: one vector of `last` lanes.
+            let blocks = |last: usize| {
+                [(0, lanes), (lanes, last)].map(|(c0, last)| {
+                    let t = Tile {
+                        a: &a[k..],
+                        lda: k,
+                        taps: Taps::new(&taps[usize::from(c0 > 0)]),
+                        k,
+                        b: &b,
+                        out: &mut [],
+                        ldo: 0,
+                        last,
+                        stream: false,
+                    };
+                    (c0, 1, t)
+                })
+            };
+            for (last, skew, streaming) in [
+                (lanes, 0, isa.path()),
+                (lanes, 1, isa.path()),
+                (3, 0, isa.path()),
+                (lanes, 0, KernelPath::Portable),
+            ] {
+                let row_len = lanes + last;
+                let mut buf = vec![std::mem::MaybeUninit::new(f32::NAN); part_rows * row_len + 32];
+                let skip = buf.as_ptr().align_offset(64) + skew;
+                let mut part = RowWriter {
+                    data: &mut buf[skip..skip + part_rows * row_len],
+                    row_len,
+                    written: vec![false; part_rows],
+                    streaming,
+                };
+                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), blocks(last));
+                store_fence();
+                assert_eq!(part.written, [false, true, true, true, false]);
+                for r in 0..part_rows {
+                    for c in 0..row_len {
+                        // SAFETY (test): `buf` was initialised with NaN.
+                        let got = unsafe { part.data[r * row_len + c].assume_init() };
+                        if !(1..=rows).contains(&r) {
+                            assert!(got.is_nan(), "{path:?} wrote row {r}");
+                            continue;
+                        }
+                        let (col, base) = if c < lanes {
+                            (c, 0)
+                        } else {
+                            (c - lanes, k * lanes)
+                        };
+                        let want: f32 = (0..k)
+                            .map(|kk| a[k + (r - 1) * k + kk] * b[base + kk * lanes + col])
+                            .sum();
+                        let case = format!("{path:?} last {last} skew {skew} {streaming:?}");
+                        assert_eq!(got, want, "{case}: ({r}, {c})");
+                    }
+                }
+            }
+            let gap = std::panic::catch_unwind(|| {
+                let mut buf = vec![std::mem::MaybeUninit::new(0.0); 5 * (lanes + 3)];
+                let mut part = RowWriter {
+                    data: &mut buf,
+                    row_len: lanes + 3,
+                    written: vec![false; 5],
+                    streaming: KernelPath::Portable,
+                };
+                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), blocks(2));
+            });
+            assert!(
+                gap.is_err(),
+                "{path:?}: a block one column short is refused"
+            );
         }
     }
 

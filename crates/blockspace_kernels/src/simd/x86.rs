@@ -10,10 +10,11 @@ use std::arch::x86_64::{
     _mm256_cmpgt_epi64, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
     _mm256_maskstore_pd, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_epi64x,
     _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd,
-    _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
-    _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
-    _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
-    _mm512_storeu_pd, _mm512_storeu_ps,
+    _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_stream_pd, _mm256_stream_ps,
+    _mm512_add_pd, _mm512_add_ps, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd,
+    _mm512_loadu_ps, _mm512_mask_storeu_pd, _mm512_mask_storeu_ps, _mm512_set1_pd, _mm512_set1_ps,
+    _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _mm512_stream_pd,
+    _mm512_stream_ps,
 };
 
 /// Defines an x86 microkernel `$name<MR, NV>` for one element type and instruction set.
@@ -21,7 +22,8 @@ macro_rules! x86_tile {
     (
         $name:ident, $strip:ident, $row:ident, $feat:literal, $t:ty, $lanes:expr, $zero:ident,
         $load:ident,
-        $set1:ident, $fmadd:ident, $add:ident, $store:ident, $mask_store:ident, $mask:ident
+        $set1:ident, $fmadd:ident, $add:ident, $store:ident, $stream:ident, $mask_store:ident,
+        $mask:ident
     ) => {
         /// A single-row tile (`MR = 1`) with the reduction split over `S` accumulator sets
         /// (`k ≡ s mod S`, summed `((s0 + s1) + s2) + s3` at the end), so a narrow row still
@@ -87,9 +89,13 @@ macro_rules! x86_tile {
             }
         }
 
+        /// With `stream`, full vectors are stored with non-temporal stores (bypassing the
+        /// caches: no read for ownership of output lines nobody reads soon).
+        ///
         /// # Safety
         /// The CPU supports the target features; the operands passed `Tile::check` for
-        /// `MR × NV` with `$lanes` lanes (`a`, `b`, `out` point at the slices' starts).
+        /// `MR × NV` with `$lanes` lanes (`a`, `b`, `out` point at the slices' starts); with
+        /// `stream`, `out` and `ldo` elements are multiples of the vector size in bytes.
         #[target_feature(enable = $feat)]
         #[expect(clippy::too_many_arguments, reason = "flat microkernel signature")]
         pub(super) unsafe fn $name<const MR: usize, const NV: usize>(
@@ -100,7 +106,7 @@ macro_rules! x86_tile {
             b: *const $t,
             out: *mut $t,
             ldo: usize,
-            last: usize,
+            (last, stream): (usize, bool),
         ) {
             let mut acc = [[$zero(); NV]; MR];
             // Taps of length 1 (the filter gradient: one output position per tap): no
@@ -166,7 +172,18 @@ macro_rules! x86_tile {
             // out.len()`; full vectors are stored for `v < NV-1`, `last` lanes for the final
             // one. A masked store costs many cycles on AMD's AVX2 (`vmaskmovps`), so only a
             // partial last vector takes it.
-            if last == $lanes {
+            if last == $lanes && stream {
+                for r in 0..MR {
+                    // SAFETY: as above; the caller guarantees the alignment the
+                    // non-temporal stores need (every `o + v·L` is a multiple of the vector).
+                    unsafe {
+                        let o = out.add(r * ldo);
+                        for v in 0..NV {
+                            $stream(o.add(v * $lanes), acc[r][v]);
+                        }
+                    }
+                }
+            } else if last == $lanes {
                 for r in 0..MR {
                     unsafe {
                         let o = out.add(r * ldo);
@@ -205,7 +222,7 @@ macro_rules! x86_tile {
             b: *const $t,
             out: *mut $t,
             ldo: usize,
-            last: usize,
+            last: (usize, bool),
             count: usize,
         ) {
             for i in 0..count {
@@ -271,6 +288,7 @@ x86_tile!(
     _mm512_fmadd_ps,
     _mm512_add_ps,
     _mm512_storeu_ps,
+    _mm512_stream_ps,
     _mm512_mask_storeu_ps,
     mask16
 );
@@ -287,6 +305,7 @@ x86_tile!(
     _mm512_fmadd_pd,
     _mm512_add_pd,
     _mm512_storeu_pd,
+    _mm512_stream_pd,
     _mm512_mask_storeu_pd,
     mask8
 );
@@ -303,6 +322,7 @@ x86_tile!(
     _mm256_fmadd_ps,
     _mm256_add_ps,
     _mm256_storeu_ps,
+    _mm256_stream_ps,
     _mm256_maskstore_ps,
     mask_epi32
 );
@@ -319,6 +339,7 @@ x86_tile!(
     _mm256_fmadd_pd,
     _mm256_add_pd,
     _mm256_storeu_pd,
+    _mm256_stream_pd,
     _mm256_maskstore_pd,
     mask_epi64
 );
