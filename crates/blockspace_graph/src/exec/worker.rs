@@ -119,6 +119,10 @@ impl Worker {
             Some(pool) => pool.install(schedule),
             None => schedule(),
         }
+        // The outcomes hold the blocks' outputs: release them before announcing the end, so a
+        // caller that drops the results once `Finished` arrives frees their memory then (not
+        // whenever this thread gets to it).
+        drop(outcomes);
         let cancelled = self.cancel.is_cancelled();
         if !cancelled {
             let keep: HashSet<u64> = nodes.iter().map(|n| n.key).collect();
