@@ -229,6 +229,58 @@ pub(crate) fn signed(v: usize) -> isize {
 /// parallel on rayon's pool unless the problem is small (`macs_per_row` multiply-adds per row). Checks `ctx.cancel` before every row and reports
 /// progress about every 1 % of rows.
 ///
+/// A pointwise problem (`1×1×1` filter, unit strides) as one GEMM `a[P, K] · packed`, with
+/// `P = rows · w` positions and `N` output channels in `blocks`: one task per row of `w`
+/// positions, each tile of at most `MR` positions computed for every channel block by
+/// [`RowWriter::tiles_in_place`], straight into the output where it can (no zero-fill pass,
+/// and for large outputs non-temporal stores: no read for ownership of the output's lines).
+/// Returns the `P · N` output.
+pub(crate) fn pointwise_gemm<T: Element>(
+    isa: Isa,
+    (a, k): (&[T], usize),
+    (packed, blocks): (&[T], &[ChannelBlock]),
+    (rows, w, n): (usize, usize, usize),
+    ctx: &KernelContext,
+) -> Result<Vec<T>, KernelError> {
+    let lanes = isa.lanes(std::mem::size_of::<T>());
+    let parts: Vec<(usize, usize)> = (0..rows).map(|r| (w * n, r)).collect();
+    let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min().unwrap_or(1);
+    // Each block's one tap, at the start of a tile's rows of `a`.
+    let lists: Vec<[(usize, usize); 1]> = blocks.iter().map(|b| [(0, b.panel)]).collect();
+    let taps: Vec<Taps<'_>> = lists.iter().map(|l| Taps::new(l)).collect();
+    let counter = ctx.work_counter(rows);
+    let work = |stage: &mut Vec<T>, row: usize, out: &mut [RowWriter<'_, T>]| {
+        ctx.check_cancelled()?;
+        for part in out {
+            for (j0, mr) in tiles(0, w, mr_max) {
+                let a = a.get((row * w + j0) * k..).unwrap_or_default();
+                let tiles = blocks.iter().zip(&taps).map(|(blk, &taps)| {
+                    let last = blk.len - (blk.nv - 1) * lanes;
+                    let (ldo, stream) = (0, false);
+                    let t = Tile {
+                        a,
+                        lda: k,
+                        taps,
+                        k,
+                        b: packed,
+                        out: &mut [],
+                        ldo,
+                        last,
+                        stream,
+                    };
+                    (blk.c0, blk.nv, t)
+                });
+                part.tiles_in_place(isa, (j0, mr), stage, tiles);
+            }
+        }
+        counter.tick();
+        Ok::<(), KernelError>(())
+    };
+    let macs = rows.saturating_mul(w).saturating_mul(n).saturating_mul(k);
+    let parallel = macs >= SERIAL_MACS && rayon::current_num_threads() > 1;
+    build_by_rows(isa, &parts, n, rows, parallel, Vec::new, work)
+}
+
 /// An output of [`STREAM_MIN_BYTES`] or more with rows of at most [`STAGE_ROW_BYTES`] is built
 /// row by row in a per-thread buffer that stays in L1, each finished row then written to the
 /// output whole with `isa`'s non-temporal stores: no zero-fill pass over the output and no

@@ -180,6 +180,35 @@ fn staged_rows_no_tap_reaches_stay_zero() {
     paths_match::<f32>(&c, true).unwrap();
 }
 
+/// A pointwise filter (`1×1×1`, unit strides) runs as one GEMM over all positions, its tiles
+/// stored straight into the output: an output of 8 MiB (streamed, or staged where the
+/// allocator leaves it off a cache line), one of 8 MiB with rows of no whole number of lines
+/// (129 channels: staged) and a small one (plain stores), on every path, equal to the
+/// reference.
+#[test]
+fn pointwise_outputs_large_and_small_match_the_reference() {
+    for (spatial, c, m) in [
+        ([16, 32, 32], 8, 128),
+        ([16, 31, 33], 5, 129),
+        ([3, 5, 7], 3, 20),
+    ] {
+        let case = Case {
+            n: 1,
+            spatial,
+            kernel: [1, 1, 1],
+            strides: [1, 1, 1],
+            dilations: [1, 1, 1],
+            c,
+            m,
+            padding: Padding::Valid,
+            format: DataFormat::Ndhwc,
+            seed: 17,
+        };
+        paths_match::<f32>(&case, true).unwrap();
+        paths_match::<f64>(&case, true).unwrap();
+    }
+}
+
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let c = big_case();

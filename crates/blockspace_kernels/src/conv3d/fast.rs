@@ -13,7 +13,8 @@ use ndarray::{Array5, ArrayView5};
 use super::params::Conv3dParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile, as_out};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, run_rows, signed, visit_tiles,
+    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, pointwise_gemm, run_rows,
+    signed, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -188,10 +189,11 @@ pub(super) fn compute_on<T: Element>(
     ctx: &KernelContext,
 ) -> Result<Array5<T>, KernelError> {
     let shape = p.output_ndhwc();
-    // A 1×1×1 filter with unit strides is one GEMM over all positions: run it as rows of
-    // whole `(n, d)` planes (same memory layout), so tiles are long and never split at `h`.
+    // A 1×1×1 filter with unit strides is one GEMM over all positions (`pointwise_gemm`), in
+    // rows of whole `(n, d)` planes (same memory layout), so tiles are long.
     let flat;
-    let p = if p.kernel == [1, 1, 1] && p.strides == [1, 1, 1] {
+    let pointwise = p.kernel == [1, 1, 1] && p.strides == [1, 1, 1];
+    let p = if pointwise {
         let [d_, h_, w_] = p.input_spatial;
         flat = Conv3dParams {
             n: p.n * d_,
@@ -253,6 +255,13 @@ pub(super) fn compute_on<T: Element>(
         kh_taps: (0..oh_).map(|o| taps_1d(o, 1, p)).collect(),
         tile_major,
     };
+    if pointwise {
+        let dims = (rows, ow_, p.oc);
+        let y = pointwise_gemm(isa, (x, p.ic), (&plan.packed, &plan.blocks), dims, ctx)?;
+        return Array5::from_shape_vec(shape, y).map_err(|_| KernelError::Overflow {
+            what: "the output shape",
+        });
+    }
     let macs_per_row = row_len * ntaps * p.ic;
     let y = run_rows(
         isa,

@@ -8,17 +8,16 @@
 //! own tap list. Every element is summed in the order taps (`kd`, `kh`, `kw`), then `m`,
 //! independent of tiling and threads.
 //!
-//! A pointwise problem (`1×1×1` filter, unit strides) is one GEMM over all positions; its tiles
-//! are stored straight into the output, non-temporally where it is large
-//! ([`Plan::pointwise_row`]).
+//! A pointwise problem (`1×1×1` filter, unit strides) is one GEMM over all positions
+//! ([`crate::tiling::pointwise_gemm`]).
 
 use ndarray::{Array5, ArrayView5};
 
 use super::params::Conv3dBackpropInputParams;
-use crate::simd::{Isa, RowWriter, SimdElement, Taps, Tile, as_out, build_by_rows};
+use crate::simd::{Isa, SimdElement, Taps, Tile, as_out};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, SERIAL_MACS, Scratch, channel_blocks, pack_panels, run_rows, signed,
-    tiles, visit_tiles,
+    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, pointwise_gemm, run_rows,
+    signed, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -197,32 +196,6 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         self.tile(1, blk, &s.tile_taps, &mut out[o..]);
     }
 
-    /// Output row `row` of a pointwise problem (one GEMM over the row's `W` positions, see
-    /// [`compute_on`]): each tile of at most `mr_max` positions is computed for every channel
-    /// block by [`RowWriter::tiles_in_place`], straight into the output where it can (no
-    /// zero-fill pass, and for large outputs no read for ownership of the output's lines:
-    /// half the output's memory traffic), else through `stage`.
-    fn pointwise_row(
-        &self,
-        row: usize,
-        out: &mut RowWriter<'_, T>,
-        (taps, stage): (&[Taps<'_>], &mut Vec<T>),
-        mr_max: usize,
-    ) {
-        let (m_, w_) = (self.p.m, self.p.input_spatial[2]);
-        let base = row * w_ * m_;
-        for (j0, mr) in tiles(0, w_, mr_max) {
-            let a0 = base + j0 * m_;
-            out.tiles_in_place(
-                self.isa,
-                (j0, mr),
-                stage,
-                (self.blocks.iter().zip(taps))
-                    .map(|(blk, &taps)| (blk.c0, blk.nv, self.operands(blk, (taps, a0)))),
-            );
-        }
-    }
-
     /// Whether [`Plan::row`] writes every element of every row: some tap reaches every output
     /// row and column (otherwise the rows must be zeroed first).
     fn covers_all(&self) -> bool {
@@ -254,63 +227,24 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         out: &mut [T],
         ldo: usize,
     ) {
-        let t = Tile {
-            out: as_out(out),
-            ldo,
-            ..self.operands(blk, (Taps::new(taps), a0))
-        };
-        T::tile(self.isa, mr, blk.nv, t);
+        let last = blk.len - (blk.nv - 1) * self.lanes;
+        T::tile(
+            self.isa,
+            mr,
+            blk.nv,
+            Tile {
+                a: self.dy.get(a0..).unwrap_or_default(),
+                lda: self.p.m,
+                taps: Taps::new(taps),
+                k: self.p.m,
+                b: &self.packed,
+                out: as_out(out),
+                ldo,
+                last,
+                stream: false,
+            },
+        );
     }
-
-    /// The operands of a tile of block `blk` over `taps` (`out_backprop` offsets counted from
-    /// `a0`), with no output yet.
-    fn operands<'a>(&'a self, blk: &ChannelBlock, (taps, a0): (Taps<'a>, usize)) -> Tile<'a, T> {
-        Tile {
-            a: self.dy.get(a0..).unwrap_or_default(),
-            lda: self.p.m,
-            taps,
-            k: self.p.m,
-            b: &self.packed,
-            out: &mut [],
-            ldo: 0,
-            last: blk.len - (blk.nv - 1) * self.lanes,
-            stream: false,
-        }
-    }
-}
-
-/// A pointwise problem (`plan.p` flattened to rows of whole planes) by
-/// [`Plan::pointwise_row`], one task per row.
-fn compute_pointwise<T: Element>(
-    plan: &Plan<'_, T>,
-    shape: (usize, usize, usize, usize, usize),
-    macs_per_row: usize,
-    ctx: &KernelContext,
-) -> Result<Array5<T>, KernelError> {
-    let p = plan.p;
-    let rows = p.n * p.input_spatial[0] * p.input_spatial[1];
-    let row_len = p.input_spatial[2] * p.c;
-    let parts: Vec<(usize, usize)> = (0..rows).map(|r| (row_len, r)).collect();
-    let mr_max = plan.blocks.iter().map(|b| plan.isa.mr_max(b.nv)).min();
-    let mr_max = mr_max.unwrap_or(1);
-    let counter = ctx.work_counter(rows);
-    // Each block's one tap, at the start of a tile's rows of `out_backprop`.
-    let lists: Vec<[(usize, usize); 1]> = plan.blocks.iter().map(|b| [(0, b.panel)]).collect();
-    let taps: Vec<Taps<'_>> = lists.iter().map(|l| Taps::new(l)).collect();
-    let work = |stage: &mut Vec<T>, row: usize, out: &mut [RowWriter<'_, T>]| {
-        ctx.check_cancelled()?;
-        for part in out {
-            plan.pointwise_row(row, part, (&taps, stage), mr_max);
-        }
-        counter.tick();
-        Ok::<(), KernelError>(())
-    };
-    let parallel =
-        macs_per_row.saturating_mul(rows) >= SERIAL_MACS && rayon::current_num_threads() > 1;
-    let dx = build_by_rows(plan.isa, &parts, p.c, rows, parallel, Vec::new, work)?;
-    Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
-        what: "the output shape",
-    })
 }
 
 /// Computes the NDHWC output with the microkernels of `isa`.
@@ -323,8 +257,8 @@ pub(super) fn compute_on<T: Element>(
 ) -> Result<Array5<T>, KernelError> {
     let [d_, h_, w_] = p.input_spatial;
     let shape = (p.n, d_, h_, w_, p.c);
-    // A 1×1×1 filter with unit strides is one GEMM over all positions: run it as rows of
-    // whole `(n, d)` planes (same memory layout), so tiles are long and never split at `h`.
+    // A 1×1×1 filter with unit strides is one GEMM over all positions (`pointwise_gemm`), in
+    // rows of whole `(n, d)` planes (same memory layout), so tiles are long.
     let flat;
     let pointwise =
         p.kernel == [1, 1, 1] && p.strides == [1, 1, 1] && p.input_spatial == p.out_spatial;
@@ -381,7 +315,11 @@ pub(super) fn compute_on<T: Element>(
     };
     let macs_per_row = row_len * ntaps * p.m;
     if pointwise {
-        return compute_pointwise(&plan, shape, macs_per_row, ctx);
+        let dims = (rows, w_, p.c);
+        let dx = pointwise_gemm(isa, (dy, p.m), (&plan.packed, &plan.blocks), dims, ctx)?;
+        return Array5::from_shape_vec(shape, dx).map_err(|_| KernelError::Overflow {
+            what: "the output shape",
+        });
     }
     let dx = run_rows(
         isa,
