@@ -224,17 +224,15 @@ pub(crate) fn signed(v: usize) -> isize {
     isize::try_from(v).unwrap_or(isize::MAX)
 }
 
-/// Builds an output of `rows` rows of `row_len` values, `row(scratch, index, out_row)` filling
-/// each (zeroed on entry, unless `covers` says `row` writes every element of every row), in
-/// parallel on rayon's pool unless the problem is small (`macs_per_row` multiply-adds per row). Checks `ctx.cancel` before every row and reports
-/// progress about every 1 % of rows.
-///
 /// A pointwise problem (`1×1×1` filter, unit strides) as one GEMM `a[P, K] · packed`, with
 /// `P = rows · w` positions and `N` output channels in `blocks`: one task per row of `w`
 /// positions, each tile of at most `MR` positions computed for every channel block by
 /// [`RowWriter::tiles_in_place`], straight into the output where it can (no zero-fill pass,
 /// and for large outputs non-temporal stores: no read for ownership of the output's lines).
 /// Returns the `P · N` output.
+///
+/// # Errors
+/// [`KernelError::Cancelled`] (checked before every row; progress is reported per row).
 pub(crate) fn pointwise_gemm<T: Element>(
     isa: Isa,
     (a, k): (&[T], usize),
@@ -281,6 +279,11 @@ pub(crate) fn pointwise_gemm<T: Element>(
     build_by_rows(isa, &parts, n, rows, parallel, Vec::new, work)
 }
 
+/// Builds an output of `rows` rows of `row_len` values, `row(scratch, index, out_row)` filling
+/// each (zeroed on entry, unless `covers` says `row` writes every element of every row), in
+/// parallel on rayon's pool unless the problem is small (`macs_per_row` multiply-adds per
+/// row). Checks `ctx.cancel` before every row and reports progress about every 1 % of rows.
+///
 /// An output of [`STREAM_MIN_BYTES`] or more with rows of at most [`STAGE_ROW_BYTES`] is built
 /// row by row in a per-thread buffer that stays in L1, each finished row then written to the
 /// output whole with `isa`'s non-temporal stores: no zero-fill pass over the output and no
