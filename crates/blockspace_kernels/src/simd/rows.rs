@@ -138,33 +138,23 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         } else {
             dst
         };
+        let stream = streaming && !staged;
         let mut end = 0;
         for (c0, nv, t) in blocks {
             assert_eq!(c0, end, "column blocks are consecutive");
             end = c0 + (nv.max(1) - 1) * lanes + t.last;
-            let Tile {
-                a,
-                lda,
-                taps,
-                k,
-                b,
-                last,
-                ..
-            } = t;
             let out = &mut out[c0..];
-            let stream = streaming && !staged;
-            let tile = Tile {
-                a,
-                lda,
-                taps,
-                k,
-                b,
-                out,
-                ldo: row_len,
-                last,
-                stream,
-            };
-            T::tile(isa, rows, nv, tile);
+            T::tile(
+                isa,
+                rows,
+                nv,
+                Tile {
+                    out,
+                    ldo: row_len,
+                    stream,
+                    ..t
+                },
+            );
         }
         assert_eq!(end, row_len, "the column blocks cover the row");
         if staged {
