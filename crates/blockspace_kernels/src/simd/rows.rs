@@ -108,6 +108,16 @@ impl<T: Copy + Default> RowWriter<'_, T> {
 }
 
 impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
+    /// Whether [`RowWriter::tiles_in_place`] computes rows from `first` on in its stage
+    /// buffer rather than straight into the output: a large output (streamed) whose rows do
+    /// not start on cache lines.
+    pub(crate) fn stages(&self, first: usize) -> bool {
+        let size = std::mem::size_of::<T>();
+        let start = self.data.as_ptr().wrapping_add(first * self.row_len) as usize;
+        let aligned = start.is_multiple_of(64) && (self.row_len * size).is_multiple_of(64);
+        self.streaming != KernelPath::Portable && !aligned
+    }
+
     /// Computes rows `first..first + rows` of this part, one `rows`-row tile per
     /// `(first column, vectors, tile)` of `blocks` (each tile's `out`, `ldo` and `stream` are
     /// set here). Panics unless the blocks' columns are consecutive and cover the whole row,
@@ -117,7 +127,8 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
     /// and every row starts on a cache line, with plain stores where it is small. A large
     /// output whose rows are not line-aligned (an allocator that does not align large
     /// blocks, or a row length that is no whole number of lines) is computed into `stage`
-    /// and streamed out by [`RowWriter::write_rows`], which handles the partial lines.
+    /// (`rows` rows: keep them few, see [`RowWriter::stages`]) and streamed out by
+    /// [`RowWriter::write_rows`], which handles the partial lines.
     pub(crate) fn tiles_in_place<'t>(
         &mut self,
         isa: Isa,
@@ -125,13 +136,10 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         stage: &mut Vec<T>,
         blocks: impl IntoIterator<Item = (usize, usize, Tile<'t, T>)>,
     ) {
-        let size = std::mem::size_of::<T>();
-        let (row_len, lanes) = (self.row_len, isa.lanes(size));
+        let (row_len, lanes) = (self.row_len, isa.lanes(std::mem::size_of::<T>()));
         let streaming = self.streaming != KernelPath::Portable;
+        let staged = self.stages(first);
         let dst = &mut self.data[first * row_len..(first + rows) * row_len];
-        let aligned =
-            (dst.as_ptr() as usize).is_multiple_of(64) && (row_len * size).is_multiple_of(64);
-        let staged = streaming && !aligned;
         let out: &mut [std::mem::MaybeUninit<T>] = if staged {
             stage.resize(rows * row_len, T::default());
             super::as_out(&mut stage[..])
