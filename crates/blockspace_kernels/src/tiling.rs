@@ -256,10 +256,8 @@ pub(crate) fn pointwise_gemm<T: Element>(
     ctx: &KernelContext,
 ) -> Result<Vec<T>, KernelError> {
     let positions = rows.saturating_mul(w);
-    let (size, lanes) = (
-        std::mem::size_of::<T>(),
-        isa.lanes(std::mem::size_of::<T>()),
-    );
+    let size = std::mem::size_of::<T>();
+    let lanes = isa.lanes(size);
     let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min().unwrap_or(1);
     let nv_max = blocks.iter().map(|b| b.nv).max().unwrap_or(1);
     let row_bytes = k.saturating_mul(size).max(1);
