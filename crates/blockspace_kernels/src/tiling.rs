@@ -2,7 +2,7 @@
 //! filter packing, balanced row tiles, and the row-parallel driver with cancel and progress.
 
 use crate::simd::{
-    Isa, RowWriter, STREAM_MIN_BYTES, SimdElement, Taps, Tile, as_out, build_by_rows,
+    Column, Isa, RowWriter, STREAM_MIN_BYTES, SimdElement, Taps, Tile, as_out, build_by_rows,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -244,7 +244,9 @@ pub(crate) fn signed(v: usize) -> isize {
 ///   while its panel stays in L1 and the run's rows of `a` in L2;
 /// - *tile-major* otherwise (one wide AVX-512 block, or float64's larger rows of `a`): one
 ///   task per row of `w` positions, every block running on one tile's rows of `a` while they
-///   are in L1.
+///   are in L1. A task's tiles and blocks run in one [`SimdElement::tiles_across`] call, so
+///   the bounds check and the dispatch are paid once per task, not once per tile and block
+///   (float64 B5 on Zen 3: 5 % faster than a call per tile and block).
 ///
 /// # Errors
 /// [`KernelError::Cancelled`] (checked before every task; progress is reported per task).
@@ -276,39 +278,38 @@ pub(crate) fn pointwise_gemm<T: Element>(
         .collect();
     // Each block's one tap, at the start of a tile's rows of `a`.
     let lists: Vec<[(usize, usize); 1]> = blocks.iter().map(|b| [(0, b.panel)]).collect();
-    let taps: Vec<Taps<'_>> = lists.iter().map(|l| Taps::new(l)).collect();
+    let columns: Vec<Column<'_>> = blocks
+        .iter()
+        .zip(&lists)
+        .map(|(blk, list)| Column {
+            c0: blk.c0,
+            nv: blk.nv,
+            last: blk.len - (blk.nv - 1) * lanes,
+            taps: Taps::new(list),
+        })
+        .collect();
     let counter = ctx.work_counter(runs);
     let work = |stage: &mut Vec<T>, task: usize, out: &mut [RowWriter<'_, T>]| {
         ctx.check_cancelled()?;
         let p0 = task * run;
         let len = run.min(positions - p0);
         for part in out {
-            // Block-major: the whole run is one group (a strip of tiles per block), unless
-            // the part is staged (a stage of a few tiles' rows stays in L1, not of a run's).
-            let group = if block_major && !part.stages(0) {
-                len
-            } else {
-                mr_max
-            };
+            // The whole run in one call (its tiles in the order of the caches), unless the
+            // part is staged: then a few tiles' rows at a time, so the stage stays in L1.
+            let group = if part.stages(0) { mr_max } else { len };
             for (j0, count) in tiles(0, len, group) {
-                let a = a.get((p0 + j0) * k..).unwrap_or_default();
-                let tiles = blocks.iter().zip(&taps).map(|(blk, &taps)| {
-                    let last = blk.len - (blk.nv - 1) * lanes;
-                    let (ldo, stream) = (0, false);
-                    let t = Tile {
-                        a,
-                        lda: k,
-                        taps,
-                        k,
-                        b: packed,
-                        out: &mut [],
-                        ldo,
-                        last,
-                        stream,
-                    };
-                    (blk.c0, blk.nv, t)
-                });
-                part.tiles_in_place(isa, (j0, count), stage, tiles);
+                let t = Tile {
+                    a: a.get((p0 + j0) * k..).unwrap_or_default(),
+                    lda: k,
+                    taps: Taps::new(&[]),
+                    k,
+                    b: packed,
+                    out: &mut [],
+                    ldo: 0,
+                    last: lanes,
+                    stream: false,
+                };
+                part.tiles_in_place(isa, (j0, count), stage, (&columns, block_major), t);
             }
         }
         counter.tick();

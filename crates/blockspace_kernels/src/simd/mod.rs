@@ -180,6 +180,20 @@ pub struct Tile<'a, T> {
     pub stream: bool,
 }
 
+/// One column block of [`SimdElement::tiles_across`]: output columns from `c0` on, `nv`
+/// vectors (`last` lanes stored from the final one), over its own `taps`.
+#[derive(Debug, Clone, Copy)]
+pub struct Column<'a> {
+    /// First output column.
+    pub c0: usize,
+    /// Vectors per tile row.
+    pub nv: usize,
+    /// Lanes stored from the last vector of each row (`1..=L`).
+    pub last: usize,
+    /// The taps, in summation order.
+    pub taps: Taps<'a>,
+}
+
 /// `s` as the output of a [`Tile`].
 pub(crate) fn as_out<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
     // SAFETY: `MaybeUninit<T>` has the layout of `T`; the microkernels (the only writers
@@ -188,30 +202,29 @@ pub(crate) fn as_out<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
 }
 
 impl<T> Tile<'_, T> {
-    /// Panics unless every access of an `mr × nv` tile with `lanes` lanes is in bounds.
-    fn check(&self, mr: usize, nv: usize, lanes: usize) {
+    /// Panics unless every access of `mr` rows of `column` with `lanes` lanes is in bounds.
+    fn check(&self, mr: usize, column: &Column<'_>, lanes: usize) {
+        let Column { c0, nv, last, taps } = *column;
         assert!(mr >= 1 && nv >= 1, "empty tile");
-        assert!(self.last >= 1 && self.last <= lanes, "bad tail");
+        assert!(last >= 1 && last <= lanes, "bad tail");
         let a_span = (mr - 1) * self.lda + self.k;
         let b_span = self.k * nv * lanes;
         // Every tap's offsets are at most the list's maxima, so checking those covers all.
-        if !self.taps.is_empty() {
+        if !taps.is_empty() {
             assert!(
-                self.taps
-                    .max_a
+                taps.max_a
                     .checked_add(a_span)
                     .is_some_and(|e| e <= self.a.len()),
                 "tile reads past out_backprop"
             );
             assert!(
-                self.taps
-                    .max_b
+                taps.max_b
                     .checked_add(b_span)
                     .is_some_and(|e| e <= self.b.len()),
                 "tile reads past the packed filter"
             );
         }
-        let out_span = (mr - 1) * self.ldo + (nv - 1) * lanes + self.last;
+        let out_span = c0 + (mr - 1) * self.ldo + (nv - 1) * lanes + last;
         assert!(out_span <= self.out.len(), "tile writes past the output");
     }
 }
@@ -223,6 +236,26 @@ pub trait SimdElement: Copy {
     /// unsupported width (`nv > isa.nv_max()`).
     #[doc(hidden)]
     fn tile(isa: Isa, rows: usize, nv: usize, t: Tile<'_, Self>)
+    where
+        Self: Sized,
+    {
+        let column = Column {
+            c0: 0,
+            nv,
+            last: t.last,
+            taps: t.taps,
+        };
+        Self::tiles_across(isa, rows, &[column], t);
+    }
+
+    /// Runs every column of `columns` (each with its own taps and tail; `t.taps` and
+    /// `t.last` are not read) over `rows` rows of `t`, *tile-major*: for each balanced tile of
+    /// at most the narrowest column's `isa.mr_max` rows, every column in turn, so the tile's
+    /// rows of `a` stay in L1 while the columns' panels pass. A single column runs as
+    /// [`SimdElement::tile`] does. The tiling, the bounds check and the dispatch cost one call,
+    /// not one per tile and column. Panics like [`SimdElement::tile`].
+    #[doc(hidden)]
+    fn tiles_across(isa: Isa, rows: usize, columns: &[Column<'_>], t: Tile<'_, Self>)
     where
         Self: Sized;
 }
@@ -269,93 +302,115 @@ where
     }
 }
 
+/// Runs `columns` over `rows` rows on one x86 path: a single row on the row kernels; else in
+/// balanced tiles (at most `mr_max` rows), a strip of equal tiles in one call for a single
+/// column, every column of one tile in turn for several (tile-major).
+#[cfg(target_arch = "x86_64")]
+macro_rules! run_columns {
+    (
+        ($kernel:ident, $strip:ident, $row:ident),
+        ($rows:ident, $columns:ident, $mr_max:ident, $a:ident, $lda:ident, $k:ident, $b:ident,
+         $out:ident, $ldo:ident, $stream:ident),
+        [$($rnv:literal => $rs:literal),*],
+        [$($nvv:literal => [$($mrv:literal)*]),*]
+    ) => {{
+        if $rows == 1 {
+            for c in $columns {
+                let (out, taps) = ($out.add(c.c0), c.taps.list);
+                match c.nv {
+                    $($rnv => $row::<$rnv, $rs>($a, taps, $k, $b, out, c.last),)*
+                    _ => panic!("tile too wide"),
+                }
+            }
+            return;
+        }
+        let strip = $columns.len() == 1;
+        for (r0, mr, count) in Strips::new($rows, $mr_max) {
+            let (tiles, per_call) = if strip { (1, count) } else { (count, 1) };
+            for i in 0..tiles {
+                let r = r0 + i * mr;
+                for c in $columns {
+                    let (a, out) = ($a.add(r * $lda), $out.add(r * $ldo + c.c0));
+                    let (taps, tail) = (c.taps.list, (c.last, $stream(c)));
+                    if per_call == 1 {
+                        dispatch!(c.nv, mr, $kernel, (a, $lda, taps, $k, $b, out, $ldo, tail), [
+                            $($nvv => [$($mrv)*]),*
+                        ])
+                    } else {
+                        dispatch!(c.nv, mr, $strip,
+                            (a, $lda, taps, $k, $b, out, $ldo, tail, per_call), [
+                            $($nvv => [$($mrv)*]),*
+                        ])
+                    }
+                }
+            }
+        }
+    }};
+}
+
 macro_rules! impl_simd_element {
     (
         $t:ty, $avx512:ident, $avx512_strip:ident, $avx512_row:ident, $avx2:ident,
         $avx2_strip:ident, $avx2_row:ident
     ) => {
         impl SimdElement for $t {
-            fn tile(isa: Isa, rows: usize, nv: usize, t: Tile<'_, Self>) {
-                assert!(nv <= isa.nv_max(), "tile too wide");
-                let lanes = isa.lanes(std::mem::size_of::<$t>());
-                t.check(rows, nv, lanes);
+            fn tiles_across(isa: Isa, rows: usize, columns: &[Column<'_>], t: Tile<'_, Self>) {
+                let size = std::mem::size_of::<$t>();
+                let lanes = isa.lanes(size);
+                for c in columns {
+                    assert!(c.nv <= isa.nv_max(), "tile too wide");
+                    t.check(rows, c, lanes);
+                }
+                let Some(mr_max) = columns.iter().map(|c| isa.mr_max(c.nv)).min() else {
+                    return;
+                };
                 let (a, b) = (t.a.as_ptr(), t.b.as_ptr());
                 let out = t.out.as_mut_ptr().cast::<$t>();
-                let (lda, ldo, k, last, taps) = (t.lda, t.ldo, t.k, t.last, t.taps.list);
+                let (lda, ldo, k, streams) = (t.lda, t.ldo, t.k, t.stream);
                 // Non-temporal stores need every stored vector aligned to its size.
-                let vector = lanes * std::mem::size_of::<$t>();
-                let stream = t.stream
-                    && last == lanes
-                    && (out as usize).is_multiple_of(vector)
-                    && (ldo * std::mem::size_of::<$t>()).is_multiple_of(vector);
-                let strips = Strips::new(rows, isa.mr_max(nv));
+                let vector = lanes * size;
+                #[cfg_attr(not(target_arch = "x86_64"), expect(unused_variables))]
+                let stream = |c: &Column<'_>| {
+                    streams
+                        && c.last == lanes
+                        && (out.wrapping_add(c.c0) as usize).is_multiple_of(vector)
+                        && (ldo * size).is_multiple_of(vector)
+                };
                 match isa.path() {
                     #[cfg(target_arch = "x86_64")]
                     KernelPath::Avx512 => {
                         // SAFETY: `Isa` values with this path exist only when the CPU has
-                        // AVX-512F; `t.check` validated every access of all `rows` rows, and
-                        // each strip starts at a row below `rows`.
+                        // AVX-512F; `t.check` validated every access of all `rows` rows of
+                        // every column, and each tile starts at a row below `rows`.
                         unsafe {
-                            if rows == 1 {
-                                match nv {
-                                    1 => $avx512_row::<1, 4>(a, taps, k, b, out, last),
-                                    2 => $avx512_row::<2, 2>(a, taps, k, b, out, last),
-                                    3 => $avx512_row::<3, 2>(a, taps, k, b, out, last),
-                                    _ => $avx512_row::<4, 1>(a, taps, k, b, out, last),
-                                }
-                                return;
-                            }
-                            for (r0, mr, count) in strips {
-                                let (a, out) = (a.add(r0 * lda), out.add(r0 * ldo));
-                                if count == 1 {
-                                    dispatch!(nv, mr, $avx512,
-                                        (a, lda, taps, k, b, out, ldo, (last, stream)), [
-                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
-                                        2 => [1 2 3 4 5 6 7 8 9 10 11 12],
-                                        3 => [1 2 3 4 5 6 7 8],
-                                        4 => [1 2 3 4 5 6]
-                                    ])
-                                } else {
-                                    dispatch!(nv, mr, $avx512_strip,
-                                        (a, lda, taps, k, b, out, ldo, (last, stream), count), [
-                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
-                                        2 => [1 2 3 4 5 6 7 8 9 10 11 12],
-                                        3 => [1 2 3 4 5 6 7 8],
-                                        4 => [1 2 3 4 5 6]
-                                    ])
-                                }
-                            }
+                            run_columns!(
+                                ($avx512, $avx512_strip, $avx512_row),
+                                (rows, columns, mr_max, a, lda, k, b, out, ldo, stream),
+                                [1 => 4, 2 => 2, 3 => 2, 4 => 1],
+                                [
+                                    1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
+                                    2 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                    3 => [1 2 3 4 5 6 7 8],
+                                    4 => [1 2 3 4 5 6]
+                                ]
+                            )
                         }
                     }
                     #[cfg(target_arch = "x86_64")]
                     KernelPath::Avx2 => {
                         // SAFETY: `Isa` values with this path exist only when the CPU has
-                        // AVX2 and FMA; `t.check` validated every access of all `rows` rows,
-                        // and each strip starts at a row below `rows`.
+                        // AVX2 and FMA; `t.check` validated every access of all `rows` rows
+                        // of every column, and each tile starts at a row below `rows`.
                         unsafe {
-                            if rows == 1 {
-                                match nv {
-                                    1 => $avx2_row::<1, 4>(a, taps, k, b, out, last),
-                                    _ => $avx2_row::<2, 2>(a, taps, k, b, out, last),
-                                }
-                                return;
-                            }
-                            for (r0, mr, count) in strips {
-                                let (a, out) = (a.add(r0 * lda), out.add(r0 * ldo));
-                                if count == 1 {
-                                    dispatch!(nv, mr, $avx2,
-                                        (a, lda, taps, k, b, out, ldo, (last, stream)), [
-                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12],
-                                        2 => [1 2 3 4 5 6]
-                                    ])
-                                } else {
-                                    dispatch!(nv, mr, $avx2_strip,
-                                        (a, lda, taps, k, b, out, ldo, (last, stream), count), [
-                                        1 => [1 2 3 4 5 6 7 8 9 10 11 12],
-                                        2 => [1 2 3 4 5 6]
-                                    ])
-                                }
-                            }
+                            run_columns!(
+                                ($avx2, $avx2_strip, $avx2_row),
+                                (rows, columns, mr_max, a, lda, k, b, out, ldo, stream),
+                                [1 => 4, 2 => 2],
+                                [
+                                    1 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                    2 => [1 2 3 4 5 6]
+                                ]
+                            )
                         }
                     }
                     #[cfg(not(target_arch = "x86_64"))]
@@ -364,25 +419,27 @@ macro_rules! impl_simd_element {
                         fn port<const MR: usize, const NV: usize>(t: Tile<'_, $t>) {
                             portable::<$t, MR, NV>(t);
                         }
-                        let Tile { a, lda, taps, k, b, out, ldo, last, stream } = t;
-                        for (r0, mr, count) in strips {
+                        let Tile { a, b, out, .. } = t;
+                        for (r0, mr, count) in Strips::new(rows, mr_max) {
                             for i in 0..count {
                                 let r = r0 + i * mr;
-                                let t = Tile {
-                                    a: &a[r * lda..],
-                                    lda,
-                                    taps,
-                                    k,
-                                    b,
-                                    out: &mut out[r * ldo..],
-                                    ldo,
-                                    last,
-                                    stream,
-                                };
-                                dispatch!(nv, mr, port, (t), [
-                                    1 => [1 2 3 4],
-                                    2 => [1 2 3 4]
-                                ])
+                                for c in columns {
+                                    let t = Tile {
+                                        a: &a[r * lda..],
+                                        lda,
+                                        taps: c.taps,
+                                        k,
+                                        b,
+                                        out: &mut out[r * ldo + c.c0..],
+                                        ldo,
+                                        last: c.last,
+                                        stream: false,
+                                    };
+                                    dispatch!(c.nv, mr, port, (t), [
+                                        1 => [1 2 3 4],
+                                        2 => [1 2 3 4]
+                                    ])
+                                }
                             }
                         }
                     }

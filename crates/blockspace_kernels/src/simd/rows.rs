@@ -10,7 +10,7 @@ use std::arch::x86_64::{
     __m256i, _mm256_loadu_si256, _mm256_stream_si256, _mm512_loadu_si512, _mm512_stream_si512,
 };
 
-use super::{Isa, KernelPath, SimdElement, Tile};
+use super::{Column, Isa, KernelPath, SimdElement, Tile};
 
 /// Outputs smaller than this are written with plain stores: they may still be in cache when
 /// the next op reads them, which non-temporal stores would prevent.
@@ -118,9 +118,10 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         self.streaming != KernelPath::Portable && !aligned
     }
 
-    /// Computes rows `first..first + rows` of this part, one `rows`-row tile per
-    /// `(first column, vectors, tile)` of `blocks` (each tile's `out`, `ldo` and `stream` are
-    /// set here). Panics unless the blocks' columns are consecutive and cover the whole row,
+    /// Computes rows `first..first + rows` of this part: `t` (its `out`, `ldo` and `stream`
+    /// are set here) over every column of `columns`, tile-major
+    /// ([`SimdElement::tiles_across`]), or with `block_major` one column after another, each
+    /// over all the rows. Panics unless the columns are consecutive and cover the whole row,
     /// so every element is written.
     ///
     /// The tiles store straight into the output: non-temporally where the output is large
@@ -129,12 +130,13 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
     /// blocks, or a row length that is no whole number of lines) is computed into `stage`
     /// (`rows` rows: keep them few, see [`RowWriter::stages`]) and streamed out by
     /// [`RowWriter::write_rows`], which handles the partial lines.
-    pub(crate) fn tiles_in_place<'t>(
+    pub(crate) fn tiles_in_place(
         &mut self,
         isa: Isa,
         (first, rows): (usize, usize),
         stage: &mut Vec<T>,
-        blocks: impl IntoIterator<Item = (usize, usize, Tile<'t, T>)>,
+        (columns, block_major): (&[Column<'_>], bool),
+        t: Tile<'_, T>,
     ) {
         let (row_len, lanes) = (self.row_len, isa.lanes(std::mem::size_of::<T>()));
         let streaming = self.streaming != KernelPath::Portable;
@@ -148,23 +150,38 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         };
         let stream = streaming && !staged;
         let mut end = 0;
-        for (c0, nv, t) in blocks {
-            assert_eq!(c0, end, "column blocks are consecutive");
-            end = c0 + (nv.max(1) - 1) * lanes + t.last;
-            let out = &mut out[c0..];
-            T::tile(
-                isa,
-                rows,
-                nv,
-                Tile {
-                    out,
-                    ldo: row_len,
-                    stream,
-                    ..t
-                },
-            );
+        for c in columns {
+            assert_eq!(c.c0, end, "column blocks are consecutive");
+            end = c.c0 + (c.nv.max(1) - 1) * lanes + c.last;
         }
         assert_eq!(end, row_len, "the column blocks cover the row");
+        let t = Tile {
+            out,
+            ldo: row_len,
+            stream,
+            ..t
+        };
+        if block_major {
+            let Tile {
+                a, lda, k, b, out, ..
+            } = t;
+            for c in columns {
+                let t = Tile {
+                    a,
+                    lda,
+                    taps: c.taps,
+                    k,
+                    b,
+                    out: &mut *out,
+                    ldo: row_len,
+                    last: c.last,
+                    stream,
+                };
+                T::tiles_across(isa, rows, std::slice::from_ref(c), t);
+            }
+        } else {
+            T::tiles_across(isa, rows, columns, t);
+        }
         if staged {
             self.write_rows(first, &stage[..rows * row_len]);
         } else {
@@ -436,8 +453,8 @@ mod tests {
         }
     }
 
-    /// Tiles computed in place: two channel blocks fill rows 1..4 of a 5-row part exactly,
-    /// and nothing else, on every path: straight into a line-aligned part (non-temporally
+    /// Tiles computed in place: two channel blocks, in either order, fill rows 1..4 of a
+    /// 5-row part exactly, and nothing else, on every path: straight into a line-aligned part (non-temporally
     /// where the CPU has it), through the stage for a part one element off a line or rows of
     /// no whole number of lines (a partial last vector), and with plain stores when not
     /// streaming. Blocks that leave a gap in the row are refused.
@@ -451,27 +468,32 @@ mod tests {
             let b: Vec<f32> = (0..2 * k * lanes).map(|i| (i % 7) as f32 - 3.0).collect();
             let taps = [[(0, 0)], [(0, k * lanes)]];
             // Block 0: one full vector; block 1: one vector of `last` lanes.
-            let blocks = |last: usize| {
-                [(0, lanes), (lanes, last)].map(|(c0, last)| {
-                    let t = Tile {
-                        a: &a[k..],
-                        lda: k,
-                        taps: Taps::new(&taps[usize::from(c0 > 0)]),
-                        k,
-                        b: &b,
-                        out: &mut [],
-                        ldo: 0,
-                        last,
-                        stream: false,
-                    };
-                    (c0, 1, t)
+            let columns = |last: usize| {
+                [(0, lanes), (lanes, last)].map(|(c0, last)| Column {
+                    c0,
+                    nv: 1,
+                    last,
+                    taps: Taps::new(&taps[usize::from(c0 > 0)]),
                 })
             };
-            for (last, skew, streaming) in [
-                (lanes, 0, isa.path()),
-                (lanes, 1, isa.path()),
-                (3, 0, isa.path()),
-                (lanes, 0, KernelPath::Portable),
+            let tile = || Tile {
+                a: &a[k..],
+                lda: k,
+                taps: Taps::new(&[]),
+                k,
+                b: &b,
+                out: &mut [],
+                ldo: 0,
+                last: lanes,
+                stream: false,
+            };
+            for (last, skew, streaming, block_major) in [
+                (lanes, 0, isa.path(), false),
+                (lanes, 0, isa.path(), true),
+                (lanes, 1, isa.path(), false),
+                (3, 0, isa.path(), false),
+                (3, 0, isa.path(), true),
+                (lanes, 0, KernelPath::Portable, false),
             ] {
                 let row_len = lanes + last;
                 let mut buf = vec![std::mem::MaybeUninit::new(f32::NAN); part_rows * row_len + 32];
@@ -482,7 +504,8 @@ mod tests {
                     written: vec![false; part_rows],
                     streaming,
                 };
-                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), blocks(last));
+                let order = (&columns(last)[..], block_major);
+                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), order, tile());
                 store_fence();
                 assert_eq!(part.written, [false, true, true, true, false]);
                 for r in 0..part_rows {
@@ -501,7 +524,8 @@ mod tests {
                         let want: f32 = (0..k)
                             .map(|kk| a[k + (r - 1) * k + kk] * b[base + kk * lanes + col])
                             .sum();
-                        let case = format!("{path:?} last {last} skew {skew} {streaming:?}");
+                        let case =
+                            format!("{path:?} last {last} skew {skew} {streaming:?} {block_major}");
                         assert_eq!(got, want, "{case}: ({r}, {c})");
                     }
                 }
@@ -514,7 +538,8 @@ mod tests {
                     written: vec![false; 5],
                     streaming: KernelPath::Portable,
                 };
-                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), blocks(2));
+                let order = (&columns(2)[..], false);
+                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), order, tile());
             });
             assert!(
                 gap.is_err(),
