@@ -16,12 +16,6 @@ const TASK_MACS: usize = 1 << 18;
 /// buffer stays there next to the tiles' operands. Measured on Zen 4: rows of 4 KiB (the input
 /// gradient's B2) 3–8 % faster staged, rows of 16 KiB (Conv3D's B5) 6 % slower.
 const STAGE_ROW_BYTES: usize = 4 << 10;
-/// L1 data cache per core (Zen 3 and 4, Intel since Skylake; newer Intel cores have 48 KiB).
-const L1_BYTES: usize = 32 << 10;
-/// Bytes of `a` one block-major pointwise run reads (see [`pointwise_gemm`]): it stays in L2
-/// while every channel block runs over it. Measured on Zen 3 (AVX2, float32 B5, one thread):
-/// runs of 36 to 72 KiB 4–8 % faster than runs of 6 KiB.
-const RUN_A_BYTES: usize = 64 << 10;
 /// Bytes of output per task when rows are staged: every task ends with a store fence that
 /// waits for its non-temporal stores, so tasks of a single small row would mostly wait.
 const STAGE_TASK_BYTES: usize = 256 << 10;
@@ -236,17 +230,12 @@ pub(crate) fn signed(v: usize) -> isize {
 /// and for large outputs non-temporal stores: no read for ownership of the output's lines).
 /// Returns the `P · N` output.
 ///
-/// The loop order follows the caches:
-/// - *block-major* where each block's packed panel is small (at most a quarter of L1) and a
-///   tile's rows of `a` are at most half a panel, as for AVX2's narrow blocks in float32:
-///   tasks are runs of consecutive positions (about [`RUN_A_BYTES`] of `a`, a whole number of
-///   tiles, across the problem's rows), and each block sweeps the run in one strip of tiles
-///   while its panel stays in L1 and the run's rows of `a` in L2;
-/// - *tile-major* otherwise (one wide AVX-512 block, or float64's larger rows of `a`): one
-///   task per row of `w` positions, every block running on one tile's rows of `a` while they
-///   are in L1. A task's tiles and blocks run in one [`SimdElement::tiles_across`] call, so
-///   the bounds check and the dispatch are paid once per task, not once per tile and block
-///   (float64 B5 on Zen 3: 5 % faster than a call per tile and block).
+/// One task per row of `w` positions, in one [`SimdElement::tiles_across`] call: tile by
+/// tile, every channel block runs on the tile's rows of `a` while they are in L1 (the packed
+/// panels stream from L2), and the bounds check and the dispatch are paid once per row. A
+/// call per tile and block measured 5 % slower on float64 B5 (Zen 3, AVX2); sweeping one
+/// block at a time over runs of 64 KiB of `a` (panel in L1) measured level on float32 B5
+/// (median per-round ratios 0.97–1.02), so one order serves both.
 ///
 /// # Errors
 /// [`KernelError::Cancelled`] (checked before every task; progress is reported per task).
@@ -257,25 +246,9 @@ pub(crate) fn pointwise_gemm<T: Element>(
     (rows, w, n): (usize, usize, usize),
     ctx: &KernelContext,
 ) -> Result<Vec<T>, KernelError> {
-    let positions = rows.saturating_mul(w);
-    let size = std::mem::size_of::<T>();
-    let lanes = isa.lanes(size);
+    let lanes = isa.lanes(std::mem::size_of::<T>());
     let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min().unwrap_or(1);
-    let nv_max = blocks.iter().map(|b| b.nv).max().unwrap_or(1);
-    let row_bytes = k.saturating_mul(size).max(1);
-    let panel_bytes = row_bytes.saturating_mul(nv_max * lanes);
-    let block_major = blocks.len() > 1
-        && panel_bytes <= L1_BYTES / 4
-        && 2 * mr_max.saturating_mul(row_bytes) <= panel_bytes;
-    let run = if block_major {
-        (RUN_A_BYTES / row_bytes).max(1).next_multiple_of(mr_max)
-    } else {
-        w.max(1)
-    };
-    let runs = positions.div_ceil(run);
-    let parts: Vec<(usize, usize)> = (0..runs)
-        .map(|t| (run.min(positions - t * run) * n, t))
-        .collect();
+    let parts: Vec<(usize, usize)> = (0..rows).map(|t| (w.saturating_mul(n), t)).collect();
     // Each block's one tap, at the start of a tile's rows of `a`.
     let lists: Vec<[(usize, usize); 1]> = blocks.iter().map(|b| [(0, b.panel)]).collect();
     let columns: Vec<Column<'_>> = blocks
@@ -288,18 +261,16 @@ pub(crate) fn pointwise_gemm<T: Element>(
             taps: Taps::new(list),
         })
         .collect();
-    let counter = ctx.work_counter(runs);
+    let counter = ctx.work_counter(rows);
     let work = |stage: &mut Vec<T>, task: usize, out: &mut [RowWriter<'_, T>]| {
         ctx.check_cancelled()?;
-        let p0 = task * run;
-        let len = run.min(positions - p0);
         for part in out {
-            // The whole run in one call (its tiles in the order of the caches), unless the
-            // part is staged: then a few tiles' rows at a time, so the stage stays in L1.
-            let group = if part.stages(0) { mr_max } else { len };
-            for (j0, count) in tiles(0, len, group) {
+            // The whole row in one call, unless the part is staged: then a tile's rows at a
+            // time, so the stage stays in L1.
+            let group = if part.stages(0) { mr_max } else { w };
+            for (j0, count) in tiles(0, w, group) {
                 let t = Tile {
-                    a: a.get((p0 + j0) * k..).unwrap_or_default(),
+                    a: a.get((task * w + j0) * k..).unwrap_or_default(),
                     lda: k,
                     taps: Taps::new(&[]),
                     k,
@@ -309,15 +280,15 @@ pub(crate) fn pointwise_gemm<T: Element>(
                     last: lanes,
                     stream: false,
                 };
-                part.tiles_in_place(isa, (j0, count), stage, (&columns, block_major), t);
+                part.tiles_in_place(isa, (j0, count), stage, &columns, t);
             }
         }
         counter.tick();
         Ok::<(), KernelError>(())
     };
-    let macs = positions.saturating_mul(n).saturating_mul(k);
+    let macs = rows.saturating_mul(w).saturating_mul(n).saturating_mul(k);
     let parallel = macs >= SERIAL_MACS && rayon::current_num_threads() > 1;
-    build_by_rows(isa, &parts, n, runs, parallel, Vec::new, work)
+    build_by_rows(isa, &parts, n, rows, parallel, Vec::new, work)
 }
 
 /// Builds an output of `rows` rows of `row_len` values, `row(scratch, index, out_row)` filling

@@ -1,8 +1,8 @@
 //! Pointwise problems (`1×1×1` filter, unit strides) with outputs large enough to be stored
 //! non-temporally, under the app's allocator (mimalloc), whose large blocks start on cache
-//! lines: so the tiles store straight into the output, block-major or tile-major, which the
-//! other tests (glibc, whose large blocks are 16 bytes off a page) never reach. Exact on
-//! small-integer data, on every microkernel path this CPU has.
+//! lines: so the tiles store straight into the output, several channel blocks tile by tile,
+//! which the other tests (glibc, whose large blocks are 16 bytes off a page) never reach.
+//! Exact on small-integer data, on every microkernel path this CPU has.
 
 use blockspace_kernels::{
     Conv3dAttrs, Conv3dBackpropInputParams, Conv3dParams, DataFormat, Element, KernelContext,
@@ -54,8 +54,8 @@ fn assert_exact<T: Element>(who: &str, got: &ArrayD<T>, want: &[f64]) {
     }
 }
 
-/// Spatial sizes: outputs of 8 MiB and more, position counts that are no whole number of
-/// block-major runs nor of tiles.
+/// Spatial sizes: outputs of 8 MiB and more, rows (`H·W` positions) that are no whole number
+/// of tiles, or are.
 const SPATIAL: [[usize; 3]; 2] = [[33, 31, 33], [32, 32, 32]];
 
 fn input_gradient<T: Element>(c: usize, m: usize) {
@@ -102,7 +102,7 @@ fn forward<T: Element>(c: usize, m: usize) {
 
 #[test]
 fn input_gradient_pointwise_in_place_is_exact() {
-    // 64 output channels: four blocks on AVX2 (block-major in f32), one on AVX-512.
+    // 64 output channels: four blocks on AVX2, one on AVX-512.
     input_gradient::<f32>(64, 16);
     input_gradient::<f64>(32, 16);
 }

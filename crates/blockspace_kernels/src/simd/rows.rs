@@ -120,9 +120,8 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
 
     /// Computes rows `first..first + rows` of this part: `t` (its `out`, `ldo` and `stream`
     /// are set here) over every column of `columns`, tile-major
-    /// ([`SimdElement::tiles_across`]), or with `block_major` one column after another, each
-    /// over all the rows. Panics unless the columns are consecutive and cover the whole row,
-    /// so every element is written.
+    /// ([`SimdElement::tiles_across`]). Panics unless the columns are consecutive and cover
+    /// the whole row, so every element is written.
     ///
     /// The tiles store straight into the output: non-temporally where the output is large
     /// and every row starts on a cache line, with plain stores where it is small. A large
@@ -135,7 +134,7 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         isa: Isa,
         (first, rows): (usize, usize),
         stage: &mut Vec<T>,
-        (columns, block_major): (&[Column<'_>], bool),
+        columns: &[Column<'_>],
         t: Tile<'_, T>,
     ) {
         let (row_len, lanes) = (self.row_len, isa.lanes(std::mem::size_of::<T>()));
@@ -161,27 +160,7 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
             stream,
             ..t
         };
-        if block_major {
-            let Tile {
-                a, lda, k, b, out, ..
-            } = t;
-            for c in columns {
-                let t = Tile {
-                    a,
-                    lda,
-                    taps: c.taps,
-                    k,
-                    b,
-                    out: &mut *out,
-                    ldo: row_len,
-                    last: c.last,
-                    stream,
-                };
-                T::tiles_across(isa, rows, std::slice::from_ref(c), t);
-            }
-        } else {
-            T::tiles_across(isa, rows, columns, t);
-        }
+        T::tiles_across(isa, rows, columns, t);
         if staged {
             self.write_rows(first, &stage[..rows * row_len]);
         } else {
@@ -453,8 +432,8 @@ mod tests {
         }
     }
 
-    /// Tiles computed in place: two channel blocks, in either order, fill rows 1..4 of a
-    /// 5-row part exactly, and nothing else, on every path: straight into a line-aligned part (non-temporally
+    /// Tiles computed in place: two channel blocks fill rows 1..4 of a 5-row part exactly,
+    /// and nothing else, on every path: straight into a line-aligned part (non-temporally
     /// where the CPU has it), through the stage for a part one element off a line or rows of
     /// no whole number of lines (a partial last vector), and with plain stores when not
     /// streaming. Blocks that leave a gap in the row are refused.
@@ -487,13 +466,11 @@ mod tests {
                 last: lanes,
                 stream: false,
             };
-            for (last, skew, streaming, block_major) in [
-                (lanes, 0, isa.path(), false),
-                (lanes, 0, isa.path(), true),
-                (lanes, 1, isa.path(), false),
-                (3, 0, isa.path(), false),
-                (3, 0, isa.path(), true),
-                (lanes, 0, KernelPath::Portable, false),
+            for (last, skew, streaming) in [
+                (lanes, 0, isa.path()),
+                (lanes, 1, isa.path()),
+                (3, 0, isa.path()),
+                (lanes, 0, KernelPath::Portable),
             ] {
                 let row_len = lanes + last;
                 let mut buf = vec![std::mem::MaybeUninit::new(f32::NAN); part_rows * row_len + 32];
@@ -504,8 +481,7 @@ mod tests {
                     written: vec![false; part_rows],
                     streaming,
                 };
-                let order = (&columns(last)[..], block_major);
-                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), order, tile());
+                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), &columns(last), tile());
                 store_fence();
                 assert_eq!(part.written, [false, true, true, true, false]);
                 for r in 0..part_rows {
@@ -524,8 +500,7 @@ mod tests {
                         let want: f32 = (0..k)
                             .map(|kk| a[k + (r - 1) * k + kk] * b[base + kk * lanes + col])
                             .sum();
-                        let case =
-                            format!("{path:?} last {last} skew {skew} {streaming:?} {block_major}");
+                        let case = format!("{path:?} last {last} skew {skew} {streaming:?}");
                         assert_eq!(got, want, "{case}: ({r}, {c})");
                     }
                 }
@@ -538,8 +513,7 @@ mod tests {
                     written: vec![false; 5],
                     streaming: KernelPath::Portable,
                 };
-                let order = (&columns(2)[..], false);
-                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), order, tile());
+                part.tiles_in_place(isa, (1, rows), &mut Vec::new(), &columns(2), tile());
             });
             assert!(
                 gap.is_err(),
