@@ -12,10 +12,13 @@ pub(crate) const SERIAL_MACS: usize = 1 << 20;
 pub(crate) const PANEL_BYTES: usize = 480 << 10;
 /// Target multiply-adds per parallel task.
 const TASK_MACS: usize = 1 << 18;
-/// Largest output row [`run_rows`] computes in a per-thread buffer: an eighth of L1, so the
-/// buffer stays there next to the tiles' operands. Measured on Zen 4: rows of 4 KiB (the input
-/// gradient's B2) 3–8 % faster staged, rows of 16 KiB (Conv3D's B5) 6 % slower.
-const STAGE_ROW_BYTES: usize = 4 << 10;
+/// Largest output row [`run_rows`] computes in a per-thread buffer: a quarter of L1, so the
+/// buffer stays there next to the tiles' operands, and the rows need no zero-fill (where
+/// every element is computed) and no read for ownership. Measured on Zen 4: rows of 4 KiB
+/// (the input gradient's B2) 3–8 % faster staged, rows of 16 KiB (Conv3D's B5) 6 % slower;
+/// on Zen 3 (one thread): rows of 8 KiB (float64 B2) 3–7 % faster staged for the input
+/// gradient, 4 % for Conv3D.
+const STAGE_ROW_BYTES: usize = 8 << 10;
 /// Bytes of output per task when rows are staged: every task ends with a store fence that
 /// waits for its non-temporal stores, so tasks of a single small row would mostly wait.
 const STAGE_TASK_BYTES: usize = 256 << 10;

@@ -529,7 +529,7 @@ fn pointwise_outputs_large_and_small_match_the_reference() {
     }
 }
 
-/// Outputs of 8 MiB and more with rows of at most 4 KiB are built row by row in a buffer and
+/// Outputs of 8 MiB and more with rows of at most 8 KiB are built row by row in a buffer and
 /// streamed to the output: equal to the reference, including the rows and columns no tap
 /// reaches (a `k1 s3` filter leaves two of every three zero) and a last task shorter than the
 /// others.
