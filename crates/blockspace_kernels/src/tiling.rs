@@ -44,11 +44,32 @@ pub(crate) struct Scratch {
     pub(crate) row_taps: Vec<(usize, isize)>,
     /// Which `kw` taps are valid for a border column.
     pub(crate) edge_ok: Vec<bool>,
-    /// One tile's `(operand offset, packed-filter offset)` per tap.
+    /// `(operand offset, packed-filter offset)` per tap: one border column's, or the
+    /// interior's for each block in turn (see [`run_blocks`]).
     pub(crate) tile_taps: Vec<(usize, usize)>,
-    /// The channel block (its panel offset) whose interior tap list `tile_taps` holds for the
-    /// current stride phase, when a kernel reuses one list for all of a phase's interior tiles.
-    pub(crate) tile_key: Option<usize>,
+}
+
+impl Scratch {
+    /// Fills `tile_taps` with the interior tap list of each of `blocks` in turn: every
+    /// `row_taps` entry with its operand offset moved by `shift`, and its panel in the block
+    /// (`k` rows of `nv·lanes` per tap), as [`run_blocks`] takes them.
+    pub(crate) fn block_taps(
+        &mut self,
+        blocks: &[ChannelBlock],
+        (k, lanes): (usize, usize),
+        shift: isize,
+    ) {
+        self.tile_taps.clear();
+        for blk in blocks {
+            let stride_b = k * blk.nv * lanes;
+            self.tile_taps.extend(self.row_taps.iter().map(|&(tap, a)| {
+                (
+                    usize::try_from(a + shift).unwrap_or(usize::MAX),
+                    blk.panel + tap * stride_b,
+                )
+            }));
+        }
+    }
 }
 
 /// Splits the `c` output channels (`c.div_ceil(lanes)` vectors) into balanced blocks of at
@@ -140,43 +161,109 @@ pub(crate) fn tiles(
     })
 }
 
+/// What [`visit_tiles`] hands its visitor.
+pub(crate) enum Visit<'b> {
+    /// `Interior(blocks, j0, rows)`: columns `j0..j0 + rows` of every block of `blocks`, all
+    /// their taps valid (see [`run_blocks`]).
+    Interior(&'b [ChannelBlock], usize, usize),
+    /// `Edge(block, j)`: border column `j` of one block, with only its valid taps.
+    Edge(&'b ChannelBlock, usize),
+}
+
 /// Visits the columns `0..len` of one output row for every channel block: the interior
-/// `lo..hi` as `visit(block, lo, hi - lo, true)` (the microkernels split it into tiles), the
-/// border columns one by one, `visit(block, j, 1, false)`.
+/// `lo..hi` in one visit (the microkernels split it into tiles), the border columns one by
+/// one.
 ///
-/// With several blocks and `tile_major` (all blocks' panels fit in L2 together), the interior
-/// is visited as balanced tiles of up to `isa.mr_max(nv)` rows, every block for one tile, so
-/// the tile's input rows stay hot in L1; otherwise block by block, so one block's panels stay
-/// in L2 while its tiles run.
+/// With `tile_major` (all blocks' panels fit in L2 together), the interior of every block is
+/// one visit, run tile by tile with every block on each tile ([`run_blocks`]), so the tile's
+/// input rows stay hot in L1; otherwise block by block, so one block's panels stay in L2
+/// while its tiles run.
 pub(crate) fn visit_tiles(
-    isa: Isa,
     blocks: &[ChannelBlock],
     tile_major: bool,
     (lo, hi, len): (usize, usize, usize),
-    mut visit: impl FnMut(&ChannelBlock, usize, usize, bool),
+    mut visit: impl FnMut(Visit<'_>),
 ) {
     let edges = (0..lo).chain(hi..len);
-    if tile_major && blocks.len() > 1 {
-        let mr_max = blocks.iter().map(|b| isa.mr_max(b.nv)).min();
-        for (j0, mr) in tiles(lo, hi, mr_max.unwrap_or(1)) {
-            for blk in blocks {
-                visit(blk, j0, mr, true);
-            }
+    if tile_major {
+        if hi > lo {
+            visit(Visit::Interior(blocks, lo, hi - lo));
         }
         for j in edges {
             for blk in blocks {
-                visit(blk, j, 1, false);
+                visit(Visit::Edge(blk, j));
             }
         }
     } else {
         for blk in blocks {
             if hi > lo {
-                visit(blk, lo, hi - lo, true);
+                visit(Visit::Interior(std::slice::from_ref(blk), lo, hi - lo));
             }
             for j in edges.clone() {
-                visit(blk, j, 1, false);
+                visit(Visit::Edge(blk, j));
             }
         }
+    }
+}
+
+/// Most channel blocks one [`run_blocks`] call hands the microkernels at once.
+const COLUMNS: usize = 8;
+
+/// Runs `rows` rows of `t` for every block of `blocks`, block `b` over its own taps
+/// `lists[b·n..(b + 1)·n]` (`n` taps per block; `t.taps` and `t.last` are not read), block
+/// `b` storing from column `b.c0` of `t.out`: tile-major, one
+/// [`SimdElement::tiles_across`] call per group of up to [`COLUMNS`] blocks.
+pub(crate) fn run_blocks<T: SimdElement>(
+    isa: Isa,
+    rows: usize,
+    (blocks, lists): (&[ChannelBlock], &[(usize, usize)]),
+    t: Tile<'_, T>,
+) {
+    let lanes = isa.lanes(std::mem::size_of::<T>());
+    let column = |blk: &ChannelBlock, list| Column {
+        c0: blk.c0,
+        nv: blk.nv,
+        last: blk.len - (blk.nv - 1) * lanes,
+        taps: Taps::new(list),
+    };
+    if let [blk] = blocks {
+        T::tiles_across(isa, rows, &[column(blk, lists)], t);
+        return;
+    }
+    let n = lists.len() / blocks.len().max(1);
+    let Tile {
+        a,
+        lda,
+        k,
+        b,
+        out,
+        ldo,
+        stream,
+        ..
+    } = t;
+    for (g, group) in blocks.chunks(COLUMNS).enumerate() {
+        let none = Column {
+            c0: 0,
+            nv: 1,
+            last: 1,
+            taps: Taps::new(&[]),
+        };
+        let mut columns = [none; COLUMNS];
+        for (i, (col, blk)) in columns.iter_mut().zip(group).enumerate() {
+            *col = column(blk, &lists[(g * COLUMNS + i) * n..][..n]);
+        }
+        let t = Tile {
+            a,
+            lda,
+            taps: Taps::new(&[]),
+            k,
+            b,
+            out: &mut *out,
+            ldo,
+            last: lanes,
+            stream,
+        };
+        T::tiles_across(isa, rows, &columns[..group.len()], t);
     }
 }
 

@@ -13,8 +13,8 @@ use ndarray::{Array5, ArrayView5};
 use super::params::Conv3dParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile, as_out};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, pointwise_gemm, run_rows,
-    signed, visit_tiles,
+    ChannelBlock, PANEL_BYTES, Scratch, Visit, channel_blocks, pack_panels, pointwise_gemm,
+    run_blocks, run_rows, signed, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -76,35 +76,36 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             }
         }
         let cols = (self.lo, self.hi, ow_);
-        visit_tiles(
-            self.isa,
-            &self.blocks,
-            self.tile_major,
-            cols,
-            |blk, j, mr, inner| {
-                if inner {
-                    self.interior(blk, j, mr, s, out);
-                } else {
-                    self.edge(blk, j, s, out);
-                }
-            },
-        );
+        visit_tiles(&self.blocks, self.tile_major, cols, |v| match v {
+            Visit::Interior(blocks, j0, rows) => self.interior(blocks, (j0, rows), s, out),
+            Visit::Edge(blk, j) => self.edge(blk, j, s, out),
+        });
     }
 
-    /// Interior tile: columns `j0..j0 + mr`, every tap of `s.row_taps` inside the input.
-    fn interior(&self, blk: &ChannelBlock, j0: usize, mr: usize, s: &mut Scratch, out: &mut [T]) {
+    /// Interior columns `j0..j0 + rows` for `blocks`, every tap of `s.row_taps` inside the
+    /// input.
+    fn interior(
+        &self,
+        blocks: &[ChannelBlock],
+        (j0, rows): (usize, usize),
+        s: &mut Scratch,
+        out: &mut [T],
+    ) {
         let p = self.p;
         let shift = signed(j0 * p.strides[2] * p.ic);
-        let stride_b = p.ic * blk.nv * self.lanes;
-        s.tile_taps.clear();
-        s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
-            (
-                usize::try_from(a + shift).unwrap_or(usize::MAX),
-                blk.panel + tap * stride_b,
-            )
-        }));
-        let o = j0 * p.oc + blk.c0;
-        self.tile(mr, blk, &s.tile_taps, &mut out[o..]);
+        s.block_taps(blocks, (p.ic, self.lanes), shift);
+        let t = Tile {
+            a: self.x,
+            lda: p.strides[2] * p.ic,
+            taps: Taps::new(&[]),
+            k: p.ic,
+            b: &self.packed,
+            out: as_out(&mut out[j0 * p.oc..]),
+            ldo: p.oc,
+            last: self.lanes,
+            stream: false,
+        };
+        run_blocks(self.isa, rows, (blocks, &s.tile_taps), t);
     }
 
     /// Border column `j`: one row, with only the taps inside the input.
@@ -134,7 +135,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             }
         }
         let o = j * p.oc + blk.c0;
-        self.tile(1, blk, &s.tile_taps, &mut out[o..]);
+        self.edge_tile(blk, &s.tile_taps, &mut out[o..]);
     }
 
     /// Whether [`Plan::row`] writes every element of every row: some tap reaches every output
@@ -155,12 +156,13 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             && (0..self.lo).chain(self.hi..p.out_spatial[2]).all(column)
     }
 
-    fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
+    /// One border column of `blk` over `taps`.
+    fn edge_tile(&self, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
         let p = self.p;
         let last = blk.len - (blk.nv - 1) * self.lanes;
         T::tile(
             self.isa,
-            mr,
+            1,
             blk.nv,
             Tile {
                 a: self.x,

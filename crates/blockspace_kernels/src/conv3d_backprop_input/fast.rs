@@ -16,8 +16,8 @@ use ndarray::{Array5, ArrayView5};
 use super::params::Conv3dBackpropInputParams;
 use crate::simd::{Isa, SimdElement, Taps, Tile, as_out};
 use crate::tiling::{
-    ChannelBlock, PANEL_BYTES, Scratch, channel_blocks, pack_panels, pointwise_gemm, run_rows,
-    signed, visit_tiles,
+    ChannelBlock, PANEL_BYTES, Scratch, Visit, channel_blocks, pack_panels, pointwise_gemm,
+    run_blocks, run_rows, signed, visit_tiles,
 };
 use crate::{Element, KernelContext, KernelError};
 
@@ -110,7 +110,6 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 continue;
             }
             s.row_taps.clear();
-            s.tile_key = None;
             for &(kd, od) in kdl {
                 for &(kh, oh) in khl {
                     let base = signed((((n * od_ + od) * oh_ + oh) * ow_) * m_);
@@ -121,49 +120,41 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 }
             }
             let cols = (ph.lo, ph.hi, ph.len);
-            visit_tiles(
-                self.isa,
-                &self.blocks,
-                self.tile_major,
-                cols,
-                |blk, j, mr, inner| {
-                    if inner {
-                        self.interior(blk, ph, j, mr, s, out);
-                    } else {
-                        self.edge(blk, ph, j, s, out);
-                    }
-                },
-            );
+            visit_tiles(&self.blocks, self.tile_major, cols, |v| match v {
+                Visit::Interior(blocks, j0, rows) => {
+                    self.interior(blocks, ph, (j0, rows), s, out);
+                }
+                Visit::Edge(blk, j) => self.edge(blk, ph, j, s, out),
+            });
         }
     }
 
-    /// Interior tile: columns `j0..j0 + mr` of phase `ph`, every tap of `s.row_taps` valid.
+    /// Interior columns `j0..j0 + rows` of phase `ph` for `blocks`, every tap of `s.row_taps`
+    /// valid.
     fn interior(
         &self,
-        blk: &ChannelBlock,
+        blocks: &[ChannelBlock],
         ph: &Phase,
-        j0: usize,
-        mr: usize,
+        (j0, rows): (usize, usize),
         s: &mut Scratch,
         out: &mut [T],
     ) {
         let (c_, m_, sw) = (self.p.c, self.p.m, self.p.strides[2]);
-        // One tap list for all of the phase's interior tiles of this block, relative to its
-        // first interior column `lo`; each tile reads `out_backprop` from `(j0 − lo)·M` on.
-        if s.tile_key != Some(blk.panel) {
-            let stride_b = m_ * blk.nv * self.lanes;
-            s.tile_taps.clear();
-            s.tile_taps.extend(s.row_taps.iter().map(|&(tap, a)| {
-                (
-                    usize::try_from(a + signed(ph.lo * m_)).unwrap_or(usize::MAX),
-                    blk.panel + tap * stride_b,
-                )
-            }));
-            s.tile_key = Some(blk.panel);
-        }
-        let o = (ph.rw + sw * j0) * c_ + blk.c0;
-        let a0 = (j0 - ph.lo) * m_;
-        self.tile_into(mr, blk, (&s.tile_taps, a0), &mut out[o..], sw * c_);
+        let shift = signed(j0 * m_);
+        s.block_taps(blocks, (m_, self.lanes), shift);
+        let o = (ph.rw + sw * j0) * c_;
+        let t = Tile {
+            a: self.dy,
+            lda: m_,
+            taps: Taps::new(&[]),
+            k: m_,
+            b: &self.packed,
+            out: as_out(&mut out[o..]),
+            ldo: sw * c_,
+            last: self.lanes,
+            stream: false,
+        };
+        run_blocks(self.isa, rows, (blocks, &s.tile_taps), t);
     }
 
     /// Border column `j` of phase `ph`: one row, with only the taps valid for it.
@@ -182,7 +173,6 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             return;
         }
         let nkw = ph.taps.len();
-        s.tile_key = None;
         s.tile_taps.clear();
         for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
             if s.edge_ok[ti % nkw] {
@@ -193,7 +183,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             }
         }
         let o = (ph.rw + sw * j) * c_ + blk.c0;
-        self.tile(1, blk, &s.tile_taps, &mut out[o..]);
+        self.edge_tile(blk, &s.tile_taps, &mut out[o..]);
     }
 
     /// Whether [`Plan::row`] writes every element of every row: some tap reaches every output
@@ -213,37 +203,21 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             })
     }
 
-    fn tile(&self, mr: usize, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
-        self.tile_into(mr, blk, (taps, 0), out, self.p.strides[2] * self.p.c);
-    }
-
-    /// The microkernel tile `mr × blk` over `taps` (`out_backprop` offsets counted from `a0`),
-    /// row `r` stored at `out[r·ldo..]`.
-    fn tile_into(
-        &self,
-        mr: usize,
-        blk: &ChannelBlock,
-        (taps, a0): (&[(usize, usize)], usize),
-        out: &mut [T],
-        ldo: usize,
-    ) {
+    /// One border column of `blk` over `taps`.
+    fn edge_tile(&self, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
         let last = blk.len - (blk.nv - 1) * self.lanes;
-        T::tile(
-            self.isa,
-            mr,
-            blk.nv,
-            Tile {
-                a: self.dy.get(a0..).unwrap_or_default(),
-                lda: self.p.m,
-                taps: Taps::new(taps),
-                k: self.p.m,
-                b: &self.packed,
-                out: as_out(out),
-                ldo,
-                last,
-                stream: false,
-            },
-        );
+        let t = Tile {
+            a: self.dy,
+            lda: self.p.m,
+            taps: Taps::new(taps),
+            k: self.p.m,
+            b: &self.packed,
+            out: as_out(out),
+            ldo: self.p.strides[2] * self.p.c,
+            last,
+            stream: false,
+        };
+        T::tile(self.isa, 1, blk.nv, t);
     }
 }
 
