@@ -36,6 +36,23 @@ pub(crate) struct ChannelBlock {
     pub(crate) panel: usize,
 }
 
+impl ChannelBlock {
+    /// Lanes of the block's last vector that hold channels (`1..=lanes`): a tile's `last`.
+    pub(crate) fn last(&self, lanes: usize) -> usize {
+        self.len - (self.nv - 1) * lanes
+    }
+
+    /// The block as a [`Column`] of [`SimdElement::tiles_across`] over `taps`.
+    pub(crate) fn column<'a>(&self, lanes: usize, taps: Taps<'a>) -> Column<'a> {
+        Column {
+            c0: self.c0,
+            nv: self.nv,
+            last: self.last(lanes),
+            taps,
+        }
+    }
+}
+
 /// Per-thread scratch of the gather kernels (Conv3D, the input gradient): one output row's
 /// taps and one tile's tap list, reused from row to row.
 #[derive(Default)]
@@ -220,14 +237,8 @@ pub(crate) fn run_blocks<T: SimdElement>(
     t: Tile<'_, T>,
 ) {
     let lanes = isa.lanes(std::mem::size_of::<T>());
-    let column = |blk: &ChannelBlock, list| Column {
-        c0: blk.c0,
-        nv: blk.nv,
-        last: blk.len - (blk.nv - 1) * lanes,
-        taps: Taps::new(list),
-    };
     if let [blk] = blocks {
-        T::tiles_across(isa, rows, &[column(blk, lists)], t);
+        T::tiles_across(isa, rows, &[blk.column(lanes, Taps::new(lists))], t);
         return;
     }
     let n = lists.len() / blocks.len().max(1);
@@ -241,16 +252,16 @@ pub(crate) fn run_blocks<T: SimdElement>(
         stream,
         ..
     } = t;
+    let none = Column {
+        c0: 0,
+        nv: 1,
+        last: 1,
+        taps: Taps::new(&[]),
+    };
+    let mut columns = [none; COLUMNS];
     for (g, group) in blocks.chunks(COLUMNS).enumerate() {
-        let none = Column {
-            c0: 0,
-            nv: 1,
-            last: 1,
-            taps: Taps::new(&[]),
-        };
-        let mut columns = [none; COLUMNS];
         for (i, (col, blk)) in columns.iter_mut().zip(group).enumerate() {
-            *col = column(blk, &lists[(g * COLUMNS + i) * n..][..n]);
+            *col = blk.column(lanes, Taps::new(&lists[(g * COLUMNS + i) * n..][..n]));
         }
         let t = Tile {
             a,
@@ -302,7 +313,7 @@ pub(crate) fn gemm_rows<T: SimdElement>(
                 b: b.data,
                 out: as_out(&mut out[o0 + blk.c0..]),
                 ldo,
-                last: blk.len - (blk.nv - 1) * b.lanes,
+                last: blk.last(b.lanes),
                 stream: false,
             },
         );
@@ -344,12 +355,7 @@ pub(crate) fn pointwise_gemm<T: Element>(
     let columns: Vec<Column<'_>> = blocks
         .iter()
         .zip(&lists)
-        .map(|(blk, list)| Column {
-            c0: blk.c0,
-            nv: blk.nv,
-            last: blk.len - (blk.nv - 1) * lanes,
-            taps: Taps::new(list),
-        })
+        .map(|(blk, list)| blk.column(lanes, Taps::new(list)))
         .collect();
     let counter = ctx.work_counter(rows);
     let work = |stage: &mut Vec<T>, task: usize, out: &mut [RowWriter<'_, T>]| {

@@ -159,7 +159,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     /// One border column of `blk` over `taps`.
     fn edge_tile(&self, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
         let p = self.p;
-        let last = blk.len - (blk.nv - 1) * self.lanes;
+        let last = blk.last(self.lanes);
         T::tile(
             self.isa,
             1,

@@ -303,7 +303,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 let a = &s.v[pt * BATCH * ic..(pt + 1) * BATCH * ic];
                 for (&(blk, off), taps) in self.blocks.iter().zip(&s.taps) {
                     let width = blk.nv * lanes;
-                    let last = blk.len - (blk.nv - 1) * lanes;
+                    let last = blk.last(lanes);
                     let b0 = pt * BATCH * ocp + BATCH * off;
                     let b = &s.u[b0..b0 + BATCH * width];
                     let taps = Taps::new(&taps[..nt]);

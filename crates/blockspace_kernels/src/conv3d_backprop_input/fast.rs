@@ -205,7 +205,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
 
     /// One border column of `blk` over `taps`.
     fn edge_tile(&self, blk: &ChannelBlock, taps: &[(usize, usize)], out: &mut [T]) {
-        let last = blk.len - (blk.nv - 1) * self.lanes;
+        let last = blk.last(self.lanes);
         let t = Tile {
             a: self.dy,
             lda: self.p.m,
