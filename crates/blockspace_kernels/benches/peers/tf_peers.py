@@ -2,16 +2,18 @@
 """Times TensorFlow's CPU kernels for Conv3D, Conv3DBackpropInputV2 and Conv3DBackpropFilterV2
 on the B1-B5 shapes of `blockspace bench`, for a same-machine comparison.
 
-    python3 crates/blockspace_kernels/benches/peers/tf_peers.py [--dtype float32|float64] [--threads 2] [--runs 9] [--ops Conv3D,...]
+    python3 crates/blockspace_kernels/benches/peers/tf_peers.py [--dtype float32|float64] [--threads 2] [--runs 9] [--ops Conv3D,...] [--serve]
 
 Set TF_ENABLE_ONEDNN_OPTS=0 or =1 in the environment to pick TensorFlow's Eigen or oneDNN
 kernels (its default depends on the CPU). Prints one JSON object: median, min and max seconds
-per op and case. Needs `pip install tensorflow-cpu`.
+per op and case. With --serve it stays up and times the `OP CASE` requests read from stdin
+(one JSON line each), for interleaved.py. Needs `pip install tensorflow-cpu`.
 """
 import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 CASES = {
@@ -24,6 +26,57 @@ CASES = {
 }
 
 
+def build(dtype, shapes, ops):
+    """The TensorFlow call of each `(op, case)`, on random operands made once."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    calls = {}
+    for name in shapes:
+        xs, fs, s, pad = CASES[name]
+        strides = [1, s, s, s, 1]
+        x = tf.constant(rng.uniform(-1, 1, xs).astype(dtype))
+        f = tf.constant(rng.uniform(-1, 1, fs).astype(dtype))
+        y = tf.raw_ops.Conv3D(input=x, filter=f, strides=strides, padding=pad)
+        dy = tf.constant(rng.uniform(-1, 1, y.shape).astype(dtype))
+        each = {
+            "Conv3D": lambda x=x, f=f, strides=strides, pad=pad: tf.raw_ops.Conv3D(
+                input=x, filter=f, strides=strides, padding=pad),
+            "Conv3DBackpropInputV2": lambda xs=xs, f=f, dy=dy, strides=strides, pad=pad:
+                tf.raw_ops.Conv3DBackpropInputV2(
+                    input_sizes=tf.constant(xs, tf.int32), filter=f, out_backprop=dy,
+                    strides=strides, padding=pad),
+            "Conv3DBackpropFilterV2": lambda x=x, fs=fs, dy=dy, strides=strides, pad=pad:
+                tf.raw_ops.Conv3DBackpropFilterV2(
+                    input=x, filter_sizes=tf.constant(fs, tf.int32), out_backprop=dy,
+                    strides=strides, padding=pad),
+        }
+        for op in ops:
+            calls[(op, name)] = lambda fn=each[op]: fn().numpy()
+    return calls
+
+
+def timing(fn, runs):
+    """Two warm-up calls, then `runs` timed ones: median, min and max seconds."""
+    for _ in range(2):
+        fn()
+    secs = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        secs.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(secs), "min_s": min(secs), "max_s": max(secs)}
+
+
+def serve(calls, runs):
+    """Answers lines `OP CASE` on stdin with the timing as one JSON line (for interleaved.py)."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        op, case = line.split()
+        print(json.dumps(timing(calls[(op, case)], runs)), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dtype", default="float32")
@@ -31,42 +84,22 @@ def main():
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--ops", default="Conv3D,Conv3DBackpropInputV2,Conv3DBackpropFilterV2")
     ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    ap.add_argument("--serve", action="store_true", help="time requests read from stdin")
     args = ap.parse_args()
-    import numpy as np
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    rng = np.random.default_rng(0)
+    shapes, ops = args.shapes.split(","), args.ops.split(",")
+    calls = build(args.dtype, shapes, ops)
+    if args.serve:
+        serve(calls, args.runs)
+        return
     out = {"tensorflow": tf.__version__, "dtype": args.dtype, "threads": args.threads,
            "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"), "results": []}
-    for name in args.shapes.split(","):
-        xs, fs, s, pad = CASES[name]
-        strides = [1, s, s, s, 1]
-        x = tf.constant(rng.uniform(-1, 1, xs).astype(args.dtype))
-        f = tf.constant(rng.uniform(-1, 1, fs).astype(args.dtype))
-        y = tf.raw_ops.Conv3D(input=x, filter=f, strides=strides, padding=pad)
-        dy = tf.constant(rng.uniform(-1, 1, y.shape).astype(args.dtype))
-        calls = {
-            "Conv3D": lambda: tf.raw_ops.Conv3D(input=x, filter=f, strides=strides, padding=pad),
-            "Conv3DBackpropInputV2": lambda: tf.raw_ops.Conv3DBackpropInputV2(
-                input_sizes=tf.constant(xs, tf.int32), filter=f, out_backprop=dy,
-                strides=strides, padding=pad),
-            "Conv3DBackpropFilterV2": lambda: tf.raw_ops.Conv3DBackpropFilterV2(
-                input=x, filter_sizes=tf.constant(fs, tf.int32), out_backprop=dy,
-                strides=strides, padding=pad),
-        }
-        for op in args.ops.split(","):
-            fn = calls[op]
-            for _ in range(2):
-                fn().numpy()
-            secs = []
-            for _ in range(args.runs):
-                t = time.perf_counter()
-                fn().numpy()
-                secs.append(time.perf_counter() - t)
-            out["results"].append({"op": op, "case": name, "median_s": statistics.median(secs),
-                                   "min_s": min(secs), "max_s": max(secs)})
+    for name in shapes:
+        for op in ops:
+            out["results"].append({"op": op, "case": name, **timing(calls[(op, name)], args.runs)})
     print(json.dumps(out))
 
 

@@ -2,14 +2,17 @@
 """Times PyTorch's CPU kernels for the three 3-D convolution ops on the B1-B5 shapes of
 `blockspace bench`, NCDHW and channels_last_3d, for a same-machine comparison.
 
-    python3 crates/blockspace_kernels/benches/peers/torch_peers.py [--dtype float32] [--threads 2] [--runs 9]
+    python3 crates/blockspace_kernels/benches/peers/torch_peers.py [--dtype float32] [--threads 2] [--runs 9] [--serve LAYOUT]
 
 Padding is TensorFlow's SAME/VALID (explicit F.pad), as in shared/docs/framework-equivalents.md.
-Prints one JSON object: median, min and max seconds per op, layout and case. Needs `pip install torch`.
+Prints one JSON object: median, min and max seconds per op, layout and case. With --serve
+ncdhw|channels_last_3d it stays up and times the `OP CASE` requests read from stdin (one JSON
+line each), for interleaved.py. Needs `pip install torch`.
 """
 import argparse
 import json
 import statistics
+import sys
 import time
 
 CASES = {
@@ -29,50 +32,84 @@ def pads(i, k, s, padding):
     return total // 2, total - total // 2
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=9)
-    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
-    args = ap.parse_args()
+LAYOUTS = ["ncdhw", "channels_last_3d"]
+
+
+def build(dtype, shapes, layouts):
+    """The PyTorch call of each `(op, case, layout)`, on random operands made once."""
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(args.threads)
-    dt = getattr(torch, args.dtype)
-    out = {"torch": torch.__version__, "dtype": args.dtype, "threads": args.threads, "results": []}
+    dt = getattr(torch, dtype)
     g = torch.Generator().manual_seed(0)
-    for name in args.shapes.split(","):
+    calls = {}
+    for name in shapes:
         xs, fs, s, padding = CASES[name]
         n, d, h, w, c = xs
         p = [pads(xs[1 + i], fs[i], s, padding) for i in range(3)]
         x = torch.rand(n, c, d, h, w, generator=g, dtype=dt) * 2 - 1
         wt = torch.rand(fs[4], fs[3], fs[0], fs[1], fs[2], generator=g, dtype=dt) * 2 - 1
         flat = [p[2][0], p[2][1], p[1][0], p[1][1], p[0][0], p[0][1]]
-        for layout in ["ncdhw", "channels_last_3d"]:
+        for layout in layouts:
             mf = torch.channels_last_3d if layout != "ncdhw" else torch.contiguous_format
             xp = F.pad(x, flat).contiguous(memory_format=mf)
             wl = wt.contiguous(memory_format=mf)
             y = F.conv3d(xp, wl, stride=s)
             dy = (torch.rand(y.shape, generator=g, dtype=dt) * 2 - 1).contiguous(memory_format=mf)
-            calls = {
-                "Conv3D": lambda: F.conv3d(xp, wl, stride=s),
-                "Conv3DBackpropFilterV2": lambda: torch.nn.grad.conv3d_weight(xp, wl.shape, dy, stride=s),
-                "Conv3DBackpropInputV2": lambda: F.conv_transpose3d(dy, wl, stride=s),
+            each = {
+                "Conv3D": lambda xp=xp, wl=wl, s=s: F.conv3d(xp, wl, stride=s),
+                "Conv3DBackpropFilterV2": lambda xp=xp, wl=wl, dy=dy, s=s:
+                    torch.nn.grad.conv3d_weight(xp, wl.shape, dy, stride=s),
+                "Conv3DBackpropInputV2": lambda dy=dy, wl=wl, s=s: F.conv_transpose3d(dy, wl, stride=s),
             }
-            with torch.no_grad():
-                for op, fn in calls.items():
-                    for _ in range(2):
-                        fn()
-                    secs = []
-                    for _ in range(args.runs):
-                        t = time.perf_counter()
-                        fn()
-                        secs.append(time.perf_counter() - t)
-                    out["results"].append({"op": op, "layout": layout, "case": name,
-                                           "median_s": statistics.median(secs),
-                                           "min_s": min(secs), "max_s": max(secs)})
+            for op, fn in each.items():
+                calls[(op, name, layout)] = fn
+    return calls
+
+
+def timing(fn, runs):
+    """Two warm-up calls, then `runs` timed ones (no autograd): median, min and max seconds."""
+    import torch
+
+    with torch.no_grad():
+        for _ in range(2):
+            fn()
+        secs = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            secs.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(secs), "min_s": min(secs), "max_s": max(secs)}
+
+
+def serve(calls, runs, layout):
+    """Answers lines `OP CASE` on stdin with the timing in `layout` as one JSON line (for
+    interleaved.py)."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        op, case = line.split()
+        print(json.dumps(timing(calls[(op, case, layout)], runs)), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    ap.add_argument("--serve", choices=LAYOUTS, help="time requests read from stdin, in this layout")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    shapes = args.shapes.split(",")
+    calls = build(args.dtype, shapes, [args.serve] if args.serve else LAYOUTS)
+    if args.serve:
+        serve(calls, args.runs, args.serve)
+        return
+    out = {"torch": torch.__version__, "dtype": args.dtype, "threads": args.threads, "results": []}
+    for (op, name, layout), fn in calls.items():
+        out["results"].append({"op": op, "layout": layout, "case": name, **timing(fn, args.runs)})
     print(json.dumps(out))
 
 
