@@ -11,7 +11,9 @@ process (tf_peers.py / torch_peers.py --serve, operands made once), and each rou
 by case, `blockspace bench` and then every peer, back to back, each the median of `--runs`
 calls after two warm-ups. The summary gives, per case, each contender's best and median round,
 and the median over rounds of ours / fastest peer in that round: the ratio that the machine's
-drift cancels out of. Peers: tf-onednn and tf-eigen (TF_ENABLE_ONEDNN_OPTS=1 / 0),
+drift cancels out of, and the machine's fused multiply-add peak as `blockspace bench` measured
+it in each round (it falls when a neighbour shares the cores, and kernels near that peak lose
+more to it than kernels far below it). Peers: tf-onednn and tf-eigen (TF_ENABLE_ONEDNN_OPTS=1 / 0),
 torch-cl (channels_last_3d) and torch-ncdhw. `--python` is the interpreter that has them
 (default: this one).
 """
@@ -66,9 +68,9 @@ def ours(args, case):
     dtype = {"float32": "f32", "float64": "f64"}[args.dtype]
     cmd = [args.blockspace, "bench", "--json", "--op", args.op, "--shapes", case, "--dtype", dtype,
            "--threads", str(args.threads), "--runs", str(args.runs)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    (c,) = json.loads(out)["cases"]
-    return {k: c[k] for k in ("median_s", "min_s", "max_s")}
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    (c,) = out["cases"]
+    return {**{k: c[k] for k in ("median_s", "min_s", "max_s")}, "peak": out["fma_peak_gflops"]}
 
 
 def main():
@@ -105,14 +107,14 @@ def main():
             rounds[case].append(row)
             best = min(row[n]["median_s"] for n in names)
             cells = " ".join(f"{k}={v['median_s']:.5f}" for k, v in row.items())
-            print(f"round {r + 1} {case}: {cells}  ours/fastest {row['blockspace']['median_s'] / best:.3f}",
-                  flush=True)
+            print(f"round {r + 1} {case}: {cells}  ours/fastest {row['blockspace']['median_s'] / best:.3f}"
+                  f"  (FMA peak {row['blockspace']['peak']:.0f} GFLOP/s)", flush=True)
     for p in peers:
         p.close()
     print()
     print("| case | " + " | ".join(f"{w} best / median s" for w in who)
-          + " | ours / fastest peer, median over rounds | rounds ≤ 2/3 |")
-    print("|---|" + "---:|" * (len(who) + 2))
+          + " | ours / fastest peer, median over rounds | rounds ≤ 2/3 | FMA peak GFLOP/s, min / max |")
+    print("|---|" + "---:|" * (len(who) + 3))
     for case in shapes:
         rows = rounds[case]
         cells = []
@@ -122,8 +124,9 @@ def main():
         ratios = [row["blockspace"]["median_s"] / min(row[n]["median_s"] for n in names)
                   for row in rows]
         within = sum(q <= 2 / 3 for q in ratios)
+        peaks = [row["blockspace"]["peak"] for row in rows]
         print(f"| {case} | " + " | ".join(cells)
-              + f" | {statistics.median(ratios):.3f} | {within} of {len(rows)} |")
+              + f" | {statistics.median(ratios):.3f} | {within} of {len(rows)} | {min(peaks):.0f} / {max(peaks):.0f} |")
 
 
 if __name__ == "__main__":
