@@ -12,8 +12,8 @@ by case, `blockspace bench` and then every peer, back to back, each the median o
 calls after two warm-ups. The summary gives, per case, each contender's best and median round,
 and the median over rounds of ours / fastest peer in that round: the ratio that the machine's
 drift cancels out of, and the machine's fused multiply-add peak as `blockspace bench` measured
-it in each round (it falls when a neighbour shares the cores, and kernels near that peak lose
-more to it than kernels far below it). Peers: tf-onednn and tf-eigen (TF_ENABLE_ONEDNN_OPTS=1 / 0),
+it in each round (it falls when a neighbour shares the cores; a neighbour's load on the shared
+cache and memory does not show in it). Peers: tf-onednn and tf-eigen (TF_ENABLE_ONEDNN_OPTS=1 / 0),
 torch-cl (channels_last_3d) and torch-ncdhw. `--python` is the interpreter that has them
 (default: this one).
 """
