@@ -12,18 +12,8 @@ per op and case. With --serve it stays up and times the `OP CASE` requests read 
 import argparse
 import json
 import os
-import statistics
-import sys
-import time
 
-CASES = {
-    # name: (input [N, D, H, W, C], filter [KD, KH, KW, C, M], stride, padding)
-    "B1": ([1, 16, 16, 16, 8], [3, 3, 3, 8, 16], 1, "SAME"),
-    "B2": ([1, 64, 64, 64, 16], [3, 3, 3, 16, 32], 2, "SAME"),
-    "B3": ([2, 16, 56, 56, 64], [3, 3, 3, 64, 64], 1, "SAME"),
-    "B4": ([1, 64, 64, 64, 32], [4, 4, 4, 32, 64], 2, "SAME"),
-    "B5": ([4, 32, 32, 32, 64], [1, 1, 1, 64, 128], 1, "VALID"),
-}
+from common import CASES, serve, timing
 
 
 def build(dtype, shapes, ops):
@@ -57,26 +47,6 @@ def build(dtype, shapes, ops):
     return calls
 
 
-def timing(fn, runs):
-    """Two warm-up calls, then `runs` timed ones: median, min and max seconds."""
-    for _ in range(2):
-        fn()
-    secs = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        secs.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(secs), "min_s": min(secs), "max_s": max(secs)}
-
-
-def serve(calls, runs):
-    """Answers lines `OP CASE` on stdin with the timing as one JSON line (for interleaved.py)."""
-    print("ready", flush=True)
-    for line in sys.stdin:
-        op, case = line.split()
-        print(json.dumps(timing(calls[(op, case)], runs)), flush=True)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dtype", default="float32")
@@ -93,7 +63,7 @@ def main():
     shapes, ops = args.shapes.split(","), args.ops.split(",")
     calls = build(args.dtype, shapes, ops)
     if args.serve:
-        serve(calls, args.runs)
+        serve(lambda op, case: calls[(op, case)], args.runs)
         return
     out = {"tensorflow": tf.__version__, "dtype": args.dtype, "threads": args.threads,
            "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"), "results": []}

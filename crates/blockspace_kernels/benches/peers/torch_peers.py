@@ -11,17 +11,8 @@ line each), for interleaved.py. Needs `pip install torch`.
 """
 import argparse
 import json
-import statistics
-import sys
-import time
 
-CASES = {
-    "B1": ([1, 16, 16, 16, 8], [3, 3, 3, 8, 16], 1, "SAME"),
-    "B2": ([1, 64, 64, 64, 16], [3, 3, 3, 16, 32], 2, "SAME"),
-    "B3": ([2, 16, 56, 56, 64], [3, 3, 3, 64, 64], 1, "SAME"),
-    "B4": ([1, 64, 64, 64, 32], [4, 4, 4, 32, 64], 2, "SAME"),
-    "B5": ([4, 32, 32, 32, 64], [1, 1, 1, 64, 128], 1, "VALID"),
-}
+from common import CASES, serve, timing
 
 
 def pads(i, k, s, padding):
@@ -63,32 +54,8 @@ def build(dtype, shapes, layouts):
                 "Conv3DBackpropInputV2": lambda dy=dy, wl=wl, s=s: F.conv_transpose3d(dy, wl, stride=s),
             }
             for op, fn in each.items():
-                calls[(op, name, layout)] = fn
+                calls[(op, name, layout)] = torch.no_grad()(fn)
     return calls
-
-
-def timing(fn, runs):
-    """Two warm-up calls, then `runs` timed ones (no autograd): median, min and max seconds."""
-    import torch
-
-    with torch.no_grad():
-        for _ in range(2):
-            fn()
-        secs = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            fn()
-            secs.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(secs), "min_s": min(secs), "max_s": max(secs)}
-
-
-def serve(calls, runs, layout):
-    """Answers lines `OP CASE` on stdin with the timing in `layout` as one JSON line (for
-    interleaved.py)."""
-    print("ready", flush=True)
-    for line in sys.stdin:
-        op, case = line.split()
-        print(json.dumps(timing(calls[(op, case, layout)], runs)), flush=True)
 
 
 def main():
@@ -105,7 +72,7 @@ def main():
     shapes = args.shapes.split(",")
     calls = build(args.dtype, shapes, [args.serve] if args.serve else LAYOUTS)
     if args.serve:
-        serve(calls, args.runs, args.serve)
+        serve(lambda op, case: calls[(op, case, args.serve)], args.runs)
         return
     out = {"torch": torch.__version__, "dtype": args.dtype, "threads": args.threads, "results": []}
     for (op, name, layout), fn in calls.items():
