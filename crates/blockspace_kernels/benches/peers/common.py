@@ -1,5 +1,6 @@
-"""What the peer scripts share: the benchmark shapes of `blockspace bench`, the timing loop
-and the request loop of --serve (for interleaved.py)."""
+"""What the peer scripts share: the benchmark shapes of `blockspace bench`, their common
+options, the timing loop and the request loop of --serve (for interleaved.py)."""
+import argparse
 import json
 import statistics
 import sys
@@ -13,6 +14,19 @@ CASES = {
     "B4": ([1, 64, 64, 64, 32], [4, 4, 4, 32, 64], 2, "SAME"),
     "B5": ([4, 32, 32, 32, 64], [1, 1, 1, 64, 128], 1, "VALID"),
 }
+
+OPS = ["Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2"]
+
+
+def arguments():
+    """The options every peer script takes: --dtype, --threads, --runs, --ops, --shapes."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    return ap
 
 
 def timing(fn, runs):

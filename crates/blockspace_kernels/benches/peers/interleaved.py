@@ -27,8 +27,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = {
-    "tf-onednn": (["tf_peers.py"], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
-    "tf-eigen": (["tf_peers.py"], {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "tf-onednn": (["tf_peers.py", "--serve"], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    "tf-eigen": (["tf_peers.py", "--serve"], {"TF_ENABLE_ONEDNN_OPTS": "0"}),
     "torch-cl": (["torch_peers.py", "--serve", "channels_last_3d"], {}),
     "torch-ncdhw": (["torch_peers.py", "--serve", "ncdhw"], {}),
 }
@@ -39,11 +39,9 @@ class Peer:
 
     def __init__(self, name, args):
         script, env = PEERS[name]
-        cmd = [args.python, os.path.join(HERE, script[0]), *script[1:]]
-        if script[0] == "tf_peers.py":
-            cmd += ["--serve", "--ops", args.op]
-        cmd += ["--dtype", args.dtype, "--threads", str(args.threads), "--runs", str(args.runs),
-                "--shapes", args.shapes]
+        cmd = [args.python, os.path.join(HERE, script[0]), *script[1:], "--ops", args.op,
+               "--dtype", args.dtype, "--threads", str(args.threads), "--runs", str(args.runs),
+               "--shapes", args.shapes]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
         self.name = name
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -9,11 +9,10 @@ kernels (its default depends on the CPU). Prints one JSON object: median, min an
 per op and case. With --serve it stays up and times the `OP CASE` requests read from stdin
 (one JSON line each), for interleaved.py. Needs `pip install tensorflow-cpu`.
 """
-import argparse
 import json
 import os
 
-from common import CASES, serve, timing
+from common import CASES, arguments, serve, timing
 
 
 def build(dtype, shapes, ops):
@@ -48,12 +47,7 @@ def build(dtype, shapes, ops):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=9)
-    ap.add_argument("--ops", default="Conv3D,Conv3DBackpropInputV2,Conv3DBackpropFilterV2")
-    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    ap = arguments()
     ap.add_argument("--serve", action="store_true", help="time requests read from stdin")
     args = ap.parse_args()
     import tensorflow as tf

@@ -2,17 +2,16 @@
 """Times PyTorch's CPU kernels for the three 3-D convolution ops on the B1-B5 shapes of
 `blockspace bench`, NCDHW and channels_last_3d, for a same-machine comparison.
 
-    python3 crates/blockspace_kernels/benches/peers/torch_peers.py [--dtype float32] [--threads 2] [--runs 9] [--serve LAYOUT]
+    python3 crates/blockspace_kernels/benches/peers/torch_peers.py [--dtype float32] [--threads 2] [--runs 9] [--ops Conv3D,...] [--serve LAYOUT]
 
 Padding is TensorFlow's SAME/VALID (explicit F.pad), as in shared/docs/framework-equivalents.md.
 Prints one JSON object: median, min and max seconds per op, layout and case. With --serve
 ncdhw|channels_last_3d it stays up and times the `OP CASE` requests read from stdin (one JSON
 line each), for interleaved.py. Needs `pip install torch`.
 """
-import argparse
 import json
 
-from common import CASES, serve, timing
+from common import CASES, arguments, serve, timing
 
 
 def pads(i, k, s, padding):
@@ -26,8 +25,8 @@ def pads(i, k, s, padding):
 LAYOUTS = ["ncdhw", "channels_last_3d"]
 
 
-def build(dtype, shapes, layouts):
-    """The PyTorch call of each `(op, case, layout)`, on random operands made once."""
+def build(dtype, shapes, ops, layouts):
+    """The PyTorch call of each `(op, case, layout)` for `ops`, on random operands made once."""
     import torch
     import torch.nn.functional as F
 
@@ -54,23 +53,20 @@ def build(dtype, shapes, layouts):
                 "Conv3DBackpropInputV2": lambda dy=dy, wl=wl, s=s: F.conv_transpose3d(dy, wl, stride=s),
             }
             for op, fn in each.items():
-                calls[(op, name, layout)] = torch.no_grad()(fn)
+                if op in ops:
+                    calls[(op, name, layout)] = torch.no_grad()(fn)
     return calls
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=9)
-    ap.add_argument("--shapes", default="B1,B2,B3,B4,B5")
+    ap = arguments()
     ap.add_argument("--serve", choices=LAYOUTS, help="time requests read from stdin, in this layout")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     shapes = args.shapes.split(",")
-    calls = build(args.dtype, shapes, [args.serve] if args.serve else LAYOUTS)
+    calls = build(args.dtype, shapes, args.ops.split(","), [args.serve] if args.serve else LAYOUTS)
     if args.serve:
         serve(lambda op, case: calls[(op, case, args.serve)], args.runs)
         return
