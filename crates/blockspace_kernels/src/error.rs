@@ -46,6 +46,14 @@ pub enum KernelError {
         /// The whole `dilations` attribute.
         dilations: Vec<i64>,
     },
+    /// A spatial dilation of a gradient op is zero or negative. TensorFlow's CPU kernels of
+    /// both gradients refuse every spatial dilation other than 1 with this text; dilations above
+    /// 1 run here (as on TensorFlow's oneDNN and GPU kernels), so only those below 1 get it.
+    #[error("Current CPU implementation does not yet support dilation rates larger than 1.")]
+    GradientDilationNotPositive {
+        /// The whole `dilations` attribute.
+        dilations: Vec<i64>,
+    },
     /// `strides` does not have exactly 5 entries.
     #[error("Sliding window strides field must specify 5 dimensions")]
     StridesLength {
@@ -406,7 +414,8 @@ impl KernelError {
             Self::SpatialStridesNotPositive { strides } => {
                 format!("strides are {strides:?}: every spatial stride must be 1 or more")
             }
-            Self::SpatialDilationsNotPositive { dilations } => {
+            Self::SpatialDilationsNotPositive { dilations }
+            | Self::GradientDilationNotPositive { dilations } => {
                 format!("dilations are {dilations:?}: every spatial dilation must be 1 or more")
             }
             Self::Conv3dInputRank { shape } => format!(

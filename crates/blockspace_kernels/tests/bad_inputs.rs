@@ -266,9 +266,23 @@ fn attribute_rules_in_tensorflow_order() {
         e(with(vec![1, 1, 1, 1, 2], vec![1; 5])),
         "Current implementation does not yet support strides in the batch and depth dimensions."
     );
+    // A spatial dilation below 1 is refused with the kernel constructor's text, before the
+    // strides and before any tensor is looked at (TensorFlow's CPU kernel refuses every spatial
+    // dilation but 1 there; dilations above 1 run).
+    let below_one = "Current CPU implementation does not yet support dilation rates larger than 1.";
+    assert_eq!(e(with(vec![1; 5], vec![1, 0, 1, 1, 1])), below_one);
     assert_eq!(
-        e(with(vec![1; 5], vec![1, 0, 1, 1, 1])),
-        "Dilation rate must be >= 1, but got 0"
+        e(with(vec![2, 1, 1, 1, 1], vec![1, 1, 1, -1, 1])),
+        below_one
+    );
+    assert_eq!(
+        err_text(run(
+            &[1, -4, 4, 4, 3],
+            &filter,
+            &[1, 9, 4, 4, 4],
+            &with(vec![1; 5], vec![1, 1, 0, 1, 1])
+        )),
+        below_one
     );
     // NCDHW: the channel entry is index 1.
     let ncdhw = Conv3dBackpropInputAttrs {

@@ -71,7 +71,8 @@ fn attr_of(e: &KernelError) -> Option<&'static str> {
         K::DilationsLength { .. }
         | K::DilationInBatchOrChannel { .. }
         | K::DilationNotPositive { .. }
-        | K::SpatialDilationsNotPositive { .. } => Some("dilations"),
+        | K::SpatialDilationsNotPositive { .. }
+        | K::GradientDilationNotPositive { .. } => Some("dilations"),
         _ => None,
     }
 }

@@ -255,6 +255,20 @@ mod tests {
             err(&[1], &[2, 2], &[1], &[1], &attrs(&[1, 1, 1, 1])),
             "Length for attr 'strides' of 4 must be at least minimum 5"
         );
+        let dilated = |d: i64| Conv3dAttrs {
+            dilations: vec![1, 1, d, 1, 1],
+            ..attrs(&[1; 5])
+        };
+        assert_eq!(
+            err(&[4], &[1, 5], &f, &[1], &dilated(0)),
+            "Current CPU implementation does not yet support dilation rates larger than 1.",
+            "a spatial dilation below 1, before any tensor"
+        );
+        assert_eq!(
+            err(&x, &[5], &f, &[1, 4, 5, 4, 4], &dilated(2)),
+            "Conv3DBackpropFilterOp: Size of out_backprop doesn't match computed: actual = 5, computed = 4 spatial_dim: 2 input: 4 filter: 3 output: 5 stride: 1 dilation: 1",
+            "a dilation above 1 runs (reported as the dilated-filter problem)"
+        );
         assert_eq!(
             err(&x, &[1, 5], &f, &x, &a),
             "filter_sizes shape must be rank 1 but is rank 2"

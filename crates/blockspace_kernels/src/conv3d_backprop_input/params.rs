@@ -290,6 +290,11 @@ pub(crate) fn check_attrs(attrs: &Conv3dAttrs) -> Result<(), KernelError> {
             dilations: attrs.dilations.clone(),
         });
     }
+    if (0..3).any(|i| attrs.dilations[attrs.data_format.spatial_dim(i)] < 1) {
+        return Err(KernelError::GradientDilationNotPositive {
+            dilations: attrs.dilations.clone(),
+        });
+    }
     if attrs.strides.len() != 5 {
         return Err(KernelError::StridesLength {
             len: attrs.strides.len(),
