@@ -9,7 +9,8 @@ The cases are made the way `shared/conformance/` was: TensorFlow's stock CPU ker
 exactly, TensorFlow's error text for invalid problems (decoration stripped), and NCDHW or
 dilated problems derived from an NDHWC, undilated run (valid ones only). About a third of the
 convolution cases are broken on purpose (wrong ranks, channels, batch, sizes, attribute
-lengths and values). Two things the shared cases avoid are avoided here too:
+lengths and values, an operand of the other float dtype). Two things the shared cases avoid
+are avoided here too:
 - `Conv3D` with SAME padding that would be negative (TensorFlow's Eigen kernel shifts the
   window there; the op's definition, which Blockspace follows, clamps the padding at zero);
 - `Conv3DBackpropInputV2` with no output channels (TensorFlow's stock kernel then returns
@@ -145,6 +146,7 @@ def conv_case(rng, op):
     if bad == "x_rank" and op != "Conv3DBackpropInputV2" and any(v <= 0 for v in x_shape):
         bad = None
     safe = lambda shape: [max(v, 0) for v in shape]  # noqa: E731
+    other = "float32" if dtype == "float64" else "float64"  # a mismatched operand
     if op == "Conv3DBackpropInputV2":
         sizes = {"shape": [len(x_shape)], "dtype": sizes_dtype, "data": x_shape}
         if bad == "sizes_rank2":
@@ -154,7 +156,7 @@ def conv_case(rng, op):
         inputs = {
             "input_sizes": sizes,
             "filter": tensor(rng, safe(f_shape), dtype),
-            "out_backprop": tensor(rng, safe(dy_shape), dtype),
+            "out_backprop": tensor(rng, safe(dy_shape), dtype if rng.random() < 0.95 else other),
         }
     elif op == "Conv3D":
         inputs = {"input": tensor(rng, safe(x_shape), dtype), "filter": tensor(rng, safe(f_shape), dtype)}
@@ -191,7 +193,8 @@ def arith_case(rng):
     op = str(rng.choice(BINARY + REDUCE + ["Abs"]))
     if op in BINARY:
         a, b = broadcast_shapes(rng)
-        return {"op": op, "inputs": {"x": tensor(rng, a, dtype), "y": tensor(rng, b, dtype)}, "attrs": {}}
+        other = dtype if rng.random() < 0.9 else ("float32" if dtype == "float64" else "float64")
+        return {"op": op, "inputs": {"x": tensor(rng, a, dtype), "y": tensor(rng, b, other)}, "attrs": {}}
     if op == "Abs":
         shape = [int(rng.integers(0, 4)) for _ in range(int(rng.integers(0, 5)))]
         return {"op": op, "inputs": {"x": tensor(rng, shape, dtype)}, "attrs": {}}

@@ -41,8 +41,15 @@ pub(crate) const CONV_ATTRS: &[AttrSpec] = &[
     },
 ];
 
-/// The block's convolution attributes; a bad `padding` or `data_format` gets TensorFlow's text.
+/// The block's convolution attributes. The op definition's checks come first, in the order of
+/// its attributes (`strides` of at least 5 values, then `padding`, then `data_format`), with
+/// TensorFlow's texts: TensorFlow makes them before it types the inputs or builds the kernel.
 pub(crate) fn conv_attrs(attrs: &Attrs) -> Result<Conv3dAttrs, OpError> {
+    let strides = attr_list(attrs, "strides")?;
+    if strides.len() < 5 {
+        let e = KernelError::StridesTooShort { len: strides.len() };
+        return Err(kernel_error(e, None, Some("strides")));
+    }
     let padding: Padding = attr_str(attrs, "padding")?
         .parse()
         .map_err(|e: KernelError| kernel_error(e, None, Some("padding")))?;
@@ -50,7 +57,7 @@ pub(crate) fn conv_attrs(attrs: &Attrs) -> Result<Conv3dAttrs, OpError> {
         .parse()
         .map_err(|e: KernelError| kernel_error(e, None, Some("data_format")))?;
     Ok(Conv3dAttrs {
-        strides: attr_list(attrs, "strides")?.to_vec(),
+        strides: strides.to_vec(),
         padding,
         data_format,
         dilations: attr_list(attrs, "dilations")?.to_vec(),
