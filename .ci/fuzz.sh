@@ -26,7 +26,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/afl"
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
 out="${FUZZ_OUT:-$PWD/target/fuzz-out}"
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/tmp"
+# The harness's scratch folders go here too, so a target stopped mid-input leaves nothing in /tmp.
+export TMPDIR="$out/tmp"
 failed=0
 stat() { grep -E "^$1 " "$2" | sed 's/.*: //'; }
 for t in "${targets[@]}"; do

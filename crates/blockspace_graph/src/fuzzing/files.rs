@@ -18,9 +18,10 @@ pub(crate) fn registry() -> &'static Registry {
 /// # Panics
 /// When any of that panics, or the round trip changes the page.
 pub fn page_file(data: &[u8]) {
-    let path = scratch_file("page.bspage.json", data);
+    let scratch = scratch_file("page.bspage.json", data);
+    let path = scratch.path();
     let reg = registry();
-    let Ok(page) = crate::file::load_page(reg, &path) else {
+    let Ok(page) = crate::file::load_page(reg, path) else {
         return;
     };
     let opts = CheckOptions {
@@ -46,11 +47,12 @@ pub fn page_file(data: &[u8]) {
 /// # Panics
 /// When reading panics, or the tensor disagrees with the header.
 pub fn npy_file(data: &[u8]) {
-    let path = scratch_file("x.npy", data);
-    let Ok(header) = crate::npy::read_header(&path) else {
+    let scratch = scratch_file("x.npy", data);
+    let path = scratch.path();
+    let Ok(header) = crate::npy::read_header(path) else {
         return;
     };
-    if let Ok(t) = crate::npy::read_npy(&path, &MemoryLimit::bytes(64 << 20)) {
+    if let Ok(t) = crate::npy::read_npy(path, &MemoryLimit::bytes(64 << 20)) {
         assert_eq!(
             t.shape(),
             header.shape.as_slice(),
@@ -65,8 +67,9 @@ pub fn npy_file(data: &[u8]) {
 /// # Panics
 /// When parsing panics.
 pub fn conformance_file(data: &[u8]) {
-    let path = scratch_file("cases.json", data);
-    if let Ok(cases) = crate::conformance::load_file(&path) {
+    let scratch = scratch_file("cases.json", data);
+    let path = scratch.path();
+    if let Ok(cases) = crate::conformance::load_file(path) {
         for c in &cases {
             let _ = c.name();
         }

@@ -93,26 +93,38 @@ impl Bytes<'_> {
     }
 }
 
-/// A scratch file holding `data`, private to this process and thread (in one temporary folder
-/// per process).
-pub(crate) fn scratch_file(name: &str, data: &[u8]) -> std::path::PathBuf {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        match tempfile::Builder::new()
-            .prefix("blockspace-fuzz-")
-            .tempdir()
-        {
-            Ok(d) => d,
-            Err(e) => panic!("the fuzz harness cannot make its scratch folder: {e}"),
-        }
-    });
-    let thread = format!("{:?}", std::thread::current().id()).replace(['(', ')'], "");
-    let path = dir.path().join(format!("{thread}-{name}"));
+/// A scratch file holding `data`, alone in a fresh temporary folder that is removed when the
+/// returned guard drops (so a fuzz run or a corpus replay leaves nothing behind).
+pub(crate) struct ScratchFile {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl ScratchFile {
+    /// The file's path.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+/// Writes `data` to a file called `name` in a fresh temporary folder.
+///
+/// # Panics
+/// When the folder or the file cannot be made (the harness cannot run at all then).
+pub(crate) fn scratch_file(name: &str, data: &[u8]) -> ScratchFile {
+    let dir = match tempfile::Builder::new()
+        .prefix("blockspace-fuzz-")
+        .tempdir()
+    {
+        Ok(d) => d,
+        Err(e) => panic!("the fuzz harness cannot make its scratch folder: {e}"),
+    };
+    let path = dir.path().join(name);
     if let Err(e) = std::fs::write(&path, data) {
         panic!(
             "the fuzz harness cannot write its scratch file {}: {e}",
             path.display()
         );
     }
-    path
+    ScratchFile { _dir: dir, path }
 }
