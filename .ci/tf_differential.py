@@ -73,7 +73,7 @@ def conv_case(rng, op):
     if rng.random() < 0.3 and fmt == "NDHWC" and d == [1, 1, 1]:
         bad = str(rng.choice([
             "dy_channels", "batch", "dy_spatial", "filter_rank", "dy_rank", "x_rank",
-            "sizes_len", "sizes_negative", "batch_stride", "zero_stride", "zero_dilation",
+            "sizes_len", "sizes_negative", "batch_stride", "zero_stride", "dilation_below_1",
             "c_mismatch", "channel_stride", "filter_zero", "big_dilation_batch",
             "strides_len4", "strides_len6", "dil_len4", "dil_len6", "bad_padding", "bad_format",
             "sizes_rank2", "sizes_huge", "batch_zero", "m_zero", "spatial_zero", "neg_stride",
@@ -100,7 +100,7 @@ def conv_case(rng, op):
             strides[4] = 2
         elif bad == "zero_stride":
             strides[1 + int(rng.integers(0, 3))] = 0
-        elif bad == "zero_dilation":
+        elif bad == "dilation_below_1":
             dil[1 + int(rng.integers(0, 3))] = int(rng.integers(-1, 1))
         elif bad == "c_mismatch":
             f_shape[3] += 1

@@ -35,7 +35,7 @@ fn chunk(isa: Isa) -> usize {
         // Measured: 1024 is ~3 % faster than 256 on B2 and B4 with AVX-512 (fewer tile
         // stores and tap-list rebuilds), but slower on AVX2's narrower tiles (B4, B5), whose
         // many row tiles re-read a chunk's input and want it in L1.
-        KernelPath::Avx512 => 1024,
+        KernelPath::Avx512 | KernelPath::PortableWide => 1024,
         KernelPath::Avx2 | KernelPath::Portable => 256,
     }
 }

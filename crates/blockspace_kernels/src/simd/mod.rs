@@ -14,7 +14,8 @@
 //!
 //! Three implementations, chosen at run time: AVX-512F (`L` = 16 f32 / 8 f64, up to 24
 //! accumulators), AVX2+FMA (`L` = 8 / 4, up to 12 accumulators) and a portable one (`L` = 8,
-//! no FMA). [`Isa`] can only be built for an instruction set the CPU has, and every tile call
+//! no FMA). The portable one also runs with AVX-512's geometry ([`KernelPath::PortableWide`]),
+//! so every CPU can test the tiling, packing and tails the AVX-512 path uses. [`Isa`] can only be built for an instruction set the CPU has, and every tile call
 //! checks its slice bounds before any raw pointer is touched, so the safe API cannot cause
 //! undefined behaviour.
 #![expect(
@@ -33,20 +34,32 @@ pub enum KernelPath {
     Avx2,
     /// Plain Rust, any CPU.
     Portable,
+    /// Plain Rust with AVX-512's geometry (16 f32 / 8 f64 lanes, up to 4 vectors and 16 rows
+    /// per tile), any CPU: the callers' tiling, packing and tails exactly as on the AVX-512
+    /// path, for tests on CPUs without it (`BLOCKSPACE_ISA=portable-wide`). Never chosen
+    /// unless named.
+    PortableWide,
 }
 
 impl KernelPath {
-    /// Every path, fastest first.
-    pub const ALL: [Self; 3] = [Self::Avx512, Self::Avx2, Self::Portable];
+    /// Every path: the SIMD ones fastest first, then the portable ones.
+    pub const ALL: [Self; 4] = [Self::Avx512, Self::Avx2, Self::Portable, Self::PortableWide];
 
-    /// The name used by `BLOCKSPACE_ISA` and in benchmark output: `avx512`, `avx2`, `portable`.
+    /// The name used by `BLOCKSPACE_ISA` and in benchmark output: `avx512`, `avx2`,
+    /// `portable`, `portable-wide`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Self::Avx512 => "avx512",
             Self::Avx2 => "avx2",
             Self::Portable => "portable",
+            Self::PortableWide => "portable-wide",
         }
+    }
+
+    /// Whether this is plain Rust (no SIMD stores, no non-temporal stores).
+    pub(crate) fn is_portable(self) -> bool {
+        matches!(self, Self::Portable | Self::PortableWide)
     }
 }
 
@@ -58,7 +71,7 @@ impl Isa {
     /// `path` if this CPU can run it.
     pub(crate) fn new(path: KernelPath) -> Option<Self> {
         let ok = match path {
-            KernelPath::Portable => true,
+            KernelPath::Portable | KernelPath::PortableWide => true,
             #[cfg(target_arch = "x86_64")]
             KernelPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
             #[cfg(target_arch = "x86_64")]
@@ -73,7 +86,7 @@ impl Isa {
     }
 
     /// The fastest path this CPU supports, or the one `BLOCKSPACE_ISA` (`avx512`, `avx2`,
-    /// `portable`) names when this CPU supports it (to measure or test a slower path on a
+    /// `portable`, `portable-wide`) names when this CPU supports it (to measure or test a slower path on a
     /// faster machine). Read once per process.
     pub(crate) fn best() -> Self {
         static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
@@ -81,7 +94,9 @@ impl Isa {
             let forced = std::env::var("BLOCKSPACE_ISA").ok().and_then(|v| {
                 let path = KernelPath::ALL.into_iter().find(|p| p.name() == v.trim());
                 if path.is_none() {
-                    log::warn!("BLOCKSPACE_ISA={v:?} is not avx512, avx2 or portable; ignored");
+                    log::warn!(
+                        "BLOCKSPACE_ISA={v:?} is not avx512, avx2, portable or portable-wide; ignored"
+                    );
                 }
                 path.and_then(Self::new)
             });
@@ -102,7 +117,7 @@ impl Isa {
     /// Lanes per vector for elements of `size` bytes.
     pub(crate) fn lanes(self, size: usize) -> usize {
         match self.0 {
-            KernelPath::Avx512 => 64 / size,
+            KernelPath::Avx512 | KernelPath::PortableWide => 64 / size,
             KernelPath::Avx2 => 32 / size,
             KernelPath::Portable => PORTABLE_LANES,
         }
@@ -111,7 +126,7 @@ impl Isa {
     /// Largest number of vectors per tile.
     pub(crate) fn nv_max(self) -> usize {
         match self.0 {
-            KernelPath::Avx512 => 4,
+            KernelPath::Avx512 | KernelPath::PortableWide => 4,
             KernelPath::Avx2 | KernelPath::Portable => 2,
         }
     }
@@ -119,10 +134,10 @@ impl Isa {
     /// Largest number of rows per tile with `nv` vectors (`1 ≤ nv ≤ nv_max`).
     pub(crate) fn mr_max(self, nv: usize) -> usize {
         match (self.0, nv) {
-            (KernelPath::Avx512, 1) => 16,
-            (KernelPath::Avx512, 2) => 12,
-            (KernelPath::Avx512, 3) => 8,
-            (KernelPath::Avx512, _) => 6,
+            (KernelPath::Avx512 | KernelPath::PortableWide, 1) => 16,
+            (KernelPath::Avx512 | KernelPath::PortableWide, 2) => 12,
+            (KernelPath::Avx512 | KernelPath::PortableWide, 3) => 8,
+            (KernelPath::Avx512 | KernelPath::PortableWide, _) => 6,
             (KernelPath::Avx2, 1) => 12,
             (KernelPath::Avx2, _) => 6,
             (KernelPath::Portable, _) => 4,
@@ -270,13 +285,13 @@ macro_rules! dispatch {
     };
 }
 
-/// The portable microkernel: same summation order, separate multiply and add.
+/// The portable microkernel, `L` lanes per vector: same summation order, separate multiply
+/// and add.
 #[expect(clippy::needless_range_loop, reason = "fixed-size accumulator arrays")]
-fn portable<T, const MR: usize, const NV: usize>(t: Tile<'_, T>)
+fn portable<T, const L: usize, const MR: usize, const NV: usize>(t: Tile<'_, T>)
 where
     T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
 {
-    const L: usize = PORTABLE_LANES;
     let mut acc = [[[T::default(); L]; NV]; MR];
     for &(ao, bo) in t.taps.list {
         for kk in 0..t.k {
@@ -415,10 +430,14 @@ macro_rules! impl_simd_element {
                     }
                     #[cfg(not(target_arch = "x86_64"))]
                     KernelPath::Avx512 | KernelPath::Avx2 => unreachable!("no x86 Isa here"),
-                    KernelPath::Portable => {
+                    path @ (KernelPath::Portable | KernelPath::PortableWide) => {
                         fn port<const MR: usize, const NV: usize>(t: Tile<'_, $t>) {
-                            portable::<$t, MR, NV>(t);
+                            portable::<$t, PORTABLE_LANES, MR, NV>(t);
                         }
+                        fn wide<const MR: usize, const NV: usize>(t: Tile<'_, $t>) {
+                            portable::<$t, { 64 / std::mem::size_of::<$t>() }, MR, NV>(t);
+                        }
+                        let wide_lanes = path == KernelPath::PortableWide;
                         let Tile { a, b, out, .. } = t;
                         for (r0, mr, count) in Strips::new(rows, mr_max) {
                             for i in 0..count {
@@ -435,10 +454,19 @@ macro_rules! impl_simd_element {
                                         last: c.last,
                                         stream: false,
                                     };
-                                    dispatch!(c.nv, mr, port, (t), [
-                                        1 => [1 2 3 4],
-                                        2 => [1 2 3 4]
-                                    ])
+                                    if wide_lanes {
+                                        dispatch!(c.nv, mr, wide, (t), [
+                                            1 => [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16],
+                                            2 => [1 2 3 4 5 6 7 8 9 10 11 12],
+                                            3 => [1 2 3 4 5 6 7 8],
+                                            4 => [1 2 3 4 5 6]
+                                        ])
+                                    } else {
+                                        dispatch!(c.nv, mr, port, (t), [
+                                            1 => [1 2 3 4],
+                                            2 => [1 2 3 4]
+                                        ])
+                                    }
                                 }
                             }
                         }

@@ -115,7 +115,7 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         let size = std::mem::size_of::<T>();
         let start = self.data.as_ptr().wrapping_add(first * self.row_len) as usize;
         let aligned = start.is_multiple_of(64) && (self.row_len * size).is_multiple_of(64);
-        self.streaming != KernelPath::Portable && !aligned
+        !self.streaming.is_portable() && !aligned
     }
 
     /// Computes rows `first..first + rows` of this part: `t` (its `out`, `ldo` and `stream`
@@ -138,7 +138,7 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
         t: Tile<'_, T>,
     ) {
         let (row_len, lanes) = (self.row_len, isa.lanes(std::mem::size_of::<T>()));
-        let streaming = self.streaming != KernelPath::Portable;
+        let streaming = !self.streaming.is_portable();
         let staged = self.stages(first);
         let dst = &mut self.data[first * row_len..(first + rows) * row_len];
         let out: &mut [std::mem::MaybeUninit<T>] = if staged {
@@ -177,11 +177,7 @@ impl<T: SimdElement + Copy + Default + 'static> RowWriter<'_, T> {
 #[inline]
 fn stream_copy<T: Copy>(path: KernelPath, dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
     let size = std::mem::size_of::<T>();
-    if path == KernelPath::Portable
-        || src.len() != dst.len()
-        || size == 0
-        || !64usize.is_multiple_of(size)
-    {
+    if path.is_portable() || src.len() != dst.len() || size == 0 || !64usize.is_multiple_of(size) {
         return false;
     }
     let per_line = 64 / size;
@@ -219,7 +215,7 @@ fn stream_lines<T: Copy>(
     src: &[T],
 ) -> bool {
     let bytes = std::mem::size_of_val(src);
-    if path == KernelPath::Portable
+    if path.is_portable()
         || src.len() != dst.len()
         || !bytes.is_multiple_of(64)
         || !(dst.as_ptr() as usize).is_multiple_of(64)
@@ -260,7 +256,7 @@ fn stream_lines<T: Copy>(
             KernelPath::Avx512 => unsafe { avx512(d, s, bytes) },
             // SAFETY: as above, the CPU has AVX2.
             KernelPath::Avx2 => unsafe { avx2(d, s, bytes) },
-            KernelPath::Portable => return false,
+            KernelPath::Portable | KernelPath::PortableWide => return false,
         }
         true
     }
