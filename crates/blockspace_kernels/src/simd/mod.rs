@@ -15,9 +15,9 @@
 //! Three implementations, chosen at run time: AVX-512F (`L` = 16 f32 / 8 f64, up to 24
 //! accumulators), AVX2+FMA (`L` = 8 / 4, up to 12 accumulators) and a portable one (`L` = 8,
 //! no FMA). The portable one also runs with AVX-512's geometry ([`KernelPath::PortableWide`]),
-//! so every CPU can test the tiling, packing and tails the AVX-512 path uses. [`Isa`] can only be built for an instruction set the CPU has, and every tile call
-//! checks its slice bounds before any raw pointer is touched, so the safe API cannot cause
-//! undefined behaviour.
+//! so every CPU can test the tiling, packing and tails the AVX-512 path uses. [`Isa`] can only
+//! be built for an instruction set the CPU has, and every tile call checks its slice bounds
+//! before any raw pointer is touched, so the safe API cannot cause undefined behaviour.
 #![expect(
     unsafe_code,
     reason = "SIMD intrinsics, raw-pointer loads/stores in bounds-checked microkernels"
