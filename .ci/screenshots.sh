@@ -34,8 +34,10 @@ shoot() { # name, then the app's arguments
     APP_PID=$!
     # Wait until the window shows this page: the app sets the title "<page> — Blockspace" in its
     # first frame (a bare "Blockspace" window has not drawn yet), then let it evaluate and settle.
+    # xdotool matches the title's bytes, so the em dash (three bytes in UTF-8) is matched as `.+`:
+    # a literal "—" in the pattern never matches, and every shot waited the loop's full minute.
     for _ in $(seq 1 120); do
-        xdotool search --name "^$name( \*)? — Blockspace\$" >/dev/null 2>&1 && break
+        xdotool search --name "^$name( \*)? .+ Blockspace\$" >/dev/null 2>&1 && break
         sleep 0.5
     done
     sleep "${SETTLE_SECONDS:-6}"
@@ -62,16 +64,16 @@ done
 
 # The result viewer popped out into its own window, on examples/unet_upsample (its output block
 # is selected when the page opens). "Pop out" sits at the right of the Result heading: at
-# (1343, 347) in the 1400×880 window (the inspector takes 30 % of the side panel).
+# (1343, 379) in the 1400×880 window (the inspector starts at 36 % of the side panel).
 shoot_viewer() {
     "$BIN" examples/unet_upsample.bspage.json >"$OUT_DIR/viewer.log" 2>&1 &
     APP_PID=$!
     for _ in $(seq 1 120); do
-        xdotool search --name "^unet_upsample( \*)? — Blockspace\$" >/dev/null 2>&1 && break
+        xdotool search --name "^unet_upsample( \*)? .+ Blockspace\$" >/dev/null 2>&1 && break
         sleep 0.5
     done
     sleep "${SETTLE_SECONDS:-6}"
-    xdotool mousemove 1343 347 mousedown 1 sleep 0.2 mouseup 1 || true
+    xdotool mousemove 1343 379 mousedown 1 sleep 0.2 mouseup 1 || true
     local win=""
     for _ in $(seq 1 20); do
         win="$(xdotool search --name "result viewer" 2>/dev/null | head -1 || true)"

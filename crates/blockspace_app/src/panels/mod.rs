@@ -24,14 +24,22 @@ use crate::app::{BlockspaceApp, PageTab};
 
 impl BlockspaceApp {
     pub(crate) fn side_panel(&mut self, ui: &mut egui::Ui) {
-        // Inspector on top (at most 30 % of the height), result below; each scrolls on its own.
+        // Inspector on top, result below, with a divider the user drags (the inspector starts
+        // at 36 % of the height); each scrolls on its own.
         let height = ui.available_height();
-        egui::ScrollArea::vertical()
-            .id_salt("inspector-scroll")
-            .max_height((height * 0.3).max(120.0))
-            .auto_shrink([false, true])
-            .show(ui, |ui| self.inspector_ui(ui));
-        ui.separator();
+        let min = 120.0_f32.min(height * 0.5);
+        egui::Panel::top("side-inspector")
+            .resizable(true)
+            .default_size((height * 0.36).max(min))
+            .size_range(min..=(height - min).max(min))
+            .frame(egui::Frame::NONE)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("inspector-scroll")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| self.inspector_ui(ui));
+            });
+        ui.add_space(4.0);
         let ctx = ui.ctx().clone();
         if self.viewer.popped_out {
             self.viewer_window(&ctx);

@@ -149,3 +149,49 @@ fn the_viewer_pops_out_into_its_own_window_and_docks_back() {
     assert!(!h.state().viewer.popped_out);
     h.get_by_label("Pop out ↗");
 }
+
+/// The inspector shows every attribute of the demo's convolution above the result at the
+/// default window size, and the line between them drags: down gives the inspector more room
+/// and moves the result down with it.
+#[test]
+fn the_inspector_shows_every_attribute_and_its_divider_with_the_result_drags() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness::harness(dir.path(), Vec::new());
+    harness::wait_run(&mut h);
+    let grad = harness::block_named(&h, "input_grad");
+    harness::select_on_canvas(&mut h, grad);
+    settle(&mut h);
+    let panel = |h: &Harness<'static, BlockspaceApp>| {
+        egui::containers::panel::PanelState::load(&h.ctx, "side-inspector".into())
+            .expect("the inspector panel")
+            .outer_rect
+    };
+    let before = panel(&h);
+    let result = h.get_by_label("Result").rect();
+    for attr in ["strides", "padding", "data_format", "dilations"] {
+        let r = h.get_by_label(attr).rect();
+        assert!(
+            r.bottom() <= before.bottom() && r.bottom() <= result.top(),
+            "{attr} at {r:?} is not shown above the result (inspector {before:?}, result {result:?})"
+        );
+    }
+    // Drag the divider (the panel's bottom edge) 150 points down.
+    let grip = egui::pos2(before.center().x, before.bottom());
+    harness::pointer_drag(
+        &mut h,
+        grip,
+        grip + egui::vec2(0.0, 150.0),
+        egui::Modifiers::NONE,
+    );
+    settle(&mut h);
+    let after = panel(&h);
+    assert!(
+        (after.height() - before.height() - 150.0).abs() < 10.0,
+        "the inspector grew from {before:?} to {after:?}"
+    );
+    let moved = h.get_by_label("Result").rect();
+    assert!(
+        moved.top() > result.top() + 140.0,
+        "the result moved from {result:?} to {moved:?}"
+    );
+}
