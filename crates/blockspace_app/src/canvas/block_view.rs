@@ -8,8 +8,9 @@ use blockspace_graph::{
 };
 use egui::Color32;
 
-/// How many attributes a block shows on the canvas (the inspector shows all).
-const KEY_ATTRS: usize = 4;
+/// How many attributes a block shows on the canvas (the inspector shows all): enough for an
+/// Input's mode, dtype, shape and both parameters of its mode (`low`/`high`, `mean`/`std`).
+const KEY_ATTRS: usize = 5;
 
 /// What the canvas shows for one block; rebuilt when the page, the check or a result changes.
 #[derive(Clone, Debug, Default)]

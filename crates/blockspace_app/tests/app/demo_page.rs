@@ -88,3 +88,22 @@ fn write_demo_page() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo.bspage.json");
     blockspace_graph::save_page(&reg, &demo_page(&reg).unwrap(), &path).unwrap();
 }
+
+/// The demo's random inputs show both parameters of their mode on the canvas (a uniform
+/// block's `low` and `high`, a normal block's `mean` and `std`), not only the first.
+#[test]
+fn the_demo_inputs_show_both_parameters_of_their_mode_on_the_canvas() {
+    use egui_kittest::kittest::Queryable as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = crate::harness::harness(dir.path(), Vec::new());
+    crate::harness::wait_run(&mut h);
+    for line in [
+        "low = 0",
+        "high = 1",
+        "mean = 0",
+        "std = 1",
+        "values = 1, 6, 24, 24, 2",
+    ] {
+        h.get_by_label(line);
+    }
+}
