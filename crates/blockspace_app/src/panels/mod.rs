@@ -24,6 +24,32 @@ use crate::app::{BlockspaceApp, PageTab};
 
 impl BlockspaceApp {
     pub(crate) fn side_panel(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.viewer.popped_out {
+            self.viewer_window(&ctx);
+        }
+        if self.viewer.popped_out {
+            // The viewer has its own window: the inspector takes the panel, the result one line
+            // at the bottom.
+            egui::Panel::bottom("side-result-docked")
+                .frame(egui::Frame::NONE)
+                .show(ui, |ui| {
+                    ui.add_space(4.0);
+                    ui.horizontal(|ui| {
+                        ui.heading("Result");
+                        if ui
+                            .button("Dock ↙")
+                            .on_hover_text("Put the viewer back into the side panel")
+                            .clicked()
+                        {
+                            self.viewer.popped_out = false;
+                        }
+                    });
+                    ui.weak("The result viewer is in its own window.");
+                });
+            self.inspector_scroll(ui);
+            return;
+        }
         // Inspector on top, result below, with a divider the user drags (the inspector starts
         // at 36 % of the height); each scrolls on its own.
         let height = ui.available_height();
@@ -33,38 +59,22 @@ impl BlockspaceApp {
             .default_size((height * 0.36).max(min))
             .size_range(min..=(height - min).max(min))
             .frame(egui::Frame::NONE)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("inspector-scroll")
-                    .auto_shrink([false, false])
-                    .show(ui, |ui| self.inspector_ui(ui));
-            });
+            .show(ui, |ui| self.inspector_scroll(ui));
         ui.add_space(4.0);
-        let ctx = ui.ctx().clone();
-        if self.viewer.popped_out {
-            self.viewer_window(&ctx);
-            if !self.viewer.popped_out {
-                return;
-            }
-            ui.horizontal(|ui| {
-                ui.heading("Result");
-                if ui
-                    .button("Dock ↙")
-                    .on_hover_text("Put the viewer back into the side panel")
-                    .clicked()
-                {
-                    self.viewer.popped_out = false;
-                }
-            });
-            ui.weak("The result viewer is in its own window.");
-            return;
-        }
         // Planes fit the panel; the pop-out window gives them more room.
         self.viewer.plane_max = 260.0;
         egui::ScrollArea::vertical()
             .id_salt("viewer-scroll")
             .auto_shrink([false, false])
             .show(ui, |ui| self.viewer_ui(ui));
+    }
+
+    /// The inspector in a scroll area filling `ui`.
+    fn inspector_scroll(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical()
+            .id_salt("inspector-scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| self.inspector_ui(ui));
     }
 
     fn inspector_ui(&mut self, ui: &mut egui::Ui) {

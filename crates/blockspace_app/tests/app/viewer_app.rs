@@ -132,7 +132,14 @@ fn the_viewer_pops_out_into_its_own_window_and_docks_back() {
     h.get_by_label("Pop out ↗").click();
     settle(&mut h);
     assert!(h.state().viewer.popped_out);
-    h.get_by_label("The result viewer is in its own window.");
+    // The side panel gives the inspector its room; the result is one line at the bottom.
+    let note = h
+        .get_by_label("The result viewer is in its own window.")
+        .rect();
+    assert!(
+        note.top() > 700.0,
+        "the docked note is at the bottom: {note:?}"
+    );
     // The viewer draws in its window (kittest embeds viewports as windows), bigger.
     let rects = h.state().viewer.plane_rects.clone();
     assert_eq!(rects.len(), 3, "three planes in the window");
