@@ -103,8 +103,11 @@ pub struct BlockspaceApp {
     pub(crate) autosave_every: Duration,
     /// The budget `BLOCKSPACE_MEMORY_LIMIT` gave at start-up ([`AppOptions::memory_limit`]).
     pub(crate) memory_env: Option<u64>,
-    /// Settings kept in the state folder (the memory limit set in the app).
+    /// Settings kept in the state folder (the memory limit, theme and interface scale).
     pub(crate) settings: Settings,
+    /// The theme and interface scale last kept in the settings (`None` before the first frame;
+    /// see [`Self::keep_look`]).
+    look_seen: Option<(egui::ThemePreference, f32)>,
     pub(crate) add_search: String,
     pub(crate) add_menu_open: bool,
     pub(crate) quitting: bool,
@@ -155,6 +158,7 @@ impl BlockspaceApp {
             last_title: String::new(),
             pointer_was_down: false,
             last_frame_time: Duration::ZERO,
+            look_seen: None,
         };
         crate::ui::style::apply(ctx);
         for p in &options.pages {
@@ -170,6 +174,39 @@ impl BlockspaceApp {
             }
         }
         app
+    }
+
+    /// Keeps the theme and interface scale in the settings when they change (View menu, or
+    /// egui's Ctrl +/− zoom), so the next session opens with them. The first frame applies
+    /// those of the last session (here rather than at creation, so nothing the window set-up
+    /// does afterwards overrides them).
+    fn keep_look(&mut self, ctx: &egui::Context) {
+        let look = look_of(ctx);
+        let Some(seen) = self.look_seen else {
+            if let Some(theme) = self.settings.theme {
+                ctx.set_theme(theme);
+            }
+            if let Some(scale) = self.settings.interface_scale {
+                // Takes effect from the next frame on.
+                ctx.set_zoom_factor(scale);
+            }
+            self.look_seen = Some((
+                self.settings.theme.unwrap_or(look.0),
+                self.settings.interface_scale.unwrap_or(look.1),
+            ));
+            return;
+        };
+        if look == seen {
+            return;
+        }
+        self.look_seen = Some(look);
+        self.settings.theme = Some(look.0);
+        self.settings.interface_scale = Some(look.1);
+        if let Err(e) = self.settings.store() {
+            self.toast_error(format!(
+                "The theme and interface scale apply to this session only: {e}"
+            ));
+        }
     }
 
     /// The memory budget of runs in effect, and where it comes from (the setting made in the
@@ -287,6 +324,7 @@ impl BlockspaceApp {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         self.toasts.expire(ctx);
+        self.keep_look(ctx);
 
         // Closing the window with unsaved work asks first.
         if ctx.input(|i| i.viewport().close_requested()) {
@@ -375,4 +413,9 @@ impl eframe::App for BlockspaceApp {
             self.recovery.clear_own();
         }
     }
+}
+
+/// The theme preference and interface scale in effect.
+fn look_of(ctx: &egui::Context) -> (egui::ThemePreference, f32) {
+    (ctx.options(|o| o.theme_preference), ctx.zoom_factor())
 }

@@ -303,3 +303,36 @@ fn a_due_autosave_is_written_by_the_scheduled_pass_alone() {
     let text = std::fs::read_to_string(&pages[0]).unwrap();
     assert!(text.contains("VALID"), "the recovery file holds the edit");
 }
+
+/// The theme and interface scale chosen in the View menu are kept in the state folder, and
+/// the next session opens with them.
+#[test]
+fn theme_and_interface_scale_outlive_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), Vec::new());
+    // The menu, not the viewer's "View" label.
+    let menu = |h: &Harness<'static, BlockspaceApp>| {
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "View")
+            .click();
+    };
+    menu(&h);
+    h.run_steps(2);
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    menu(&h);
+    h.run_steps(2);
+    h.get_by_label("125%").click();
+    h.run_steps(3);
+    let look = |h: &Harness<'static, BlockspaceApp>| {
+        (h.ctx.options(|o| o.theme_preference), h.ctx.zoom_factor())
+    };
+    assert_eq!(look(&h), (egui::ThemePreference::Light, 1.25));
+    let text = std::fs::read_to_string(dir.path().join("settings.json")).expect("settings kept");
+    assert!(
+        text.contains("\"light\"") && text.contains("1.25"),
+        "{text}"
+    );
+    drop(h);
+    let h = harness(dir.path(), Vec::new());
+    assert_eq!(look(&h), (egui::ThemePreference::Light, 1.25));
+}
