@@ -86,8 +86,8 @@ impl Isa {
     }
 
     /// The fastest path this CPU supports, or the one `BLOCKSPACE_ISA` (`avx512`, `avx2`,
-    /// `portable`, `portable-wide`) names when this CPU supports it (to measure or test a slower path on a
-    /// faster machine). Read once per process.
+    /// `portable`, `portable-wide`) names when this CPU supports it (to measure or test a
+    /// slower path on a faster machine). Read once per process.
     pub(crate) fn best() -> Self {
         static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
         *BEST.get_or_init(|| {
