@@ -32,6 +32,8 @@ pub enum AppCommand {
         /// Wire the new block's first output into this input.
         to: Option<InPort>,
     },
+    /// Open the add-block search window.
+    OpenAddMenu(super::AddMenuAt),
     /// Delete these blocks of the active page.
     Delete(Vec<BlockId>),
     /// Duplicate these blocks of the active page.

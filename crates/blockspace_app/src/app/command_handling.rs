@@ -41,6 +41,7 @@ impl BlockspaceApp {
             } => {
                 self.add_block(&type_id, pos, from, to);
             }
+            AppCommand::OpenAddMenu(at) => self.add_menu = Some(at),
             AppCommand::Delete(ids) => self.delete(&ids),
             AppCommand::Duplicate(ids) => self.duplicate(&ids),
             AppCommand::Copy(ids) => self.copy(&ids),
@@ -214,7 +215,7 @@ impl BlockspaceApp {
                     tab.fit_in_frames = Some(0);
                 }
             }
-            UiCommand::AddBlock => self.add_menu_open = true,
+            UiCommand::AddBlock => self.add_menu = Some(super::AddMenuAt::Toolbar),
             UiCommand::ExportPython(framework) => {
                 let Some(tab) = self.tab() else { return };
                 let purpose = DialogPurpose::ExportPython {

@@ -68,6 +68,16 @@ pub struct AppOptions {
     pub memory_limit: Option<u64>,
 }
 
+/// Where the add-block search window opens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AddMenuAt {
+    /// Under the toolbar's "Add block" button; the block goes to a free spot near the middle
+    /// of the view.
+    Toolbar,
+    /// At this screen position on the canvas; the block goes there.
+    Pointer(egui::Pos2),
+}
+
 /// The Blockspace desktop app.
 pub struct BlockspaceApp {
     pub(crate) registry: Arc<Registry>,
@@ -109,7 +119,9 @@ pub struct BlockspaceApp {
     /// see [`Self::keep_look`]).
     look_seen: Option<(egui::ThemePreference, f32)>,
     pub(crate) add_search: String,
-    pub(crate) add_menu_open: bool,
+    /// The add-block search window, while open: under the toolbar button, or at the pointer
+    /// on the canvas (Shift+A there).
+    pub(crate) add_menu: Option<AddMenuAt>,
     pub(crate) quitting: bool,
     last_title: String,
     pub(crate) pointer_was_down: bool,
@@ -153,7 +165,7 @@ impl BlockspaceApp {
             memory_env: options.memory_limit,
             settings: Settings::load(state_dir.as_deref()),
             add_search: String::new(),
-            add_menu_open: false,
+            add_menu: None,
             quitting: false,
             last_title: String::new(),
             pointer_was_down: false,
@@ -290,9 +302,20 @@ impl BlockspaceApp {
     /// A frame of logic before drawing: shortcuts and clipboard events (queued), file-dialog
     /// answers (queued), executor events, autosave, the window's close button.
     fn logic(&mut self, ctx: &egui::Context) {
-        if self.dialog.is_none() && !self.add_menu_open {
+        if self.dialog.is_none() && self.add_menu.is_none() {
             for c in crate::ui::ui_command::UiCommand::from_shortcuts(ctx) {
-                self.push(AppCommand::Ui(c));
+                // Shift+A over the canvas opens the search where the pointer is, as a
+                // right-click does; from the menu or elsewhere, under the toolbar button.
+                let on_canvas = ctx.pointer_hover_pos().filter(|&p| {
+                    self.tab()
+                        .is_some_and(|t| t.geometry.screen_rect.contains(p))
+                });
+                match (c, on_canvas) {
+                    (crate::ui::ui_command::UiCommand::AddBlock, Some(at)) => {
+                        self.push(AppCommand::OpenAddMenu(AddMenuAt::Pointer(at)));
+                    }
+                    _ => self.push(AppCommand::Ui(c)),
+                }
             }
             // Ctrl+C/X/V arrive as clipboard events from the window system.
             if !ctx.text_edit_focused() {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::app::{AppCommand, BlockspaceApp};
+use crate::app::{AddMenuAt, AppCommand, BlockspaceApp};
 use crate::canvas::add_menu::add_block_list;
 use crate::ui::ui_command::UiCommand;
 
@@ -13,10 +13,10 @@ impl BlockspaceApp {
                 .button("➕ Add block")
                 .on_hover_text(UiCommand::AddBlock.tooltip());
             if add.clicked() {
-                self.add_menu_open = true;
+                self.add_menu = Some(AddMenuAt::Toolbar);
             }
-            if self.add_menu_open {
-                self.add_block_window(ui, add.rect);
+            if let Some(at) = self.add_menu {
+                self.add_block_window(ui, add.rect, at);
             }
             ui.separator();
             for c in [UiCommand::Undo, UiCommand::Redo] {
@@ -70,9 +70,9 @@ impl BlockspaceApp {
         });
     }
 
-    /// The search window under the "Add block" button; a chosen type goes near the centre of
-    /// the view.
-    fn add_block_window(&mut self, ui: &egui::Ui, button: egui::Rect) {
+    /// The search window, under the "Add block" button (a chosen type goes to a free spot
+    /// near the centre of the view) or at a point on the canvas (the type goes there).
+    fn add_block_window(&mut self, ui: &egui::Ui, button: egui::Rect, at: AddMenuAt) {
         let mut open = true;
         let reg = Arc::clone(&self.registry);
         let mut chosen = None;
@@ -81,28 +81,35 @@ impl BlockspaceApp {
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
-            .fixed_pos(button.left_bottom() + egui::vec2(0.0, 4.0))
+            .fixed_pos(match at {
+                AddMenuAt::Toolbar => button.left_bottom() + egui::vec2(0.0, 4.0),
+                AddMenuAt::Pointer(p) => p,
+            })
             .show(ui.ctx(), |ui| {
                 let focus = !ui.ctx().memory(|m| m.focused().is_some());
                 chosen = add_block_list(ui, &reg, &mut self.add_search, focus, false);
                 if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
-                    self.add_menu_open = false;
+                    self.add_menu = None;
                 }
             });
         if let Some(type_id) = chosen {
-            let pos = self
-                .tab()
-                .map_or([0.0, 0.0], |t| t.geometry.free_spot_near_centre());
+            let pos = self.tab().map_or([0.0, 0.0], |t| match at {
+                AddMenuAt::Toolbar => t.geometry.free_spot_near_centre(),
+                AddMenuAt::Pointer(p) => {
+                    let g = t.geometry.to_screen.inverse() * p;
+                    [g.x, g.y]
+                }
+            });
             self.push(AppCommand::AddBlock {
                 type_id,
                 pos,
                 from: None,
                 to: None,
             });
-            self.add_menu_open = false;
+            self.add_menu = None;
         }
         if !open {
-            self.add_menu_open = false;
+            self.add_menu = None;
         }
     }
 }

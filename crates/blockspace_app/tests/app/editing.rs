@@ -571,6 +571,64 @@ fn right_click_menu_adds_a_block_where_clicked() {
     );
 }
 
+/// Shift+A with the pointer on the canvas opens the search there and puts the block there; from
+/// elsewhere (here: the pointer over the toolbar) it opens under the toolbar button and the block
+/// goes near the middle of the view.
+#[test]
+fn shift_a_adds_a_block_at_the_pointer_on_the_canvas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), vec![]);
+    wait_run(&mut h);
+    let canvas = h.state().tab().unwrap().geometry.screen_rect;
+    // Near the top of the canvas, so the search window fits below the pointer (egui keeps a
+    // window on screen, moving it up near the bottom).
+    let at = canvas.center_top() + egui::vec2(60.0, 40.0);
+    h.event(egui::Event::PointerMoved(at));
+    h.step();
+    h.key_press_modifiers(Modifiers::SHIFT, Key::A);
+    h.run_steps(2);
+    let window = h.get_by_label_contains("Search blocks").rect();
+    assert!(
+        (window.left() - at.x).abs() < 40.0 && (window.top() - at.y).abs() < 60.0,
+        "the search opened at the pointer ({window:?} vs {at:?})"
+    );
+    h.get_by_label_contains("Search blocks").type_text("input");
+    h.run_steps(2);
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    assert_eq!(block_count(&h), 5, "Enter added the first match");
+    let id = block_named(&h, "Input");
+    let r = h
+        .state()
+        .tab()
+        .unwrap()
+        .geometry
+        .block_screen_rect(id)
+        .unwrap();
+    assert!(
+        (r.left() - at.x).abs() < 40.0 && (r.top() - at.y).abs() < 40.0,
+        "the block is where the pointer was ({r:?} vs {at:?})"
+    );
+
+    // With the pointer off the canvas, the search opens under the toolbar button.
+    let button = h.get_by_label("➕ Add block").rect();
+    h.event(egui::Event::PointerMoved(button.center()));
+    h.step();
+    h.key_press_modifiers(Modifiers::SHIFT, Key::A);
+    h.run_steps(2);
+    let window = h.get_by_label_contains("Search blocks").rect();
+    assert!(
+        window.top() > button.bottom() && (window.left() - button.left()).abs() < 40.0,
+        "off the canvas the search opens under the button ({window:?} vs {button:?})"
+    );
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("Search blocks").is_none(),
+        "Escape closed the search"
+    );
+}
+
 #[test]
 fn input_values_show_parse_errors_while_typing() {
     let dir = tempfile::tempdir().unwrap();
