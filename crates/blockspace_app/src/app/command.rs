@@ -13,6 +13,16 @@ use crate::app::page_tab::TabId;
 use crate::app::recovery::Recovered;
 use crate::ui::ui_command::UiCommand;
 
+/// Where the add-block search window opens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AddMenuAt {
+    /// Under the toolbar's "Add block" button; the block goes to a free spot near the middle
+    /// of the view.
+    Toolbar,
+    /// At this screen position on the canvas; the block goes there.
+    Pointer(egui::Pos2),
+}
+
 /// Something the user (or a finished file dialog) asks the app to do.
 #[derive(Clone, Debug)]
 pub enum AppCommand {
@@ -33,7 +43,7 @@ pub enum AppCommand {
         to: Option<InPort>,
     },
     /// Open the add-block search window.
-    OpenAddMenu(super::AddMenuAt),
+    OpenAddMenu(AddMenuAt),
     /// Delete these blocks of the active page.
     Delete(Vec<BlockId>),
     /// Duplicate these blocks of the active page.

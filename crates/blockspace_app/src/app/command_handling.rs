@@ -215,7 +215,7 @@ impl BlockspaceApp {
                     tab.fit_in_frames = Some(0);
                 }
             }
-            UiCommand::AddBlock => self.add_menu = Some(super::AddMenuAt::Toolbar),
+            UiCommand::AddBlock => self.add_menu = Some(super::command::AddMenuAt::Toolbar),
             UiCommand::ExportPython(framework) => {
                 let Some(tab) = self.tab() else { return };
                 let purpose = DialogPurpose::ExportPython {

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use blockspace_graph::{BlockId, Clipboard, PageId, Registry};
 use blockspace_kernels::MemoryLedger;
 
-pub use command::{AppCommand, Edit};
+pub use command::{AddMenuAt, AppCommand, Edit};
 pub use page_tab::{EditError, PageTab, TabCounters, TabId};
 
 use crate::app::dialog::Dialog;
@@ -66,16 +66,6 @@ pub struct AppOptions {
     /// `BLOCKSPACE_MEMORY_LIMIT`). A limit set in the app (Run ▸ Memory limit…, kept in the
     /// state folder) takes precedence. A page whose run would not fit is not run.
     pub memory_limit: Option<u64>,
-}
-
-/// Where the add-block search window opens.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum AddMenuAt {
-    /// Under the toolbar's "Add block" button; the block goes to a free spot near the middle
-    /// of the view.
-    Toolbar,
-    /// At this screen position on the canvas; the block goes there.
-    Pointer(egui::Pos2),
 }
 
 /// The Blockspace desktop app.
