@@ -307,25 +307,29 @@ fn degenerate_sizes_match_reference() {
     }
 }
 
-/// Cases the Winograd kernels take: every filter exactly two strides wide, no dilation,
-/// at least 32 channels each way.
+/// Cases the Winograd kernels take: every filter one to two strides wider than a stride
+/// (`S < K ≤ 2·S`: every phase sees one or two taps), no dilation, at least 32 channels each
+/// way.
 fn winograd_case() -> impl Strategy<Value = Case> {
     (
         1usize..=2,
         (1usize..=6, 1usize..=6, 1usize..=19),
         (1usize..=3, 1usize..=3, 1usize..=3),
+        (0usize..=2, 0usize..=2, 0usize..=2),
         (0usize..5, 0usize..5),
         any::<bool>(),
         any::<bool>(),
         any::<u64>(),
     )
-        .prop_map(|(n, (d, h, w), st, (ci, mi), same, ncdhw, seed)| {
+        .prop_map(|(n, (d, h, w), st, narrow, (ci, mi), same, ncdhw, seed)| {
             const WIDE: [usize; 5] = [32, 33, 40, 47, 64];
             let strides = [st.0, st.1, st.2];
+            // `narrow` taps fewer than two strides, at most `S − 1`.
+            let narrow = [narrow.0, narrow.1, narrow.2];
             Case {
                 n,
                 spatial: [d, h, w],
-                kernel: strides.map(|s| 2 * s),
+                kernel: std::array::from_fn(|i| 2 * strides[i] - narrow[i] % strides[i]),
                 strides,
                 dilations: [1, 1, 1],
                 c: WIDE[ci],
@@ -358,15 +362,18 @@ proptest! {
 /// is exactly the reference's (as TensorFlow's exact conformance cases require).
 #[test]
 fn winograd_is_exact_on_integer_data() {
-    for (strides, padding, format) in [
-        ([2, 2, 2], Padding::Same, DataFormat::Ndhwc),
-        ([1, 1, 1], Padding::Valid, DataFormat::Ncdhw),
-        ([1, 2, 3], Padding::Same, DataFormat::Ndhwc),
+    for (strides, kernel, padding, format) in [
+        ([2, 2, 2], [4, 4, 4], Padding::Same, DataFormat::Ndhwc),
+        ([1, 1, 1], [2, 2, 2], Padding::Valid, DataFormat::Ncdhw),
+        ([1, 2, 3], [2, 4, 6], Padding::Same, DataFormat::Ndhwc),
+        // Phases of one and two taps (k3 for s2, k4 and k5 for s3).
+        ([2, 2, 2], [3, 3, 3], Padding::Same, DataFormat::Ndhwc),
+        ([2, 3, 3], [3, 4, 5], Padding::Valid, DataFormat::Ncdhw),
     ] {
         let case = Case {
             n: 2,
             spatial: [5, 6, 17],
-            kernel: strides.map(|s| 2 * s),
+            kernel,
             strides,
             dilations: [1, 1, 1],
             c: 33,
@@ -395,7 +402,10 @@ fn winograd_is_exact_on_integer_data() {
             )
             .expect("runs");
             if let Some(got) = got {
-                assert_eq!(got, want, "{path:?} {strides:?} {padding:?} {format:?}");
+                assert_eq!(
+                    got, want,
+                    "{path:?} {strides:?} {kernel:?} {padding:?} {format:?}"
+                );
             }
             // float32 too: the sums of these small integers fit its significand.
             let to32 = |a: &ndarray::ArrayD<f64>| a.mapv(|v| v as f32);
@@ -411,7 +421,7 @@ fn winograd_is_exact_on_integer_data() {
                 assert_eq!(
                     got,
                     to32(&want),
-                    "f32 {path:?} {strides:?} {padding:?} {format:?}"
+                    "f32 {path:?} {strides:?} {kernel:?} {padding:?} {format:?}"
                 );
             }
         }

@@ -1,5 +1,6 @@
-//! Winograd `F(2×2×2, 2×2×2)` on the stride phases, for filters exactly two strides wide
-//! (`K = 2·S`, no dilation: `k2 s1`, `k4 s2` as in 3-D U-Net upsampling, `k6 s3`, …).
+//! Winograd `F(2×2×2, 2×2×2)` on the stride phases, for filters one to two strides wide
+//! (`S < K ≤ 2·S`, no dilation: `k2 s1`, `k3 s2`, `k4 s2` as in 3-D U-Net upsampling, `k4`–`k6
+//! s3`, …).
 //!
 //! Along one spatial dimension, the outputs `x = S·j + r` of stride phase `r` see exactly two
 //! taps: `k_a = k0 + S` reading `out_backprop[j + e]` and `k_b = k0` reading `[j + e + 1]`,
@@ -12,6 +13,12 @@
 //! U = G g:        g_a,       g_a + g_b,   g_b
 //! y = Aᵀ(U ⊙ V):  m0 + m1,   m1 + m2
 //! ```
+//!
+//! Where the filter is narrower than two strides (`K < 2·S`), the phases with `k0 + S ≥ K`
+//! have only `k_b`: with `g_a = 0`, point 0's `U` is zero, its products are skipped, and the
+//! output transform is `(m1, m1 + m2) = (g_b·x1, g_b·x1 + g_b·(x2 − x1))` (see
+//! `transform::at2`). `k3 s2` then takes, per dimension, 3 products for the 2-tap phase's two
+//! outputs and 2 for the 1-tap phase's: 125 per `4×4×4` block of outputs instead of 216.
 //!
 //! In 3-D a `2×2×2` output tile takes 27 products instead of 64 (2.37× fewer multiplies). Each
 //! transform point `ξ` is a GEMM over the `M` channels (`V[ξ]`: tiles `× M`, times `U[ξ]`:
@@ -39,8 +46,11 @@
 //!
 //! Tasks are window rows `(n, td, th)`; each owns the output lines along W of the planes and
 //! rows its windows hold (`2·S` of each, fewer at the ends) and runs its windows in blocks
-//! along W: the block's input transforms, then phase by phase the products and the output
-//! transforms. Rows rather than whole slabs along D keep two threads busy to the end (17
+//! along W: the block's input transforms, then, for each phase along D and H, every W phase's
+//! products and output transforms into four staged lines along W (the block owns a
+//! consecutive run of each), each written out with one copy (writing each output row on its
+//! own, and zero-filling the skipped points' products, measured 25–30 % slower on B2). Rows rather than whole slabs along D keep two
+//! threads busy to the end (17
 //! slabs on B4, two of them half empty, left one thread idle for 10 % of the time). Each
 //! output element is written once, by one tile, in a fixed order, so the result is identical
 //! for any thread count.
@@ -85,12 +95,16 @@ struct DimPhase {
     e: isize,
     /// The two filter taps, `[k_a, k_b]`.
     taps: [usize; 2],
+    /// Whether `k_a` lies inside the filter (a filter narrower than two strides leaves some
+    /// phases only `k_b`).
+    has_a: bool,
 }
 
 /// The stride phases of spatial dimension `dim` that hold at least one output, and the windows
 /// along it.
 fn dim_phases(p: &Conv3dBackpropInputParams, dim: usize) -> (Vec<DimPhase>, Windows) {
     let (x, s, pad) = (p.input_spatial[dim], p.strides[dim], p.pad_before[dim]);
+    let k = p.kernel[dim];
     let mut phases: Vec<DimPhase> = (0..s.min(x))
         .map(|r| {
             let k0 = (r + pad) % s;
@@ -100,6 +114,7 @@ fn dim_phases(p: &Conv3dBackpropInputParams, dim: usize) -> (Vec<DimPhase>, Wind
                 s: 0,
                 e: signed((r + pad) / s) - 1,
                 taps: [k0 + s, k0],
+                has_a: k0 + s < k,
             }
         })
         .collect();
@@ -133,6 +148,7 @@ struct Windows {
 
 impl DimPhase {
     /// The outputs `od` (of `0, 1`) of window `t` that exist, as a range.
+    #[inline(always)]
     fn valid(&self, t: isize) -> std::ops::Range<usize> {
         let j0 = 2 * t + signed(self.s);
         let lo = usize::try_from(-j0).unwrap_or(0).min(OUT);
@@ -141,6 +157,7 @@ impl DimPhase {
     }
 
     /// The output index `x` of output `od` of window `t` (which exists).
+    #[inline(always)]
     fn x(&self, t: isize, od: usize, stride: usize) -> usize {
         let j = usize::try_from(2 * t + signed(self.s + od)).unwrap_or(0);
         self.r + stride * j
@@ -159,12 +176,14 @@ impl DimPhase {
 }
 
 /// Whether the problem has the shape this kernel handles, with channel counts where it beats
-/// the direct kernel: at least 32 each way (fewer, and the transforms cost more than the
-/// multiplies they save), and one phase's transformed filter (`27·M·C` values) within 1 MiB of
+/// the direct kernel: at least 32 each way (fewer, and the transforms cost about what the
+/// multiplies save: B2's `k3 s2` with 16 input channels measured as fast as direct), and one phase's transformed filter (`27·M·C` values) within 1 MiB of
 /// `f64` (beyond, it no longer stays in L2 while a block's windows run).
 pub(super) fn applies(p: &Conv3dBackpropInputParams, size: usize) -> bool {
-    (0..3).all(|i| p.dilations[i] == 1 && p.strides[i].checked_mul(2) == Some(p.kernel[i]))
-        && p.m >= 32
+    (0..3).all(|i| {
+        let (k, s) = (p.kernel[i], p.strides[i]);
+        p.dilations[i] == 1 && s < k && s.checked_mul(2).is_some_and(|two| k <= two)
+    }) && p.m >= 32
         && p.c >= 32
         && XI
             .saturating_mul(p.m)
@@ -192,6 +211,9 @@ struct Plan<'a, T> {
     dy: &'a [T],
     /// Transformed filter: `[phase][ξ][block panels]`.
     u: Vec<T>,
+    /// Per phase, the transform points it multiplies (point 0 along a dimension where the
+    /// phase has only `k_b` is left out: its `U` is zero).
+    points: Vec<Vec<usize>>,
     /// Elements of one `ξ`'s panels (all channel blocks).
     per_xi: usize,
     blocks: Vec<ChannelBlock>,
@@ -201,79 +223,95 @@ struct Plan<'a, T> {
     win: [Windows; 3],
     /// Most windows per block along W.
     tb: usize,
+    /// The blocks of windows along W (the same in every window row).
+    wblocks: Vec<WBlock>,
+    /// The most outputs along W a block owns.
+    line_len: usize,
     /// Per dimension (D, H) and window: the first output plane / row it owns, and how many.
     owned: [Vec<(usize, usize)>; 2],
 }
 
+/// A block of windows along W: windows `tw0..tw0 + nt` (counted from the first) own the
+/// outputs `x0..x0 + len` along W, of every phase (consecutive: see [`DimPhase::window_of`]).
+#[derive(Debug, Clone, Copy)]
+struct WBlock {
+    tw0: usize,
+    nt: usize,
+    x0: usize,
+    len: usize,
+}
+
+/// Splits the `win.count` windows along W into blocks of at most `tb`, as even as can be.
+fn w_blocks(phases: &[DimPhase], win: &Windows, tb: usize, stride: usize) -> Vec<WBlock> {
+    let nblk = win.count.div_ceil(tb.max(1));
+    let mut out = Vec::with_capacity(nblk);
+    let mut tw0 = 0;
+    for blk in 0..nblk {
+        let nt = win.count / nblk + usize::from(blk < win.count % nblk);
+        let xs = (tw0..tw0 + nt).flat_map(|i| {
+            let t = win.lo + signed(i);
+            phases
+                .iter()
+                .flat_map(move |ph| ph.valid(t).map(move |o| ph.x(t, o, stride)))
+        });
+        let (lo, hi) = xs.fold((usize::MAX, 0), |(lo, hi), x| (lo.min(x), hi.max(x + 1)));
+        out.push(WBlock {
+            tw0,
+            nt,
+            x0: lo.min(hi),
+            len: hi.saturating_sub(lo),
+        });
+        tw0 += nt;
+    }
+    out
+}
+
 /// Per-thread scratch: `zero` holds `M` zeros (an `out_backprop` row outside the tensor), `v`
-/// the transformed tiles `[tile][ξ][M]`, `prod` the products `[tile][ξ][C]`, `stage` one tile's
-/// 8 output rows.
-fn ensure<T: Element>(s: &mut Scratch<T>, m: usize, c: usize, tb: usize) {
-    s.ensure([m, tb * XI * m, tb * XI * c, OUT * OUT * OUT * c]);
+/// the transformed tiles `[tile][ξ][M]`, `prod` the products `[tile][ξ][C]`, `stage` a block's
+/// four output lines along W (`[od·2 + oh][x − x0][C]`) and one row of `C` that takes the
+/// outputs of a tile that do not exist.
+fn ensure<T: Element>(s: &mut Scratch<T>, m: usize, c: usize, tb: usize, line_len: usize) {
+    s.ensure([m, tb * XI * m, tb * XI * c, (OUT * OUT * line_len + 1) * c]);
 }
 
 impl<T: Element + SimdElement> Plan<'_, T> {
-    /// The `out_backprop` row `(n, od, oh, ow)`, or `None` outside the tensor.
+    /// The `out_backprop` line `(n, od, oh, ..)` along W (`OW·M` values), or `None` outside
+    /// the tensor.
     #[inline(always)]
-    fn dy_row(&self, n: usize, o: [isize; 3]) -> Option<&[T]> {
+    fn dy_line(&self, n: usize, od: isize, oh: isize) -> Option<&[T]> {
         let [od_, oh_, ow_] = self.p.out_spatial;
         let idx = |v: isize, hi: usize| usize::try_from(v).ok().filter(|&v| v < hi);
-        let (od, oh, ow) = (idx(o[0], od_)?, idx(o[1], oh_)?, idx(o[2], ow_)?);
-        let m = self.p.m;
-        let start = (((n * od_ + od) * oh_ + oh) * ow_ + ow) * m;
-        Some(&self.dy[start..start + m])
+        let (od, oh) = (idx(od, od_)?, idx(oh, oh_)?);
+        let len = ow_ * self.p.m;
+        let start = ((n * od_ + od) * oh_ + oh) * len;
+        Some(&self.dy[start..start + len])
     }
 
-    /// Transforms the input tile whose first row is `out_backprop[n, o]` into `s.v[ξ][tile]`,
-    /// 64 bytes of channels at a time (16 `f32`, 8 `f64`), all 27 values of each in registers.
+    /// Transforms the input tile whose `out_backprop` rows are `rows` (`(d·3 + h)·3 + w`)
+    /// into `s.v[tile][ξ]`, 64 bytes of channels at a time (16 `f32`, 8 `f64`), all 27
+    /// values of each in registers.
     #[inline(always)]
-    fn input_tile(&self, s: &mut Scratch<T>, n: usize, o: [isize; 3], tile: usize) {
-        let m = self.p.m;
-        let Scratch { v, zero, .. } = s;
-        let zero: &[T] = &zero[..m];
-        let mut rows: [&[T]; XI] = [zero; XI];
-        for (i, row) in rows.iter_mut().enumerate() {
-            let (a, b, c) = (i / (PTS * PTS), (i / PTS) % PTS, i % PTS);
-            let at = [o[0] + signed(a), o[1] + signed(b), o[2] + signed(c)];
-            if let Some(r) = self.dy_row(n, at) {
-                *row = r;
-            }
-        }
-        let at = tile * XI * m;
+    fn input_tile(&self, s: &mut Scratch<T>, rows: &[&[T]; XI], tile: usize) {
+        let at = tile * XI * self.p.m;
         if std::mem::size_of::<T>() == 4 {
-            input_chunks::<T, 16>(&rows, v, at);
+            input_chunks::<T, 16>(rows, &mut s.v, at);
         } else {
-            input_chunks::<T, 8>(&rows, v, at);
+            input_chunks::<T, 8>(rows, &mut s.v, at);
         }
     }
 
-    /// Inverse-transforms the products of `tile` into its outputs, 64 bytes of channels at a
-    /// time: output `(od, oh, ow)` (for those in `valid`) goes to the task's `x[0][od]`-th
-    /// plane, its `x[1][oh]`-th row in it (of `rows` per plane), column `x[2][ow]`.
+    /// Inverse-transforms the products of `tile` of a phase with two taps where `two` says so
+    /// (along D, H, W) into its outputs, 64 bytes of channels at a time: output
+    /// `j = (od·2 + oh)·2 + ow` goes to `s.stage[dst[j]..]`.
     #[inline(always)]
-    fn output_tile(
-        &self,
-        s: &mut Scratch<T>,
-        tile: usize,
-        (x, valid, rows): ([[usize; OUT]; 3], &[std::ops::Range<usize>; 3], usize),
-        parts: &mut [RowWriter<'_, T>],
-    ) {
+    fn output_tile(&self, s: &mut Scratch<T>, tile: usize, two: [bool; 3], dst: &[usize; 8]) {
         let c = self.p.c;
         let Scratch { prod, stage, .. } = s;
         let at = tile * XI * c;
         if std::mem::size_of::<T>() == 4 {
-            output_chunks::<T, 16>(prod, at, c, stage);
+            output_chunks::<T, 16>(two, (prod, at, c), stage, dst);
         } else {
-            output_chunks::<T, 8>(prod, at, c, stage);
-        }
-        for od in valid[0].clone() {
-            for oh in valid[1].clone() {
-                let line = &mut parts[x[0][od] * rows + x[1][oh]];
-                for ow in valid[2].clone() {
-                    let j = (od * OUT + oh) * OUT + ow;
-                    line.write_row(x[2][ow], &stage[j * c..(j + 1) * c]);
-                }
-            }
+            output_chunks::<T, 8>(two, (prod, at, c), stage, dst);
         }
     }
 
@@ -281,7 +319,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     /// rows `0..nt`).
     fn products(&self, s: &mut Scratch<T>, phase: usize, (t0, nt): (usize, usize)) {
         let (m, c) = (self.p.m, self.p.c);
-        for xi in 0..XI {
+        for &xi in &self.points[phase] {
             let u = Panels {
                 data: &self.u,
                 b0: (phase * XI + xi) * self.per_xi,
@@ -294,22 +332,23 @@ impl<T: Element + SimdElement> Plan<'_, T> {
     }
 
     /// Task `(n, td, th)`: the windows `(td, th, ..)` (counted from each dimension's first) of
-    /// batch item `n`, in blocks along W: each block's input transforms once, then every
-    /// phase's products and outputs. `parts` are the output lines (along W) the task owns.
+    /// batch item `n`, in blocks along W: each block's input transforms once, then for each
+    /// phase along D and H the products and output transforms of every phase along W into
+    /// four staged lines, written out whole. `parts` are the output lines (along W) the task
+    /// owns.
     fn window_row(
         &self,
         s: &mut Scratch<T>,
         [n, td, th]: [usize; 3],
         parts: &mut [RowWriter<'_, T>],
     ) {
-        ensure(s, self.p.m, self.p.c, self.tb);
+        ensure(s, self.p.m, self.p.c, self.tb, self.line_len);
         let [wd, wh, ww] = self.win;
         let (t_d, t_h) = (wd.lo + signed(td), wh.lo + signed(th));
         let st = self.p.strides;
-        let nblk = ww.count.div_ceil(self.tb);
-        let mut tw0 = 0;
-        for blk in 0..nblk {
-            let nt = ww.count / nblk + usize::from(blk < ww.count % nblk);
+        let (c, rows) = (self.p.c, self.owned[1][th].1);
+        let pw_count = self.dims[2].len();
+        for blk in &self.wblocks {
             let input = InputTiles {
                 plan: self,
                 s,
@@ -317,47 +356,50 @@ impl<T: Element + SimdElement> Plan<'_, T> {
                 corner: [
                     2 * t_d + wd.w0,
                     2 * t_h + wh.w0,
-                    2 * (ww.lo + signed(tw0)) + ww.w0,
+                    2 * (ww.lo + signed(blk.tw0)) + ww.w0,
                 ],
-                nt,
+                nt: blk.nt,
             };
             with_isa(self.isa, input);
-            let [dd, dh, dw] = &self.dims;
-            let mut phase = 0;
-            for pd in dd {
+            for (i, pd) in self.dims[0].iter().enumerate() {
                 let vd = pd.valid(t_d);
-                for ph in dh {
+                for (j, ph) in self.dims[1].iter().enumerate() {
                     let vh = ph.valid(t_h);
-                    for pw in dw {
+                    if vd.is_empty() || vh.is_empty() || blk.len == 0 {
+                        continue;
+                    }
+                    for (k, pw) in self.dims[2].iter().enumerate() {
+                        let phase = (i * self.dims[1].len() + j) * pw_count + k;
                         // This phase's windows in the block with an output (a contiguous run).
-                        let has = |i: usize| !pw.valid(ww.lo + signed(tw0 + i)).is_empty();
-                        let first = (0..nt).find(|&i| has(i));
-                        if let (false, false, Some(first)) = (vd.is_empty(), vh.is_empty(), first) {
-                            let end = (first..nt).find(|&i| !has(i)).unwrap_or(nt);
-                            self.products(s, phase, (first, end - first));
-                            let x = [
-                                pd.places(t_d, st[0], self.owned[0][td].0),
-                                ph.places(t_h, st[1], self.owned[1][th].0),
-                                [0; OUT],
-                            ];
-                            let output = OutputTiles {
-                                plan: self,
-                                s,
-                                x,
-                                valid: [vd.clone(), vh.clone()],
-                                pw,
-                                tw: ww.lo + signed(tw0 + first),
-                                nt: end - first,
-                                rows: self.owned[1][th].1,
-                                parts: &mut *parts,
-                            };
-                            with_isa(self.isa, output);
+                        let has = |i: usize| !pw.valid(ww.lo + signed(blk.tw0 + i)).is_empty();
+                        let Some(first) = (0..blk.nt).find(|&i| has(i)) else {
+                            continue;
+                        };
+                        let end = (first..blk.nt).find(|&i| !has(i)).unwrap_or(blk.nt);
+                        self.products(s, phase, (first, end - first));
+                        let output = OutputTiles {
+                            plan: self,
+                            s,
+                            valid: [vd.clone(), vh.clone()],
+                            two: [pd.has_a, ph.has_a],
+                            pw,
+                            tw: ww.lo + signed(blk.tw0 + first),
+                            nt: end - first,
+                            blk,
+                        };
+                        with_isa(self.isa, output);
+                    }
+                    let xd = pd.places(t_d, st[0], self.owned[0][td].0);
+                    let xh = ph.places(t_h, st[1], self.owned[1][th].0);
+                    for od in vd.clone() {
+                        for oh in vh.clone() {
+                            let at = (od * OUT + oh) * self.line_len * c;
+                            let line = &s.stage[at..at + blk.len * c];
+                            parts[xd[od] * rows + xh[oh]].write_rows(blk.x0, line);
                         }
-                        phase += 1;
                     }
                 }
             }
-            tw0 += nt;
         }
     }
 }
@@ -376,47 +418,91 @@ impl<T: Element + SimdElement> Vectorized for InputTiles<'_, '_, T> {
     #[inline(always)]
     fn run(self) {
         let [d, h, w] = self.corner;
+        let plan = self.plan;
+        let (m, ow_) = (plan.p.m, signed(plan.p.out_spatial[2]));
+        // The nine lines along W the tiles read (D and H are the same for all of them).
+        let lines: [Option<&[T]>; PTS * PTS] =
+            std::array::from_fn(|i| plan.dy_line(self.n, d + signed(i / PTS), h + signed(i % PTS)));
+        let zero = std::mem::take(&mut self.s.zero);
         for t in 0..self.nt {
-            let corner = [d, h, w + signed(OUT * t)];
-            self.plan.input_tile(self.s, self.n, corner, t);
+            let w0 = w + signed(OUT * t);
+            let mut rows: [&[T]; XI] = [&zero[..m]; XI];
+            for (i, line) in lines.iter().enumerate() {
+                let Some(line) = line else { continue };
+                for c in 0..PTS {
+                    let x = w0 + signed(c);
+                    if (0..ow_).contains(&x) {
+                        let x = usize::try_from(x).unwrap_or(0) * m;
+                        rows[i * PTS + c] = &line[x..x + m];
+                    }
+                }
+            }
+            plan.input_tile(self.s, &rows, t);
         }
+        self.s.zero = zero;
     }
 }
 
 /// The output transforms of `nt` windows along W of phase `pw`, the first being window `tw`
-/// (products in rows `0..nt`): `x` holds the outputs' planes (indices into `parts`) and rows
-/// along D and H, `valid` which of them exist.
-struct OutputTiles<'a, 'p, 'o, T> {
+/// (products in rows `0..nt`), into the staged lines of block `blk`: `valid` are the outputs
+/// along D and H that exist, `two` whether the phases along D and H have two taps.
+struct OutputTiles<'a, 'p, T> {
     plan: &'a Plan<'p, T>,
     s: &'a mut Scratch<T>,
-    x: [[usize; OUT]; 3],
     valid: [std::ops::Range<usize>; 2],
+    two: [bool; 2],
     pw: &'a DimPhase,
     tw: isize,
     nt: usize,
-    /// Output rows per plane the task owns.
-    rows: usize,
-    parts: &'a mut [RowWriter<'o, T>],
+    blk: &'a WBlock,
 }
 
-impl<T: Element + SimdElement> Vectorized for OutputTiles<'_, '_, '_, T> {
+impl<T: Element + SimdElement> Vectorized for OutputTiles<'_, '_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let sw = self.plan.p.strides[2];
-        let mut x = self.x;
+        let (sw, c, line) = (self.plan.p.strides[2], self.plan.p.c, self.plan.line_len);
         let [vd, vh] = self.valid;
+        let two = [self.two[0], self.two[1], self.pw.has_a];
+        // Outputs that do not exist go to the row after the four lines.
+        let spare = OUT * OUT * line * c;
+        // Per output line `(od, oh)`: where it starts in the stage, if it exists.
+        let lines: [Option<usize>; OUT * OUT] = std::array::from_fn(|l| {
+            (vd.contains(&(l / OUT)) && vh.contains(&(l % OUT))).then_some(l * line * c)
+        });
         for t in 0..self.nt {
             let tw = self.tw + signed(t);
             let vw = self.pw.valid(tw);
-            for ow in vw.clone() {
-                x[2][ow] = self.pw.x(tw, ow, sw);
+            let mut dst = [spare; OUT * OUT * OUT];
+            for ow in vw {
+                let x = (self.pw.x(tw, ow, sw) - self.blk.x0) * c;
+                for (l, start) in lines.iter().enumerate() {
+                    if let Some(start) = start {
+                        dst[l * OUT + ow] = start + x;
+                    }
+                }
             }
-            let valid = [vd.clone(), vh.clone(), vw];
-            self.plan
-                .output_tile(self.s, t, (x, &valid, self.rows), &mut *self.parts);
+            self.plan.output_tile(self.s, t, two, &dst);
         }
     }
+}
+
+/// Per phase (in the order of [`Plan::u`]), the transform points it multiplies (see
+/// [`Plan::points`]).
+fn phase_points(dims: &[Vec<DimPhase>; 3]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for pd in &dims[0] {
+        for ph in &dims[1] {
+            for pw in &dims[2] {
+                let used = |xi: &usize| {
+                    let pts = [xi / (PTS * PTS), (xi / PTS) % PTS, xi % PTS];
+                    [pd, ph, pw].iter().zip(pts).all(|(d, i)| i > 0 || d.has_a)
+                };
+                out.push((0..XI).filter(used).collect());
+            }
+        }
+    }
+    out
 }
 
 /// The filter transformed per phase and packed per channel block (see [`Plan::u`]).
@@ -438,6 +524,8 @@ fn transform_filter<T: Element>(
     let cm = c * m;
     let tap = |kd: usize, kh: usize, kw: usize| &f[((kd * kh_ + kh) * kw_ + kw) * cm..][..cm];
     let mut sum = vec![0.0f64; cm];
+    // Tap `i` (0: `k_a`, 1: `k_b`) of a phase, if the filter has it.
+    let has = |ph: &DimPhase, i: usize| i == 1 || ph.has_a;
     let mut phase = 0;
     for pd in &dims[0] {
         for ph in &dims[1] {
@@ -450,7 +538,7 @@ fn transform_filter<T: Element>(
                         for (j, &gh) in G[b].iter().enumerate() {
                             for (k, &gw) in G[g].iter().enumerate() {
                                 let coef = gd * gh * gw;
-                                if coef != 0.0 {
+                                if coef != 0.0 && has(pd, i) && has(ph, j) && has(pw, k) {
                                     let t = tap(pd.taps[i], ph.taps[j], pw.taps[k]);
                                     for (s, v) in sum.iter_mut().zip(t) {
                                         *s += coef * v.to_f64();
@@ -501,7 +589,10 @@ pub(super) fn compute_on<T: Element>(
         size as u64,
     )?;
     let u = transform_filter(&filter, &dims, &blocks, per_xi, lanes, p.m);
+    let points = phase_points(&dims);
     let tb = (TILE_BYTES / (XI * (p.m + p.c) * size).max(1)).clamp(1, win[2].count.max(1));
+    let wblocks = w_blocks(&dims[2], &win[2], tb, p.strides[2]);
+    let line_len = wblocks.iter().map(|b| b.len).max().unwrap_or(0);
     let dy = dy.as_standard_layout();
     let dy = dy.as_slice().ok_or(KernelError::Overflow {
         what: "out_backprop layout",
@@ -535,11 +626,14 @@ pub(super) fn compute_on<T: Element>(
         lanes,
         dy,
         u,
+        points,
         per_xi,
         blocks,
         dims,
         win,
         tb,
+        wblocks,
+        line_len,
         owned,
     };
     let counter = ctx.work_counter(tasks);
@@ -588,11 +682,18 @@ mod tests {
         assert!(applies(&params(64, 4, 2, 32, 64), 8), "B4");
         assert!(applies(&params(16, 2, 1, 64, 64), 8), "k2 s1");
         assert!(
-            !applies(&params(64, 3, 2, 32, 64), 8),
+            applies(&params(64, 3, 2, 32, 64), 4),
             "k3 s2: phases of 1 and 2 taps"
         );
         assert!(
-            !applies(&params(64, 4, 2, 16, 64), 8),
+            !applies(&params(64, 3, 2, 16, 32), 4),
+            "B2: too few input channels"
+        );
+        assert!(applies(&params(30, 5, 3, 32, 32), 8), "k5 s3");
+        assert!(!applies(&params(64, 5, 2, 32, 32), 8), "k5 s2: 3 taps");
+        assert!(!applies(&params(64, 2, 2, 32, 32), 8), "k2 s2: 1 tap");
+        assert!(
+            !applies(&params(64, 4, 2, 8, 64), 8),
             "too few input channels"
         );
         assert!(
@@ -601,7 +702,8 @@ mod tests {
         );
     }
 
-    /// Each phase's two taps are exactly the taps the definition lets reach its outputs:
+    /// Each phase's taps (`k_b`, and `k_a` where the filter has it) are exactly the taps the
+    /// definition lets reach its outputs, for every filter width from `S + 1` to `2·S`:
     /// `x + pad − k ≡ 0 (mod S)` with `out_backprop` index `(x + pad − k) / S`.
     #[test]
     fn phases_have_the_definitions_taps() {
@@ -613,21 +715,27 @@ mod tests {
             (6, 3, 0),
             (1, 2, 1),
         ] {
-            let mut p = params(x.max(1), 2 * st, st, 32, 32);
-            p.input_spatial = [x, x, x];
-            p.pad_before = [pad; 3];
-            let (phases, _) = dim_phases(&p, 0);
-            assert_eq!(phases.len(), st.min(x));
-            for ph in &phases {
-                for j in 0..ph.len {
-                    let xx = signed(ph.r + st * j + pad);
-                    let want: Vec<(usize, isize)> = (0..2 * st)
-                        .filter(|&k| (xx - signed(k)).rem_euclid(signed(st)) == 0)
-                        .map(|k| (k, (xx - signed(k)).div_euclid(signed(st))))
-                        .collect();
-                    let j = signed(j);
-                    let got = vec![(ph.taps[1], j + ph.e + 1), (ph.taps[0], j + ph.e)];
-                    assert_eq!(got, want, "x={x} s={st} pad={pad} r={} j={j}", ph.r);
+            for k in st + 1..=2 * st {
+                let mut p = params(x.max(1), k, st, 32, 32);
+                p.input_spatial = [x, x, x];
+                p.pad_before = [pad; 3];
+                let (phases, _) = dim_phases(&p, 0);
+                assert_eq!(phases.len(), st.min(x));
+                for ph in &phases {
+                    for j in 0..ph.len {
+                        let xx = signed(ph.r + st * j + pad);
+                        let want: Vec<(usize, isize)> = (0..k)
+                            .filter(|&k| (xx - signed(k)).rem_euclid(signed(st)) == 0)
+                            .map(|k| (k, (xx - signed(k)).div_euclid(signed(st))))
+                            .collect();
+                        let j = signed(j);
+                        let mut got = vec![(ph.taps[1], j + ph.e + 1)];
+                        if ph.has_a {
+                            got.push((ph.taps[0], j + ph.e));
+                        }
+                        let at = format!("x={x} k={k} s={st} pad={pad} r={} j={j}", ph.r);
+                        assert_eq!(got, want, "{at}");
+                    }
                 }
             }
         }

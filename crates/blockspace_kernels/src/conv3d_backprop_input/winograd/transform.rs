@@ -52,6 +52,18 @@ fn bt3<T: Element, const N: usize>(
     [sub(&x0, &x1), x1, sub(&x2, &x1)]
 }
 
+/// The output transform of a dimension where the phase has only tap `k_b` (point 0's
+/// product is zero): `[m1, m1 + m2]` (third place unused).
+#[inline(always)]
+fn at2<T: Element, const N: usize>(
+    m0: Chunk<T, N>,
+    m1: Chunk<T, N>,
+    m2: Chunk<T, N>,
+) -> [Chunk<T, N>; 3] {
+    let _ = m0;
+    [m1, add(&m1, &m2), m2]
+}
+
 /// The output transform `Aᵀ = [[1, 1, 0], [0, 1, 1]]` of one triple (third place unused).
 #[inline(always)]
 fn at3<T: Element, const N: usize>(
@@ -86,29 +98,37 @@ fn input_chunk<T: Element, const N: usize>(
     });
 }
 
-/// Channels `k0..k0 + w` of the output transform of one tile: the 27 products at
-/// `prod[at + ξ·c..]` become the 8 outputs `stage[j·c..]`, `j = (od·2 + oh)·2 + ow`.
+/// Channels `k0..k0 + w` of the output transform of one tile of a phase with two taps along
+/// D, H, W where `D2`, `H2`, `W2` (else only `k_b`, whose point 0 has no product): the
+/// products at `prod[at + ξ·c..]` become the 8 outputs, output `j = (od·2 + oh)·2 + ow` going
+/// to `out[dst[j]..]`.
 #[inline(always)]
-fn output_chunk<T: Element, const N: usize>(
-    prod: &[T],
-    at: usize,
-    c: usize,
-    stage: &mut [T],
+fn output_chunk<T: Element, const N: usize, const D2: bool, const H2: bool, const W2: bool>(
+    (prod, at, c): (&[T], usize, usize),
+    out: &mut [T],
+    dst: &[usize; 8],
     k0: usize,
     w: usize,
 ) {
     let mut x = [[T::ZERO; N]; XI];
     each27!(i => {
-        let o = at + i * c + k0;
-        x[i] = load(&prod[o..o + w]);
+        // Point 0 along a dimension with one tap has no product.
+        let (pd, ph, pw) = (i / 9, (i / 3) % 3, i % 3);
+        if (pd > 0 || D2) && (ph > 0 || H2) && (pw > 0 || W2) {
+            let o = at + i * c + k0;
+            x[i] = load(&prod[o..o + w]);
+        }
     });
+    let at_w = if W2 { at3::<T, N> } else { at2::<T, N> };
+    let at_h = if H2 { at3::<T, N> } else { at2::<T, N> };
+    let at_d = if D2 { at3::<T, N> } else { at2::<T, N> };
     // Along W every triple; along H only those with `ow < 2`, along D with `oh, ow < 2`.
-    along!(x, at3, 1);
-    along!(x, at3, 3, [0 1 9 10 18 19]);
-    along!(x, at3, 9, [0 1 3 4]);
+    along!(x, at_w, 1);
+    along!(x, at_h, 3, [0 1 9 10 18 19]);
+    along!(x, at_d, 9, [0 1 3 4]);
     for (j, i) in [0, 1, 3, 4, 9, 10, 12, 13].into_iter().enumerate() {
-        let o = j * c + k0;
-        store(&mut stage[o..o + w], &x[i]);
+        let o = dst[j] + k0;
+        store(&mut out[o..o + w], &x[i]);
     }
 }
 
@@ -130,19 +150,38 @@ pub(super) fn input_chunks<T: Element, const N: usize>(rows: &[&[T]; XI], v: &mu
 
 /// [`output_chunk`] over all `c` channels of the tile, as [`input_chunks`].
 #[inline(always)]
-pub(super) fn output_chunks<T: Element, const N: usize>(
-    prod: &[T],
-    at: usize,
-    c: usize,
-    stage: &mut [T],
+fn output_chunks_of<T: Element, const N: usize, const D2: bool, const H2: bool, const W2: bool>(
+    (prod, at, c): (&[T], usize, usize),
+    out: &mut [T],
+    dst: &[usize; 8],
 ) {
     let full = c / N * N;
     let mut k0 = 0;
     while k0 < full {
-        output_chunk::<T, N>(prod, at, c, stage, k0, N);
+        output_chunk::<T, N, D2, H2, W2>((prod, at, c), out, dst, k0, N);
         k0 += N;
     }
     if full < c {
-        output_chunk::<T, N>(prod, at, c, stage, full, c - full);
+        output_chunk::<T, N, D2, H2, W2>((prod, at, c), out, dst, full, c - full);
+    }
+}
+
+/// [`output_chunks_of`] for a phase with two taps along the dimensions where `two` says so.
+#[inline(always)]
+pub(super) fn output_chunks<T: Element, const N: usize>(
+    two: [bool; 3],
+    tile: (&[T], usize, usize),
+    out: &mut [T],
+    dst: &[usize; 8],
+) {
+    match two {
+        [true, true, true] => output_chunks_of::<T, N, true, true, true>(tile, out, dst),
+        [true, true, false] => output_chunks_of::<T, N, true, true, false>(tile, out, dst),
+        [true, false, true] => output_chunks_of::<T, N, true, false, true>(tile, out, dst),
+        [true, false, false] => output_chunks_of::<T, N, true, false, false>(tile, out, dst),
+        [false, true, true] => output_chunks_of::<T, N, false, true, true>(tile, out, dst),
+        [false, true, false] => output_chunks_of::<T, N, false, true, false>(tile, out, dst),
+        [false, false, true] => output_chunks_of::<T, N, false, false, true>(tile, out, dst),
+        [false, false, false] => output_chunks_of::<T, N, false, false, false>(tile, out, dst),
     }
 }
