@@ -49,9 +49,9 @@
 //! along W: the block's input transforms, then, for each phase along D and H, every W phase's
 //! products and output transforms into four staged lines along W (the block owns a
 //! consecutive run of each), each written out with one copy (writing each output row on its
-//! own, and zero-filling the skipped points' products, measured 25–30 % slower on B2). Rows rather than whole slabs along D keep two
-//! threads busy to the end (17
-//! slabs on B4, two of them half empty, left one thread idle for 10 % of the time). Each
+//! own, and zero-filling the skipped points' products, measured 25–30 % slower on B2). Rows
+//! rather than whole slabs along D keep two threads busy to the end (17 slabs on B4, two of
+//! them half empty, left one thread idle for 10 % of the time). Each
 //! output element is written once, by one tile, in a fixed order, so the result is identical
 //! for any thread count.
 
@@ -177,8 +177,9 @@ impl DimPhase {
 
 /// Whether the problem has the shape this kernel handles, with channel counts where it beats
 /// the direct kernel: at least 32 each way (fewer, and the transforms cost about what the
-/// multiplies save: B2's `k3 s2` with 16 input channels measured as fast as direct), and one phase's transformed filter (`27·M·C` values) within 1 MiB of
-/// `f64` (beyond, it no longer stays in L2 while a block's windows run).
+/// multiplies save: B2's `k3 s2` with 16 input channels measured as fast as direct), and one
+/// phase's transformed filter (`27·M·C` values) within 1 MiB of `f64` (beyond, it no longer
+/// stays in L2 while a block's windows run).
 pub(super) fn applies(p: &Conv3dBackpropInputParams, size: usize) -> bool {
     (0..3).all(|i| {
         let (k, s) = (p.kernel[i], p.strides[i]);
