@@ -2,14 +2,16 @@
 
 use std::time::Duration;
 
+use blockspace_app::BlockspaceApp;
 use blockspace_graph::{AttrValue, BlockId, InPort, OutPort};
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
+use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
 use crate::harness::{
-    add_via_search, attr_of, block_count, block_named, block_of_type, harness, pointer_drag,
-    replace_text, select_on_canvas, set_text_field, wait_run, wire_by_drag,
+    add_via_search, attr_of, block_count, block_named, block_of_type, block_rect, harness,
+    pointer_drag, replace_text, select_on_canvas, set_text_field, wait_run, wire_by_drag,
 };
 
 #[test]
@@ -37,24 +39,12 @@ fn build_minimal_page_run_save_reopen_undo() {
     // Move blocks apart so that pins are easy to hit (one drag = one undo step).
     let undo_len_before = h.state().tab().unwrap().history.undo_len();
     for (i, id) in [sizes, filter, grad].into_iter().enumerate() {
-        let r = h
-            .state()
-            .tab()
-            .unwrap()
-            .geometry
-            .block_screen_rect(id)
-            .unwrap();
+        let r = block_rect(&h, id);
         let from = egui::pos2(r.center().x, r.top() + 8.0);
         let to = egui::pos2(250.0, 160.0 + 190.0 * i as f32);
         pointer_drag(&mut h, from, to, Modifiers::NONE);
     }
-    let r = h
-        .state()
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(conv)
-        .unwrap();
+    let r = block_rect(&h, conv);
     pointer_drag(
         &mut h,
         egui::pos2(r.center().x, r.top() + 8.0),
@@ -502,13 +492,7 @@ fn dragging_a_block_by_its_text_moves_it() {
     wait_run(&mut h);
     let id = block_named(&h, "filter");
     let before = h.state().tab().unwrap().page.block(id).unwrap().pos;
-    let r = h
-        .state()
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(id)
-        .unwrap();
+    let r = block_rect(&h, id);
     // On the block's name in the header, and on an attribute line in the body.
     for (i, grip) in [
         egui::pos2(r.left() + 40.0, r.top() + 16.0),
@@ -532,6 +516,18 @@ fn dragging_a_block_by_its_text_moves_it() {
     );
 }
 
+/// In the open add-block search, types "input" and takes the first match with Enter; returns
+/// where the new Input block is drawn.
+fn add_input_from_open_search(h: &mut Harness<'static, BlockspaceApp>) -> egui::Rect {
+    h.get_by_label_contains("Search blocks").type_text("input");
+    h.run_steps(2);
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    assert_eq!(block_count(h), 5, "Enter added the first match");
+    let id = block_named(h, "Input");
+    block_rect(h, id)
+}
+
 #[test]
 fn right_click_menu_adds_a_block_where_clicked() {
     let dir = tempfile::tempdir().unwrap();
@@ -552,19 +548,7 @@ fn right_click_menu_adds_a_block_where_clicked() {
     }
     h.run_steps(2);
     h.get_by_label("Add block");
-    h.get_by_label_contains("Search blocks").type_text("input");
-    h.run_steps(2);
-    h.key_press(Key::Enter);
-    h.run_steps(3);
-    assert_eq!(block_count(&h), 5, "Enter added the first match");
-    let id = block_named(&h, "Input");
-    let r = h
-        .state()
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(id)
-        .unwrap();
+    let r = add_input_from_open_search(&mut h);
     assert!(
         r.left() - at.x < 40.0 && (r.top() - at.y).abs() < 40.0,
         "the block is where the menu was opened ({r:?} vs {at:?})"
@@ -592,19 +576,7 @@ fn shift_a_adds_a_block_at_the_pointer_on_the_canvas() {
         (window.left() - at.x).abs() < 40.0 && (window.top() - at.y).abs() < 60.0,
         "the search opened at the pointer ({window:?} vs {at:?})"
     );
-    h.get_by_label_contains("Search blocks").type_text("input");
-    h.run_steps(2);
-    h.key_press(Key::Enter);
-    h.run_steps(3);
-    assert_eq!(block_count(&h), 5, "Enter added the first match");
-    let id = block_named(&h, "Input");
-    let r = h
-        .state()
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(id)
-        .unwrap();
+    let r = add_input_from_open_search(&mut h);
     assert!(
         (r.left() - at.x).abs() < 40.0 && (r.top() - at.y).abs() < 40.0,
         "the block is where the pointer was ({r:?} vs {at:?})"

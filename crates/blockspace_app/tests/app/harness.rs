@@ -188,15 +188,19 @@ pub(crate) fn wire_by_drag(h: &mut Harness<'static, BlockspaceApp>, from: OutPor
     );
 }
 
-/// Selects a block by clicking its header on the canvas.
-pub(crate) fn select_on_canvas(h: &mut Harness<'static, BlockspaceApp>, id: BlockId) {
-    let r = h
-        .state()
+/// Where block `id` of the current page is drawn on screen.
+pub(crate) fn block_rect(h: &Harness<'static, BlockspaceApp>, id: BlockId) -> egui::Rect {
+    h.state()
         .tab()
-        .expect("tab")
+        .expect("a page is open")
         .geometry
         .block_screen_rect(id)
-        .expect("block on screen");
+        .expect("the block is on screen")
+}
+
+/// Selects a block by clicking its header on the canvas.
+pub(crate) fn select_on_canvas(h: &mut Harness<'static, BlockspaceApp>, id: BlockId) {
+    let r = block_rect(h, id);
     click_at(h, egui::pos2(r.center().x, r.top() + 8.0));
     let sel = &h.state().tab().expect("tab").selection;
     assert!(

@@ -4,7 +4,7 @@
 use blockspace_graph::AttrValue;
 use egui::Modifiers;
 
-use crate::harness::{block_named, harness, pointer_drag, wait_run};
+use crate::harness::{block_named, block_rect, harness, pointer_drag, wait_run};
 
 #[test]
 fn moving_blocks_checks_and_runs_nothing_an_edit_once() {
@@ -18,13 +18,7 @@ fn moving_blocks_checks_and_runs_nothing_an_edit_once() {
 
     // Two drags of a block by its header: two moves, no check and no run.
     for _ in 0..2 {
-        let r = h
-            .state()
-            .tab()
-            .unwrap()
-            .geometry
-            .block_screen_rect(id)
-            .unwrap();
+        let r = block_rect(&h, id);
         let grip = egui::pos2(r.left() + 40.0, r.top() + 16.0);
         pointer_drag(&mut h, grip, grip + egui::vec2(40.0, 25.0), Modifiers::NONE);
     }

@@ -83,13 +83,7 @@ fn view_menu_turns_on_previews_of_every_result_on_the_canvas() {
     harness::wait_run(&mut h);
     assert_eq!(h.state().viewer.thumbnails.count(), 0, "off by default");
     let up = harness::block_named(&h, "upsample");
-    let before = h
-        .state()
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(up)
-        .unwrap();
+    let before = harness::block_rect(&h, up);
     h.get_by_role_and_label(egui::accesskit::Role::Button, "View")
         .click();
     h.run_steps(2);
@@ -102,13 +96,7 @@ fn view_menu_turns_on_previews_of_every_result_on_the_canvas() {
         4,
         "one preview per block"
     );
-    let after = h
-        .state()
-        .tab()
-        .unwrap()
-        .geometry
-        .block_screen_rect(up)
-        .unwrap();
+    let after = harness::block_rect(&h, up);
     assert!(
         after.height() > before.height() + 40.0,
         "the block grew to show its preview ({before:?} → {after:?})"
