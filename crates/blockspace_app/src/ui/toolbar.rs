@@ -13,7 +13,7 @@ impl BlockspaceApp {
                 .button("➕ Add block")
                 .on_hover_text(UiCommand::AddBlock.tooltip());
             if add.clicked() {
-                self.add_menu = Some(AddMenuAt::Toolbar);
+                self.push(AppCommand::Ui(UiCommand::AddBlock));
             }
             if let Some(at) = self.add_menu {
                 self.add_block_window(ui, add.rect, at);
