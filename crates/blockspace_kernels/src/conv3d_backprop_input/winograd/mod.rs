@@ -63,7 +63,11 @@ use crate::simd::{Isa, RowWriter, SimdElement, Vectorized, build_by_rows, with_i
 use crate::tiling::{ChannelBlock, Panels, channel_blocks, gemm_rows, signed};
 use crate::{Element, KernelContext, KernelError};
 
+mod filter;
+mod geometry;
 mod transform;
+use filter::transform_filter;
+use geometry::{DimPhase, WBlock, Windows, dim_phases, phase_points, w_blocks};
 use transform::{input_chunks, output_chunks};
 
 /// Outputs per tile along one dimension.
@@ -73,107 +77,11 @@ const PTS: usize = OUT + 1;
 /// Transform points per tile.
 const XI: usize = PTS * PTS * PTS;
 
-/// Filter transform `G`: transform point `i` is `G[i][0]·g_a + G[i][1]·g_b`.
-const G: [[f64; 2]; PTS] = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
-
 /// L2 budget for one thread's transformed tiles and products.
 const TILE_BYTES: usize = 360 << 10;
 /// Problems with fewer multiply-adds (of the direct kernel) than this run on the calling
 /// thread.
 const SERIAL_MACS: u64 = 1 << 20;
-
-/// One stride phase of one spatial dimension.
-#[derive(Debug, Clone, Copy)]
-struct DimPhase {
-    /// Output index of `j = 0`.
-    r: usize,
-    /// Outputs `j` in the phase (`x = r + S·j < X`).
-    len: usize,
-    /// Window `t` gives this phase the outputs `j = 2t + s + {0, 1}` (see [`Windows`]).
-    s: usize,
-    /// `out_backprop` index read by tap `k_a` for `j = 0`.
-    e: isize,
-    /// The two filter taps, `[k_a, k_b]`.
-    taps: [usize; 2],
-    /// Whether `k_a` lies inside the filter (a filter narrower than two strides leaves some
-    /// phases only `k_b`).
-    has_a: bool,
-}
-
-/// The stride phases of spatial dimension `dim` that hold at least one output, and the windows
-/// along it.
-fn dim_phases(p: &Conv3dBackpropInputParams, dim: usize) -> (Vec<DimPhase>, Windows) {
-    let (x, s, pad) = (p.input_spatial[dim], p.strides[dim], p.pad_before[dim]);
-    let k = p.kernel[dim];
-    let mut phases: Vec<DimPhase> = (0..s.min(x))
-        .map(|r| {
-            let k0 = (r + pad) % s;
-            DimPhase {
-                r,
-                len: (x - r).div_ceil(s),
-                s: 0,
-                e: signed((r + pad) / s) - 1,
-                taps: [k0 + s, k0],
-                has_a: k0 + s < k,
-            }
-        })
-        .collect();
-    // Windows start at the largest `e`; a phase with a smaller one (by 1: `e` grows by at
-    // most one over the phases) takes its outputs one place on.
-    let w0 = phases.iter().map(|ph| ph.e).max().unwrap_or(0);
-    for ph in &mut phases {
-        ph.s = usize::try_from(w0 - ph.e).unwrap_or(0);
-    }
-    // Phase `ph` needs the windows with `2t + s + 1 ≥ 0` and `2t + s ≤ len − 1`.
-    let first = |ph: &DimPhase| (-signed(ph.s)).div_euclid(2);
-    let last = |ph: &DimPhase| (signed(ph.len) - 1 - signed(ph.s)).div_euclid(2);
-    let lo = phases.iter().map(first).min().unwrap_or(0);
-    let hi = phases.iter().map(last).max().unwrap_or(-1);
-    let count = usize::try_from(hi - lo + 1).unwrap_or(0);
-    (phases, Windows { lo, count, w0 })
-}
-
-/// The windows along one dimension: window `t` (`lo ≤ t < lo + count`) is the input tile
-/// `out_backprop[2t + w0 + {0, 1, 2}]`, which every phase shares: phase `ph` reads it at
-/// `j + e` for its outputs `j = 2t + ph.s + {0, 1}`.
-#[derive(Debug, Clone, Copy)]
-struct Windows {
-    /// The first window.
-    lo: isize,
-    /// How many.
-    count: usize,
-    /// `out_backprop` index of window 0's first row.
-    w0: isize,
-}
-
-impl DimPhase {
-    /// The outputs `od` (of `0, 1`) of window `t` that exist, as a range.
-    #[inline(always)]
-    fn valid(&self, t: isize) -> std::ops::Range<usize> {
-        let j0 = 2 * t + signed(self.s);
-        let lo = usize::try_from(-j0).unwrap_or(0).min(OUT);
-        let hi = usize::try_from(signed(self.len) - j0).unwrap_or(0).min(OUT);
-        lo..hi.max(lo)
-    }
-
-    /// The output index `x` of output `od` of window `t` (which exists).
-    #[inline(always)]
-    fn x(&self, t: isize, od: usize, stride: usize) -> usize {
-        let j = usize::try_from(2 * t + signed(self.s + od)).unwrap_or(0);
-        self.r + stride * j
-    }
-
-    /// Where outputs `0, 1` of window `t` go in a task that owns the outputs from `base` on
-    /// (meaningless for outputs outside [`Self::valid`], which are never written).
-    fn places(&self, t: isize, stride: usize, base: usize) -> [usize; OUT] {
-        [0, 1].map(|od| self.x(t, od, stride).wrapping_sub(base))
-    }
-
-    /// The window that owns output `x = r + S·j` of this phase.
-    fn window_of(&self, j: usize) -> isize {
-        (signed(j) - signed(self.s)).div_euclid(2)
-    }
-}
 
 /// Whether the problem has the shape this kernel handles, with channel counts where it beats
 /// the direct kernel: at least 32 each way (fewer, and the transforms cost about what the
@@ -230,41 +138,6 @@ struct Plan<'a, T> {
     line_len: usize,
     /// Per dimension (D, H) and window: the first output plane / row it owns, and how many.
     owned: [Vec<(usize, usize)>; 2],
-}
-
-/// A block of windows along W: windows `tw0..tw0 + nt` (counted from the first) own the
-/// outputs `x0..x0 + len` along W, of every phase (consecutive: see [`DimPhase::window_of`]).
-#[derive(Debug, Clone, Copy)]
-struct WBlock {
-    tw0: usize,
-    nt: usize,
-    x0: usize,
-    len: usize,
-}
-
-/// Splits the `win.count` windows along W into blocks of at most `tb`, as even as can be.
-fn w_blocks(phases: &[DimPhase], win: &Windows, tb: usize, stride: usize) -> Vec<WBlock> {
-    let nblk = win.count.div_ceil(tb.max(1));
-    let mut out = Vec::with_capacity(nblk);
-    let mut tw0 = 0;
-    for blk in 0..nblk {
-        let nt = win.count / nblk + usize::from(blk < win.count % nblk);
-        let xs = (tw0..tw0 + nt).flat_map(|i| {
-            let t = win.lo + signed(i);
-            phases
-                .iter()
-                .flat_map(move |ph| ph.valid(t).map(move |o| ph.x(t, o, stride)))
-        });
-        let (lo, hi) = xs.fold((usize::MAX, 0), |(lo, hi), x| (lo.min(x), hi.max(x + 1)));
-        out.push(WBlock {
-            tw0,
-            nt,
-            x0: lo.min(hi),
-            len: hi.saturating_sub(lo),
-        });
-        tw0 += nt;
-    }
-    out
 }
 
 /// Per-thread scratch: `zero` holds `M` zeros (an `out_backprop` row outside the tensor), `v`
@@ -488,84 +361,6 @@ impl<T: Element + SimdElement> Vectorized for OutputTiles<'_, '_, T> {
     }
 }
 
-/// Per phase (in the order of [`Plan::u`]), the transform points it multiplies (see
-/// [`Plan::points`]).
-fn phase_points(dims: &[Vec<DimPhase>; 3]) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    for pd in &dims[0] {
-        for ph in &dims[1] {
-            for pw in &dims[2] {
-                let used = |xi: &usize| {
-                    let pts = [xi / (PTS * PTS), (xi / PTS) % PTS, xi % PTS];
-                    [pd, ph, pw].iter().zip(pts).all(|(d, i)| i > 0 || d.has_a)
-                };
-                out.push((0..XI).filter(used).collect());
-            }
-        }
-    }
-    out
-}
-
-/// The filter transformed per phase and packed per channel block (see [`Plan::u`]).
-fn transform_filter<T: Element>(
-    filter: &ArrayView5<'_, T>,
-    dims: &[Vec<DimPhase>; 3],
-    blocks: &[ChannelBlock],
-    per_xi: usize,
-    lanes: usize,
-    m: usize,
-) -> Vec<T> {
-    let phases = dims.iter().map(Vec::len).product::<usize>();
-    let mut u = vec![T::ZERO; phases * XI * per_xi];
-    let (kh_, kw_, c) = (filter.shape()[1], filter.shape()[2], filter.shape()[3]);
-    let filter = filter.as_standard_layout();
-    let Some(f) = filter.as_slice() else {
-        return u;
-    };
-    let cm = c * m;
-    let tap = |kd: usize, kh: usize, kw: usize| &f[((kd * kh_ + kh) * kw_ + kw) * cm..][..cm];
-    let mut sum = vec![0.0f64; cm];
-    // Tap `i` (0: `k_a`, 1: `k_b`) of a phase, if the filter has it.
-    let has = |ph: &DimPhase, i: usize| i == 1 || ph.has_a;
-    let mut phase = 0;
-    for pd in &dims[0] {
-        for ph in &dims[1] {
-            for pw in &dims[2] {
-                for xi in 0..XI {
-                    let (a, b, g) = (xi / (PTS * PTS), (xi / PTS) % PTS, xi % PTS);
-                    // Σ G[a][i]·G[b][j]·G[g][k] · F[tap(i, j, k)] over the nonzero coefficients.
-                    sum.fill(0.0);
-                    for (i, &gd) in G[a].iter().enumerate() {
-                        for (j, &gh) in G[b].iter().enumerate() {
-                            for (k, &gw) in G[g].iter().enumerate() {
-                                let coef = gd * gh * gw;
-                                if coef != 0.0 && has(pd, i) && has(ph, j) && has(pw, k) {
-                                    let t = tap(pd.taps[i], ph.taps[j], pw.taps[k]);
-                                    for (s, v) in sum.iter_mut().zip(t) {
-                                        *s += coef * v.to_f64();
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    let base = (phase * XI + xi) * per_xi;
-                    for blk in blocks {
-                        let width = blk.nv * lanes;
-                        for mm in 0..m {
-                            let row = &mut u[base + blk.panel + mm * width..][..blk.len];
-                            for (cc, out) in row.iter_mut().enumerate() {
-                                *out = T::from_f64(sum[(blk.c0 + cc) * m + mm]);
-                            }
-                        }
-                    }
-                }
-                phase += 1;
-            }
-        }
-    }
-    u
-}
-
 /// Computes the NDHWC output with the Winograd kernel on `isa` (the caller checked
 /// [`applies`] and [`values_fit`]).
 pub(super) fn compute_on<T: Element>(
@@ -654,32 +449,11 @@ pub(super) fn compute_on<T: Element>(
 
 #[cfg(test)]
 mod tests {
+    use super::geometry::tests::params;
     use super::*;
-    use crate::{Conv3dBackpropInputAttrs, DataFormat, Padding};
-
-    /// Params of an NDHWC problem with output `[1, s, s, s, c]`, a `k³` filter with `m`
-    /// output channels, stride `st` and SAME padding.
-    fn params(s: usize, k: usize, st: usize, c: usize, m: usize) -> Conv3dBackpropInputParams {
-        let o = s.div_ceil(st);
-        let i = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-        let attrs = Conv3dBackpropInputAttrs {
-            strides: vec![1, i(st), i(st), i(st), 1],
-            padding: Padding::Same,
-            data_format: DataFormat::Ndhwc,
-            dilations: vec![1; 5],
-        };
-        Conv3dBackpropInputParams::new(
-            &[5],
-            &[1, i(s), i(s), i(s), i(c)],
-            &[k, k, k, c, m],
-            &[1, o, o, o, m],
-            &attrs,
-        )
-        .expect("valid problem")
-    }
 
     #[test]
-    fn applies_to_unet_upsampling_only() {
+    fn applies_to_filters_one_to_two_strides_wide() {
         assert!(applies(&params(64, 4, 2, 32, 64), 8), "B4");
         assert!(applies(&params(16, 2, 1, 64, 64), 8), "k2 s1");
         assert!(
@@ -701,88 +475,5 @@ mod tests {
             !applies(&params(16, 4, 2, 128, 128), 8),
             "filter transform beyond L2"
         );
-    }
-
-    /// Each phase's taps (`k_b`, and `k_a` where the filter has it) are exactly the taps the
-    /// definition lets reach its outputs, for every filter width from `S + 1` to `2·S`:
-    /// `x + pad − k ≡ 0 (mod S)` with `out_backprop` index `(x + pad − k) / S`.
-    #[test]
-    fn phases_have_the_definitions_taps() {
-        for (x, st, pad) in [
-            (64, 2, 1),
-            (7, 3, 2),
-            (9, 1, 0),
-            (5, 2, 0),
-            (6, 3, 0),
-            (1, 2, 1),
-        ] {
-            for k in st + 1..=2 * st {
-                let mut p = params(x.max(1), k, st, 32, 32);
-                p.input_spatial = [x, x, x];
-                p.pad_before = [pad; 3];
-                let (phases, _) = dim_phases(&p, 0);
-                assert_eq!(phases.len(), st.min(x));
-                for ph in &phases {
-                    for j in 0..ph.len {
-                        let xx = signed(ph.r + st * j + pad);
-                        let want: Vec<(usize, isize)> = (0..k)
-                            .filter(|&k| (xx - signed(k)).rem_euclid(signed(st)) == 0)
-                            .map(|k| (k, (xx - signed(k)).div_euclid(signed(st))))
-                            .collect();
-                        let j = signed(j);
-                        let mut got = vec![(ph.taps[1], j + ph.e + 1)];
-                        if ph.has_a {
-                            got.push((ph.taps[0], j + ph.e));
-                        }
-                        let at = format!("x={x} k={k} s={st} pad={pad} r={} j={j}", ph.r);
-                        assert_eq!(got, want, "{at}");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Every output of every phase comes from exactly one window, which reads the phase's
-    /// `out_backprop` rows (`j + e`, `j + e + 1` at window places `od`, `od + 1`), and the
-    /// outputs each window owns are consecutive (a task's lines are one run per dimension).
-    #[test]
-    fn windows_cover_every_output_once_with_the_phases_rows() {
-        for (x, st, pad) in [
-            (64, 2, 1),
-            (64, 2, 2),
-            (63, 2, 1),
-            (7, 3, 2),
-            (9, 1, 0),
-            (5, 2, 0),
-            (6, 3, 0),
-            (1, 2, 1),
-            (11, 3, 5),
-        ] {
-            let mut p = params(x.max(1), 2 * st, st, 32, 32);
-            p.input_spatial = [x, x, x];
-            p.pad_before = [pad; 3];
-            let (phases, win) = dim_phases(&p, 0);
-            let mut owner = vec![None; x];
-            for t in win.lo..win.lo + signed(win.count) {
-                for ph in &phases {
-                    for od in ph.valid(t) {
-                        let xx = ph.x(t, od, st);
-                        assert!(owner[xx].is_none(), "x={x} s={st} pad={pad}: {xx} twice");
-                        owner[xx] = Some(t);
-                        let j = signed((xx - ph.r) / st);
-                        assert_eq!(2 * t + win.w0 + signed(od), j + ph.e, "first row of {xx}");
-                        assert_eq!(ph.window_of((xx - ph.r) / st), t, "owner of {xx}");
-                    }
-                }
-            }
-            assert!(
-                owner.iter().all(Option::is_some),
-                "x={x} s={st} pad={pad}: every output has a window"
-            );
-            assert!(
-                owner.windows(2).all(|w| w[0] <= w[1]),
-                "x={x} s={st} pad={pad}: windows own consecutive outputs: {owner:?}"
-            );
-        }
     }
 }
