@@ -177,7 +177,7 @@ fn run<T: Element>(
         size,
     )?;
     ctx.check_cancelled()?;
-    let isa = isa.unwrap_or_else(Isa::best);
+    let isa = isa.unwrap_or_else(|| Isa::best().for_width(p.oc, size as usize));
     let winograd = match winograd::taps(p, size as usize) {
         Some(r) => winograd::compute_on(isa, p, r, x, f, ctx)?,
         None => None,

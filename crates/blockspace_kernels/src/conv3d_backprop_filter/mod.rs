@@ -182,7 +182,7 @@ fn run<T: Element>(
         // at once.
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
-    let isa = isa.unwrap_or_else(Isa::best);
+    let isa = isa.unwrap_or_else(|| Isa::best().for_width(p.oc, size as usize));
     if let Some(scheme) = winograd::worth_it(p)
         && let Some(df) = winograd::compute_on(scheme, isa, p, x.view(), dy.view(), ctx)?
     {

@@ -154,7 +154,7 @@ fn run<T: Element>(
         // once, instead of walking the window for each output row.
         return Ok(ArrayD::from_elem(p.output_shape(), T::ZERO));
     }
-    let isa = isa.unwrap_or_else(Isa::best);
+    let isa = isa.unwrap_or_else(|| Isa::best().for_width(p.c, std::mem::size_of::<T>()));
     let unit = match unit_stride::taps(p, std::mem::size_of::<T>()) {
         Some(r) => unit_stride::compute_on(isa, p, r, filter, dy, ctx)?,
         None => None,

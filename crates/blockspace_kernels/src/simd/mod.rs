@@ -109,6 +109,19 @@ impl Isa {
         })
     }
 
+    /// The path to run a problem whose output rows are `width` elements of `size` bytes
+    /// wide: AVX-512 hands rows at most half a vector wide (8 f32, 4 f64) to AVX2, whose
+    /// vectors they fill. A half-masked AVX-512 vector does the useful work of one AVX2
+    /// vector at best (and half of it where a 512-bit operation takes two 256-bit passes,
+    /// as on AMD Zen 4), so AVX2 is never slower there and stores no masked tails.
+    pub(crate) fn for_width(self, width: usize, size: usize) -> Self {
+        if self.0 == KernelPath::Avx512 && 2 * width <= self.lanes(size) {
+            Self::new(KernelPath::Avx2).unwrap_or(self)
+        } else {
+            self
+        }
+    }
+
     /// The path.
     pub(crate) fn path(self) -> KernelPath {
         self.0
@@ -568,6 +581,35 @@ use x86::{
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_half_vector_rows_leave_avx512() {
+        let Some(wide) = Isa::new(KernelPath::Avx512) else {
+            return;
+        };
+        for (width, size, path) in [
+            (8, 4, KernelPath::Avx2),
+            (1, 4, KernelPath::Avx2),
+            (9, 4, KernelPath::Avx512),
+            (16, 4, KernelPath::Avx512),
+            (4, 8, KernelPath::Avx2),
+            (5, 8, KernelPath::Avx512),
+        ] {
+            assert_eq!(
+                wide.for_width(width, size).path(),
+                path,
+                "{width} × {size} B"
+            );
+        }
+        for narrow in [
+            KernelPath::Avx2,
+            KernelPath::Portable,
+            KernelPath::PortableWide,
+        ] {
+            let isa = Isa::new(narrow).expect("an AVX-512 CPU has AVX2");
+            assert_eq!(isa.for_width(1, 4), isa, "{narrow:?} stays");
+        }
+    }
 
     #[test]
     fn strips_are_the_balanced_tiles() {
