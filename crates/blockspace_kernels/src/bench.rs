@@ -555,8 +555,59 @@ pub fn isa_name() -> &'static str {
     crate::simd::Isa::best().path().name()
 }
 
+/// The microkernel path `op` runs on `case` in this process (`f64` when `double`): the
+/// process's path ([`isa_name`]), except where an output of at most half an AVX-512 vector of
+/// channels (B1's input gradient, 8 channels) runs AVX2's.
+#[must_use]
+pub fn case_isa_name(op: BenchOp, case: &BenchCase, double: bool) -> &'static str {
+    let [_, _, _, c, m] = case.filter;
+    // The output's channels: the input gradient's are the filter's `C`, the forward
+    // convolution's and the filter gradient's its `M`.
+    let width = if op == BenchOp::Conv3DBackpropInputV2 {
+        c
+    } else {
+        m
+    };
+    let size = if double { 8 } else { 4 };
+    crate::simd::Isa::best()
+        .for_width(width, size)
+        .path()
+        .name()
+}
+
 /// Threads of the current rayon pool.
 #[must_use]
 pub fn current_threads() -> usize {
     rayon::current_num_threads()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_narrow_outputs_leave_the_process_path() {
+        let process = isa_name();
+        let b1 = BenchCase::by_name("B1").expect("B1");
+        let b3 = BenchCase::by_name("B3").expect("B3");
+        let narrow = if process == "avx512" { "avx2" } else { process };
+        assert_eq!(
+            case_isa_name(BenchOp::Conv3DBackpropInputV2, &b1, false),
+            narrow,
+            "B1's input gradient has 8 float32 channels"
+        );
+        for (op, case, double) in [
+            (BenchOp::Conv3DBackpropInputV2, &b1, true),
+            (BenchOp::Conv3D, &b1, false),
+            (BenchOp::Conv3DBackpropFilterV2, &b1, false),
+            (BenchOp::Conv3DBackpropInputV2, &b3, false),
+        ] {
+            assert_eq!(
+                case_isa_name(op, case, double),
+                process,
+                "{op:?} {}",
+                case.name
+            );
+        }
+    }
 }

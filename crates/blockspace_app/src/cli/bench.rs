@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use blockspace_kernels::bench::{
-    BenchCase, BenchOp, CASES, FMA_PEAK, GEMM_YARDSTICK, Timing, fma_peak, gemm_yardstick, time,
-    with_threads,
+    BenchCase, BenchOp, CASES, FMA_PEAK, GEMM_YARDSTICK, Timing, case_isa_name, fma_peak,
+    gemm_yardstick, time, with_threads,
 };
 use blockspace_kernels::{Element, KernelContext};
 
@@ -119,6 +119,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
                     "peak_fraction": r.gflops / peak,
                     "target_s": target(op, &r.case)[usize::from(f64_dtype)],
                     "tensorflow_s": op.tensorflow_s(&r.case).map(|t| t[usize::from(f64_dtype)]),
+                    "isa": case_isa_name(op, &r.case, f64_dtype),
                 })
             })
             .collect();
@@ -161,7 +162,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     )?;
     writeln!(
         out,
-        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7} {:>9} {:>7}",
+        "{:<4} {:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7} {:>9} {:>7}  isa",
         "case",
         "shape",
         "GFLOP",
@@ -177,7 +178,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     for r in &rows {
         writeln!(
             out,
-            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2} {:>7.2} {:>9.4} {:>7.2}",
+            "{:<4} {:<20} {:>7.3} {:>10.5} {:>10.5} {:>10.5} {:>8.1} {:>8.2} {:>7.2} {:>9.4} {:>7.2}  {}",
             r.case.name,
             r.case.label,
             r.gflops * r.timing.median_s,
@@ -188,7 +189,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
             r.gflops / gemm,
             r.gflops / peak,
             target(op, &r.case)[usize::from(f64_dtype)],
-            target(op, &r.case)[usize::from(f64_dtype)] / r.timing.median_s
+            target(op, &r.case)[usize::from(f64_dtype)] / r.timing.median_s,
+            case_isa_name(op, &r.case, f64_dtype)
         )?;
     }
     Ok(0)
@@ -230,6 +232,8 @@ mod tests {
         for key in ["median_s", "min_s", "max_s", "gflops"] {
             assert!(case[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {case}");
         }
+        // B1's 8 float64 channels fill an AVX-512 vector: the process's path.
+        assert_eq!(case["isa"], doc["isa"], "{case}");
         for key in ["gemm_gflops", "fma_peak_gflops"] {
             assert!(doc[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {doc}");
         }
