@@ -14,14 +14,17 @@
 //! contiguous operands. The filter is packed once per call into per-tap `M × (NV·L)` panels
 //! (zero-padded channel blocks, `L` = SIMD lanes), and register-blocked microkernels (AVX-512,
 //! AVX2+FMA or portable, chosen at run time) keep an `MR × NV·L` tile of `dx` in registers over
-//! all taps and all `M`, storing it once. Columns at the W borders, where some taps fall outside
-//! `out_backprop`, run one by one with only their valid taps. A 1×1×1 filter with unit strides
-//! runs as one GEMM over whole planes.
+//! all taps and all `M`, storing it once. The rows of one H stride phase that see the same
+//! taps run as one flattened GEMM (their `out_backprop` rows are consecutive); the columns at
+//! the W borders, where some taps fall outside `out_backprop`, are then recomputed with only
+//! their valid taps, all rows of a run at once. A 1×1×1 filter with unit strides runs as one
+//! GEMM over whole planes.
 //!
-//! Work is split over output rows `(n, d, h)`, which are disjoint contiguous slices of the
-//! output, on rayon's global pool (small problems stay on the calling thread); each element is
-//! summed in a fixed order (taps `kd, kh, kw`, then `m`), so the result is identical for any
-//! thread count. Extra memory: the output, the packed filter, and a few small per-task lists.
+//! Work is split over chunks of consecutive output rows `(n, d, h)`, which are disjoint
+//! contiguous slices of the output, on rayon's global pool (small problems stay on the calling
+//! thread); each element is summed in a fixed order (taps `kd, kh, kw`, then `m`), so the
+//! result is identical for any thread count. Extra memory: the output, the packed filter, and
+//! per thread a stage of about 128 KiB of output rows and a few small lists.
 //! Error against the exact value is within `γ_{T·M} · Σ|F·dy|` (the accuracy bound of the op specification). Denormals are not
 //! flushed to zero (TensorFlow flushes them), so results can differ from TensorFlow's where
 //! inputs or partial sums are denormal.
