@@ -177,6 +177,64 @@ fn paths_agree_on_wide_rows_and_kernel_vs_stride() {
     }
 }
 
+/// Tall planes: the rows of an H stride phase that see the same taps run as one flattened
+/// GEMM over several chunks of rows per plane, the runs pass over border columns they then
+/// recompute, rows at the H borders start new runs, and a large dilation leaves phases whose
+/// border columns are too many to flatten (row by row) or whose columns no tap reaches.
+#[test]
+fn flattened_runs_of_rows_match_the_reference() {
+    for (spatial, kernel, strides, dilations, (c, m), padding) in [
+        (
+            [3, 41, 40],
+            [2, 3, 3],
+            [2, 2, 2],
+            [1, 1, 1],
+            (64, 9),
+            Padding::Same,
+        ),
+        (
+            [2, 30, 31],
+            [1, 4, 3],
+            [1, 3, 2],
+            [1, 1, 3],
+            (20, 16),
+            Padding::Valid,
+        ),
+        (
+            [2, 25, 29],
+            [3, 2, 5],
+            [2, 1, 3],
+            [1, 2, 2],
+            (33, 17),
+            Padding::Same,
+        ),
+        (
+            [1, 19, 40],
+            [2, 3, 4],
+            [1, 2, 2],
+            [1, 1, 3],
+            (16, 5),
+            Padding::Valid,
+        ),
+    ] {
+        let case = Case {
+            n: 2,
+            spatial,
+            kernel,
+            strides,
+            dilations,
+            c,
+            m,
+            padding,
+            format: DataFormat::Ndhwc,
+            seed: (spatial[2] * 7 + c) as u64,
+        };
+        let pr = problem(&case).expect("valid case");
+        check::<f32>(&pr, 1e-5).expect("f32");
+        check::<f64>(&pr, 2e-14).expect("f64");
+    }
+}
+
 #[test]
 fn result_is_identical_for_any_thread_count() {
     let case = Case {
