@@ -87,6 +87,29 @@ impl Scratch {
             }));
         }
     }
+
+    /// Fills `tile_taps` with a border column's tap list for `blk`: the `row_taps` entries
+    /// (`kw` innermost) whose `kw` is valid there (`edge_ok`, one flag per `kw`, not empty),
+    /// each operand offset moved by `shift`, with its panel in the block (`k` rows of
+    /// `nv·lanes` per tap).
+    pub(crate) fn border_taps(
+        &mut self,
+        blk: &ChannelBlock,
+        (k, lanes): (usize, usize),
+        shift: isize,
+    ) {
+        let stride_b = k * blk.nv * lanes;
+        let nkw = self.edge_ok.len();
+        self.tile_taps.clear();
+        for (ti, &(tap, a)) in self.row_taps.iter().enumerate() {
+            if self.edge_ok[ti % nkw] {
+                self.tile_taps.push((
+                    usize::try_from(a + shift).unwrap_or(usize::MAX),
+                    blk.panel + tap * stride_b,
+                ));
+            }
+        }
+    }
 }
 
 /// Splits the `c` output channels (`c.div_ceil(lanes)` vectors) into balanced blocks of at

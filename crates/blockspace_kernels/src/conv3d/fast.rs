@@ -113,7 +113,6 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         let p = self.p;
         let iw0 = signed(j * p.strides[2]);
         let w_ = signed(p.input_spatial[2]);
-        let stride_b = p.ic * blk.nv * self.lanes;
         s.edge_ok.clear();
         s.edge_ok.extend(
             self.kw_off
@@ -123,17 +122,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         if !s.edge_ok.contains(&true) {
             return;
         }
-        let nkw = self.kw_off.len();
-        let shift = iw0 * signed(p.ic);
-        s.tile_taps.clear();
-        for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
-            if s.edge_ok[ti % nkw] {
-                s.tile_taps.push((
-                    usize::try_from(a + shift).unwrap_or(usize::MAX),
-                    blk.panel + tap * stride_b,
-                ));
-            }
-        }
+        s.border_taps(blk, (p.ic, self.lanes), iw0 * signed(p.ic));
         let o = j * p.oc + blk.c0;
         self.edge_tile(blk, &s.tile_taps, &mut out[o..]);
     }

@@ -341,18 +341,8 @@ impl<T: Element + SimdElement> Plan<'_, T> {
             }
             return;
         }
-        let nkw = ph.taps.len();
         for blk in &self.blocks {
-            let stride_b = m_ * blk.nv * self.lanes;
-            s.tile_taps.clear();
-            for (ti, &(tap, a)) in s.row_taps.iter().enumerate() {
-                if s.edge_ok[ti % nkw] {
-                    s.tile_taps.push((
-                        usize::try_from(a + jj * signed(m_)).unwrap_or(usize::MAX),
-                        blk.panel + tap * stride_b,
-                    ));
-                }
-            }
+            s.border_taps(blk, (m_, self.lanes), jj * signed(m_));
             let t = Tile {
                 a: self.dy,
                 lda: ow_ * m_,
