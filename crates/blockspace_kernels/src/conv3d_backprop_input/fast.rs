@@ -120,20 +120,10 @@ fn phases(p: &Conv3dBackpropInputParams) -> (Vec<Phase>, usize) {
 /// Per-thread buffers of the chunk tasks.
 struct Work<T> {
     s: Scratch,
-    /// The chunk's output rows by class (see the module docs).
+    /// The chunk's output rows by class (see the module docs): room for the largest chunk.
     stage: Vec<T>,
     /// Offset in `stage` of each class's rows.
     bases: Vec<usize>,
-}
-
-impl<T> Default for Work<T> {
-    fn default() -> Self {
-        Self {
-            s: Scratch::default(),
-            stage: Vec::new(),
-            bases: Vec::new(),
-        }
-    }
 }
 
 /// Everything a chunk task needs, shared read-only by all threads.
@@ -193,10 +183,7 @@ impl<T: Element + SimdElement> Plan<'_, T> {
         let (sh, rs) = (p.strides[1], self.stage_row());
         let (plane, h0, rows) = self.chunk_rows(task);
         let (n, d) = (plane / p.input_spatial[0], plane % p.input_spatial[0]);
-        let total = self.layout(rows, &mut w.bases);
-        if w.stage.len() < total {
-            w.stage.resize(total, T::ZERO);
-        }
+        self.layout(rows, &mut w.bases);
         for rh in 0..sh.min(rows) {
             let ni = (rows - rh).div_ceil(sh);
             let khl = |i: usize| &self.kh_taps[h0 + rh + sh * i];
@@ -463,8 +450,9 @@ pub(super) fn compute_on<T: Element>(
     let slots: Vec<Mutex<Work<T>>> = (0..threads)
         .map(|_| {
             Mutex::new(Work {
+                s: Scratch::default(),
                 stage: vec![T::ZERO; stage_len],
-                ..Work::default()
+                bases: Vec::new(),
             })
         })
         .collect();
